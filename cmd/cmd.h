@@ -1,0 +1,112 @@
+/* The vsnap executable: the command table, parsed arguments and output helpers.
+ * Everything the command, help, shell and completion code share. */
+#ifndef VSNAP_CMD_H
+#define VSNAP_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "../lib/error.h"
+#include "../lib/store.h"
+
+typedef enum vs_opt_type {
+    VS_OT_BOOL,     /* --flag */
+    VS_OT_STRING,   /* --opt VALUE / --opt=VALUE */
+    VS_OT_INT,      /* --opt N */
+    VS_OT_ARGV,     /* repeatable; swallows remaining positional words (--diskspec) */
+} vs_opt_type;
+
+/* Option flags. */
+enum {
+    VS_OF_REQUIRED   = 1 << 0,  /* must be given */
+    VS_OF_POSITIONAL = 1 << 1,  /* may be given without its name, in table order */
+    VS_OF_EMPTY_OK   = 1 << 2,  /* an empty string is accepted */
+    VS_OF_HIDDEN     = 1 << 3,  /* parsed, not shown in help */
+};
+
+typedef enum vs_completer {
+    VS_COMPLETE_NONE = 0,
+    VS_COMPLETE_DOMAIN,
+    VS_COMPLETE_SNAPSHOT,   /* names of the domain given earlier on the line */
+    VS_COMPLETE_FILE,
+    VS_COMPLETE_DISKSPEC,
+    VS_COMPLETE_MEMSPEC,
+} vs_completer;
+
+typedef struct vs_opt_def {
+    const char *name;       /* without "--" */
+    vs_opt_type type;
+    unsigned flags;
+    const char *help;       /* one line, as virsh's */
+    vs_completer completer;
+} vs_opt_def;
+
+/* Command flags. */
+enum {
+    VS_CF_DOMAIN     = 1 << 0,  /* opens the domain named by --domain */
+    VS_CF_LOCK_SH    = 1 << 1,  /* ... with a shared lock */
+    VS_CF_LOCK_EX    = 1 << 2,  /* ... with an exclusive lock */
+    VS_CF_HIDDEN     = 1 << 3,  /* not listed in help (complete, self-test) */
+    VS_CF_NO_NEWLINE = 1 << 4,  /* no virsh trailing empty line (help, quit) */
+};
+
+typedef struct vs_ctl vs_ctl;
+typedef struct vs_args vs_args;
+
+typedef struct vs_cmd_def {
+    const char *name;
+    const char *group;          /* help keyword, e.g. "snapshot", "domain" */
+    const char *summary;        /* help's NAME line */
+    const char *description;    /* help's DESCRIPTION */
+    const vs_opt_def *opts;     /* terminated by { NULL } */
+    unsigned flags;
+    int (*run)(vs_ctl *ctl, const vs_args *args);
+    const char *alias_of;       /* an alias: name of the real command, NULL otherwise */
+} vs_cmd_def;
+
+/* The one table: every command, terminated by { NULL }. (commands.c) */
+extern const vs_cmd_def vs_commands[];
+const vs_cmd_def *vs_cmd_find(const char *name);
+
+/* Run-time state shared by the commands of one invocation or shell session. */
+struct vs_ctl {
+    bool quiet;                 /* -q */
+    bool interactive;           /* the shell */
+    vs_store *store;
+    vs_dom *dom;                /* opened by the dispatcher for VS_CF_DOMAIN commands */
+    vs_error err;               /* filled by a failing command; printed by the dispatcher */
+    FILE *out;                  /* stdout */
+};
+
+/* Parsed options of one command. Values are owned by the args. */
+bool vs_arg_bool(const vs_args *a, const char *name);
+const char *vs_arg_str(const vs_args *a, const char *name);          /* NULL if absent */
+int vs_arg_int(const vs_args *a, const char *name, int *value, vs_error *err); /* 0 absent, 1 set, -1 bad */
+char *const *vs_arg_argv(const vs_args *a, const char *name);        /* NULL-terminated or NULL */
+
+/* Output: data to stdout; "extra" text (success messages, headers) only when not -q. */
+void vs_out(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
+void vs_out_extra(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
+/* "error: MESSAGE\n" to stderr, stdout flushed first. */
+void vs_print_error(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
+
+/* Command runners, one file per family (cmd_domain.c, cmd_snapshot.c). */
+int cmd_define(vs_ctl *ctl, const vs_args *a);
+int cmd_undefine(vs_ctl *ctl, const vs_args *a);
+int cmd_list(vs_ctl *ctl, const vs_args *a);
+int cmd_dumpxml(vs_ctl *ctl, const vs_args *a);
+int cmd_domstate(vs_ctl *ctl, const vs_args *a);
+int cmd_domblklist(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_create(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_create_as(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_current(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_delete(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_dumpxml(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_edit(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_info(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_list(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_parent(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_revert(vs_ctl *ctl, const vs_args *a);
+int cmd_help(vs_ctl *ctl, const vs_args *a);
+int cmd_self_test(vs_ctl *ctl, const vs_args *a);
+
+#endif

@@ -1,0 +1,36 @@
+/* The only place vsnap starts a process: argv arrays, never a shell. */
+#ifndef VSNAP_SPAWN_H
+#define VSNAP_SPAWN_H
+
+#include <stddef.h>
+#include "error.h"
+
+typedef struct vs_spawn_result {
+    int status;       /* exit status 0..255, or 128+signal if killed */
+    char *out;        /* captured stdout, NUL-terminated (caller frees) */
+    size_t out_len;
+    char *err;        /* captured stderr, NUL-terminated (caller frees) */
+    size_t err_len;
+} vs_spawn_result;
+
+/*
+ * Run argv[0] (looked up in PATH) with argv, stdin from /dev/null, stdout and
+ * stderr captured. Returns 0 when the program ran (whatever its status), -1
+ * when it could not be started. Release res with vs_spawn_result_free.
+ */
+int vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err);
+
+/*
+ * Run and require exit status 0. On failure the error reads
+ * "operation failed: <prog> failed: <last non-empty stderr line>"
+ * (or "... exited with status N"). stdout is returned in *out when out != NULL.
+ */
+int vs_spawn_check(const char *const argv[], char **out, vs_error *err);
+
+/* Run with the terminal inherited (an editor): returns the exit status, -1 if
+ * it could not start. */
+int vs_spawn_interactive(const char *const argv[], vs_error *err);
+
+void vs_spawn_result_free(vs_spawn_result *res);
+
+#endif

@@ -1,0 +1,94 @@
+/* The metadata directory (design.md section 3). */
+#ifndef VSNAP_STORE_H
+#define VSNAP_STORE_H
+
+#include <stdbool.h>
+#include "domain_def.h"
+#include "lock.h"
+#include "snapshot_def.h"
+#include "snapshot_tree.h"
+
+/*
+ * Layout under the root:
+ *   <domain>/domain.xml              persistent definition (0600)
+ *   <domain>/snapshots/<name>.xml    one <domainsnapshot> each, formatted SECURE
+ *   <domain>/current                 current snapshot name + "\n"; absent = none
+ *   <domain>/index                   derived listing cache, rebuilt when stale
+ *   <domain>/lock                    flock target
+ * Directories are 0700, files 0600, every write atomic.
+ */
+
+typedef struct vs_store {
+    char *root;
+    int lock_wait;          /* seconds to wait for a busy domain lock (default 30) */
+} vs_store;
+
+typedef struct vs_dom {
+    vs_store *store;        /* borrowed */
+    char *name;
+    char *dir;              /* <root>/<name> */
+    int lock_fd;            /* -1 when no lock */
+    vs_lock_mode lock_mode;
+    vs_domain_def *def;     /* loaded on demand by vs_dom_def */
+    vs_snap_tree *tree;     /* loaded on demand by vs_dom_tree */
+    bool index_dirty;
+} vs_dom;
+
+/* root is copied; nothing is created until something is written. */
+vs_store *vs_store_open(const char *root, vs_error *err);
+void vs_store_free(vs_store *st);
+
+/* Names of defined domains, sorted; *names NULL-terminated, caller frees (vs_strv_free). */
+int vs_store_list_domains(vs_store *st, char ***names, vs_error *err);
+
+/*
+ * define: create or replace the domain's definition. A new domain gets its
+ * directory; an existing one keeps its snapshots (the uuid must then match:
+ * "operation failed: domain 'D' already exists with uuid U").
+ * *created tells which happened.
+ */
+int vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error *err);
+
+/*
+ * undefine: remove the domain directory. With snapshots present and not
+ * with_snapshots: "Requested operation is not valid: cannot delete inactive
+ * domain with N snapshots".
+ */
+int vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error *err);
+
+/*
+ * Open a domain, taking its lock in `mode`. Unknown domain: VS_ERR_NO_DOMAIN
+ * "Domain not found: no domain with matching name 'D'". Invalid names are
+ * refused before any path is built. Close with vs_dom_close.
+ */
+vs_dom *vs_dom_open(vs_store *st, const char *name, vs_lock_mode mode, vs_error *err);
+/* Flush a dirty index, release the lock, free everything. */
+void vs_dom_close(vs_dom *d);
+
+/* The persistent definition (owned by d). */
+vs_domain_def *vs_dom_def(vs_dom *d, vs_error *err);
+/* Write a new definition (takes a copy) and make it d's definition. */
+int vs_dom_save_def(vs_dom *d, const vs_domain_def *def, vs_error *err);
+
+/* The tree with current set, from the index (rebuilt from the files when stale). Owned by d. */
+vs_snap_tree *vs_dom_tree(vs_dom *d, vs_error *err);
+
+/* Read one snapshot. Unknown: "Domain snapshot not found: no domain snapshot with matching name 'S'". */
+vs_snapshot_def *vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err);
+bool vs_dom_has_snapshot(vs_dom *d, const char *name);
+
+/* Write (create or replace) a snapshot's file and update the tree/index (not links:
+ * vs_dom_tree() returns a relinked tree). */
+int vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err);
+/* Remove a snapshot's file and its tree entry. */
+int vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err);
+
+/* Current snapshot name (caller frees) or NULL with *err untouched when none. */
+char *vs_dom_current(vs_dom *d);
+/* Set (NULL clears) the current snapshot. */
+int vs_dom_set_current(vs_dom *d, const char *name, vs_error *err);
+
+/* Path of the snapshot file, for tests and messages. Caller frees. */
+char *vs_dom_snapshot_path(const vs_dom *d, const char *name);
+
+#endif

@@ -27,6 +27,13 @@ xmlDocPtr vs_xml_parse_file(const char *path, vs_error *err);
  */
 void vs_xml_format_node(vs_buf *b, xmlNodePtr node, int extra_indent);
 
+/*
+ * The same walk in the style of libxml2's own serializer: attributes in double
+ * quotes, libxml2's escaping. libvirt writes the children of <metadata> this
+ * way, so this keeps them byte for byte.
+ */
+void vs_xml_format_node_libxml(vs_buf *b, xmlNodePtr node, int extra_indent);
+
 /* Remove `n` leading spaces after each newline of every whitespace-only text
  * node below node (the inverse of extra_indent). */
 void vs_xml_unindent(xmlNodePtr node, int n);
@@ -48,9 +55,11 @@ int vs_xml_validate(xmlDocPtr doc, const char *rng_file, vs_error *err);
 const char *vs_xml_schema_dir(void);
 
 /* Evaluate an XPath expression that must yield a node set; each node is
- * formatted (vs_xml_format_node, depth 0) and appended to *out with a newline,
- * or, with wrap, all copied under <nodes> and printed as one document.
- * Non node-set results: "internal error: Incorrect xpath 'EXPR'". */
+ * formatted and appended to *out with a newline, or, with wrap, all copied
+ * under <nodes> and printed as one document followed by a newline. As virsh,
+ * the nodes are written by libxml2's serializer (attributes in double quotes).
+ * Non node-set results and invalid expressions:
+ * "internal error: Incorrect xpath 'EXPR'". */
 int vs_xml_xpath_print(xmlDocPtr doc, const char *expr, bool wrap, vs_buf *out, vs_error *err);
 
 #endif

@@ -1,0 +1,73 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lock.h"
+
+#define LOCK_POLL_NS (20 * 1000 * 1000)
+
+static double
+now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+vs_lock_acquire(const char *path, const char *domain, vs_lock_mode mode,
+                int wait_seconds, vs_error *err)
+{
+    int op, fd;
+    double deadline;
+
+    if (mode == VS_LOCK_SHARED)
+        op = LOCK_SH;
+    else if (mode == VS_LOCK_EXCLUSIVE)
+        op = LOCK_EX;
+    else
+        return vs_error_set(err, VS_ERR_INTERNAL, "invalid lock mode %d", (int)mode);
+
+    do {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return vs_error_sys(err, errno, "cannot open lock file '%s'", path);
+
+    /* Polling with LOCK_NB rather than blocking keeps the wait bounded
+     * without alarm() games. */
+    deadline = now_seconds() + (wait_seconds > 0 ? wait_seconds : 0);
+    for (;;) {
+        struct timespec ts = { 0, LOCK_POLL_NS };
+
+        if (flock(fd, op | LOCK_NB) == 0)
+            return fd;
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK) {
+            int e = errno;
+            close(fd);
+            return vs_error_sys(err, e, "cannot lock '%s'", path);
+        }
+        if (wait_seconds == 0 || (wait_seconds > 0 && now_seconds() >= deadline))
+            break;
+        nanosleep(&ts, NULL);
+    }
+    close(fd);
+    return vs_error_set(err, VS_ERR_BUSY,
+                        "domain '%s' is busy: another vsnap command holds its lock", domain);
+}
+
+void
+vs_lock_release(int fd)
+{
+    if (fd < 0)
+        return;
+    flock(fd, LOCK_UN);
+    close(fd);
+}

@@ -1,0 +1,347 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "spawn.h"
+
+/* Close every descriptor above 2 in the child, so that nothing vsnap holds
+ * (lock files, pipes of other children) leaks into the program. */
+static void
+close_other_fds(int keep)
+{
+    long max;
+    int fd;
+
+#ifdef SYS_close_range
+    if (keep < 0) {
+        if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+            return;
+    } else if (keep == 3) {
+        if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
+            return;
+    }
+#endif
+    max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (fd = 3; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
+static void
+child_reset_signals(void)
+{
+    sigset_t set;
+    int sig;
+
+    for (sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigemptyset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/* Only async-signal-safe calls after fork. The exec errno travels back on a
+ * close-on-exec pipe: EOF means the exec succeeded. */
+static void __attribute__((noreturn))
+child_exec(const char *const argv[], int errfd, int in, int out, int errout)
+{
+    int e, hi;
+
+    child_reset_signals();
+    /* When vsnap itself runs with 0, 1 or 2 closed, the pipes may sit on those
+     * numbers: lift everything out of the way before arranging 0-3. */
+    if ((in >= 0 && (in = fcntl(in, F_DUPFD_CLOEXEC, 10)) < 0) ||
+        (out >= 0 && (out = fcntl(out, F_DUPFD_CLOEXEC, 10)) < 0) ||
+        (errout >= 0 && (errout = fcntl(errout, F_DUPFD_CLOEXEC, 10)) < 0) ||
+        (hi = fcntl(errfd, F_DUPFD_CLOEXEC, 10)) < 0) {
+        e = errno;
+        goto fail;
+    }
+    errfd = hi;
+    if ((in >= 0 && dup2(in, 0) < 0) ||
+        (out >= 0 && dup2(out, 1) < 0) ||
+        (errout >= 0 && dup2(errout, 2) < 0)) {
+        e = errno;
+        goto fail;
+    }
+    /* Move the report pipe to 3 so the closing loop can keep it. */
+    if (dup3(errfd, 3, O_CLOEXEC) < 0) {
+        e = errno;
+        goto fail;
+    }
+    errfd = 3;
+    close_other_fds(3);
+    execvp(argv[0], (char *const *)argv);
+    e = errno;
+ fail:
+    if (write(errfd, &e, sizeof(e)) < 0) {
+        /* nothing left to report to */
+    }
+    _exit(127);
+}
+
+/* Read the exec errno report; returns 0 if exec succeeded. */
+static int
+exec_result(int fd)
+{
+    int e = 0;
+    ssize_t r;
+
+    do {
+        r = read(fd, &e, sizeof(e));
+    } while (r < 0 && errno == EINTR);
+    close(fd);
+    return r == (ssize_t)sizeof(e) ? e : 0;
+}
+
+static int
+wait_child(pid_t pid, int *status)
+{
+    int st;
+
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    if (WIFEXITED(st))
+        *status = WEXITSTATUS(st);
+    else if (WIFSIGNALED(st))
+        *status = 128 + WTERMSIG(st);
+    else
+        *status = 255;
+    return 0;
+}
+
+static const char *
+base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+
+    return s ? s + 1 : p;
+}
+
+int
+vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err)
+{
+    int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rep[2] = { -1, -1 };
+    int devnull = -1;
+    vs_buf out = VS_BUF_INIT, errb = VS_BUF_INIT;
+    struct pollfd pfd[2];
+    pid_t pid;
+    int e, ret = -1;
+
+    memset(res, 0, sizeof(*res));
+    if (!argv || !argv[0])
+        return vs_error_set(err, VS_ERR_INTERNAL, "no program to run");
+    if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+        pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+        pipe2(rep, O_CLOEXEC) < 0) {
+        vs_error_sys(err, errno, "cannot run '%s'", argv[0]);
+        goto cleanup;
+    }
+    if ((pid = fork()) < 0) {
+        vs_error_sys(err, errno, "cannot run '%s'", argv[0]);
+        goto cleanup;
+    }
+    if (pid == 0)
+        child_exec(argv, rep[1], devnull, outp[1], errp[1]);
+
+    close(rep[1]);
+    rep[1] = -1;
+    close(outp[1]);
+    outp[1] = -1;
+    close(errp[1]);
+    errp[1] = -1;
+    close(devnull);
+    devnull = -1;
+
+    e = exec_result(rep[0]);
+    rep[0] = -1;
+
+    /* Drain both pipes together: a child blocked writing a full stderr pipe
+     * while we wait on stdout would never finish. */
+    pfd[0].fd = outp[0];
+    pfd[1].fd = errp[0];
+    pfd[0].events = pfd[1].events = POLLIN;
+    while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+        int i;
+
+        if (poll(pfd, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (i = 0; i < 2; i++) {
+            char chunk[65536];
+            ssize_t r;
+
+            if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            r = read(pfd[i].fd, chunk, sizeof(chunk));
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (r <= 0) {
+                close(pfd[i].fd);
+                pfd[i].fd = -1;
+                if (i == 0)
+                    outp[0] = -1;
+                else
+                    errp[0] = -1;
+                continue;
+            }
+            vs_buf_addn(i == 0 ? &out : &errb, chunk, (size_t)r);
+        }
+    }
+
+    if (wait_child(pid, &res->status) < 0) {
+        vs_error_sys(err, errno, "cannot wait for '%s'", argv[0]);
+        goto cleanup;
+    }
+    if (e) {
+        vs_error_sys(err, e, "cannot execute '%s'", argv[0]);
+        goto cleanup;
+    }
+    res->out_len = out.len;
+    res->out = vs_buf_steal(&out);
+    res->err_len = errb.len;
+    res->err = vs_buf_steal(&errb);
+    ret = 0;
+
+ cleanup:
+    if (devnull >= 0)
+        close(devnull);
+    if (outp[0] >= 0)
+        close(outp[0]);
+    if (outp[1] >= 0)
+        close(outp[1]);
+    if (errp[0] >= 0)
+        close(errp[0]);
+    if (errp[1] >= 0)
+        close(errp[1]);
+    if (rep[0] >= 0)
+        close(rep[0]);
+    if (rep[1] >= 0)
+        close(rep[1]);
+    vs_buf_reset(&out);
+    vs_buf_reset(&errb);
+    if (ret < 0)
+        res->status = -1;
+    return ret;
+}
+
+/* The last line of stderr that has any text in it, without trailing blanks. */
+static char *
+last_line(const char *s, size_t len)
+{
+    size_t end = len, start;
+
+    for (;;) {
+        while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == '\r' ||
+                           s[end - 1] == ' ' || s[end - 1] == '\t'))
+            end--;
+        if (end == 0)
+            return NULL;
+        start = end;
+        while (start > 0 && s[start - 1] != '\n')
+            start--;
+        return vs_xstrndup(s + start, end - start);
+    }
+}
+
+int
+vs_spawn_check(const char *const argv[], char **out, vs_error *err)
+{
+    vs_spawn_result res;
+    char *what, *line;
+
+    if (out)
+        *out = NULL;
+    if (vs_spawn(argv, &res, err) < 0)
+        return -1;
+    if (res.status == 0) {
+        if (out) {
+            *out = res.out;
+            res.out = NULL;
+        }
+        vs_spawn_result_free(&res);
+        return 0;
+    }
+    what = argv[1] ? vs_xasprintf("%s %s", base_name(argv[0]), argv[1])
+                   : vs_xstrdup(base_name(argv[0]));
+    line = last_line(res.err, res.err_len);
+    if (line)
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "%s failed: %s", what, line);
+    else
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "%s failed: exited with status %d",
+                     what, res.status);
+    free(line);
+    free(what);
+    vs_spawn_result_free(&res);
+    return -1;
+}
+
+int
+vs_spawn_interactive(const char *const argv[], vs_error *err)
+{
+    struct sigaction ign, old_int, old_quit;
+    int rep[2];
+    pid_t pid;
+    int e, status = -1;
+
+    if (!argv || !argv[0])
+        return vs_error_set(err, VS_ERR_INTERNAL, "no program to run");
+    if (pipe2(rep, O_CLOEXEC) < 0)
+        return vs_error_sys(err, errno, "cannot run '%s'", argv[0]);
+    /* Like system(): ^C belongs to the editor, not to us. */
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+    if ((pid = fork()) < 0) {
+        e = errno;
+        close(rep[0]);
+        close(rep[1]);
+        vs_error_sys(err, e, "cannot run '%s'", argv[0]);
+        goto out;
+    }
+    if (pid == 0)
+        child_exec(argv, rep[1], -1, -1, -1);
+    close(rep[1]);
+    e = exec_result(rep[0]);
+    if (wait_child(pid, &status) < 0) {
+        vs_error_sys(err, errno, "cannot wait for '%s'", argv[0]);
+        status = -1;
+    } else if (e) {
+        vs_error_sys(err, e, "cannot execute '%s'", argv[0]);
+        status = -1;
+    }
+ out:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    return status;
+}
+
+void
+vs_spawn_result_free(vs_spawn_result *res)
+{
+    if (!res)
+        return;
+    free(res->out);
+    free(res->err);
+    res->out = res->err = NULL;
+    res->out_len = res->err_len = 0;
+}

@@ -24,7 +24,8 @@ typedef struct vs_snap_disk {
     char *name;                 /* target ("vda") or absolute path as given */
     vs_snap_location snapshot;  /* VS_LOC_DEFAULT when the attribute is absent */
     vs_storage_type type;       /* storage type, default file */
-    char *source;               /* source file= / dev= path, NULL if none */
+    char *source;               /* source file= / dev= path (network: the source name=),
+                                 * NULL if none */
     char *format;               /* <driver type=>, NULL if none */
     bool has_metadata_cache;
     unsigned long long metadata_cache_max_size; /* bytes */
@@ -73,7 +74,8 @@ enum {
 /*
  * Parse. Without REDEFINE, creationTime/parent/state/domain/revertDisks in the
  * input are ignored, creation_time is set to `now` and a missing name becomes
- * the decimal `now`. `what` names the input in XML error messages.
+ * the decimal `now` (now == 0 skips that step: name and time stay unset, as in
+ * libvirt's in->in tests). `what` names the input in XML error messages.
  * Every error message is virsh's (B.2). Free with vs_snapshot_def_free.
  */
 vs_snapshot_def *vs_snapshot_def_parse(const char *xml, size_t len, const char *what,
@@ -96,6 +98,11 @@ int vs_snap_state_parse(const char *s);            /* -1 when unknown */
 
 /* Free the contents of one disk entry (not the entry itself). */
 void vs_snap_disk_clear(vs_snap_disk *d);
+
+/* Deep-copy disk entry src into *dst (overwritten, not cleared first); a kept
+ * source_node is copied into dst_def's private document, so src may belong
+ * to another definition. */
+void vs_snap_disk_copy(vs_snapshot_def *dst_def, vs_snap_disk *dst, const vs_snap_disk *src);
 
 /*
  * snapshot-create-as: build the XML document virsh builds (A.2) from a name,

@@ -6,12 +6,16 @@
 #include "snapshot_def.h"
 
 /*
- * Rewrite def->disks so there is exactly one entry per disk of `dom`, in
+ * Rewrite def->disks so there is exactly one entry per disk of the domain, in
  * domain disk order, each named by target, with location and generated
- * external file names as B.3 describes. `default_loc` is VS_LOC_INTERNAL or
- * VS_LOC_EXTERNAL; `uniform_internal` is true for vsnap (as qemu);
- * `force_default` is true only for revert overlays. Every error message is
- * libvirt's. On failure def is unchanged.
+ * external file names as B.3 describes. The domain is the snapshot's own
+ * def->dom; `dom` is used only when def->dom is NULL (a redefine without
+ * <domain>: pass the existing snapshot's definition, else NULL, which fails
+ * with "internal error: missing domain in snapshot"). `default_loc` is
+ * VS_LOC_INTERNAL or VS_LOC_EXTERNAL; `uniform_internal` is true for vsnap
+ * (as qemu); `force_default` is true only for revert overlays. Generated
+ * names stat() the domain disk's source. Every error message is libvirt's.
+ * On failure def is unchanged.
  */
 int vs_disk_align(vs_snapshot_def *def, const vs_domain_def *dom,
                   vs_snap_location default_loc, bool uniform_internal,

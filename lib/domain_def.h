@@ -15,7 +15,7 @@ typedef enum vs_storage_type {
     VS_STORAGE_VOLUME,
     VS_STORAGE_NVME,
     VS_STORAGE_VHOSTUSER,
-    VS_STORAGE_OTHER,
+    VS_STORAGE_OTHER,     /* "vhostvdpa" (named so by vs_storage_type_name/parse) */
 } vs_storage_type;
 
 /* Snapshot location keywords, shared by domain disks and snapshot XML. */
@@ -32,7 +32,7 @@ typedef struct vs_domain_disk {
     char *target;          /* <target dev=> e.g. "vda" */
     char *bus;             /* <target bus=> or NULL */
     vs_storage_type type;  /* <disk type=> */
-    char *source;          /* source file= or dev= (NULL when empty, e.g. a CD-ROM) */
+    char *source;          /* source file= or dev= (dir=, vhostuser path=) (NULL when empty, e.g. a CD-ROM) */
     char *protocol;        /* network: <source protocol=> */
     char *source_name;     /* network: <source name=> */
     char *driver_name;     /* <driver name=> */

@@ -1,1 +1,21 @@
-# bench fragment
+# bench fragment: listing and metadata benchmarks (bench/README.md). Not part
+# of `make check`; run `make bench` from a build configured without
+# --enable-sanitizers. BENCH_SIZES, BENCH_RUNS and BENCH_OUT are passed on.
+EXTRA_PROGRAMS = bench/gen bench/driver
+bench_gen_SOURCES = bench/gen.c
+bench_gen_LDADD = $(VSNAP_LIBS)
+bench_driver_SOURCES = bench/driver.c
+bench_driver_LDADD = $(VSNAP_LIBS)
+EXTRA_DIST += bench/run.sh bench/README.md
+
+BENCH_SIZES = 200 10000
+BENCH_RUNS = 20
+
+.PHONY: bench
+bench: bench/gen$(EXEEXT) bench/driver$(EXEEXT) vsnap$(EXEEXT)
+	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' \
+	BENCH_GEN='$(abs_top_builddir)/bench/gen$(EXEEXT)' \
+	BENCH_DRIVER='$(abs_top_builddir)/bench/driver$(EXEEXT)' \
+	BENCH_SIZES='$(BENCH_SIZES)' BENCH_RUNS='$(BENCH_RUNS)' \
+	BENCH_OUT='$(BENCH_OUT)' \
+	$(SHELL) $(top_srcdir)/bench/run.sh

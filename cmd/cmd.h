@@ -65,7 +65,16 @@ typedef struct vs_cmd_def {
 
 /* The one table: every command, terminated by { NULL }. (commands.c) */
 extern const vs_cmd_def vs_commands[];
+/* Look a command up by name; an alias yields the command it stands for. */
 const vs_cmd_def *vs_cmd_find(const char *name);
+
+/* Help groups in the order `help` lists them, terminated by { NULL }.
+ * vs_cmd_def.group holds a keyword from this table. (commands.c) */
+typedef struct vs_cmd_group {
+    const char *keyword;        /* "snapshot" */
+    const char *name;           /* "Snapshot", printed as " Snapshot (help keyword 'snapshot'):" */
+} vs_cmd_group;
+extern const vs_cmd_group vs_cmd_groups[];
 
 /* Run-time state shared by the commands of one invocation or shell session. */
 struct vs_ctl {
@@ -75,6 +84,7 @@ struct vs_ctl {
     vs_dom *dom;                /* opened by the dispatcher for VS_CF_DOMAIN commands */
     vs_error err;               /* filled by a failing command; printed by the dispatcher */
     FILE *out;                  /* stdout */
+    bool quit;                  /* set by quit/exit: stop the current sequence or shell */
 };
 
 /* Parsed options of one command. Values are owned by the args. */
@@ -107,6 +117,9 @@ int cmd_snapshot_list(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_parent(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_revert(vs_ctl *ctl, const vs_args *a);
 int cmd_help(vs_ctl *ctl, const vs_args *a);
+int cmd_echo(vs_ctl *ctl, const vs_args *a);
+int cmd_quit(vs_ctl *ctl, const vs_args *a);
+int cmd_shell(vs_ctl *ctl, const vs_args *a);
 int cmd_self_test(vs_ctl *ctl, const vs_args *a);
 
 #endif

@@ -67,11 +67,13 @@ vs_name_check(const char *what, const char *name, vs_error *err)
                 break;
             }
         }
-        if (!reason && len > VS_NAME_MAX) {
+        /* a snapshot's file is "<name>.xml", which must fit NAME_MAX too */
+        int max = strcmp(what, "snapshot") == 0 ? VS_SNAPSHOT_NAME_MAX : VS_NAME_MAX;
+        if (!reason && len > (size_t)max) {
             echo = name_echo(name, NAME_ECHO_MAX);
             vs_error_set(err, VS_ERR_PLAIN,
                          "invalid %s name '%s': name can't be longer than %d bytes",
-                         what, echo, VS_NAME_MAX);
+                         what, echo, max);
             free(echo);
             return -1;
         }
@@ -251,10 +253,9 @@ int
 vs_file_write_atomic(const char *path, const char *data, size_t len,
                      mode_t mode, vs_error *err)
 {
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
     char *dir = dir_of(path);
-    char *tmp = vs_xasprintf("%s/.%s.XXXXXX", dir, base);
+    /* short, so that a 255-byte target name still leaves room */
+    char *tmp = vs_xasprintf("%s/.tmp.XXXXXX", dir);
     size_t done = 0;
     int fd, ret = -1;
 

@@ -8,12 +8,13 @@
 #include "error.h"
 
 #define VS_NAME_MAX 255
+#define VS_SNAPSHOT_NAME_MAX 251   /* "<name>.xml" must fit in 255 bytes */
 #define VS_XML_MAX_SIZE (10 * 1024 * 1024)  /* virsh's limit for an XML file */
 
 /*
  * A domain or snapshot name becomes a file name, so it must never leave its
  * directory: empty, ".", "..", leading '.', '/', a control character or more
- * than 255 bytes are refused. `what` is "domain" or "snapshot" and appears in
+ * than 255 bytes (251 for a snapshot, whose file adds ".xml") are refused. `what` is "domain" or "snapshot" and appears in
  * the message, e.g. "invalid snapshot name 'a/b': name can't contain '/'".
  */
 int vs_name_check(const char *what, const char *name, vs_error *err);

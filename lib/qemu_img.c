@@ -210,3 +210,247 @@ vs_image_info_clear(vs_image_info *info)
     vs_strv_free(info->snapshot_tags);
     memset(info, 0, sizeof(*info));
 }
+
+/* ---- overlays, merges and checks -------------------------------------- */
+
+int
+vs_qemu_img_create_overlay(const char *image, const char *fmt, const char *backing,
+                           const char *backing_fmt, vs_error *err)
+{
+    char *img = safe_image_arg(image);
+    char *what = vs_xasprintf("failed to create overlay '%s' on '%s'", image, backing);
+    const char *argv[] = { vs_qemu_img_prog(), "create", "-q", "-f", fmt, "-F", backing_fmt,
+                           "-b", backing, img, NULL };
+    int ret;
+
+    ret = run_qemu_img(argv, NULL, err, what);
+    free(what);
+    free(img);
+    return ret;
+}
+
+int
+vs_qemu_img_commit(const char *image, const char *fmt, const char *base, vs_error *err)
+{
+    char *img = safe_image_arg(image);
+    char *what = base ? vs_xasprintf("failed to commit image '%s' into '%s'", image, base)
+                      : vs_xasprintf("failed to commit image '%s' into its backing file", image);
+    const char *argv[10];
+    size_t i = 0;
+    int ret;
+
+    argv[i++] = vs_qemu_img_prog();
+    argv[i++] = "commit";
+    argv[i++] = "-q";
+    argv[i++] = "-f";
+    argv[i++] = fmt;
+    /* -d: the image is removed by the caller once every reference moved,
+     * so emptying it would only cost time (and a replay needs its data). */
+    argv[i++] = "-d";
+    if (base) {
+        argv[i++] = "-b";
+        argv[i++] = base;
+    }
+    argv[i++] = img;
+    argv[i] = NULL;
+    ret = run_qemu_img(argv, NULL, err, what);
+    free(what);
+    free(img);
+    return ret;
+}
+
+int
+vs_qemu_img_rebase(const char *image, const char *fmt, const char *backing,
+                   const char *backing_fmt, bool unsafe, vs_error *err)
+{
+    char *img = safe_image_arg(image);
+    bool none = !backing || !*backing;
+    char *what = none ? vs_xasprintf("failed to remove the backing file of image '%s'", image)
+                      : vs_xasprintf("failed to rebase image '%s' onto '%s'", image, backing);
+    const char *argv[12];
+    size_t i = 0;
+    int ret;
+
+    argv[i++] = vs_qemu_img_prog();
+    argv[i++] = "rebase";
+    argv[i++] = "-q";
+    argv[i++] = "-f";
+    argv[i++] = fmt;
+    if (unsafe)
+        argv[i++] = "-u";
+    argv[i++] = "-b";
+    argv[i++] = none ? "" : backing;
+    if (!none) {
+        argv[i++] = "-F";
+        argv[i++] = backing_fmt;
+    }
+    argv[i++] = img;
+    argv[i] = NULL;
+    ret = run_qemu_img(argv, NULL, err, what);
+    free(what);
+    free(img);
+    return ret;
+}
+
+void
+vs_image_check_clear(vs_image_check *res)
+{
+    if (!res)
+        return;
+    free(res->detail);
+    memset(res, 0, sizeof(*res));
+}
+
+/* The last non-empty line of s, without "qemu-img: " (caller frees). */
+static char *
+last_line(const char *s)
+{
+    const char *end, *start;
+
+    if (!s)
+        return NULL;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+        end--;
+    start = end;
+    while (start > s && start[-1] != '\n')
+        start--;
+    if (start == end)
+        return NULL;
+    if ((size_t)(end - start) > 10 && strncmp(start, "qemu-img: ", 10) == 0)
+        start += 10;
+    return vs_xstrndup(start, (size_t)(end - start));
+}
+
+int
+vs_qemu_img_check(const char *image, const char *fmt, vs_image_check *res, vs_error *err)
+{
+    char *img = safe_image_arg(image);
+    const char *argv[] = { vs_qemu_img_prog(), "check", "--output=json", "-f", fmt, img, NULL };
+    vs_spawn_result r;
+    json_object *root = NULL;
+    int ret = -1;
+
+    memset(res, 0, sizeof(*res));
+    if (vs_spawn(argv, &r, err) < 0) {
+        free(img);
+        return -1;
+    }
+    /* 0 clean, 2 corruptions, 3 leaks: all come with a JSON report. 63: the
+     * format (raw) has nothing to check. 1 and the rest: could not check. */
+    if (r.status == 63) {
+        res->clean = true;
+        ret = 0;
+        goto out;
+    }
+    if ((r.status == 0 || r.status == 2 || r.status == 3) &&
+        (root = json_tokener_parse(r.out)) && json_object_is_type(root, json_type_object)) {
+        res->corruptions = json_u64(root, "corruptions");
+        res->leaks = json_u64(root, "leaks");
+        res->check_errors = json_u64(root, "check-errors");
+        res->clean = res->corruptions == 0 && res->leaks == 0 && res->check_errors == 0 &&
+                     r.status == 0;
+        if (!res->clean)
+            res->detail = vs_xasprintf("%llu corruptions, %llu leaked clusters, %llu check errors",
+                                       res->corruptions, res->leaks, res->check_errors);
+        ret = 0;
+        goto out;
+    }
+    {
+        char *line = last_line(r.err);
+
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "failed to check image '%s': %s", image,
+                     line ? line : "qemu-img check failed");
+        free(line);
+    }
+ out:
+    json_object_put(root);
+    vs_spawn_result_free(&r);
+    free(img);
+    return ret;
+}
+
+static void
+info_from_json(json_object *o, vs_image_info *info)
+{
+    json_object *snaps;
+    size_t k, n;
+
+    memset(info, 0, sizeof(*info));
+    info->filename = json_str(o, "filename");
+    info->format = json_str(o, "format");
+    info->virtual_size = json_u64(o, "virtual-size");
+    info->actual_size = json_u64(o, "actual-size");
+    info->backing_filename = json_str(o, "backing-filename");
+    info->full_backing_filename = json_str(o, "full-backing-filename");
+    info->backing_format = json_str(o, "backing-filename-format");
+    info->snapshot_tags = vs_xcalloc(1, sizeof(char *));
+    if (json_object_object_get_ex(o, "snapshots", &snaps) &&
+        json_object_is_type(snaps, json_type_array)) {
+        n = json_object_array_length(snaps);
+        for (k = 0; k < n; k++) {
+            json_object *s = json_object_array_get_idx(snaps, k), *name;
+
+            if (s && json_object_object_get_ex(s, "name", &name) &&
+                json_object_is_type(name, json_type_string))
+                vs_strv_push(&info->snapshot_tags, json_object_get_string(name));
+        }
+    }
+}
+
+void
+vs_image_chain_free(vs_image_info *chain, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        vs_image_info_clear(&chain[i]);
+    free(chain);
+}
+
+int
+vs_qemu_img_info_chain(const char *image, bool force_share, vs_image_info **chain,
+                       size_t *n, vs_error *err)
+{
+    char *img = safe_image_arg(image);
+    char *what = vs_xasprintf("failed to query the backing chain of image '%s'", image);
+    const char *argv[7];
+    char *out = NULL;
+    json_object *root = NULL;
+    size_t i = 0, k, len;
+    int ret = -1;
+
+    *chain = NULL;
+    *n = 0;
+    argv[i++] = vs_qemu_img_prog();
+    argv[i++] = "info";
+    argv[i++] = "--output=json";
+    argv[i++] = "--backing-chain";
+    if (force_share)
+        argv[i++] = "-U";
+    argv[i++] = img;
+    argv[i] = NULL;
+    if (run_qemu_img(argv, &out, err, what) < 0)
+        goto out;
+    root = json_tokener_parse(out);
+    if (!root || !json_object_is_type(root, json_type_array)) {
+        vs_error_set(err, VS_ERR_INTERNAL, "cannot parse qemu-img info output for image '%s'",
+                     image);
+        goto out;
+    }
+    len = json_object_array_length(root);
+    *chain = vs_xcalloc(len ? len : 1, sizeof(**chain));
+    for (k = 0; k < len; k++) {
+        json_object *o = json_object_array_get_idx(root, k);
+
+        if (o && json_object_is_type(o, json_type_object))
+            info_from_json(o, &(*chain)[(*n)++]);
+    }
+    ret = 0;
+ out:
+    json_object_put(root);
+    free(out);
+    free(what);
+    free(img);
+    return ret;
+}

@@ -31,4 +31,42 @@ typedef struct vs_image_info {
 int vs_qemu_img_info(const char *image, bool force_share, vs_image_info *info, vs_error *err);
 void vs_image_info_clear(vs_image_info *info);
 
+/* ---- overlays, merges and checks (external snapshots) ----------------- */
+
+/* create -f FMT -F BACKING_FMT -b BACKING IMAGE: a new overlay whose size
+ * comes from its backing file. */
+int vs_qemu_img_create_overlay(const char *image, const char *fmt, const char *backing,
+                               const char *backing_fmt, vs_error *err);
+
+/* commit -f FMT -d [-b BASE] IMAGE: write IMAGE's data into its backing file
+ * (or into BASE, an image further down its chain) and leave IMAGE as it was. */
+int vs_qemu_img_commit(const char *image, const char *fmt, const char *base, vs_error *err);
+
+/* rebase -f FMT [-u] -b BACKING -F BACKING_FMT IMAGE. Safe mode (unsafe =
+ * false) copies into IMAGE whatever differs between the old and the new
+ * backing chain, so the guest-visible content stays the same; -u only
+ * rewrites the backing file name. backing NULL or "" makes IMAGE standalone
+ * (then backing_fmt is ignored). */
+int vs_qemu_img_rebase(const char *image, const char *fmt, const char *backing,
+                       const char *backing_fmt, bool unsafe, vs_error *err);
+
+typedef struct vs_image_check {
+    bool clean;                     /* no corruption, leak or check error */
+    unsigned long long corruptions;
+    unsigned long long leaks;
+    unsigned long long check_errors;
+    char *detail;                   /* qemu-img's own words when not clean, else NULL */
+} vs_image_check;
+
+/* check --output=json -f FMT IMAGE. Returns 0 when qemu-img could check the
+ * image (clean or not: see res), -1 when it could not run or open it. */
+int vs_qemu_img_check(const char *image, const char *fmt, vs_image_check *res, vs_error *err);
+void vs_image_check_clear(vs_image_check *res);
+
+/* info --output=json --backing-chain: *chain[0] is image itself, then its
+ * backing file and so on. Caller frees with vs_image_chain_free. */
+int vs_qemu_img_info_chain(const char *image, bool force_share, vs_image_info **chain,
+                           size_t *n, vs_error *err);
+void vs_image_chain_free(vs_image_info *chain, size_t n);
+
 #endif

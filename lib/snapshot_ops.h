@@ -3,6 +3,8 @@
 #define VSNAP_SNAPSHOT_OPS_H
 
 #include <stdbool.h>
+#include "domain_def.h"
+#include "snapshot_def.h"
 #include "store.h"
 
 /* snapshot-create flags, one per virsh option. */
@@ -66,5 +68,48 @@ int vs_snapshot_edit_apply(vs_dom *d, const char *name, const char *xml, size_t 
 /* The domain's run state; "shut off" until vsnap can run domains. */
 typedef enum { VS_DOMSTATE_SHUTOFF = 0, VS_DOMSTATE_RUNNING, VS_DOMSTATE_PAUSED } vs_domstate;
 vs_domstate vs_domain_state(vs_dom *d);
+
+/* ---- Shared by the operation files (lib/snapshot_*.c); not for cmd/. ---- */
+
+/* One image holding (or about to hold) a snapshot's internal qcow2 data. */
+typedef struct vs_snap_image {
+    char *target;       /* the domain disk's target, e.g. "vda" */
+    char *path;         /* the image file */
+    bool has_tag;       /* filled by vs_snapshot_images_probe */
+} vs_snap_image;
+
+/*
+ * The images an offline internal snapshot of `def` touches (C.2): every disk
+ * of `dom` with device 'disk' and a source whose entry in def->disks is
+ * internal (when def has no entries at all, every such disk that is neither
+ * read-only nor marked snapshot='no'/'external'), once per image file. A disk
+ * that is not local storage or not qcow2 fails with libvirt's messages
+ * ("Requested operation is not valid: can't manipulate inactive snapshots of
+ * disk 'N'", "... Disk device 'N' does not support snapshotting"), or is left
+ * out when skip_unsupported (delete, as libvirt's try-all). *images (caller
+ * frees with vs_snap_images_free) may be NULL when *n is 0.
+ */
+int vs_snapshot_images(const vs_snapshot_def *def, const vs_domain_def *dom,
+                       bool skip_unsupported, vs_snap_image **images, size_t *n,
+                       vs_error *err);
+void vs_snap_images_free(vs_snap_image *images, size_t n);
+
+/* `qemu-img info` of one image: must be qcow2; *tags (never NULL, caller
+ * frees with vs_strv_free) are its internal snapshot names. */
+int vs_snapshot_image_tags(const vs_snap_image *img, char ***tags, vs_error *err);
+
+/* Run `qemu-img info` on every image (so a missing or unreadable image fails
+ * before anything changes), require qcow2, and set has_tag when the image's
+ * snapshot table holds `tag`. */
+int vs_snapshot_images_probe(vs_snap_image *images, size_t n, const char *tag, vs_error *err);
+
+/*
+ * Redefine validation (B.4, B.6) of a parsed REDEFINE definition against the
+ * domain's snapshots: own-parent, missing parent and cycle checks, the
+ * DISK_ONLY/state rule, the uuid, online/offline and disk-only changes of an
+ * existing snapshot, then disk alignment. When the snapshot exists and def has
+ * no <domain>, the existing one is copied in. Changes only def.
+ */
+int vs_snapshot_redefine_prep(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err);
 
 #endif

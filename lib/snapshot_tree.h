@@ -19,6 +19,10 @@ typedef struct vs_snap_entry {
     long first_child;        /* children in list order: newest first (ctime desc, then name desc) */
     long next_sibling;
     size_t nchildren;
+    /* store.c's record of the file the entry was read from (st_mtim in ns and
+     * st_size); 0 = unknown. The tree only carries them. */
+    long long file_mtime;
+    long long file_size;
 } vs_snap_entry;
 
 typedef struct vs_snap_tree {
@@ -26,18 +30,46 @@ typedef struct vs_snap_tree {
     size_t n, cap;
     long current;            /* index of the current snapshot, -1 = none */
     long first_root;         /* roots in list order as for children */
-    void *hash;              /* private name -> index map */
+    void *hash;              /* private: name -> index map and string storage */
+    bool inconsistent;       /* set by vs_snap_tree_link: a missing parent or a cycle was found */
 } vs_snap_tree;
 
 vs_snap_tree *vs_snap_tree_new(void);
 void vs_snap_tree_free(vs_snap_tree *t);
 
-/* Add an entry (strings copied); links are stale until vs_snap_tree_link. */
+/*
+ * Entry strings (name, parent) belong to the tree: change them only through
+ * the functions below, never free them. Indexes are valid until the next
+ * add/update/remove; keep names, not indexes, across those calls.
+ */
+
+/* Add an entry (strings copied); links are stale until vs_snap_tree_link.
+ * An entry with the same name is replaced instead (as vs_snap_tree_update). */
 void vs_snap_tree_add(vs_snap_tree *t, const vs_snap_entry *e);
+/* Add, or replace the fields of the entry with e->name; returns its index. */
+long vs_snap_tree_update(vs_snap_tree *t, const vs_snap_entry *e);
+/* Add without copying: e's strings must live as long as the tree, e.g. inside
+ * a block handed over with vs_snap_tree_adopt. */
+void vs_snap_tree_add_borrowed(vs_snap_tree *t, const vs_snap_entry *e);
+/* Make room for n entries in all (avoids regrowing while loading). */
+void vs_snap_tree_reserve(vs_snap_tree *t, size_t n);
+/* The tree takes ownership of a vs_xmalloc'ed block and frees it with itself. */
+void vs_snap_tree_adopt(vs_snap_tree *t, void *block);
 /* Fill an entry from a parsed definition (strings borrowed from def). */
 void vs_snap_entry_from_def(vs_snap_entry *e, const vs_snapshot_def *def);
-/* Remove entry by name (array compacted; links stale until relinked). */
+/* Remove entry by name (the last entry moves into its slot; links stale until
+ * relinked). Unknown names are ignored. */
 void vs_snap_tree_remove(vs_snap_tree *t, const char *name);
+
+/* Re-parenting (B.6 delete): set entry idx's parent name (NULL = root). Links
+ * stale until relinked. */
+void vs_snap_tree_set_parent(vs_snap_tree *t, long idx, const char *parent);
+/* Give idx's children idx's parent (by name), as deleting idx does; needs
+ * current links, leaves them stale. Returns how many children moved. */
+size_t vs_snap_tree_reparent_children(vs_snap_tree *t, long idx);
+/* Direct children of idx (idx < 0: the roots) in list order; *out (caller
+ * frees) may be NULL when there are none. */
+size_t vs_snap_tree_children(const vs_snap_tree *t, long idx, long **out);
 
 /* Rebuild parent/child links and the current index (by name; NULL = none).
  * A missing parent or a cycle makes that snapshot a root; *inconsistent is set
@@ -72,14 +104,33 @@ enum {
  * Select entries: all (or children / descendants of `from` when from >= 0),
  * filtered by flags, ordered by name (case-insensitive ASCII) or, with
  * TOPOLOGICAL, depth-first pre-order with siblings in list order.
+ * Filters as libvirt applies them: INACTIVE/ACTIVE/DISK_ONLY are OR-ed (none
+ * or all: no filter), INTERNAL/EXTERNAL likewise, NO_METADATA alone selects
+ * nothing, but LEAVES and NO_LEAVES each apply, so both select nothing
+ * (virsh 9.0, transcript 10-errors [38]; virsh-behaviour.md A.6 says
+ * otherwise). `from` itself (TREE_ROOT) is never filtered out.
  * *out is an array of indexes the caller frees.
  */
 size_t vs_snap_tree_select(const vs_snap_tree *t, long from, unsigned flags, long **out);
+/* Sort indexes in the listing order (case-insensitive ASCII by name; names
+ * equal but for case bytewise). */
+void vs_snap_tree_sort_by_name(const vs_snap_tree *t, long *idx, size_t n);
 
 /*
- * virsh's --tree rendering (A.6) of the given roots (indexes), appended to b.
- * With `from` >= 0 only that subtree is printed with `from` as its root.
+ * virsh's --tree rendering (A.6), appended to b. With `from` < 0 the whole
+ * tree; with `from` >= 0 `from` and all its descendants, `from` as the root.
  */
 void vs_snap_tree_render(const vs_snap_tree *t, long from, vs_buf *b);
+
+/*
+ * The general form, which is what snapshot-list --tree needs: render the
+ * entries of a selection (as vs_snap_tree_select returns it) in its order.
+ * An entry whose parent is not in the selection is printed as a root; each
+ * node's children are the selected entries naming it as parent, in selection
+ * order. So `--from S --tree` is select(S, VS_LIST_TREE_ROOT) (S and its direct
+ * children only, transcript 02 [18]), `--from S --descendants --tree` adds
+ * VS_LIST_DESCENDANTS, and `--topological` keeps libvirt's sibling order.
+ */
+void vs_snap_tree_render_selection(const vs_snap_tree *t, const long *sel, size_t n, vs_buf *b);
 
 #endif

@@ -32,6 +32,12 @@ typedef struct vs_dom {
     vs_domain_def *def;     /* loaded on demand by vs_dom_def */
     vs_snap_tree *tree;     /* loaded on demand by vs_dom_tree */
     bool index_dirty;
+    /* private to store.c */
+    bool tree_stale;        /* entries changed since the last vs_snap_tree_link */
+    long long snapdir_mtime;/* snapshots/ mtime (ns) the in-memory tree matches */
+    /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
+    bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
+    size_t tree_parsed;     /* snapshot files parsed by that load */
 } vs_dom;
 
 /* root is copied; nothing is created until something is written. */
@@ -44,15 +50,19 @@ int vs_store_list_domains(vs_store *st, char ***names, vs_error *err);
 /*
  * define: create or replace the domain's definition. A new domain gets its
  * directory; an existing one keeps its snapshots (the uuid must then match:
- * "operation failed: domain 'D' already exists with uuid U").
- * *created tells which happened.
+ * "operation failed: domain 'D' already exists with uuid U"). Another domain
+ * with the same uuid: "operation failed: domain 'O' is already defined with
+ * uuid U". *created (may be NULL) tells which happened. Takes the domain's
+ * exclusive lock itself: the caller must not hold it.
  */
 int vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error *err);
 
 /*
  * undefine: remove the domain directory. With snapshots present and not
  * with_snapshots: "Requested operation is not valid: cannot delete inactive
- * domain with N snapshots".
+ * domain with N snapshots". The directory is first renamed to a dot-name in
+ * the root (names cannot start with '.'), so the domain disappears in one
+ * step. Takes the domain's exclusive lock itself: the caller must not hold it.
  */
 int vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error *err);
 
@@ -70,15 +80,33 @@ vs_domain_def *vs_dom_def(vs_dom *d, vs_error *err);
 /* Write a new definition (takes a copy) and make it d's definition. */
 int vs_dom_save_def(vs_dom *d, const vs_domain_def *def, vs_error *err);
 
-/* The tree with current set, from the index (rebuilt from the files when stale). Owned by d. */
+/*
+ * The tree with current set, from the index (rebuilt from the files when stale). Owned by d.
+ *
+ * The index (<domain>/index) is a cache, never the source of truth. Its header
+ * records the snapshots/ directory's mtime (ns) and the entry count; each line
+ * a snapshot's name, parent, creation time, state, external flags and the
+ * mtime and size of its file. It is used as is when the header matches the
+ * directory and the index was written after that mtime (a later clock tick);
+ * otherwise snapshots/ is listed and only files whose mtime/size differ from
+ * their line (or that are as new as the index itself) are parsed again.
+ * Unparseable files, and files whose <name> does not match their file name,
+ * are skipped, as libvirt does. A snapshot file rewritten in place, without
+ * touching the directory, is noticed at the next rebuild; removing the index
+ * forces one.
+ */
 vs_snap_tree *vs_dom_tree(vs_dom *d, vs_error *err);
+
+/* Write the index now if it is out of date (vs_dom_close does this too). */
+int vs_dom_flush_index(vs_dom *d, vs_error *err);
 
 /* Read one snapshot. Unknown: "Domain snapshot not found: no domain snapshot with matching name 'S'". */
 vs_snapshot_def *vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err);
 bool vs_dom_has_snapshot(vs_dom *d, const char *name);
 
 /* Write (create or replace) a snapshot's file and update the tree/index (not links:
- * vs_dom_tree() returns a relinked tree). */
+ * vs_dom_tree() returns a relinked tree). Indexes into the tree are invalid
+ * after this and after vs_dom_remove_snapshot (the tree may reorder entries). */
 int vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err);
 /* Remove a snapshot's file and its tree entry. */
 int vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err);

@@ -141,7 +141,13 @@ test_names(void)
         ok(vs_name_check("snapshot", good[i], &e) == 0, "accepted: '%s'", good[i]);
     memset(longname, 'x', 255);
     longname[255] = '\0';
-    ok(vs_name_check("snapshot", longname, &e) == 0, "accepted: 255 bytes");
+    ok(vs_name_check("domain", longname, &e) == 0, "accepted: 255-byte domain name");
+    longname[251] = '\0';
+    ok(vs_name_check("snapshot", longname, &e) == 0, "accepted: 251-byte snapshot name");
+    longname[251] = 'x';
+    name_bad("snapshot", longname,
+             "invalid snapshot name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': "
+             "name can't be longer than 251 bytes", "252-byte snapshot name");
 
     name_bad("snapshot", "a/b", "invalid snapshot name 'a/b': name can't contain '/'", "slash");
     name_bad("snapshot", "/", "invalid snapshot name '/': name can't contain '/'", "lone slash");
@@ -160,8 +166,8 @@ test_names(void)
              "invalid snapshot name 'del\\x7f': name can't contain control characters", "DEL");
     longname[255] = 'x';
     longname[256] = '\0';
-    name_bad("snapshot", longname,
-             "invalid snapshot name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': "
+    name_bad("domain", longname,
+             "invalid domain name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...': "
              "name can't be longer than 255 bytes", "256 bytes");
     name_bad("domain", "a/b", "invalid domain name 'a/b': name can't contain '/'", "domain wording");
 }

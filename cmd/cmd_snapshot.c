@@ -1,0 +1,791 @@
+/*
+ * The snapshot-* commands (virsh-behaviour.md A.1-A.11): option interplay,
+ * lookups and printing. The work itself is done by lib/snapshot_ops.c; the
+ * listings read the domain's index (vs_dom_tree) and never parse every
+ * snapshot file.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "print.h"
+#include "../lib/buf.h"
+#include "../lib/mem.h"
+#include "../lib/path.h"
+#include "../lib/snapshot_def.h"
+#include "../lib/snapshot_ops.h"
+#include "../lib/snapshot_tree.h"
+#include "../lib/spawn.h"
+#include "../lib/store.h"
+#include "../lib/xml.h"
+
+/* How libvirt names snapshot XML it was handed in parse errors. */
+#define SNAPSHOT_XML_WHAT "(domain_snapshot)"
+
+typedef struct flag_opt {
+    const char *opt;
+    unsigned flag;
+} flag_opt;
+
+static unsigned
+collect_flags(const vs_args *a, const flag_opt *map, size_t n)
+{
+    unsigned flags = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (vs_arg_bool(a, map[i].opt))
+            flags |= map[i].flag;
+    return flags;
+}
+
+static int
+exclusive_error(vs_ctl *ctl, const char *a, const char *b)
+{
+    return vs_error_set(&ctl->err, VS_ERR_PLAIN,
+                        "Options --%s and --%s are mutually exclusive", a, b);
+}
+
+/*
+ * virsh's snapshot lookup helper: the snapshot named by option `opt`, else
+ * with --current the current one. Returns its name (caller frees; tree
+ * strings do not survive operations that change the tree) and, through
+ * *treep and *idxp, its place in the domain's tree; NULL with ctl->err set.
+ */
+static char *
+lookup_snapshot(vs_ctl *ctl, const vs_args *a, const char *opt, bool exclusive,
+                vs_snap_tree **treep, long *idxp)
+{
+    bool current = vs_arg_bool(a, "current");
+    const char *name = vs_arg_str(a, opt);
+    vs_snap_tree *t;
+    long idx;
+
+    if (exclusive && current && name) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "--%s and --current are mutually exclusive", opt);
+        return NULL;
+    }
+    if (!name && !current) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "--%s or --current is required", opt);
+        return NULL;
+    }
+    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
+        return NULL;
+    if (name) {
+        if ((idx = vs_snap_tree_find(t, name)) < 0) {
+            vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
+                         "no domain snapshot with matching name '%s'", name);
+            return NULL;
+        }
+    } else if ((idx = t->current) < 0) {
+        vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
+                     "the domain does not have a current snapshot");
+        return NULL;
+    }
+    if (treep)
+        *treep = t;
+    if (idxp)
+        *idxp = idx;
+    return vs_xstrdup(t->e[idx].name);
+}
+
+/* The tree index of a snapshot given by name, with libvirt's lookup error. */
+static long
+find_snapshot(vs_ctl *ctl, const char *name, vs_snap_tree **treep)
+{
+    vs_snap_tree *t;
+    long idx;
+
+    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
+        return -1;
+    if ((idx = vs_snap_tree_find(t, name)) < 0) {
+        vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
+                     "no domain snapshot with matching name '%s'", name);
+        return -1;
+    }
+    if (treep)
+        *treep = t;
+    return idx;
+}
+
+/* One snapshot's XML as snapshot-dumpxml prints it (caller frees). */
+static char *
+snapshot_xml(vs_ctl *ctl, const char *name, bool secure, vs_error *err)
+{
+    vs_snapshot_def *def;
+    char *xml;
+
+    if (!(def = vs_dom_read_snapshot(ctl->dom, name, err)))
+        return NULL;
+    xml = vs_snapshot_def_format_str(def, secure ? VS_SNAP_FORMAT_SECURE : 0);
+    vs_snapshot_def_free(def);
+    return xml;
+}
+
+/* virsh's dump helper: the whole document, or the nodes an XPath selects. */
+static int
+print_xml(vs_ctl *ctl, const char *xml, const char *xpath, bool wrap)
+{
+    vs_buf out = VS_BUF_INIT;
+    xmlDocPtr doc;
+    int ret;
+
+    if (!xpath) {
+        vs_out(ctl, "%s", xml);
+        return 0;
+    }
+    if (!(doc = vs_xml_parse(xml, strlen(xml), "(snapshot_definition)", &ctl->err)))
+        return -1;
+    ret = vs_xml_xpath_print(doc, xpath, wrap, &out, &ctl->err);
+    if (ret == 0)
+        vs_out(ctl, "%s", vs_buf_str(&out));
+    vs_buf_reset(&out);
+    xmlFreeDoc(doc);
+    return ret;
+}
+
+/* The second half of snapshot-create and snapshot-create-as. */
+static int
+create_snapshot(vs_ctl *ctl, const char *xml, size_t len, unsigned flags, const char *from)
+{
+    char *name = NULL;
+
+    if (vs_snapshot_create(ctl->dom, xml, len, SNAPSHOT_XML_WHAT, flags, &name, &ctl->err) < 0)
+        return -1;
+    if (from)
+        vs_out_extra(ctl, "Domain snapshot %s created from '%s'", name, from);
+    else
+        vs_out_extra(ctl, "Domain snapshot %s created", name);
+    free(name);
+    return 0;
+}
+
+int
+cmd_snapshot_create(vs_ctl *ctl, const vs_args *a)
+{
+    static const flag_opt map[] = {
+        { "redefine", VS_CREATE_REDEFINE },
+        { "current", VS_CREATE_CURRENT },
+        { "no-metadata", VS_CREATE_NO_METADATA },
+        { "halt", VS_CREATE_HALT },
+        { "disk-only", VS_CREATE_DISK_ONLY },
+        { "reuse-external", VS_CREATE_REUSE_EXT },
+        { "quiesce", VS_CREATE_QUIESCE },
+        { "atomic", VS_CREATE_ATOMIC },
+        { "live", VS_CREATE_LIVE },
+        { "validate", VS_CREATE_VALIDATE },
+    };
+    unsigned flags = collect_flags(a, map, sizeof(map) / sizeof(map[0]));
+    const char *from = vs_arg_str(a, "xmlfile");
+    char *xml;
+    size_t len;
+    int ret;
+
+    if (from) {
+        if (vs_file_read(from, VS_XML_MAX_SIZE, &xml, &len, &ctl->err) < 0)
+            return -1;
+    } else {
+        xml = vs_xstrdup("<domainsnapshot/>");
+        len = strlen(xml);
+    }
+    ret = create_snapshot(ctl, xml, len, flags, from);
+    free(xml);
+    return ret;
+}
+
+int
+cmd_snapshot_create_as(vs_ctl *ctl, const vs_args *a)
+{
+    static const flag_opt map[] = {
+        { "no-metadata", VS_CREATE_NO_METADATA },
+        { "halt", VS_CREATE_HALT },
+        { "disk-only", VS_CREATE_DISK_ONLY },
+        { "reuse-external", VS_CREATE_REUSE_EXT },
+        { "quiesce", VS_CREATE_QUIESCE },
+        { "atomic", VS_CREATE_ATOMIC },
+        { "live", VS_CREATE_LIVE },
+        { "validate", VS_CREATE_VALIDATE },
+    };
+    unsigned flags = collect_flags(a, map, sizeof(map) / sizeof(map[0]));
+    vs_buf xml = VS_BUF_INIT;
+    char *warn = NULL;
+    int ret;
+
+    if (vs_snapshot_args_to_xml(vs_arg_str(a, "name"), vs_arg_str(a, "description"),
+                                vs_arg_str(a, "memspec"), vs_arg_argv(a, "diskspec"),
+                                &xml, &warn, &ctl->err) < 0) {
+        /* virsh reports the storage type on a line of its own first. */
+        if (warn)
+            vs_print_error(ctl, "%s", warn);
+        free(warn);
+        vs_buf_reset(&xml);
+        return -1;
+    }
+    free(warn);
+    if (vs_arg_bool(a, "print-xml")) {
+        vs_out(ctl, "%s\n", vs_buf_str(&xml));
+        ret = 0;
+    } else {
+        ret = create_snapshot(ctl, vs_buf_str(&xml), xml.len, flags, NULL);
+    }
+    vs_buf_reset(&xml);
+    return ret;
+}
+
+int
+cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
+{
+    bool name_only = vs_arg_bool(a, "name");
+    const char *snapname = vs_arg_str(a, "snapshotname");
+    vs_snap_tree *t;
+    char *xml;
+    int ret;
+
+    if (name_only && snapname)
+        return exclusive_error(ctl, "name", "snapshotname");
+
+    if (snapname) {
+        /* --security-info means nothing here: virsh redefines the secure XML. */
+        if (find_snapshot(ctl, snapname, NULL) < 0)
+            return -1;
+        if (vs_snapshot_set_current(ctl->dom, snapname, &ctl->err) < 0)
+            return -1;
+        vs_out_extra(ctl, "Snapshot %s set as current", snapname);
+        return 0;
+    }
+
+    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
+        return -1;
+    if (t->current < 0)
+        return vs_error_set(&ctl->err, VS_ERR_PLAIN, "domain '%s' has no current snapshot",
+                            ctl->dom->name);
+    if (name_only) {
+        vs_out(ctl, "%s", t->e[t->current].name);
+        return 0;
+    }
+    if (!(xml = snapshot_xml(ctl, t->e[t->current].name, vs_arg_bool(a, "security-info"),
+                             &ctl->err)))
+        return -1;
+    ret = print_xml(ctl, xml, NULL, false);
+    free(xml);
+    return ret;
+}
+
+int
+cmd_snapshot_delete(vs_ctl *ctl, const vs_args *a)
+{
+    static const flag_opt map[] = {
+        { "children", VS_DELETE_CHILDREN },
+        { "children-only", VS_DELETE_CHILDREN_ONLY },
+        { "metadata", VS_DELETE_METADATA_ONLY },
+    };
+    unsigned flags = collect_flags(a, map, sizeof(map) / sizeof(map[0]));
+    char *name;
+    int ret = -1;
+
+    if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, NULL, NULL)))
+        return -1;
+    /* The API's flag check, as libvirt's client library makes it (no prefix). */
+    if ((flags & VS_DELETE_CHILDREN) && (flags & VS_DELETE_CHILDREN_ONLY)) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN,
+                     "Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and "
+                     "'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive");
+    } else if (vs_snapshot_delete(ctl->dom, name, flags, &ctl->err) == 0) {
+        if (flags & VS_DELETE_CHILDREN_ONLY)
+            vs_out_extra(ctl, "Domain snapshot %s children deleted\n", name);
+        else
+            vs_out_extra(ctl, "Domain snapshot %s deleted\n", name);
+        ret = 0;
+    }
+    if (ret < 0)
+        vs_print_error(ctl, "Failed to delete snapshot %s", name);
+    free(name);
+    return ret;
+}
+
+int
+cmd_snapshot_dumpxml(vs_ctl *ctl, const vs_args *a)
+{
+    const char *name = vs_arg_str(a, "snapshotname");
+    char *xml;
+    int ret;
+
+    if (!name)      /* the parser enforces it; keep the message if it did not */
+        return vs_error_set(&ctl->err, VS_ERR_PLAIN,
+                            "command 'snapshot-dumpxml' requires <snapshotname> option");
+    if (find_snapshot(ctl, name, NULL) < 0)
+        return -1;
+    if (!(xml = snapshot_xml(ctl, name, vs_arg_bool(a, "security-info"), &ctl->err)))
+        return -1;
+    ret = print_xml(ctl, xml, vs_arg_str(a, "xpath"), vs_arg_bool(a, "wrap"));
+    free(xml);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* snapshot-edit */
+
+/* XML into a private temporary file in $TMPDIR; returns its path (caller
+ * frees and unlinks). */
+static char *
+edit_write_tmp(const char *xml, vs_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    size_t len = strlen(xml), off = 0;
+    char *path;
+    int fd;
+
+    if (!dir || !*dir)
+        dir = "/tmp";
+    path = vs_xasprintf("%s/vsnapXXXXXX.xml", dir);
+    /* mkstemps creates the file 0600, O_EXCL. */
+    if ((fd = mkstemps(path, 4)) < 0) {
+        vs_error_sys(err, errno, "cannot create temporary file '%s'", path);
+        free(path);
+        return NULL;
+    }
+    while (off < len) {
+        ssize_t w = write(fd, xml + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            vs_error_sys(err, errno, "cannot write temporary file '%s'", path);
+            close(fd);
+            unlink(path);
+            free(path);
+            return NULL;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) < 0) {
+        vs_error_sys(err, errno, "cannot write temporary file '%s'", path);
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* A variable naming an editor: set and not only blanks. */
+static const char *
+editor_from(const char *var)
+{
+    const char *v = getenv(var);
+
+    return v && v[strspn(v, " \t")] ? v : NULL;
+}
+
+/* $VISUAL, else $EDITOR, else vi, split on blanks: never through a shell. */
+static int
+edit_run_editor(vs_ctl *ctl, const char *path, vs_error *err)
+{
+    const char *editor;
+    char **argv = NULL;
+    char *copy, *tok, *save = NULL;
+    vs_buf cmdline = VS_BUF_INIT;
+    int status;
+
+    if (!(editor = editor_from("VISUAL")) && !(editor = editor_from("EDITOR")))
+        editor = "vi";
+    copy = vs_xstrdup(editor);
+    for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
+        vs_strv_push(&argv, tok);
+    free(copy);
+    vs_strv_push(&argv, path);
+
+    fflush(ctl->out);
+    status = vs_spawn_interactive((const char *const *)argv, err);
+    if (status > 0) {
+        char **p;
+
+        for (p = argv; *p; p++) {
+            if (p != argv)
+                vs_buf_addc(&cmdline, ' ');
+            vs_buf_add(&cmdline, *p);
+        }
+        vs_error_set(err, VS_ERR_INTERNAL, "Child process (%s) unexpected exit status %d",
+                     vs_buf_str(&cmdline), status);
+        vs_buf_reset(&cmdline);
+    }
+    vs_strv_free(argv);
+    return status == 0 ? 0 : -1;
+}
+
+/* virsh's "Try again?" question on a terminal: returns 'y', 'n' or 'f'. */
+static int
+edit_ask_again(vs_ctl *ctl, const char *msg)
+{
+    struct termios saved, raw;
+    bool restore = false;
+    int c = 'n';
+
+    if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+        raw = saved;
+        raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+        raw.c_cc[VMIN] = 1;
+        raw.c_cc[VTIME] = 0;
+        restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0;
+    }
+    for (;;) {
+        unsigned char ch;
+        ssize_t r;
+
+        fprintf(ctl->out, "\r%s Try again? [y,n,f,?]: ", msg);
+        fflush(ctl->out);
+        r = read(STDIN_FILENO, &ch, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            c = 'n';
+            break;
+        }
+        c = tolower(ch);
+        if (c == '?') {
+            /* output processing is left on: "\n" reaches the terminal as CR LF */
+            fputs("\n"
+                  "y - yes, start editor again\n"
+                  "n - no, throw away my changes\n"
+                  "f - force, try to redefine again\n"
+                  "? - print this help\n", ctl->out);
+            continue;
+        }
+        if (c == 'y' || c == 'n' || c == 'f')
+            break;
+    }
+    if (restore)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    fputs("\n", ctl->out);
+    fflush(ctl->out);
+    return c;
+}
+
+int
+cmd_snapshot_edit(vs_ctl *ctl, const vs_args *a)
+{
+    bool rename = vs_arg_bool(a, "rename");
+    bool clone = vs_arg_bool(a, "clone");
+    bool make_current, ask = isatty(STDIN_FILENO);
+    char *name, *orig = NULL, *path = NULL, *edited = NULL, *now = NULL, *new_name = NULL;
+    vs_edit_result result = VS_EDIT_EDITED;
+    vs_error err;
+    size_t len = 0;
+    int ret = -1;
+
+    if (rename && clone)
+        return exclusive_error(ctl, "rename", "clone");
+    /* Only an explicitly named snapshot is made current by --current. */
+    make_current = vs_arg_bool(a, "current") && vs_arg_str(a, "snapshotname");
+    if (!(name = lookup_snapshot(ctl, a, "snapshotname", false, NULL, NULL)))
+        return -1;
+
+    vs_error_clear(&err);
+    if (!(orig = snapshot_xml(ctl, name, true, &err)) ||
+        !(path = edit_write_tmp(orig, &err)))
+        goto fail;
+
+reedit:
+    if (edit_run_editor(ctl, path, &err) < 0)
+        goto fail;
+    free(edited);
+    edited = NULL;
+    if (vs_file_read(path, VS_XML_MAX_SIZE, &edited, &len, &err) < 0)
+        goto fail;
+    if (strcmp(orig, edited) == 0 && !make_current) {
+        vs_out_extra(ctl, "Snapshot %s XML configuration not changed.\n", name);
+        ret = 0;
+        goto out;
+    }
+
+redefine:
+    {
+        const char *msg = NULL;
+
+        vs_error_clear(&err);
+        free(now);
+        if (!(now = snapshot_xml(ctl, name, true, &err)))
+            goto fail;
+        if (strcmp(orig, now) != 0) {
+            /* Take the new state as the reference, so "f" can go ahead. */
+            msg = "The XML configuration was changed by another user.";
+            free(orig);
+            orig = now;
+            now = NULL;
+            vs_error_set(&err, VS_ERR_PLAIN, "%s", msg);
+        } else if (vs_snapshot_edit_apply(ctl->dom, name, edited, len, rename, clone,
+                                          make_current, &result, &new_name, &err) < 0) {
+            msg = "Failed.";
+        }
+        if (!msg)
+            goto applied;
+        if (ask) {
+            int c;
+
+            vs_print_error(ctl, "%s", err.msg);
+            c = edit_ask_again(ctl, msg);
+            if (c == 'y')
+                goto reedit;
+            if (c == 'f')
+                goto redefine;
+            vs_error_set(&ctl->err, VS_ERR_PLAIN, "Failed to update %s", name);
+            goto out;
+        }
+        goto fail;
+    }
+
+applied:
+    switch (result) {
+    case VS_EDIT_EDITED:
+        vs_out_extra(ctl, "Snapshot %s edited.\n", name);
+        break;
+    case VS_EDIT_CLONED:
+        vs_out_extra(ctl, "Snapshot %s cloned to %s.\n", name, new_name);
+        break;
+    case VS_EDIT_RENAMED:
+        break;  /* virsh says nothing */
+    }
+    ret = 0;
+    goto out;
+
+fail:
+    /* The cause first, then virsh's summary line. */
+    if (err.code != VS_ERR_OK)
+        vs_print_error(ctl, "%s", err.msg);
+    vs_error_set(&ctl->err, VS_ERR_PLAIN, "Failed to update %s", name);
+out:
+    if (path) {
+        unlink(path);
+        free(path);
+    }
+    free(new_name);
+    free(now);
+    free(edited);
+    free(orig);
+    free(name);
+    return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int
+cmd_snapshot_info(vs_ctl *ctl, const vs_args *a)
+{
+    vs_snap_tree *t;
+    vs_snapshot_def *def;
+    char num[32];
+    char *name;
+    long idx;
+    int ret = -1;
+
+    if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, &t, &idx)))
+        return -1;
+    vs_print_field(ctl, "Name:", name);
+    vs_print_field(ctl, "Domain:", ctl->dom->name);
+    vs_print_field(ctl, "Current:", t->current == idx ? "yes" : "no");
+
+    /* State, location and parent come from the snapshot's own XML, as in virsh. */
+    if (!(def = vs_dom_read_snapshot(ctl->dom, name, &ctl->err)))
+        goto out;
+    if (def->state == VS_STATE_NOSTATE) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "unexpected problem reading snapshot xml");
+        goto out_def;
+    }
+    vs_print_field(ctl, "State:", vs_snap_state_name(def->state));
+    vs_print_field(ctl, "Location:",
+                   vs_snapshot_def_location_external(def) ? "external" : "internal");
+    vs_print_field(ctl, "Parent:", def->parent ? def->parent : "-");
+
+    /* reading the snapshot may have refreshed the index */
+    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
+        goto out_def;
+    if ((idx = vs_snap_tree_find(t, name)) < 0) {
+        vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
+                     "no domain snapshot with matching name '%s'", name);
+        goto out_def;
+    }
+    snprintf(num, sizeof(num), "%zu", t->e[idx].nchildren);
+    vs_print_field(ctl, "Children:", num);
+    snprintf(num, sizeof(num), "%zu", vs_snap_tree_descendants(t, idx));
+    vs_print_field(ctl, "Descendants:", num);
+    vs_print_field(ctl, "Metadata:", "yes");
+    ret = 0;
+out_def:
+    vs_snapshot_def_free(def);
+out:
+    free(name);
+    return ret;
+}
+
+int
+cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
+{
+    /* In virsh's order: the first one given decides the message. */
+    static const flag_opt filters[] = {
+        { "leaves", VS_LIST_LEAVES },
+        { "no-leaves", VS_LIST_NO_LEAVES },
+        { "inactive", VS_LIST_INACTIVE },
+        { "active", VS_LIST_ACTIVE },
+        { "disk-only", VS_LIST_DISK_ONLY },
+        { "internal", VS_LIST_INTERNAL },
+        { "external", VS_LIST_EXTERNAL },
+    };
+    static const char *const headers[] = { "Name", "Creation Time", "State", "Parent" };
+    bool tree = vs_arg_bool(a, "tree");
+    bool name = vs_arg_bool(a, "name");
+    bool from = vs_arg_str(a, "from") != NULL;
+    bool parent = vs_arg_bool(a, "parent");
+    bool roots = vs_arg_bool(a, "roots");
+    bool current = vs_arg_bool(a, "current");
+    unsigned flags = 0;
+    vs_snap_tree *t;
+    long start = -1, *sel = NULL;
+    size_t n, i;
+
+    if (tree && name)
+        return exclusive_error(ctl, "tree", "name");
+    if (parent && roots)
+        return exclusive_error(ctl, "parent", "roots");
+    if (parent && tree)
+        return exclusive_error(ctl, "parent", "tree");
+    if (roots && tree)
+        return exclusive_error(ctl, "roots", "tree");
+    if (roots && from)
+        return exclusive_error(ctl, "roots", "from");
+    if (roots && current)
+        return exclusive_error(ctl, "roots", "current");
+    for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+        if (!vs_arg_bool(a, filters[i].opt))
+            continue;
+        if (tree)
+            return vs_error_set(&ctl->err, VS_ERR_PLAIN,
+                                "--%s and --tree are mutually exclusive", filters[i].opt);
+        flags |= filters[i].flag;
+    }
+    if (vs_arg_bool(a, "topological"))
+        flags |= VS_LIST_TOPOLOGICAL;
+    if (roots)
+        flags |= VS_LIST_ROOTS;
+    if (vs_arg_bool(a, "metadata"))
+        flags |= VS_LIST_METADATA;
+    if (vs_arg_bool(a, "no-metadata"))
+        flags |= VS_LIST_NO_METADATA;
+    if (vs_arg_bool(a, "descendants")) {
+        if (!from && !current)
+            return vs_error_set(&ctl->err, VS_ERR_PLAIN,
+                                "--descendants requires either --from or --current");
+        flags |= VS_LIST_DESCENDANTS;
+    }
+
+    if (from || current) {
+        char *start_name = lookup_snapshot(ctl, a, "from", true, &t, &start);
+
+        if (!start_name)
+            return -1;
+        free(start_name);
+        /* --tree shows the starting snapshot as the root of its subtree */
+        if (tree)
+            flags |= VS_LIST_TREE_ROOT;
+    } else if (!(t = vs_dom_tree(ctl->dom, &ctl->err))) {
+        return -1;
+    }
+
+    n = vs_snap_tree_select(t, start, flags, &sel);
+    if (tree) {
+        vs_buf b = VS_BUF_INIT;
+
+        vs_snap_tree_render_selection(t, sel, n, &b);
+        vs_out(ctl, "%s", vs_buf_str(&b));
+        vs_buf_reset(&b);
+    } else if (name) {
+        for (i = 0; i < n; i++) {
+            const vs_snap_entry *e = &t->e[sel[i]];
+
+            /* virsh 10.3+: the parent as the API sees it (a dangling one is none) */
+            if (parent && e->parent_idx >= 0)
+                vs_out(ctl, "%s\t%s\n", e->name, t->e[e->parent_idx].name);
+            else
+                vs_out(ctl, "%s\n", e->name);
+        }
+    } else {
+        vs_table *tb = vs_table_new(headers, parent ? 4 : 3);
+
+        for (i = 0; i < n; i++) {
+            const vs_snap_entry *e = &t->e[sel[i]];
+            char when[64];
+            const char *cells[4];
+
+            vs_format_time(e->creation_time, when);
+            cells[0] = e->name;
+            cells[1] = when;
+            cells[2] = vs_snap_state_name(e->state);
+            /* the table shows the XML's parent name, as virsh reads it */
+            cells[3] = e->parent ? e->parent : "";
+            vs_table_add_row(tb, cells);
+        }
+        vs_table_print(ctl, tb);
+        vs_table_free(tb);
+    }
+    free(sel);
+    return 0;
+}
+
+int
+cmd_snapshot_parent(vs_ctl *ctl, const vs_args *a)
+{
+    vs_snap_tree *t;
+    long idx, p;
+    char *name;
+
+    if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, &t, &idx)))
+        return -1;
+    if ((p = t->e[idx].parent_idx) < 0) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "snapshot '%s' has no parent", name);
+        free(name);
+        return -1;
+    }
+    vs_out(ctl, "%s", t->e[p].name);
+    free(name);
+    return 0;
+}
+
+int
+cmd_snapshot_revert(vs_ctl *ctl, const vs_args *a)
+{
+    static const flag_opt map[] = {
+        { "running", VS_REVERT_RUNNING },
+        { "paused", VS_REVERT_PAUSED },
+        { "reset-nvram", VS_REVERT_RESET_NVRAM },
+    };
+    unsigned flags = collect_flags(a, map, sizeof(map) / sizeof(map[0]));
+    char *name;
+    int ret;
+
+    if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, NULL, NULL)))
+        return -1;
+    /* The API's flag check, as libvirt's client library makes it (no prefix). */
+    if ((flags & VS_REVERT_RUNNING) && (flags & VS_REVERT_PAUSED)) {
+        ret = vs_error_set(&ctl->err, VS_ERR_PLAIN,
+                           "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
+                           "'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive");
+    } else {
+        /* As virsh: try without force, and force only what needs it. */
+        ret = vs_snapshot_revert(ctl->dom, name, flags, &ctl->err);
+        if (ret < 0 && vs_arg_bool(a, "force") && ctl->err.code == VS_ERR_REVERT_FORCE) {
+            vs_error_clear(&ctl->err);
+            ret = vs_snapshot_revert(ctl->dom, name, flags | VS_REVERT_FORCE, &ctl->err);
+        }
+    }
+    if (ret < 0)
+        vs_print_error(ctl, "Failed to revert snapshot %s", name);
+    else
+        vs_out_extra(ctl, "Domain snapshot %s reverted\n", name);
+    free(name);
+    return ret < 0 ? -1 : 0;
+}

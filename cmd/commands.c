@@ -1,0 +1,290 @@
+#include "config.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "cmd.h"
+
+/*
+ * Every command vsnap knows. Option order matters: it is the order help
+ * prints and the order positional words fill (virsh's tables, A.0). Help
+ * strings are virsh's, so `vsnap help snapshot-list` reads like virsh's.
+ */
+
+#define OPT_DOMAIN \
+    { "domain", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL, \
+      "domain name, id or uuid", VS_COMPLETE_DOMAIN }
+#define OPT_BOOL(n, h) { n, VS_OT_BOOL, 0, h, VS_COMPLETE_NONE }
+#define OPT_SNAPNAME(h) \
+    { "snapshotname", VS_OT_STRING, VS_OF_POSITIONAL, h, VS_COMPLETE_SNAPSHOT }
+#define OPT_END { NULL, 0, 0, NULL, VS_COMPLETE_NONE }
+
+#define CF_RO (VS_CF_DOMAIN | VS_CF_LOCK_SH)
+#define CF_RW (VS_CF_DOMAIN | VS_CF_LOCK_EX)
+
+/* ------------------------------------------------------------ domain -- */
+
+static const vs_opt_def opts_define[] = {
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL,
+      "file containing an XML domain description", VS_COMPLETE_FILE },
+    OPT_END
+};
+
+static const vs_opt_def opts_domblklist[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("details", "additionally display the type and device value"),
+    OPT_END
+};
+
+static const vs_opt_def opts_domstate[] = {
+    OPT_DOMAIN,
+    OPT_END
+};
+
+static const vs_opt_def opts_dumpxml[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("security-info", "include security sensitive information in XML dump"),
+    OPT_END
+};
+
+static const vs_opt_def opts_list[] = {
+    OPT_BOOL("all", "list inactive & active domains"),
+    OPT_BOOL("name", "list domain names only"),
+    OPT_END
+};
+
+static const vs_opt_def opts_undefine[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)"),
+    OPT_END
+};
+
+/* ---------------------------------------------------------- snapshot -- */
+
+static const vs_opt_def opts_snapshot_create[] = {
+    OPT_DOMAIN,
+    { "xmlfile", VS_OT_STRING, VS_OF_POSITIONAL, "domain snapshot XML", VS_COMPLETE_FILE },
+    OPT_BOOL("redefine", "redefine metadata for existing snapshot"),
+    OPT_BOOL("current", "with redefine, set current snapshot"),
+    OPT_BOOL("no-metadata", "take snapshot but create no metadata"),
+    OPT_BOOL("halt", "halt domain after snapshot is created"),
+    OPT_BOOL("disk-only", "capture disk state but not vm state"),
+    OPT_BOOL("reuse-external", "reuse any existing external files"),
+    OPT_BOOL("quiesce", "quiesce guest's file systems"),
+    OPT_BOOL("atomic", "require atomic operation"),
+    OPT_BOOL("live", "take a live snapshot"),
+    OPT_BOOL("validate", "validate the XML against the schema"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_create_as[] = {
+    OPT_DOMAIN,
+    { "name", VS_OT_STRING, VS_OF_POSITIONAL, "name of snapshot", VS_COMPLETE_NONE },
+    { "description", VS_OT_STRING, VS_OF_POSITIONAL, "description of snapshot", VS_COMPLETE_NONE },
+    OPT_BOOL("print-xml", "print XML document rather than create"),
+    OPT_BOOL("no-metadata", "take snapshot but create no metadata"),
+    OPT_BOOL("halt", "halt domain after snapshot is created"),
+    OPT_BOOL("disk-only", "capture disk state but not vm state"),
+    OPT_BOOL("reuse-external", "reuse any existing external files"),
+    OPT_BOOL("quiesce", "quiesce guest's file systems"),
+    OPT_BOOL("atomic", "require atomic operation"),
+    OPT_BOOL("live", "take a live snapshot"),
+    OPT_BOOL("validate", "validate the XML against the schema"),
+    { "memspec", VS_OT_STRING, 0, "memory attributes: [file=]name[,snapshot=type]",
+      VS_COMPLETE_MEMSPEC },
+    { "diskspec", VS_OT_ARGV, VS_OF_POSITIONAL | VS_OF_EMPTY_OK,
+      "disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]",
+      VS_COMPLETE_DISKSPEC },
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_current[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("name", "list the name, rather than the full xml"),
+    OPT_BOOL("security-info", "include security sensitive information in XML dump"),
+    OPT_SNAPNAME("name of existing snapshot to make current"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_delete[] = {
+    OPT_DOMAIN,
+    OPT_SNAPNAME("snapshot name"),
+    OPT_BOOL("current", "delete current snapshot"),
+    OPT_BOOL("children", "delete snapshot and all children"),
+    OPT_BOOL("children-only", "delete children but not snapshot"),
+    OPT_BOOL("metadata", "delete only libvirt metadata, leaving snapshot contents behind"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_dumpxml[] = {
+    OPT_DOMAIN,
+    { "snapshotname", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL, "snapshot name",
+      VS_COMPLETE_SNAPSHOT },
+    OPT_BOOL("security-info", "include security sensitive information in XML dump"),
+    { "xpath", VS_OT_STRING, 0, "xpath expression to filter the XML document", VS_COMPLETE_NONE },
+    OPT_BOOL("wrap", "wrap xpath results in an common root element"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_edit[] = {
+    OPT_DOMAIN,
+    OPT_SNAPNAME("snapshot name"),
+    OPT_BOOL("current", "also set edited snapshot as current"),
+    OPT_BOOL("rename", "allow renaming an existing snapshot"),
+    OPT_BOOL("clone", "allow cloning to new name"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_info[] = {
+    OPT_DOMAIN,
+    OPT_SNAPNAME("snapshot name"),
+    OPT_BOOL("current", "info on current snapshot"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_list[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("parent", "add a column showing parent snapshot"),
+    OPT_BOOL("roots", "list only snapshots without parents"),
+    OPT_BOOL("leaves", "list only snapshots without children"),
+    OPT_BOOL("no-leaves", "list only snapshots that are not leaves (with children)"),
+    OPT_BOOL("metadata", "list only snapshots that have metadata that would prevent undefine"),
+    OPT_BOOL("no-metadata", "list only snapshots that have no metadata managed by libvirt"),
+    OPT_BOOL("inactive", "filter by snapshots taken while inactive"),
+    OPT_BOOL("active", "filter by snapshots taken while active (full system snapshots)"),
+    OPT_BOOL("disk-only", "filter by disk-only snapshots"),
+    OPT_BOOL("internal", "filter by internal snapshots"),
+    OPT_BOOL("external", "filter by external snapshots"),
+    OPT_BOOL("tree", "list snapshots in a tree"),
+    { "from", VS_OT_STRING, VS_OF_POSITIONAL, "limit list to children of given snapshot",
+      VS_COMPLETE_SNAPSHOT },
+    OPT_BOOL("current", "limit list to children of current snapshot"),
+    OPT_BOOL("descendants", "with --from, list all descendants"),
+    OPT_BOOL("name", "list snapshot names only"),
+    OPT_BOOL("topological", "sort list topologically rather than by name"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_parent[] = {
+    OPT_DOMAIN,
+    OPT_SNAPNAME("find parent of snapshot name"),
+    OPT_BOOL("current", "find parent of current snapshot"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_revert[] = {
+    OPT_DOMAIN,
+    OPT_SNAPNAME("snapshot name"),
+    OPT_BOOL("current", "revert to current snapshot"),
+    OPT_BOOL("running", "after reverting, change state to running"),
+    OPT_BOOL("paused", "after reverting, change state to paused"),
+    OPT_BOOL("force", "try harder on risky reverts"),
+    OPT_BOOL("reset-nvram", "re-initialize NVRAM from its pristine template"),
+    OPT_END
+};
+
+/* ------------------------------------------------------------- vsnap -- */
+
+static const vs_opt_def opts_echo[] = {
+    OPT_BOOL("shell", "escape for shell use"),
+    OPT_BOOL("xml", "escape for XML use"),
+    OPT_BOOL("err", "output to stderr"),
+    { "string", VS_OT_ARGV, VS_OF_POSITIONAL | VS_OF_EMPTY_OK, "arguments to echo",
+      VS_COMPLETE_NONE },
+    OPT_END
+};
+
+static const vs_opt_def opts_help[] = {
+    { "command", VS_OT_STRING, VS_OF_POSITIONAL,
+      "Prints global help, command specific help, or help for a group of related commands",
+      VS_COMPLETE_NONE },
+    OPT_END
+};
+
+static const vs_opt_def opts_none[] = {
+    OPT_END
+};
+
+const vs_cmd_group vs_cmd_groups[] = {
+    { "domain", "Domain Management" },
+    { "snapshot", "Snapshot" },
+    { "vsnap", "vsnap itself" },
+    { NULL, NULL },
+};
+
+const vs_cmd_def vs_commands[] = {
+    { "define", "domain", "define (but don't start) a domain from an XML file",
+      "Define a domain.", opts_define, 0, cmd_define, NULL },
+    { "domblklist", "domain", "list all domain blocks",
+      "Get the summary of block devices for a domain.", opts_domblklist, CF_RO,
+      cmd_domblklist, NULL },
+    { "domstate", "domain", "domain state", "Returns state about a domain.",
+      opts_domstate, CF_RO, cmd_domstate, NULL },
+    { "dumpxml", "domain", "domain information in XML",
+      "Output the domain information as an XML dump to stdout.", opts_dumpxml, CF_RO,
+      cmd_dumpxml, NULL },
+    { "list", "domain", "list domains", "Returns list of domains.", opts_list, 0,
+      cmd_list, NULL },
+    { "undefine", "domain", "undefine a domain",
+      "Undefine an inactive domain, or convert persistent to transient.", opts_undefine,
+      0 /* locks through vs_store_undefine */, cmd_undefine, NULL },
+
+    { "snapshot-create", "snapshot", "Create a snapshot from XML",
+      "Create a snapshot (disk and RAM) from XML", opts_snapshot_create, CF_RW,
+      cmd_snapshot_create, NULL },
+    /* --print-xml only reads: the dispatcher takes a shared lock then. */
+    { "snapshot-create-as", "snapshot", "Create a snapshot from a set of args",
+      "Create a snapshot (disk and RAM) from arguments", opts_snapshot_create_as, CF_RW,
+      cmd_snapshot_create_as, NULL },
+    { "snapshot-current", "snapshot", "Get or set the current snapshot",
+      "Get or set the current snapshot", opts_snapshot_current, CF_RW,
+      cmd_snapshot_current, NULL },
+    { "snapshot-delete", "snapshot", "Delete a domain snapshot", "Snapshot Delete",
+      opts_snapshot_delete, CF_RW, cmd_snapshot_delete, NULL },
+    { "snapshot-dumpxml", "snapshot", "Dump XML for a domain snapshot", "Snapshot Dump XML",
+      opts_snapshot_dumpxml, CF_RO, cmd_snapshot_dumpxml, NULL },
+    { "snapshot-edit", "snapshot", "edit XML for a snapshot",
+      "Edit the domain snapshot XML for a named snapshot", opts_snapshot_edit, CF_RW,
+      cmd_snapshot_edit, NULL },
+    { "snapshot-info", "snapshot", "snapshot information",
+      "Returns basic information about a snapshot.", opts_snapshot_info, CF_RO,
+      cmd_snapshot_info, NULL },
+    { "snapshot-list", "snapshot", "List snapshots for a domain", "Snapshot List",
+      opts_snapshot_list, CF_RO, cmd_snapshot_list, NULL },
+    { "snapshot-parent", "snapshot", "Get the name of the parent of a snapshot",
+      "Extract the snapshot's parent, if any", opts_snapshot_parent, CF_RO,
+      cmd_snapshot_parent, NULL },
+    { "snapshot-revert", "snapshot", "Revert a domain to a snapshot", "Revert domain to snapshot",
+      opts_snapshot_revert, CF_RW, cmd_snapshot_revert, NULL },
+
+    { "echo", "vsnap", "echo arguments. Used for internal testing.",
+      "Echo back arguments, possibly with quoting. Used for internal testing.", opts_echo,
+      VS_CF_HIDDEN, cmd_echo, NULL },
+    { "exit", "vsnap", "quit this interactive terminal", "", opts_none, VS_CF_NO_NEWLINE,
+      cmd_quit, NULL },
+    { "help", "vsnap", "print help",
+      "Prints global help, command specific help, or help for a\n"
+      "    group of related commands", opts_help, 0, cmd_help, NULL },
+    { "quit", "vsnap", "quit this interactive terminal", "", opts_none, VS_CF_NO_NEWLINE,
+      cmd_quit, NULL },
+    { "shell", "vsnap", "run an interactive shell",
+      "Read commands from the terminal (or standard input) with line editing and history.",
+      opts_none, 0, cmd_shell, NULL },
+
+    { NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+const vs_cmd_def *
+vs_cmd_find(const char *name)
+{
+    const vs_cmd_def *c;
+
+    for (c = vs_commands; c->name; c++) {
+        if (strcmp(c->name, name) == 0) {
+            if (c->alias_of)
+                return vs_cmd_find(c->alias_of);
+            return c;
+        }
+    }
+    return NULL;
+}

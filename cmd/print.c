@@ -1,0 +1,206 @@
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <wchar.h>
+#include <wctype.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "print.h"
+
+/* ---------------------------------------------------------------- output -- */
+
+void
+vs_out(vs_ctl *ctl, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfprintf(ctl->out ? ctl->out : stdout, fmt, ap);
+    va_end(ap);
+}
+
+void
+vs_out_extra(vs_ctl *ctl, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ctl->quiet)
+        return;
+    va_start(ap, fmt);
+    vfprintf(ctl->out ? ctl->out : stdout, fmt, ap);
+    va_end(ap);
+}
+
+void
+vs_print_error(vs_ctl *ctl, const char *fmt, ...)
+{
+    va_list ap;
+
+    /* stdout first, so that a terminal shows output and error in order */
+    fflush(ctl->out ? ctl->out : stdout);
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* ----------------------------------------------------------------- table -- */
+
+typedef struct cell {
+    char *text;     /* safe-encoded */
+    size_t width;   /* columns it takes on a terminal */
+} cell;
+
+struct vs_table {
+    size_t ncols;
+    cell *header;
+    cell **rows;
+    size_t nrows, cap;
+};
+
+/*
+ * Names come from users and files, so they may hold anything: every byte
+ * that is not part of a printable character in the current locale is shown
+ * as \xNN (virsh's table does the same), and the width is what the
+ * terminal will use, so multibyte names still line up.
+ */
+static void
+cell_set(cell *c, const char *s)
+{
+    vs_buf b = VS_BUF_INIT;
+    mbstate_t st;
+    size_t len = strlen(s), i = 0, width = 0;
+
+    memset(&st, 0, sizeof(st));
+    while (i < len) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s + i, len - i, &st);
+        int w;
+
+        if (n == (size_t)-1 || n == (size_t)-2 || n == 0 ||
+            !iswprint((wint_t)wc) || (w = wcwidth(wc)) < 0) {
+            vs_buf_addf(&b, "\\x%02x", (unsigned char)s[i]);
+            width += 4;
+            memset(&st, 0, sizeof(st));
+            i++;
+            continue;
+        }
+        vs_buf_addn(&b, s + i, n);
+        width += (size_t)w;
+        i += n;
+    }
+    c->text = vs_buf_steal(&b);
+    c->width = width;
+}
+
+vs_table *
+vs_table_new(const char *const headers[], size_t ncols)
+{
+    vs_table *t = vs_xcalloc(1, sizeof(*t));
+    size_t i;
+
+    t->ncols = ncols;
+    t->header = vs_xcalloc(ncols, sizeof(*t->header));
+    for (i = 0; i < ncols; i++)
+        cell_set(&t->header[i], headers[i]);
+    return t;
+}
+
+void
+vs_table_add_row(vs_table *t, const char *const cells[])
+{
+    cell *row = vs_xcalloc(t->ncols, sizeof(*row));
+    size_t i;
+
+    for (i = 0; i < t->ncols; i++)
+        cell_set(&row[i], cells[i] ? cells[i] : "");
+    vs_xgrow(&t->rows, &t->cap, t->nrows, sizeof(*t->rows));
+    t->rows[t->nrows++] = row;
+}
+
+static void
+print_row(vs_ctl *ctl, const vs_table *t, const cell *row, const size_t *widths)
+{
+    size_t i;
+
+    for (i = 0; i < t->ncols; i++) {
+        vs_out(ctl, " %s", row[i].text);
+        if (i + 1 < t->ncols)
+            vs_out(ctl, "%*s", (int)(widths[i] - row[i].width + 2), "");
+    }
+    vs_out(ctl, "\n");
+}
+
+void
+vs_table_print(vs_ctl *ctl, const vs_table *t)
+{
+    size_t *widths = vs_xcalloc(t->ncols, sizeof(*widths));
+    size_t i, r, total = 0;
+
+    for (i = 0; i < t->ncols; i++) {
+        widths[i] = t->header[i].width;
+        for (r = 0; r < t->nrows; r++) {
+            if (t->rows[r][i].width > widths[i])
+                widths[i] = t->rows[r][i].width;
+        }
+        total += widths[i] + 3;
+    }
+    if (!ctl->quiet) {
+        print_row(ctl, t, t->header, widths);
+        for (i = 0; i < total; i++)
+            vs_out(ctl, "-");
+        vs_out(ctl, "\n");
+    }
+    for (r = 0; r < t->nrows; r++)
+        print_row(ctl, t, t->rows[r], widths);
+    free(widths);
+}
+
+static void
+row_free(cell *row, size_t ncols)
+{
+    size_t i;
+
+    for (i = 0; i < ncols; i++)
+        free(row[i].text);
+    free(row);
+}
+
+void
+vs_table_free(vs_table *t)
+{
+    size_t r;
+
+    if (!t)
+        return;
+    for (r = 0; r < t->nrows; r++)
+        row_free(t->rows[r], t->ncols);
+    free(t->rows);
+    row_free(t->header, t->ncols);
+    free(t);
+}
+
+/* ---------------------------------------------------------------- fields -- */
+
+void
+vs_print_field(vs_ctl *ctl, const char *label, const char *value)
+{
+    vs_out(ctl, "%-15s %s\n", label, value);
+}
+
+void
+vs_format_time(long long t, char out[64])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!localtime_r(&tt, &tm) || strftime(out, 64, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+        snprintf(out, 64, "%lld", t);
+}

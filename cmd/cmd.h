@@ -30,6 +30,7 @@ typedef enum vs_completer {
     VS_COMPLETE_FILE,
     VS_COMPLETE_DISKSPEC,
     VS_COMPLETE_MEMSPEC,
+    VS_COMPLETE_COMMAND,    /* help topics: command names and group keywords */
 } vs_completer;
 
 typedef struct vs_opt_def {
@@ -121,5 +122,14 @@ int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);
 int cmd_shell(vs_ctl *ctl, const vs_args *a);
 int cmd_self_test(vs_ctl *ctl, const vs_args *a);
+int cmd_complete(vs_ctl *ctl, const vs_args *a);
+
+/* Parse a command string and run it as a one-shot invocation does: a parse
+ * error is printed and nothing runs; otherwise every command runs and errors
+ * are printed. Returns the last command's status (0 / -1). (main.c) */
+int vs_run_string(vs_ctl *ctl, const char *line);
+/* The interactive session (shell.c): readline on a terminal, plain lines
+ * otherwise, until quit/exit or end of input. */
+int vs_shell_run(vs_ctl *ctl);
 
 #endif

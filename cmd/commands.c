@@ -197,7 +197,19 @@ static const vs_opt_def opts_echo[] = {
 static const vs_opt_def opts_help[] = {
     { "command", VS_OT_STRING, VS_OF_POSITIONAL,
       "Prints global help, command specific help, or help for a group of related commands",
-      VS_COMPLETE_NONE },
+      VS_COMPLETE_COMMAND },
+    OPT_END
+};
+
+static const vs_opt_def opts_complete[] = {
+    { "string", VS_OT_ARGV, VS_OF_POSITIONAL | VS_OF_EMPTY_OK,
+      "the words before the cursor, the one being completed last", VS_COMPLETE_NONE },
+    OPT_END
+};
+
+static const vs_opt_def opts_self_test[] = {
+    { "manpage", VS_OT_STRING, 0, "manual page to check against the command table",
+      VS_COMPLETE_FILE },
     OPT_END
 };
 
@@ -257,6 +269,11 @@ const vs_cmd_def vs_commands[] = {
     { "snapshot-revert", "snapshot", "Revert a domain to a snapshot", "Revert domain to snapshot",
       opts_snapshot_revert, CF_RW, cmd_snapshot_revert, NULL },
 
+    /* Hidden: bash's completion script calls it (completions/vsnap.bash). */
+    { "complete", "vsnap", "internal command for autocompletion",
+      "Print the completions of the last word, one per line. The words are the\n"
+      "    command line from the command name to the cursor, as typed.",
+      opts_complete, VS_CF_HIDDEN | VS_CF_NO_NEWLINE, cmd_complete, NULL },
     { "echo", "vsnap", "echo arguments. Used for internal testing.",
       "Echo back arguments, possibly with quoting. Used for internal testing.", opts_echo,
       VS_CF_HIDDEN, cmd_echo, NULL },
@@ -267,6 +284,12 @@ const vs_cmd_def vs_commands[] = {
       "    group of related commands", opts_help, 0, cmd_help, NULL },
     { "quit", "vsnap", "quit this interactive terminal", "", opts_none, VS_CF_NO_NEWLINE,
       cmd_quit, NULL },
+    /* Hidden: `make check` runs it. */
+    { "self-test", "vsnap", "check the command table and the manual",
+      "Check the command table for missing help text, aliases that point\n"
+      "    nowhere and similar mistakes and, with --manpage, that the manual\n"
+      "    documents exactly the commands and options of the table. Prints TAP.",
+      opts_self_test, VS_CF_HIDDEN | VS_CF_NO_NEWLINE, cmd_self_test, NULL },
     { "shell", "vsnap", "run an interactive shell",
       "Read commands from the terminal (or standard input) with line editing and history.",
       opts_none, 0, cmd_shell, NULL },

@@ -1,7 +1,8 @@
-/* vsnap: global options, one-shot commands and command strings, the shell. */
+/* vsnap: global options, one-shot commands and command strings (the shell is in shell.c). */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <popt.h>
 #include <stdio.h>
@@ -9,17 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <readline/history.h>
-#include <readline/readline.h>
-
 #include "buf.h"
 #include "cmd.h"
 #include "mem.h"
 #include "parse.h"
 #include "path.h"
 #include "store.h"
-
-#define HISTORY_MAX 500
 
 /* -------------------------------------------------------------- dispatch -- */
 
@@ -115,118 +111,36 @@ run_calls(vs_ctl *ctl, const vs_call_list *l)
     return ret;
 }
 
-/* ----------------------------------------------------------------- shell -- */
-
-static char *
-history_path(void)
+int
+vs_run_string(vs_ctl *ctl, const char *line)
 {
-    const char *state = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
+    vs_call_list l = { NULL, 0, 0 };
+    vs_error err;
+    int ret;
 
-    if (state && state[0] == '/')
-        return vs_xasprintf("%s/vsnap/history", state);
-    if (home && *home)
-        return vs_xasprintf("%s/.local/state/vsnap/history", home);
-    return NULL;
+    vs_error_clear(&err);
+    if (vs_parse_string(line, &l, &err) < 0) {
+        vs_print_error(ctl, "%s", err.msg);
+        return -1;
+    }
+    ret = run_calls(ctl, &l);
+    vs_call_list_clear(&l);
+    return ret;
 }
 
+/* `vsnap complete` runs under bash's completion: it must never prompt,
+ * never write to the terminal behind the prompt, and never fail. */
 static void
-history_save(const char *path)
+silence_for_completion(void)
 {
-    char *dir;
-    char *slash;
+    int fd = open("/dev/null", O_RDWR);
 
-    if (!path)
+    if (fd < 0)
         return;
-    dir = vs_xstrdup(path);
-    slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    /* History is a convenience: failing to keep it must not fail the shell. */
-    if (vs_mkdir_p(dir, 0700, NULL) == 0)
-        write_history(path);
-    free(dir);
-}
-
-/* A line from stdin without a prompt (scripts piping into the shell). */
-static char *
-read_plain_line(void)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, stdin);
-
-    if (n < 0) {
-        free(line);
-        return NULL;
-    }
-    if (n > 0 && line[n - 1] == '\n')
-        line[n - 1] = '\0';
-    return line;
-}
-
-static int
-shell_loop(vs_ctl *ctl)
-{
-    bool tty = isatty(STDIN_FILENO);
-    char *hist = NULL;
-
-    ctl->interactive = true;
-    if (tty) {
-        rl_readline_name = "vsnap";
-        stifle_history(HISTORY_MAX);
-        hist = history_path();
-        if (hist)
-            read_history(hist);
-        vs_out_extra(ctl, "Welcome to vsnap, the snapshot interactive terminal.\n\n");
-        vs_out_extra(ctl, "Type:  'help' for help with commands\n"
-                          "       'quit' to quit\n\n");
-    }
-    while (!ctl->quit) {
-        vs_call_list l = { NULL, 0, 0 };
-        vs_error err;
-        char *line;
-
-        fflush(ctl->out);
-        line = tty ? readline("vsnap # ") : read_plain_line();
-        if (!line) {
-            if (tty)
-                vs_out(ctl, "\n");
-            break;
-        }
-        if (tty && line[strspn(line, " \t")] != '\0')
-            add_history(line);
-        vs_error_clear(&err);
-        if (vs_parse_string(line, &l, &err) < 0)
-            vs_print_error(ctl, "%s", err.msg);
-        else
-            run_calls(ctl, &l);
-        vs_call_list_clear(&l);
-        free(line);
-    }
-    if (tty)
-        history_save(hist);
-    free(hist);
-    ctl->interactive = false;
-    ctl->quit = false;
-    return 0;
-}
-
-int
-cmd_shell(vs_ctl *ctl, const vs_args *a)
-{
-    (void)a;
-    if (ctl->interactive)
-        return vs_error_set(&ctl->err, VS_ERR_PLAIN, "the shell is already running");
-    return shell_loop(ctl);
-}
-
-int
-cmd_quit(vs_ctl *ctl, const vs_args *a)
-{
-    (void)a;
-    ctl->quit = true;
-    return 0;
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO)
+        close(fd);
 }
 
 /* virsh's shell quoting: only words with shell metacharacters are quoted. */
@@ -340,6 +254,7 @@ main(int argc, char **argv)
     char *root = NULL;
     size_t nrest = 0;
     int rc, status = 0;
+    bool completing;
 
     setlocale(LC_ALL, "");
     memset(&ctl, 0, sizeof(ctl));
@@ -384,6 +299,13 @@ main(int argc, char **argv)
         return 1;
     }
 
+    rest = poptGetArgs(pc);
+    while (rest && rest[nrest])
+        nrest++;
+    completing = nrest > 0 && strcmp(rest[0], "complete") == 0;
+    if (completing)
+        silence_for_completion();
+
     root = vs_default_root(dir_opt);
     if (!(ctl.store = vs_store_open(root, &err))) {
         fprintf(stderr, "error: %s\n", err.msg);
@@ -391,11 +313,8 @@ main(int argc, char **argv)
         goto out;
     }
 
-    rest = poptGetArgs(pc);
-    while (rest && rest[nrest])
-        nrest++;
     if (nrest == 0) {
-        shell_loop(&ctl);
+        vs_shell_run(&ctl);
     } else {
         /* One word is a command string (';', quoting); several words are
          * one command taken as the shell split it, as virsh does. */
@@ -418,5 +337,5 @@ main(int argc, char **argv)
     free(dir_opt);
     if (close_stdout() != 0)
         status = 1;
-    return status;
+    return completing ? 0 : status;
 }

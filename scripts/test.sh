@@ -8,6 +8,8 @@
 # 3. build again out of tree with --enable-sanitizers --enable-werror and run
 #    `make check` under AddressSanitizer and UBSan;
 # 4. `make distcheck` (skip with VSNAP_SKIP_DISTCHECK=1).
+# After step 2 the CLI tests run again under valgrind (`make check-valgrind`;
+# skip with VSNAP_SKIP_VALGRIND=1).
 # The last line is "N passed, N failed", summed over the test-suite summaries of
 # every run (ERROR and XPASS count as failed); the exit status is 1 when a test
 # or a step failed. VSNAP_REFERENCE=DIR names the shared reference material
@@ -130,6 +132,12 @@ if [ ! -x configure ] || [ ! -f build-aux/tap-driver.sh ] || [ configure.ac -nt 
 fi
 if build_tree werror "$top" ./configure --enable-werror "${ref_flags[@]}"; then
     run_check werror "$top"
+    # The CLI tests once more with every vsnap under valgrind's memcheck.
+    if [ "${VSNAP_SKIP_VALGRIND:-0}" = 1 ]; then
+        step "valgrind skipped (VSNAP_SKIP_VALGRIND=1)"
+    else
+        run_check valgrind "$top" check-valgrind
+    fi
 else
     total_fail=$((total_fail + 1))
 fi

@@ -1,0 +1,1 @@
+# tests/scenarios fragment: adversarial QA scenarios

@@ -280,9 +280,10 @@ vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error 
     return ret;
 }
 
-/* rm -r below an open directory, never following symlinks. */
+/* rm -r below an open directory, never following symlinks. `shown` is the
+ * path messages name (the domain directory as the user knows it). */
 static int
-remove_tree_at(int parent, const char *name, vs_error *err)
+remove_tree_at(int parent, const char *name, const char *shown, vs_error *err)
 {
     int fd;
     DIR *dir;
@@ -292,21 +293,42 @@ remove_tree_at(int parent, const char *name, vs_error *err)
     if (unlinkat(parent, name, 0) == 0)
         return 0;
     if (errno != EISDIR && errno != EPERM)
-        return errno == ENOENT ? 0 : vs_error_sys(err, errno, "cannot remove '%s'", name);
+        return errno == ENOENT ? 0 : vs_error_sys(err, errno, "cannot remove '%s'", shown);
     if ((fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        return vs_error_sys(err, errno, "cannot open '%s'", name);
+        return vs_error_sys(err, errno, "cannot open '%s'", shown);
     if (!(dir = fdopendir(fd))) {
         close(fd);
-        return vs_error_sys(err, errno, "cannot read '%s'", name);
+        return vs_error_sys(err, errno, "cannot read '%s'", shown);
     }
     while ((de = readdir(dir)) && ret == 0) {
+        char *sub;
+
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        ret = remove_tree_at(fd, de->d_name, err);
+        sub = vs_path_join(shown, de->d_name);
+        ret = remove_tree_at(fd, de->d_name, sub, err);
+        free(sub);
     }
     closedir(dir);
     if (ret == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        ret = vs_error_sys(err, errno, "cannot remove '%s'", name);
+        ret = vs_error_sys(err, errno, "cannot remove '%s'", shown);
+    return ret;
+}
+
+/* Entries can only be removed from a directory we may write and search:
+ * find out before the domain is renamed away, so that a refusal changes
+ * nothing (as root this always passes; the removal itself still reports). */
+static int
+check_removable(const char *dir, vs_error *err)
+{
+    char *sdir = vs_path_join(dir, "snapshots");
+    int ret = 0;
+
+    if (access(dir, W_OK | X_OK) < 0)
+        ret = vs_error_sys(err, errno, "cannot remove domain directory '%s'", dir);
+    else if (vs_file_exists(sdir) && access(sdir, W_OK | X_OK) < 0)
+        ret = vs_error_sys(err, errno, "cannot remove domain directory '%s'", sdir);
+    free(sdir);
     return ret;
 }
 
@@ -328,11 +350,15 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
                      "cannot delete inactive domain with %zu snapshots", t->n);
         goto out;
     }
+    if (check_removable(d->dir, err) < 0)
+        goto out;
     /* Rename first so the domain disappears in one step; a crash part-way
-     * through the removal leaves a dot-directory no domain can be named after. */
+     * through the removal leaves a dot-directory no domain can be named after.
+     * Only the start of the name goes into it: a 255-byte name plus the
+     * suffix would not fit in a file name. */
     for (i = 0; i < 1000; i++) {
         free(grave);
-        grave = vs_xasprintf("%s/.%s.undefined.%ld.%u", st->root, name, (long)getpid(), i);
+        grave = vs_xasprintf("%s/.%.64s.undefined.%ld.%u", st->root, name, (long)getpid(), i);
         if (rename(d->dir, grave) == 0)
             break;
         if (errno != EEXIST && errno != ENOTEMPTY) {
@@ -348,10 +374,13 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
     vs_dir_sync(st->root, NULL);
     if ((rootfd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         vs_error_sys(err, errno, "cannot open '%s'", st->root);
-        goto out;
+    } else {
+        base = vs_xstrdup(strrchr(grave, '/') + 1);
+        ret = remove_tree_at(rootfd, base, d->dir, err);
     }
-    base = vs_xstrdup(strrchr(grave, '/') + 1);
-    ret = remove_tree_at(rootfd, base, err);
+    /* An error must not leave the domain gone: put back what is left. */
+    if (ret < 0 && rename(grave, d->dir) == 0)
+        vs_dir_sync(st->root, NULL);
  out:
     if (rootfd >= 0)
         close(rootfd);
@@ -532,7 +561,10 @@ vs_dom_has_snapshot(vs_dom *d, const char *name)
 
     if (vs_name_check("snapshot", name, NULL) < 0)
         return false;
-    if (d->tree)
+    /* The tree, not the file: a file the tree skips (unparseable, wrong
+     * <name>) is a snapshot no other command can see, so it must not make
+     * create say "already exists" while info says "not found". */
+    if (d->tree || vs_dom_tree(d, NULL))
         return vs_snap_tree_find(d->tree, name) >= 0;
     path = vs_dom_snapshot_path(d, name);
     ok = vs_is_regular_file(path);
@@ -564,6 +596,15 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
     }
     path = vs_dom_snapshot_path(d, def->name);
     text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+    /* Every reader caps a snapshot file at VS_XML_MAX_SIZE: a bigger file
+     * would be a snapshot that can be neither shown nor deleted. */
+    if (strlen(text) > VS_XML_MAX_SIZE) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                     "metadata of snapshot '%s' would take %zu bytes, more than the %d bytes "
+                     "a snapshot file may have",
+                     def->name, strlen(text), VS_XML_MAX_SIZE);
+        goto out;
+    }
     if (vs_file_write_atomic(path, text, strlen(text), FILE_MODE, err) < 0)
         goto out;
     if (d->tree) {

@@ -26,3 +26,11 @@ bench-complete: bench/gen$(EXEEXT) vsnap$(EXEEXT)
 	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' BENCH_GEN='$(abs_top_builddir)/bench/gen$(EXEEXT)' \
 	BENCH_RUNS='$(BENCH_RUNS)' $(SHELL) $(top_srcdir)/bench/complete.sh
 EXTRA_DIST += bench/complete.sh
+# external snapshots against raw qemu-img (issue 3): --disk-only create vs two
+# `qemu-img create`, delete of a 50 MiB overlay vs `qemu-img commit` (target 1.2x)
+bench: bench-external
+.PHONY: bench-external
+bench-external: vsnap$(EXEEXT)
+	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' BENCH_RUNS='$(BENCH_RUNS)' BENCH_OUT='$(BENCH_OUT)' \
+	$(SHELL) $(top_srcdir)/bench/external.sh
+EXTRA_DIST += bench/external.sh

@@ -19,6 +19,7 @@
 #include "../lib/buf.h"
 #include "../lib/mem.h"
 #include "../lib/path.h"
+#include "../lib/plan.h"
 #include "../lib/snapshot_def.h"
 #include "../lib/snapshot_ops.h"
 #include "../lib/snapshot_tree.h"
@@ -152,11 +153,34 @@ print_xml(vs_ctl *ctl, const char *xml, const char *xpath, bool wrap)
 }
 
 /* The second half of snapshot-create and snapshot-create-as. */
+/* --dry-run: the plan, and nothing else. Takes the plan. */
 static int
-create_snapshot(vs_ctl *ctl, const char *xml, size_t len, unsigned flags, const char *from)
+print_plan(vs_ctl *ctl, vs_plan *plan)
+{
+    vs_buf b = VS_BUF_INIT;
+
+    vs_plan_format(plan, &b);
+    vs_out(ctl, "%s", vs_buf_str(&b));
+    vs_buf_reset(&b);
+    vs_plan_free(plan);
+    return 0;
+}
+
+static int
+create_snapshot(vs_ctl *ctl, const char *xml, size_t len, unsigned flags, const char *from,
+                bool dry_run)
 {
     char *name = NULL;
 
+    if (dry_run) {
+        vs_plan *plan = NULL;
+
+        if (vs_snapshot_create_plan(ctl->dom, xml, len, SNAPSHOT_XML_WHAT, flags, &name, &plan,
+                                    &ctl->err) < 0)
+            return -1;
+        free(name);
+        return print_plan(ctl, plan);
+    }
     if (vs_snapshot_create(ctl->dom, xml, len, SNAPSHOT_XML_WHAT, flags, &name, &ctl->err) < 0)
         return -1;
     if (from)
@@ -195,7 +219,7 @@ cmd_snapshot_create(vs_ctl *ctl, const vs_args *a)
         xml = vs_xstrdup("<domainsnapshot/>");
         len = strlen(xml);
     }
-    ret = create_snapshot(ctl, xml, len, flags, from);
+    ret = create_snapshot(ctl, xml, len, flags, from, vs_arg_bool(a, "dry-run"));
     free(xml);
     return ret;
 }
@@ -233,7 +257,8 @@ cmd_snapshot_create_as(vs_ctl *ctl, const vs_args *a)
         vs_out(ctl, "%s\n", vs_buf_str(&xml));
         ret = 0;
     } else {
-        ret = create_snapshot(ctl, vs_buf_str(&xml), xml.len, flags, NULL);
+        ret = create_snapshot(ctl, vs_buf_str(&xml), xml.len, flags, NULL,
+                              vs_arg_bool(a, "dry-run"));
     }
     vs_buf_reset(&xml);
     return ret;
@@ -297,6 +322,11 @@ cmd_snapshot_delete(vs_ctl *ctl, const vs_args *a)
         vs_error_set(&ctl->err, VS_ERR_PLAIN,
                      "Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and "
                      "'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive");
+    } else if (vs_arg_bool(a, "dry-run")) {
+        vs_plan *plan = NULL;
+
+        if (vs_snapshot_delete_plan(ctl->dom, name, flags, &plan, &ctl->err) == 0)
+            ret = print_plan(ctl, plan);
     } else if (vs_snapshot_delete(ctl->dom, name, flags, &ctl->err) == 0) {
         if (flags & VS_DELETE_CHILDREN_ONLY)
             vs_out_extra(ctl, "Domain snapshot %s children deleted\n", name);
@@ -492,7 +522,10 @@ cmd_snapshot_edit(vs_ctl *ctl, const vs_args *a)
         goto fail;
 
 reedit:
-    if (edit_run_editor(ctl, path, &err) < 0)
+    /* Nobody waits on this domain while a person edits: the lock is given up
+     * here and taken again below, where a change made meanwhile is noticed. */
+    if (vs_dom_relock(ctl->dom, VS_LOCK_NONE, &err) < 0 ||
+        edit_run_editor(ctl, path, &err) < 0)
         goto fail;
     free(edited);
     edited = NULL;
@@ -510,7 +543,9 @@ redefine:
 
         vs_error_clear(&err);
         free(now);
-        if (!(now = snapshot_xml(ctl, name, true, &err)))
+        if ((ctl->dom->lock_mode != VS_LOCK_EXCLUSIVE &&
+             vs_dom_relock(ctl->dom, VS_LOCK_EXCLUSIVE, &err) < 0) ||
+            !(now = snapshot_xml(ctl, name, true, &err)))
             goto fail;
         if (strcmp(orig, now) != 0) {
             /* Take the new state as the reference, so "f" can go ahead. */
@@ -774,6 +809,15 @@ cmd_snapshot_revert(vs_ctl *ctl, const vs_args *a)
         ret = vs_error_set(&ctl->err, VS_ERR_PLAIN,
                            "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
                            "'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive");
+    } else if (vs_arg_bool(a, "dry-run")) {
+        vs_plan *plan = NULL;
+
+        ret = vs_snapshot_revert_plan(ctl->dom, name, flags, &plan, &ctl->err);
+        if (ret == 0) {
+            print_plan(ctl, plan);
+            free(name);
+            return 0;
+        }
     } else {
         /* As virsh: try without force, and force only what needs it. */
         ret = vs_snapshot_revert(ctl->dom, name, flags, &ctl->err);

@@ -74,6 +74,10 @@ static const vs_opt_def opts_snapshot_create[] = {
     OPT_BOOL("atomic", "require atomic operation"),
     OPT_BOOL("live", "take a live snapshot"),
     OPT_BOOL("validate", "validate the XML against the schema"),
+    /* vsnap's own; hidden so that help stays virsh's (documented in vsnap.1) */
+    { "dry-run", VS_OT_BOOL, VS_OF_HIDDEN,
+      "print the plan (images created, merged, removed; metadata changed), change nothing",
+      VS_COMPLETE_NONE },
     OPT_END
 };
 
@@ -95,6 +99,10 @@ static const vs_opt_def opts_snapshot_create_as[] = {
     { "diskspec", VS_OT_ARGV, VS_OF_POSITIONAL | VS_OF_EMPTY_OK,
       "disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]",
       VS_COMPLETE_DISKSPEC },
+    /* vsnap's own; hidden so that help stays virsh's (documented in vsnap.1) */
+    { "dry-run", VS_OT_BOOL, VS_OF_HIDDEN,
+      "print the plan (images created, merged, removed; metadata changed), change nothing",
+      VS_COMPLETE_NONE },
     OPT_END
 };
 
@@ -113,6 +121,10 @@ static const vs_opt_def opts_snapshot_delete[] = {
     OPT_BOOL("children", "delete snapshot and all children"),
     OPT_BOOL("children-only", "delete children but not snapshot"),
     OPT_BOOL("metadata", "delete only libvirt metadata, leaving snapshot contents behind"),
+    /* vsnap's own; hidden so that help stays virsh's (documented in vsnap.1) */
+    { "dry-run", VS_OT_BOOL, VS_OF_HIDDEN,
+      "print the plan (images created, merged, removed; metadata changed), change nothing",
+      VS_COMPLETE_NONE },
     OPT_END
 };
 
@@ -180,6 +192,16 @@ static const vs_opt_def opts_snapshot_revert[] = {
     OPT_BOOL("paused", "after reverting, change state to paused"),
     OPT_BOOL("force", "try harder on risky reverts"),
     OPT_BOOL("reset-nvram", "re-initialize NVRAM from its pristine template"),
+    /* vsnap's own; hidden so that help stays virsh's (documented in vsnap.1) */
+    { "dry-run", VS_OT_BOOL, VS_OF_HIDDEN,
+      "print the plan (images created, merged, removed; metadata changed), change nothing",
+      VS_COMPLETE_NONE },
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_check[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("repair", "finish or roll back an interrupted operation and remove the files it left"),
     OPT_END
 };
 
@@ -220,6 +242,7 @@ static const vs_opt_def opts_none[] = {
 const vs_cmd_group vs_cmd_groups[] = {
     { "domain", "Domain Management" },
     { "snapshot", "Snapshot" },
+    { "beyond", "Beyond virsh" },
     { "vsnap", "vsnap itself" },
     { NULL, NULL },
 };
@@ -241,6 +264,12 @@ const vs_cmd_def vs_commands[] = {
       "Undefine an inactive domain, or convert persistent to transient.", opts_undefine,
       0 /* locks through vs_store_undefine */, cmd_undefine, NULL },
 
+    { "snapshot-check", "beyond", "Check snapshot metadata against the disk images",
+      "Compare the domain's snapshot metadata with its disk images: images that\n"
+      "    are missing, backing chains and internal snapshot tables that disagree\n"
+      "    with the metadata, image files nothing refers to, and an operation that\n"
+      "    was interrupted. --repair finishes or rolls back that operation.",
+      opts_snapshot_check, CF_RW, cmd_snapshot_check, NULL },
     { "snapshot-create", "snapshot", "Create a snapshot from XML",
       "Create a snapshot (disk and RAM) from XML", opts_snapshot_create, CF_RW,
       cmd_snapshot_create, NULL },

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "journal.h"
 #include "mem.h"
 #include "parse.h"
 #include "path.h"
@@ -71,6 +72,13 @@ run_call(vs_ctl *ctl, const vs_call *call)
                 vs_print_error(ctl, "failed to get domain '%s'", name);
             else
                 vs_print_error(ctl, "%s", err.msg);
+            goto out;
+        }
+        /* An interrupted operation left the domain half changed: nothing
+         * but snapshot-check may look at it until it is finished. */
+        if (def->run != cmd_snapshot_check &&
+            vs_journal_refuse(ctl->dom->dir, ctl->dom->name, &err) < 0) {
+            vs_print_error(ctl, "%s", err.msg);
             goto out;
         }
     }

@@ -36,7 +36,7 @@ int vs_mkdir_p(const char *path, mode_t mode, vs_error *err);
 int vs_file_read(const char *path, size_t max, char **data, size_t *len, vs_error *err);
 
 /*
- * Replace path atomically: write "<dir>/.<base>.XXXXXX", fsync, chmod mode,
+ * Replace path atomically: write "<dir>/.tmp.XXXXXX", fsync, chmod mode,
  * rename over path, fsync the directory. On failure the old file is intact
  * and the temp file is gone.
  */

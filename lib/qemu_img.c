@@ -213,92 +213,119 @@ vs_image_info_clear(vs_image_info *info)
 
 /* ---- overlays, merges and checks -------------------------------------- */
 
+/* An argv for one of the calls below, with the strings it owns. */
+typedef struct qargv {
+    const char *argv[14];
+    char *img;
+    char *what;
+} qargv;
+
+static void
+qargv_clear(qargv *q)
+{
+    free(q->img);
+    free(q->what);
+}
+
+static void
+build_job(const vs_qemu_img_job *j, qargv *q)
+{
+    size_t i = 0;
+    bool none;
+
+    memset(q, 0, sizeof(*q));
+    q->img = safe_image_arg(j->image);
+    q->argv[i++] = vs_qemu_img_prog();
+    switch (j->op) {
+    case VS_QIMG_CREATE_OVERLAY:
+        q->what = vs_xasprintf("failed to create overlay '%s' on '%s'", j->image, j->backing);
+        q->argv[i++] = "create";
+        q->argv[i++] = "-q";
+        q->argv[i++] = "-f";
+        q->argv[i++] = j->fmt;
+        q->argv[i++] = "-F";
+        q->argv[i++] = j->backing_fmt;
+        q->argv[i++] = "-b";
+        q->argv[i++] = j->backing;
+        break;
+    case VS_QIMG_COMMIT:
+        q->what = j->backing ? vs_xasprintf("failed to commit image '%s' into '%s'", j->image,
+                                            j->backing)
+                             : vs_xasprintf("failed to commit image '%s' into its backing file",
+                                            j->image);
+        q->argv[i++] = "commit";
+        q->argv[i++] = "-q";
+        q->argv[i++] = "-f";
+        q->argv[i++] = j->fmt;
+        /* -d: the image is removed by the caller once every reference moved,
+         * so emptying it would only cost time (and a replay needs its data). */
+        q->argv[i++] = "-d";
+        if (j->backing) {
+            q->argv[i++] = "-b";
+            q->argv[i++] = j->backing;
+        }
+        break;
+    case VS_QIMG_REBASE:
+    case VS_QIMG_REBASE_UNSAFE:
+        none = !j->backing || !*j->backing;
+        q->what = none ? vs_xasprintf("failed to remove the backing file of image '%s'", j->image)
+                       : vs_xasprintf("failed to rebase image '%s' onto '%s'", j->image,
+                                      j->backing);
+        q->argv[i++] = "rebase";
+        q->argv[i++] = "-q";
+        q->argv[i++] = "-f";
+        q->argv[i++] = j->fmt;
+        if (j->op == VS_QIMG_REBASE_UNSAFE)
+            q->argv[i++] = "-u";
+        q->argv[i++] = "-b";
+        q->argv[i++] = none ? "" : j->backing;
+        if (!none) {
+            q->argv[i++] = "-F";
+            q->argv[i++] = j->backing_fmt;
+        }
+        break;
+    }
+    q->argv[i++] = q->img;
+    q->argv[i] = NULL;
+}
+
+static int
+run_job(const vs_qemu_img_job *j, vs_error *err)
+{
+    qargv q;
+    int ret;
+
+    build_job(j, &q);
+    ret = run_qemu_img(q.argv, NULL, err, q.what);
+    qargv_clear(&q);
+    return ret;
+}
+
 int
 vs_qemu_img_create_overlay(const char *image, const char *fmt, const char *backing,
                            const char *backing_fmt, vs_error *err)
 {
-    char *img = safe_image_arg(image);
-    char *what = vs_xasprintf("failed to create overlay '%s' on '%s'", image, backing);
-    const char *argv[] = { vs_qemu_img_prog(), "create", "-q", "-f", fmt, "-F", backing_fmt,
-                           "-b", backing, img, NULL };
-    int ret;
+    vs_qemu_img_job j = { VS_QIMG_CREATE_OVERLAY, image, fmt, backing, backing_fmt };
 
-    ret = run_qemu_img(argv, NULL, err, what);
-    free(what);
-    free(img);
-    return ret;
+    return run_job(&j, err);
 }
 
 int
 vs_qemu_img_commit(const char *image, const char *fmt, const char *base, vs_error *err)
 {
-    char *img = safe_image_arg(image);
-    char *what = base ? vs_xasprintf("failed to commit image '%s' into '%s'", image, base)
-                      : vs_xasprintf("failed to commit image '%s' into its backing file", image);
-    const char *argv[10];
-    size_t i = 0;
-    int ret;
+    vs_qemu_img_job j = { VS_QIMG_COMMIT, image, fmt, base, NULL };
 
-    argv[i++] = vs_qemu_img_prog();
-    argv[i++] = "commit";
-    argv[i++] = "-q";
-    argv[i++] = "-f";
-    argv[i++] = fmt;
-    /* -d: the image is removed by the caller once every reference moved,
-     * so emptying it would only cost time (and a replay needs its data). */
-    argv[i++] = "-d";
-    if (base) {
-        argv[i++] = "-b";
-        argv[i++] = base;
-    }
-    argv[i++] = img;
-    argv[i] = NULL;
-    ret = run_qemu_img(argv, NULL, err, what);
-    free(what);
-    free(img);
-    return ret;
+    return run_job(&j, err);
 }
 
 int
 vs_qemu_img_rebase(const char *image, const char *fmt, const char *backing,
                    const char *backing_fmt, bool unsafe, vs_error *err)
 {
-    char *img = safe_image_arg(image);
-    bool none = !backing || !*backing;
-    char *what = none ? vs_xasprintf("failed to remove the backing file of image '%s'", image)
-                      : vs_xasprintf("failed to rebase image '%s' onto '%s'", image, backing);
-    const char *argv[12];
-    size_t i = 0;
-    int ret;
+    vs_qemu_img_job j = { unsafe ? VS_QIMG_REBASE_UNSAFE : VS_QIMG_REBASE, image, fmt, backing,
+                          backing_fmt };
 
-    argv[i++] = vs_qemu_img_prog();
-    argv[i++] = "rebase";
-    argv[i++] = "-q";
-    argv[i++] = "-f";
-    argv[i++] = fmt;
-    if (unsafe)
-        argv[i++] = "-u";
-    argv[i++] = "-b";
-    argv[i++] = none ? "" : backing;
-    if (!none) {
-        argv[i++] = "-F";
-        argv[i++] = backing_fmt;
-    }
-    argv[i++] = img;
-    argv[i] = NULL;
-    ret = run_qemu_img(argv, NULL, err, what);
-    free(what);
-    free(img);
-    return ret;
-}
-
-void
-vs_image_check_clear(vs_image_check *res)
-{
-    if (!res)
-        return;
-    free(res->detail);
-    memset(res, 0, sizeof(*res));
+    return run_job(&j, err);
 }
 
 /* The last non-empty line of s, without "qemu-img: " (caller frees). */
@@ -320,6 +347,57 @@ last_line(const char *s)
     if ((size_t)(end - start) > 10 && strncmp(start, "qemu-img: ", 10) == 0)
         start += 10;
     return vs_xstrndup(start, (size_t)(end - start));
+}
+
+int
+vs_qemu_img_run_jobs(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
+{
+    qargv *q;
+    const char *const **argvs;
+    vs_spawn_result *res;
+    size_t i;
+    int ret;
+
+    if (n == 1)
+        return run_job(&jobs[0], err);
+    q = vs_xcalloc(n + 1, sizeof(*q));
+    argvs = vs_xcalloc(n + 1, sizeof(*argvs));
+    res = vs_xcalloc(n + 1, sizeof(*res));
+    for (i = 0; i < n; i++) {
+        build_job(&jobs[i], &q[i]);
+        argvs[i] = q[i].argv;
+    }
+    ret = vs_spawn_all(argvs, n, res, err);
+    for (i = 0; ret == 0 && i < n; i++) {
+        if (res[i].status != 0) {
+            char *line = last_line(res[i].err);
+
+            if (line)
+                vs_error_set(err, VS_ERR_OPERATION_FAILED, "%s: %s", q[i].what, line);
+            else
+                vs_error_set(err, VS_ERR_OPERATION_FAILED, "%s: qemu-img exited with status %d",
+                             q[i].what, res[i].status);
+            free(line);
+            ret = -1;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        vs_spawn_result_free(&res[i]);
+        qargv_clear(&q[i]);
+    }
+    free(res);
+    free(argvs);
+    free(q);
+    return ret;
+}
+
+void
+vs_image_check_clear(vs_image_check *res)
+{
+    if (!res)
+        return;
+    free(res->detail);
+    memset(res, 0, sizeof(*res));
 }
 
 int

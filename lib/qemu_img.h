@@ -50,6 +50,26 @@ int vs_qemu_img_commit(const char *image, const char *fmt, const char *base, vs_
 int vs_qemu_img_rebase(const char *image, const char *fmt, const char *backing,
                        const char *backing_fmt, bool unsafe, vs_error *err);
 
+/* Several of the calls above at once, on independent images (none is
+ * another's image or backing file): all run, then the first failure, if any,
+ * is the error. */
+typedef enum vs_qimg_op {
+    VS_QIMG_CREATE_OVERLAY,   /* backing, backing_fmt: as vs_qemu_img_create_overlay */
+    VS_QIMG_COMMIT,           /* backing: the base, or NULL for the backing file */
+    VS_QIMG_REBASE,           /* safe */
+    VS_QIMG_REBASE_UNSAFE,    /* -u */
+} vs_qimg_op;
+
+typedef struct vs_qemu_img_job {
+    vs_qimg_op op;
+    const char *image;
+    const char *fmt;
+    const char *backing;
+    const char *backing_fmt;
+} vs_qemu_img_job;
+
+int vs_qemu_img_run_jobs(const vs_qemu_img_job *jobs, size_t n, vs_error *err);
+
 typedef struct vs_image_check {
     bool clean;                     /* no corruption, leak or check error */
     unsigned long long corruptions;

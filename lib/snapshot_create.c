@@ -10,7 +10,9 @@
 #include "failpoint.h"
 #include "mem.h"
 #include "path.h"
+#include "plan.h"
 #include "qemu_img.h"
+#include "snapshot_external.h"
 #include "snapshot_ops.h"
 
 #define F_REDEFINE    "VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE"
@@ -362,25 +364,13 @@ prepare_internal(const vs_snapshot_def *def, vs_error *err)
     return 0;
 }
 
-static const char *
-first_external_disk(const vs_snapshot_def *def)
-{
-    size_t i;
-
-    for (i = 0; i < def->ndisks; i++)
-        if (def->disks[i].snapshot == VS_LOC_EXTERNAL)
-            return def->disks[i].name ? def->disks[i].name : "";
-    return NULL;
-}
-
 static int
-create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err)
+create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
 {
     vs_domain_def *dom;
     vs_snap_tree *t;
     vs_snap_image *images = NULL;
     size_t nimages = 0, i;
-    const char *ext;
     vs_error undo;
     int ret = -1;
 
@@ -390,29 +380,16 @@ create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err)
     if (flags & VS_CREATE_QUIESCE)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "--quiesce requires a running domain with a guest agent");
-    if (flags & VS_CREATE_DISK_ONLY)
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "disk-only snapshots are external snapshots, which vsnap does not support yet");
-    if (flags & VS_CREATE_REUSE_EXT)
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "--reuse-external is for external snapshots, which vsnap does not support yet");
     if (!(dom = vs_dom_def(d, err)))
         return -1;
 
     vs_domain_def_free(def->dom);
     def->dom = vs_domain_def_copy(dom);
 
-    /* C.1 step 4: a shut-off domain with an external disk request makes an
-     * external snapshot. Align as libvirt would so that a wrong request gets
-     * its usual message, then refuse the kind itself. */
-    if (first_external_disk(def)) {
-        /* After alignment the entries are named by target. */
-        if (vs_disk_align(def, def->dom, VS_LOC_EXTERNAL, true, false, err) < 0)
-            return -1;
-        ext = first_external_disk(def);
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "external snapshot of disk '%s' is not supported yet", ext ? ext : "");
-    }
+    /* C.1 step 4: --disk-only, or a shut-off domain with an external disk
+     * request, makes an external snapshot (snapshot_external.c). */
+    if (vs_ext_create_wanted(def, flags))
+        return vs_ext_create(d, def, flags, dry, err);
 
     def->state = VS_STATE_SHUTOFF;
     def->memory = VS_LOC_NO;
@@ -445,6 +422,24 @@ create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err)
             goto out;
         free(def->parent);
         def->parent = t->current >= 0 ? vs_xstrdup(t->e[t->current].name) : NULL;
+    }
+
+    if (dry) {
+        vs_plan *p = vs_plan_new("snapshot-create", d->name, def->name);
+        char *text;
+
+        for (i = 0; i < nimages; i++)
+            vs_plan_tag(p, VS_STEP_TAG_CREATE, images[i].path, def->name, NULL);
+        vs_plan_commit_point(p);
+        if (!(flags & VS_CREATE_NO_METADATA)) {
+            text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+            vs_plan_write_snapshot(p, def->name, text, "the new snapshot");
+            free(text);
+            vs_plan_set_current(p, def->name, NULL);
+        }
+        *dry = p;
+        ret = 0;
+        goto out;
     }
 
     for (i = 0; i < nimages; i++) {
@@ -482,9 +477,29 @@ create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err)
     return ret;
 }
 
-int
-vs_snapshot_create(vs_dom *d, const char *xml, size_t len, const char *what,
-                   unsigned flags, char **name, vs_error *err)
+/* --dry-run of a redefinition: the metadata it would write. */
+static int
+redefine_plan(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
+{
+    vs_plan *p;
+    char *text;
+
+    if (vs_snapshot_redefine_prep(d, def, flags, err) < 0)
+        return -1;
+    p = vs_plan_new("snapshot-create --redefine", d->name, def->name);
+    vs_plan_commit_point(p);
+    text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+    vs_plan_write_snapshot(p, def->name, text, NULL);
+    free(text);
+    if (flags & VS_CREATE_CURRENT)
+        vs_plan_set_current(p, def->name, NULL);
+    *dry = p;
+    return 0;
+}
+
+static int
+create_common(vs_dom *d, const char *xml, size_t len, const char *what,
+              unsigned flags, char **name, vs_plan **dry, vs_error *err)
 {
     bool redef = (flags & VS_CREATE_REDEFINE) != 0;
     unsigned pflags;
@@ -521,11 +536,29 @@ vs_snapshot_create(vs_dom *d, const char *xml, size_t len, const char *what,
         vs_snapshot_def_free(def);
         return -1;
     }
-    ret = redef ? redefine(d, def, flags, err) : create_offline(d, def, flags, err);
+    if (redef)
+        ret = dry ? redefine_plan(d, def, flags, dry, err) : redefine(d, def, flags, err);
+    else
+        ret = create_offline(d, def, flags, dry, err);
     if (ret == 0 && name)
         *name = vs_xstrdup(def->name);
     vs_snapshot_def_free(def);
     return ret;
+}
+
+int
+vs_snapshot_create(vs_dom *d, const char *xml, size_t len, const char *what,
+                   unsigned flags, char **name, vs_error *err)
+{
+    return create_common(d, xml, len, what, flags, name, NULL, err);
+}
+
+int
+vs_snapshot_create_plan(vs_dom *d, const char *xml, size_t len, const char *what,
+                        unsigned flags, char **name, vs_plan **plan, vs_error *err)
+{
+    *plan = NULL;
+    return create_common(d, xml, len, what, flags, name, plan, err);
 }
 
 int

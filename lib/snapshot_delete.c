@@ -8,6 +8,7 @@
 #include "failpoint.h"
 #include "mem.h"
 #include "qemu_img.h"
+#include "snapshot_external.h"
 #include "snapshot_ops.h"
 
 /* What deleting one snapshot involves, decided before anything changes. */
@@ -199,6 +200,11 @@ vs_snapshot_delete(vs_dom *d, const char *name, unsigned flags, vs_error *err)
     if ((idx = vs_snap_tree_find(t, def->name)) < 0) {
         vs_error_set(err, VS_ERR_NO_SNAPSHOT, "no domain snapshot with matching name '%s'",
                      def->name);
+        goto out;
+    }
+    /* External snapshots share images: snapshot_external.c merges them. */
+    if (!metadata_only && vs_ext_domain_has_external(d)) {
+        ret = vs_ext_delete(d, def->name, flags, NULL, err);
         goto out;
     }
 

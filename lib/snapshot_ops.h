@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include "domain_def.h"
+#include "plan.h"
 #include "snapshot_def.h"
 #include "store.h"
 
@@ -42,6 +43,19 @@ enum {
  */
 int vs_snapshot_create(vs_dom *d, const char *xml, size_t len, const char *what,
                        unsigned flags, char **name, vs_error *err);
+
+/*
+ * --dry-run: decide the operation exactly as the functions above do, but
+ * change nothing; *plan (caller frees with vs_plan_free) is what would run,
+ * for vs_plan_format. Create is in snapshot_create.c, revert and delete in
+ * snapshot_external.c (whose planner covers internal snapshots too).
+ */
+int vs_snapshot_create_plan(vs_dom *d, const char *xml, size_t len, const char *what,
+                            unsigned flags, char **name, vs_plan **plan, vs_error *err);
+int vs_snapshot_revert_plan(vs_dom *d, const char *name, unsigned flags, vs_plan **plan,
+                            vs_error *err);
+int vs_snapshot_delete_plan(vs_dom *d, const char *name, unsigned flags, vs_plan **plan,
+                            vs_error *err);
 
 /* snapshot-current NAME: make an existing snapshot current. */
 int vs_snapshot_set_current(vs_dom *d, const char *name, vs_error *err);

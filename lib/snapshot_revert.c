@@ -10,6 +10,7 @@
 #include "failpoint.h"
 #include "mem.h"
 #include "qemu_img.h"
+#include "snapshot_external.h"
 #include "snapshot_ops.h"
 
 /* The snapshot's definition keeps the domain's name even if the domain was
@@ -68,10 +69,10 @@ vs_snapshot_revert(vs_dom *d, const char *name, unsigned flags, vs_error *err)
                      def->name, d->name);
         goto out;
     }
-    if (vs_snapshot_def_is_external(def)) {
-        vs_error_set(err, VS_ERR_NO_SUPPORT,
-                     "reverting to external snapshot '%s' is not supported yet", def->name);
-        goto out;
+    /* External snapshots share images: snapshot_external.c plans around them. */
+    if (vs_snapshot_def_is_external(def) || vs_ext_domain_has_external(d)) {
+        vs_snapshot_def_free(def);
+        return vs_ext_revert(d, name, flags, NULL, err);
     }
     if (def->state == VS_STATE_PMSUSPENDED) {
         vs_error_set(err, VS_ERR_NO_SUPPORT,

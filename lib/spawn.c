@@ -242,6 +242,121 @@ vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err)
     return ret;
 }
 
+typedef struct job {
+    pid_t pid;
+    int out, err;            /* pipe read ends, -1 once drained */
+    int exec_errno;
+    vs_buf ob, eb;
+} job;
+
+int
+vs_spawn_all(const char *const *const argvs[], size_t n, vs_spawn_result *res, vs_error *err)
+{
+    job *jobs = vs_xcalloc(n ? n : 1, sizeof(*jobs));
+    struct pollfd *pfd = vs_xcalloc(2 * n + 1, sizeof(*pfd));
+    int devnull = -1, ret = 0;
+    size_t i, open_fds = 0;
+
+    for (i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof(res[i]));
+        res[i].status = -1;
+        jobs[i].pid = -1;
+        jobs[i].out = jobs[i].err = -1;
+    }
+    if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+        free(jobs);
+        free(pfd);
+        return vs_error_sys(err, errno, "cannot open /dev/null");
+    }
+    for (i = 0; i < n; i++) {
+        int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rep[2] = { -1, -1 };
+        const char *const *argv = argvs[i];
+
+        if (!argv || !argv[0]) {
+            ret = vs_error_set(err, VS_ERR_INTERNAL, "no program to run");
+            continue;
+        }
+        if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
+            pipe2(rep, O_CLOEXEC) < 0 || (jobs[i].pid = fork()) < 0) {
+            ret = vs_error_sys(err, errno, "cannot run '%s'", argv[0]);
+            jobs[i].pid = -1;
+            if (outp[0] >= 0) { close(outp[0]); close(outp[1]); }
+            if (errp[0] >= 0) { close(errp[0]); close(errp[1]); }
+            if (rep[0] >= 0) { close(rep[0]); close(rep[1]); }
+            continue;
+        }
+        if (jobs[i].pid == 0)
+            child_exec(argv, rep[1], devnull, outp[1], errp[1]);
+        close(rep[1]);
+        close(outp[1]);
+        close(errp[1]);
+        jobs[i].exec_errno = exec_result(rep[0]);
+        jobs[i].out = outp[0];
+        jobs[i].err = errp[0];
+        open_fds += 2;
+    }
+    close(devnull);
+
+    /* Drain every pipe together, for the same reason as vs_spawn. */
+    while (open_fds > 0) {
+        size_t k = 0;
+
+        for (i = 0; i < n; i++) {
+            pfd[k].fd = jobs[i].out;
+            pfd[k++].events = POLLIN;
+            pfd[k].fd = jobs[i].err;
+            pfd[k++].events = POLLIN;
+        }
+        if (poll(pfd, k, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (k = 0; k < 2 * n; k++) {
+            job *j = &jobs[k / 2];
+            int *fd = (k % 2) ? &j->err : &j->out;
+            char chunk[65536];
+            ssize_t r;
+
+            if (*fd < 0 || !(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            r = read(*fd, chunk, sizeof(chunk));
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (r <= 0) {
+                close(*fd);
+                *fd = -1;
+                open_fds--;
+                continue;
+            }
+            vs_buf_addn((k % 2) ? &j->eb : &j->ob, chunk, (size_t)r);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        job *j = &jobs[i];
+
+        if (j->out >= 0)
+            close(j->out);
+        if (j->err >= 0)
+            close(j->err);
+        if (j->pid > 0) {
+            if (wait_child(j->pid, &res[i].status) < 0) {
+                ret = vs_error_sys(err, errno, "cannot wait for '%s'", argvs[i][0]);
+            } else if (j->exec_errno) {
+                ret = vs_error_sys(err, j->exec_errno, "cannot execute '%s'", argvs[i][0]);
+                res[i].status = -1;
+            }
+        }
+        res[i].out_len = j->ob.len;
+        res[i].out = vs_buf_steal(&j->ob);
+        res[i].err_len = j->eb.len;
+        res[i].err = vs_buf_steal(&j->eb);
+    }
+    free(jobs);
+    free(pfd);
+    return ret;
+}
+
 /* The last line of stderr that has any text in it, without trailing blanks. */
 static char *
 last_line(const char *s, size_t len)

@@ -27,6 +27,16 @@ int vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err);
  */
 int vs_spawn_check(const char *const argv[], char **out, vs_error *err);
 
+/*
+ * Run n programs at once (argvs[i] as for vs_spawn), draining all their
+ * outputs together, and wait for all of them; res[i] is program i's result.
+ * Returns 0 when every program ran (whatever its status), -1 when one could
+ * not be started: the others are still waited for. Release every res[i] with
+ * vs_spawn_result_free (also after a failure).
+ */
+int vs_spawn_all(const char *const *const argvs[], size_t n, vs_spawn_result *res,
+                 vs_error *err);
+
 /* Run with the terminal inherited (an editor): returns the exit status, -1 if
  * it could not start. */
 int vs_spawn_interactive(const char *const argv[], vs_error *err);

@@ -422,6 +422,28 @@ vs_dom_open(vs_store *st, const char *name, vs_lock_mode mode, vs_error *err)
     return d;
 }
 
+int
+vs_dom_relock(vs_dom *d, vs_lock_mode mode, vs_error *err)
+{
+    if (d->index_dirty)
+        vs_dom_flush_index(d, NULL);
+    vs_lock_release(d->lock_fd);
+    d->lock_fd = -1;
+    d->lock_mode = VS_LOCK_NONE;
+    /* Whatever was cached may be stale once another command had the domain. */
+    vs_domain_def_free(d->def);
+    d->def = NULL;
+    vs_snap_tree_free(d->tree);
+    d->tree = NULL;
+    d->tree_stale = false;
+    if (mode == VS_LOCK_NONE)
+        return 0;
+    if ((d->lock_fd = lock_domain(d->store, d->dir, d->name, mode, err)) < 0)
+        return -1;
+    d->lock_mode = mode;
+    return 0;
+}
+
 void
 vs_dom_close(vs_dom *d)
 {

@@ -75,6 +75,14 @@ vs_dom *vs_dom_open(vs_store *st, const char *name, vs_lock_mode mode, vs_error 
 /* Flush a dirty index, release the lock, free everything. */
 void vs_dom_close(vs_dom *d);
 
+/*
+ * Release d's lock and take it again in `mode` (VS_LOCK_NONE only releases),
+ * e.g. so that snapshot-edit does not hold the domain while an editor runs.
+ * The cached definition and tree are dropped: another command may have
+ * changed the domain meanwhile. Fails like vs_dom_open (busy, undefined).
+ */
+int vs_dom_relock(vs_dom *d, vs_lock_mode mode, vs_error *err);
+
 /* The persistent definition (owned by d). */
 vs_domain_def *vs_dom_def(vs_dom *d, vs_error *err);
 /* Write a new definition (takes a copy) and make it d's definition. */

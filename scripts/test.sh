@@ -130,7 +130,9 @@ mkdir -p m4   # git does not keep the empty directory configure.ac names
 if [ ! -x configure ] || [ ! -f build-aux/tap-driver.sh ] || [ configure.ac -nt configure ]; then
     run_step "autoreconf" autoreconf -fi || true
 fi
-if build_tree werror "$top" ./configure --enable-werror "${ref_flags[@]}"; then
+# --enable-failpoints: test builds carry the crash points tests/scenarios/external-crash.sh
+# kills vsnap at (release builds, and distcheck, leave them out and that test skips).
+if build_tree werror "$top" ./configure --enable-werror --enable-failpoints "${ref_flags[@]}"; then
     run_check werror "$top"
     # The CLI tests once more with every vsnap under valgrind's memcheck.
     if [ "${VSNAP_SKIP_VALGRIND:-0}" = 1 ]; then
@@ -149,7 +151,7 @@ fi
 rm -f config.status
 export ASAN_OPTIONS=detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-if build_tree sanitizers "$asan_build" "$top/configure" --enable-sanitizers --enable-werror \
+if build_tree sanitizers "$asan_build" "$top/configure" --enable-sanitizers --enable-werror --enable-failpoints \
     "${ref_flags[@]}"; then
     run_check sanitizers "$asan_build"
 else

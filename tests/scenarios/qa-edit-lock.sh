@@ -2,12 +2,9 @@
 # QA: snapshot-edit must not hold the domain lock while the editor runs.
 # An admin with an editor open for minutes would otherwise make every other
 # command (the nightly cron snapshot, a plain snapshot-list) wait 30 s and
-# fail with "domain is busy". virsh holds nothing while editing; vsnap's own
-# "changed by another user" check in cmd_snapshot_edit() exists for exactly
-# this, but cmd/main.c opens the domain with its lock for the whole command.
-# NOT in qa.mk yet: the fix belongs to cmd/main.c / cmd/cmd_snapshot.c
-# (another helper's files): take the lock around the dump and around the
-# redefine only, not around the editor.
+# fail with "domain is busy". snapshot-edit gives the lock up while the
+# editor runs and takes it again to apply the edit, where a change made
+# meanwhile shows up as "The XML configuration was changed by another user."
 set -u
 . "${top_srcdir:-.}/tests/scenarios/lib.sh"
 

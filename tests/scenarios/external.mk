@@ -1,0 +1,5 @@
+# tests/scenarios fragment: external snapshots through the vsnap binary.
+# external-crash.sh needs a build configured with --enable-failpoints and
+# reports a TAP skip otherwise.
+TESTS += tests/scenarios/external.sh tests/scenarios/external-crash.sh
+EXTRA_DIST += tests/scenarios/external.sh tests/scenarios/external-crash.sh

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "disk_align.h"
@@ -42,6 +43,22 @@ vs_snap_images_free(vs_snap_image *images, size_t n)
         free(images[i].path);
     }
     free(images);
+}
+
+/* Whether paths a and b name one file: two spellings (a symlink, "/./", a
+ * hard link) share one snapshot table, so comparing strings is not enough.
+ * A path that cannot be stat'ed (missing image) falls back to the string, and
+ * the later `qemu-img info` reports it. */
+static bool
+same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+
+    if (strcmp(a, b) == 0)
+        return true;
+    if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+        return false;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 static const vs_snap_disk *
@@ -115,7 +132,7 @@ vs_snapshot_images(const vs_snapshot_def *def, const vs_domain_def *dom,
         }
         /* Two disks on one file share one snapshot table: act on it once. */
         for (j = 0; j < count; j++)
-            if (strcmp(out[j].path, dd->source) == 0)
+            if (same_file(out[j].path, dd->source))
                 dup = true;
         if (dup)
             continue;
@@ -292,29 +309,6 @@ redefine(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err)
 
 /* ---- a new offline internal snapshot ----------------------------------- */
 
-/* Remove tag again from the first n images, after a later step failed.
- * A failure here is added to err so that the user knows what is left. */
-static void
-rollback_images(const vs_snap_image *images, size_t n, const char *tag, vs_error *err)
-{
-    size_t i = n;
-
-    while (i-- > 0) {
-        vs_error e;
-
-        vs_error_clear(&e);
-        if (vs_qemu_img_snapshot_delete(images[i].path, tag, &e) < 0 && err) {
-            char *first = vs_xstrdup(err->msg);
-
-            /* first already carries its prefix */
-            vs_error_set(err, VS_ERR_PLAIN,
-                         "%s; removing internal snapshot '%s' from image '%s' again failed too: %s",
-                         first, tag, images[i].path, e.msg);
-            free(first);
-        }
-    }
-}
-
 /* C.1 step 6 for a shut-off domain and internal entries. */
 static int
 prepare_internal(const vs_snapshot_def *def, vs_error *err)
@@ -371,7 +365,8 @@ create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, v
     vs_snap_tree *t;
     vs_snap_image *images = NULL;
     size_t nimages = 0, i;
-    vs_error undo;
+    vs_plan *p;
+    char *text;
     int ret = -1;
 
     if (flags & VS_CREATE_LIVE)
@@ -424,54 +419,27 @@ create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, v
         def->parent = t->current >= 0 ? vs_xstrdup(t->e[t->current].name) : NULL;
     }
 
+    /* The same plan runs that --dry-run prints, journaled: the tags can be
+     * undone, so a failure or crash before the metadata is written deletes
+     * them again; after that `snapshot-check --repair` finishes the
+     * metadata. */
+    p = vs_plan_new("snapshot-create", d->name, def->name);
+    for (i = 0; i < nimages; i++)
+        vs_plan_tag(p, VS_STEP_TAG_CREATE, images[i].path, def->name, NULL);
+    vs_plan_commit_point(p);
+    if (!(flags & VS_CREATE_NO_METADATA)) {
+        text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+        vs_plan_write_snapshot(p, def->name, text, "the new snapshot");
+        free(text);
+        vs_plan_set_current(p, def->name, NULL);
+    }
     if (dry) {
-        vs_plan *p = vs_plan_new("snapshot-create", d->name, def->name);
-        char *text;
-
-        for (i = 0; i < nimages; i++)
-            vs_plan_tag(p, VS_STEP_TAG_CREATE, images[i].path, def->name, NULL);
-        vs_plan_commit_point(p);
-        if (!(flags & VS_CREATE_NO_METADATA)) {
-            text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
-            vs_plan_write_snapshot(p, def->name, text, "the new snapshot");
-            free(text);
-            vs_plan_set_current(p, def->name, NULL);
-        }
         *dry = p;
         ret = 0;
         goto out;
     }
-
-    for (i = 0; i < nimages; i++) {
-        if (vs_qemu_img_snapshot_create(images[i].path, def->name, err) < 0) {
-            rollback_images(images, i, def->name, err);
-            goto out;
-        }
-    }
-    if (vs_failpoint("create-after-images")) {
-        vs_error_set(err, VS_ERR_INTERNAL, "failpoint create-after-images");
-        rollback_images(images, nimages, def->name, err);
-        goto out;
-    }
-
-    if (flags & VS_CREATE_NO_METADATA) {
-        ret = 0;
-        goto out;
-    }
-    /* Crash order: the new file first, then current. */
-    if (vs_dom_write_snapshot(d, def, err) < 0) {
-        rollback_images(images, nimages, def->name, err);
-        goto out;
-    }
-    if (vs_failpoint("create-current") ?
-        vs_error_set(err, VS_ERR_INTERNAL, "failpoint create-current") :
-        vs_dom_set_current(d, def->name, err) < 0) {
-        vs_error_clear(&undo);
-        vs_dom_remove_snapshot(d, def->name, &undo);
-        rollback_images(images, nimages, def->name, err);
-        goto out;
-    }
-    ret = 0;
+    ret = vs_plan_execute(p, d, err);
+    vs_plan_free(p);
  out:
     vs_snap_images_free(images, nimages);
     return ret;

@@ -39,7 +39,9 @@ enum {
  * Create (or with REDEFINE, redefine) a snapshot from XML text. `what` names
  * the XML source in parse errors. On success *name (caller frees) is the
  * snapshot's name. On failure nothing changed: metadata and images are as
- * before (internal snapshots already taken on earlier disks are deleted again).
+ * before (internal snapshots already taken on earlier disks are deleted again),
+ * except when a metadata write after the snapshot file fails: then the
+ * journal stays and the error says to run `snapshot-check --repair`.
  */
 int vs_snapshot_create(vs_dom *d, const char *xml, size_t len, const char *what,
                        unsigned flags, char **name, vs_error *err);

@@ -1,10 +1,8 @@
 #!/bin/bash
 # QA: two disks of one domain naming the same image by different spellings
 # (a symlink, "/./") must get one internal snapshot, not two with one tag
-# (vs_snapshot_images() only compares path strings).
-# NOT in qa.mk yet: the fix belongs to lib/snapshot_create.c (another
-# helper's file); register it once vs_snapshot_images() compares files
-# (st_dev/st_ino or realpath) instead of strings.
+# (vs_snapshot_images() used to compare path strings; it now compares
+# st_dev/st_ino).
 set -u
 . "${top_srcdir:-.}/tests/scenarios/lib.sh"
 

@@ -1,11 +1,10 @@
 #!/bin/bash
 # QA: a snapshot-delete that cannot change the metadata must not change the
-# images either. With snapshots/ unwritable, vsnap runs `qemu-img snapshot -d`
-# on every image first and only then fails to remove the metadata file: the
-# command reports an error but the internal snapshot is gone from the images.
-# NOT in qa.mk yet: the fix belongs to lib/snapshot_delete.c (another
-# helper's file): check that the metadata can be changed (or change it)
-# before any image is touched.
+# images either. With snapshots/ unwritable, vsnap used to run `qemu-img snapshot -d`
+# on every image first and only then fail to remove the metadata file: the
+# command reported an error but the internal snapshot was gone from the images.
+# lib/snapshot_delete.c now checks that the metadata can be changed before
+# any image is touched.
 # Permissions do not apply to root: as root the test runs vsnap as nobody.
 set -u
 . "${top_srcdir:-.}/tests/scenarios/lib.sh"

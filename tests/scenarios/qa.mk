@@ -1,6 +1,8 @@
 # tests/scenarios fragment: adversarial QA scenarios
-TESTS += tests/scenarios/qa-store.sh tests/scenarios/qa-edit-lock.sh
-EXTRA_DIST += tests/scenarios/qa-store.sh tests/scenarios/qa-edit-lock.sh
-# Failing QA tests for bugs in files owned by others, kept out of TESTS until
-# fixed (see each script's header): qa-alias.sh (lib/snapshot_create.c),
-# qa-delete-perm.sh (lib/snapshot_delete.c).
+TESTS += tests/scenarios/qa-store.sh tests/scenarios/qa-edit-lock.sh \
+	tests/scenarios/qa-alias.sh tests/scenarios/qa-delete-perm.sh
+EXTRA_DIST += tests/scenarios/qa-store.sh tests/scenarios/qa-edit-lock.sh \
+	tests/scenarios/qa-alias.sh tests/scenarios/qa-delete-perm.sh
+# qa-alias.sh (one image named by two paths gets one internal snapshot) and
+# qa-delete-perm.sh (an unwritable snapshots/ fails the delete before any
+# image changes) guard fixes in lib/snapshot_create.c and lib/snapshot_delete.c.

@@ -11,3 +11,7 @@ TESTS += tests/scenarios/seed-table.sh
 EXTRA_DIST += tests/scenarios/seed-table.sh
 EXTRA_DIST += tests/scenarios/lib.sh
 EXTRA_DIST += tests/scenarios/fake-qemu-img-fail-second
+# internal-crash.sh: crash safety of internal snapshots (needs
+# --enable-failpoints, skips otherwise)
+TESTS += tests/scenarios/internal-crash.sh
+EXTRA_DIST += tests/scenarios/internal-crash.sh

@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "error.h"
+#include "journal.h"
 #include "mem.h"
 #include "path.h"
 #include "qemu_img.h"
@@ -883,6 +885,18 @@ fp_unchanged(const char *fp, op_fn fn, void *ctx, const char *what)
 }
 
 static void
+repair_ok(const char *what)
+{
+    vs_buf report = VS_BUF_INIT;
+    vs_error e;
+
+    vs_error_clear(&e);
+    ok(vs_journal_repair(d, &report, &e) == 0, "%s: repair (%s)", what, e.msg);
+    ok(!vs_journal_exists(domdir), "%s: journal gone after the repair", what);
+    vs_buf_reset(&report);
+}
+
+static void
 test_failpoints(void)
 {
     create_ctx c = { "<domainsnapshot><name>fp1</name></domainsnapshot>", 0 };
@@ -890,10 +904,15 @@ test_failpoints(void)
     named_ctx n;
     char *x;
 
-    fp_unchanged("create-after-images", op_create, &c, "create");
+    /* create runs a journaled plan: the two tags, commit point, snapshot
+     * file, current. A failure at an early step boundary (after the first
+     * tag, before the commit point is recorded) rolls the tags back. */
+    fp_unchanged("plan-step:2", op_create, &c, "create");
     ok(!img_has(img1, "fp1") && !img_has(img2, "fp1"), "create: images rolled back");
-    fp_unchanged("create-current", op_create, &c, "create");
+    ok(!vs_journal_exists(domdir), "create: no journal left");
+    fp_unchanged("plan-step:3", op_create, &c, "create");
     ok(!img_has(img1, "fp1") && !img_has(img2, "fp1"), "create: images rolled back");
+    ok(!vs_journal_exists(domdir), "create: no journal left");
 
     x = replace(snapshot_xml("v1"), "new words", "newer words");
     c.xml = x;
@@ -911,19 +930,28 @@ test_failpoints(void)
     fp_unchanged("rename-after-children", op_edit, &e, "edit --rename");
     free(x);
 
-    /* a delete cut short after re-parenting one child: running it again
-     * finishes the job */
+    /* a delete cut short after its first step leaves the journal: the next
+     * delete is refused, and the repair finishes the job */
     n.name = "r2new";
     n.flags = 0;
-    ok(with_failpoint("delete-reparent", op_delete, &n) < 0, "delete interrupted");
+    ok(with_failpoint("plan-step:2", op_delete, &n) < 0, "delete interrupted");
     ok(vs_dom_has_snapshot(d, "r2new"), "r2new still there");
-    ok(vs_snapshot_delete(d, "r2new", 0, NULL) == 0, "delete again");
+    ok(vs_journal_exists(domdir), "delete: journal left");
+    ok(vs_snapshot_delete(d, "r2new", 0, NULL) < 0, "delete again refused");
+    repair_ok("delete");
+    ok(!vs_dom_has_snapshot(d, "r2new"), "r2new deleted by the repair");
     is_parent("v1", "-");
     is_parent("v1b", "-");
 
-    /* a revert cut short between the images changes no metadata */
+    /* a revert cut short between the images: current is untouched, the
+     * journal says so, and the repair finishes the revert */
     n.name = "v2";
-    fp_unchanged("revert-between-images", op_revert, &n, "revert");
+    ok(vs_snapshot_set_current(d, "v1", NULL) == 0, "v1 current");
+    ok(with_failpoint("plan-step:2", op_revert, &n) < 0, "revert interrupted");
+    is_current("v1");
+    ok(vs_journal_exists(domdir), "revert: journal left");
+    repair_ok("revert");
+    is_current("v2");
 }
 #endif
 

@@ -3,3 +3,4 @@
 # reports a TAP skip otherwise.
 TESTS += tests/scenarios/external.sh tests/scenarios/external-crash.sh
 EXTRA_DIST += tests/scenarios/external.sh tests/scenarios/external-crash.sh
+EXTRA_DIST += tests/scenarios/crash-lib.sh

@@ -903,44 +903,6 @@ add_blank(vs_buf *b, const char *s, int extra_indent)
     }
 }
 
-/*
- * libvirt prints <metadata> through libxml2 (xmlNodeDump), not through its
- * own formatter, so this subtree uses libxml2's conventions: double quotes,
- * namespace declarations before attributes, and libxml2's escaping.
- */
-static void
-add_libxml_escaped(vs_buf *b, const char *s, bool attr)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':  vs_buf_add(b, "&lt;"); break;
-        case '>':  vs_buf_add(b, "&gt;"); break;
-        case '&':  vs_buf_add(b, "&amp;"); break;
-        case '\r': vs_buf_add(b, "&#13;"); break;
-        case '"':
-            if (attr)
-                vs_buf_add(b, "&quot;");
-            else
-                vs_buf_addc(b, '"');
-            break;
-        case '\n':
-            if (attr)
-                vs_buf_add(b, "&#10;");
-            else
-                vs_buf_addc(b, '\n');
-            break;
-        case '\t':
-            if (attr)
-                vs_buf_add(b, "&#9;");
-            else
-                vs_buf_addc(b, '\t');
-            break;
-        default:
-            vs_buf_addc(b, *s);
-        }
-    }
-}
-
 static void
 add_qname(vs_buf *b, xmlNsPtr ns, const xmlChar *name)
 {
@@ -949,77 +911,6 @@ add_qname(vs_buf *b, xmlNsPtr ns, const xmlChar *name)
         vs_buf_addc(b, ':');
     }
     vs_buf_add(b, (const char *)name);
-}
-
-static void
-format_libxml_node(vs_buf *b, xmlNodePtr n, int extra_indent)
-{
-    xmlNodePtr c;
-    xmlNsPtr ns;
-    xmlAttrPtr a;
-
-    switch (n->type) {
-    case XML_ELEMENT_NODE:
-        vs_buf_addc(b, '<');
-        add_qname(b, n->ns, n->name);
-        for (ns = n->nsDef; ns; ns = ns->next) {
-            vs_buf_add(b, " xmlns");
-            if (ns->prefix) {
-                vs_buf_addc(b, ':');
-                vs_buf_add(b, (const char *)ns->prefix);
-            }
-            vs_buf_add(b, "=\"");
-            add_libxml_escaped(b, ns->href ? (const char *)ns->href : "", true);
-            vs_buf_addc(b, '"');
-        }
-        for (a = n->properties; a; a = a->next) {
-            xmlChar *v = xmlNodeGetContent((xmlNodePtr)a);
-            vs_buf_addc(b, ' ');
-            add_qname(b, a->ns, a->name);
-            vs_buf_add(b, "=\"");
-            add_libxml_escaped(b, v ? (const char *)v : "", true);
-            vs_buf_addc(b, '"');
-            xmlFree(v);
-        }
-        if (!n->children) {
-            vs_buf_add(b, "/>");
-            break;
-        }
-        vs_buf_addc(b, '>');
-        for (c = n->children; c; c = c->next)
-            format_libxml_node(b, c, extra_indent);
-        vs_buf_add(b, "</");
-        add_qname(b, n->ns, n->name);
-        vs_buf_addc(b, '>');
-        break;
-    case XML_TEXT_NODE:
-        if (is_blank_text(n))
-            add_blank(b, (const char *)n->content, extra_indent);
-        else
-            add_libxml_escaped(b, (const char *)n->content, false);
-        break;
-    case XML_CDATA_SECTION_NODE:
-        vs_buf_add(b, "<![CDATA[");
-        vs_buf_add(b, n->content ? (const char *)n->content : "");
-        vs_buf_add(b, "]]>");
-        break;
-    case XML_COMMENT_NODE:
-        vs_buf_add(b, "<!--");
-        vs_buf_add(b, n->content ? (const char *)n->content : "");
-        vs_buf_add(b, "-->");
-        break;
-    case XML_PI_NODE:
-        vs_buf_add(b, "<?");
-        vs_buf_add(b, (const char *)n->name);
-        if (n->content) {
-            vs_buf_addc(b, ' ');
-            vs_buf_add(b, (const char *)n->content);
-        }
-        vs_buf_add(b, "?>");
-        break;
-    default:
-        break;
-    }
 }
 
 static void
@@ -1060,7 +951,8 @@ format_root(vs_buf *b, xmlNodePtr root, int extra_indent, const char *root_name)
         if (is_blank_text(c))
             add_blank(b, (const char *)c->content, extra_indent);
         else if (is_named(c, "metadata"))
-            format_libxml_node(b, c, extra_indent);
+            /* libvirt prints <metadata> through libxml2, not its own formatter */
+            vs_xml_format_node_libxml(b, c, extra_indent);
         else
             vs_xml_format_node(b, c, extra_indent);
     }

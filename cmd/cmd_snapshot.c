@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "parse.h"
 #include "print.h"
 #include "../lib/buf.h"
 #include "../lib/mem.h"
@@ -35,6 +36,8 @@ typedef struct flag_opt {
     unsigned flag;
 } flag_opt;
 
+/* Options the command does not have are skipped, so one map serves both
+ * snapshot-create and snapshot-create-as. */
 static unsigned
 collect_flags(const vs_args *a, const flag_opt *map, size_t n)
 {
@@ -42,10 +45,23 @@ collect_flags(const vs_args *a, const flag_opt *map, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++)
-        if (vs_arg_bool(a, map[i].opt))
+        if (vs_opt_index(a->def, map[i].opt) >= 0 && vs_arg_bool(a, map[i].opt))
             flags |= map[i].flag;
     return flags;
 }
+
+static const flag_opt create_flags[] = {
+    { "redefine", VS_CREATE_REDEFINE },
+    { "current", VS_CREATE_CURRENT },
+    { "no-metadata", VS_CREATE_NO_METADATA },
+    { "halt", VS_CREATE_HALT },
+    { "disk-only", VS_CREATE_DISK_ONLY },
+    { "reuse-external", VS_CREATE_REUSE_EXT },
+    { "quiesce", VS_CREATE_QUIESCE },
+    { "atomic", VS_CREATE_ATOMIC },
+    { "live", VS_CREATE_LIVE },
+    { "validate", VS_CREATE_VALIDATE },
+};
 
 static int
 exclusive_error(vs_ctl *ctl, const char *a, const char *b)
@@ -194,19 +210,7 @@ create_snapshot(vs_ctl *ctl, const char *xml, size_t len, unsigned flags, const 
 int
 cmd_snapshot_create(vs_ctl *ctl, const vs_args *a)
 {
-    static const flag_opt map[] = {
-        { "redefine", VS_CREATE_REDEFINE },
-        { "current", VS_CREATE_CURRENT },
-        { "no-metadata", VS_CREATE_NO_METADATA },
-        { "halt", VS_CREATE_HALT },
-        { "disk-only", VS_CREATE_DISK_ONLY },
-        { "reuse-external", VS_CREATE_REUSE_EXT },
-        { "quiesce", VS_CREATE_QUIESCE },
-        { "atomic", VS_CREATE_ATOMIC },
-        { "live", VS_CREATE_LIVE },
-        { "validate", VS_CREATE_VALIDATE },
-    };
-    unsigned flags = collect_flags(a, map, sizeof(map) / sizeof(map[0]));
+    unsigned flags = collect_flags(a, create_flags, sizeof(create_flags) / sizeof(create_flags[0]));
     const char *from = vs_arg_str(a, "xmlfile");
     char *xml;
     size_t len;
@@ -227,17 +231,7 @@ cmd_snapshot_create(vs_ctl *ctl, const vs_args *a)
 int
 cmd_snapshot_create_as(vs_ctl *ctl, const vs_args *a)
 {
-    static const flag_opt map[] = {
-        { "no-metadata", VS_CREATE_NO_METADATA },
-        { "halt", VS_CREATE_HALT },
-        { "disk-only", VS_CREATE_DISK_ONLY },
-        { "reuse-external", VS_CREATE_REUSE_EXT },
-        { "quiesce", VS_CREATE_QUIESCE },
-        { "atomic", VS_CREATE_ATOMIC },
-        { "live", VS_CREATE_LIVE },
-        { "validate", VS_CREATE_VALIDATE },
-    };
-    unsigned flags = collect_flags(a, map, sizeof(map) / sizeof(map[0]));
+    unsigned flags = collect_flags(a, create_flags, sizeof(create_flags) / sizeof(create_flags[0]));
     vs_buf xml = VS_BUF_INIT;
     char *warn = NULL;
     int ret;

@@ -123,15 +123,43 @@ json_u64(json_object *o, const char *key)
     return n < 0 ? 0 : (unsigned long long)n;
 }
 
+static void
+info_from_json(json_object *o, vs_image_info *info)
+{
+    json_object *snaps;
+    size_t k, n;
+
+    memset(info, 0, sizeof(*info));
+    info->filename = json_str(o, "filename");
+    info->format = json_str(o, "format");
+    info->virtual_size = json_u64(o, "virtual-size");
+    info->actual_size = json_u64(o, "actual-size");
+    info->backing_filename = json_str(o, "backing-filename");
+    info->full_backing_filename = json_str(o, "full-backing-filename");
+    info->backing_format = json_str(o, "backing-filename-format");
+    info->snapshot_tags = vs_xcalloc(1, sizeof(char *));
+    if (json_object_object_get_ex(o, "snapshots", &snaps) &&
+        json_object_is_type(snaps, json_type_array)) {
+        n = json_object_array_length(snaps);
+        for (k = 0; k < n; k++) {
+            json_object *s = json_object_array_get_idx(snaps, k), *name;
+
+            if (s && json_object_object_get_ex(s, "name", &name) &&
+                json_object_is_type(name, json_type_string))
+                vs_strv_push(&info->snapshot_tags, json_object_get_string(name));
+        }
+    }
+}
+
 int
 vs_qemu_img_info(const char *image, bool force_share, vs_image_info *info, vs_error *err)
 {
     char *img = safe_image_arg(image);
     const char *argv[6];
     char *out = NULL;
-    json_object *root = NULL, *snaps;
+    json_object *root = NULL;
     enum json_tokener_error jerr;
-    size_t i = 0, k, n;
+    size_t i = 0;
     char *what = NULL;
     int ret = -1;
 
@@ -152,25 +180,7 @@ vs_qemu_img_info(const char *image, bool force_share, vs_image_info *info, vs_er
                      image);
         goto out;
     }
-    info->filename = json_str(root, "filename");
-    info->format = json_str(root, "format");
-    info->virtual_size = json_u64(root, "virtual-size");
-    info->actual_size = json_u64(root, "actual-size");
-    info->backing_filename = json_str(root, "backing-filename");
-    info->full_backing_filename = json_str(root, "full-backing-filename");
-    info->backing_format = json_str(root, "backing-filename-format");
-    info->snapshot_tags = vs_xcalloc(1, sizeof(char *));
-    if (json_object_object_get_ex(root, "snapshots", &snaps) &&
-        json_object_is_type(snaps, json_type_array)) {
-        n = json_object_array_length(snaps);
-        for (k = 0; k < n; k++) {
-            json_object *s = json_object_array_get_idx(snaps, k), *name;
-
-            if (s && json_object_object_get_ex(s, "name", &name) &&
-                json_object_is_type(name, json_type_string))
-                vs_strv_push(&info->snapshot_tags, json_object_get_string(name));
-        }
-    }
+    info_from_json(root, info);
     ret = 0;
  out:
     if (ret < 0)
@@ -446,34 +456,6 @@ vs_qemu_img_check(const char *image, const char *fmt, vs_image_check *res, vs_er
     vs_spawn_result_free(&r);
     free(img);
     return ret;
-}
-
-static void
-info_from_json(json_object *o, vs_image_info *info)
-{
-    json_object *snaps;
-    size_t k, n;
-
-    memset(info, 0, sizeof(*info));
-    info->filename = json_str(o, "filename");
-    info->format = json_str(o, "format");
-    info->virtual_size = json_u64(o, "virtual-size");
-    info->actual_size = json_u64(o, "actual-size");
-    info->backing_filename = json_str(o, "backing-filename");
-    info->full_backing_filename = json_str(o, "full-backing-filename");
-    info->backing_format = json_str(o, "backing-filename-format");
-    info->snapshot_tags = vs_xcalloc(1, sizeof(char *));
-    if (json_object_object_get_ex(o, "snapshots", &snaps) &&
-        json_object_is_type(snaps, json_type_array)) {
-        n = json_object_array_length(snaps);
-        for (k = 0; k < n; k++) {
-            json_object *s = json_object_array_get_idx(snaps, k), *name;
-
-            if (s && json_object_object_get_ex(s, "name", &name) &&
-                json_object_is_type(name, json_type_string))
-                vs_strv_push(&info->snapshot_tags, json_object_get_string(name));
-        }
-    }
 }
 
 void

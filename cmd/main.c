@@ -12,7 +12,7 @@
 
 #include "buf.h"
 #include "cmd.h"
-#include "journal.h"
+#include "plan_run.h"
 #include "mem.h"
 #include "parse.h"
 #include "path.h"
@@ -77,7 +77,7 @@ run_call(vs_ctl *ctl, const vs_call *call)
         /* An interrupted operation left the domain half changed: nothing
          * but snapshot-check may look at it until it is finished. */
         if (def->run != cmd_snapshot_check &&
-            vs_journal_refuse(ctl->dom->dir, ctl->dom->name, &err) < 0) {
+            vs_plan_refuse_interrupted(ctl->dom, &err) < 0) {
             vs_print_error(ctl, "%s", err.msg);
             goto out;
         }

@@ -10,15 +10,19 @@
 
 #include "buf.h"
 #include "check.h"
+#include "image_graph.h"
+#include "image_id.h"
 #include "journal.h"
 #include "mem.h"
+#include "model.h"
 #include "path.h"
+#include "plan_run.h"
 #include "qcow2.h"
 #include "qemu_img.h"
+#include "reclaim.h"
 #include "snapshot_def.h"
 #include "snapshot_tree.h"
 
-#define TMP_SUFFIX ".vsnap-new"
 #define MAX_CHAIN 200
 
 static const char *const kind_names[] = {
@@ -29,6 +33,7 @@ static const char *const kind_names[] = {
     [VS_CHECK_INTERNAL] = "internal",
     [VS_CHECK_IMAGE] = "image",
     [VS_CHECK_UNREFERENCED] = "unreferenced",
+    [VS_CHECK_UNNEEDED] = "unneeded",
 };
 
 const char *
@@ -80,6 +85,7 @@ typedef struct cimg {
     bool probed, exists, regular, magic;
     vs_image_info info;      /* for images with a qcow2/QED header */
     bool chain;              /* reached only through a backing chain */
+    vs_file_id id;           /* the file, when it exists (image_id.h) */
 } cimg;
 
 typedef struct cset {
@@ -87,13 +93,20 @@ typedef struct cset {
     size_t n, cap;
 } cset;
 
+/* path is normalised; another spelling of an existing file is found by its
+ * device and inode (image_id.h: one definition of the same image). */
 static long
 cset_find(const cset *s, const char *path)
 {
+    vs_file_id id;
     size_t i;
 
     for (i = 0; i < s->n; i++)
         if (strcmp(s->v[i].path, path) == 0)
+            return (long)i;
+    vs_file_id_get(path, &id);
+    for (i = 0; id.exists && i < s->n; i++)
+        if (vs_file_id_same(&id, &s->v[i].id))
             return (long)i;
     return -1;
 }
@@ -121,6 +134,7 @@ cset_add(cset *s, const char *path, const char *fmt, const char *who, bool own)
     c = &s->v[s->n];
     memset(c, 0, sizeof(*c));
     c->path = n;
+    vs_file_id_get(n, &c->id);
     c->meta_fmt = vs_xstrdup(fmt);
     c->who = vs_xstrdup(who);
     c->own = own;
@@ -271,8 +285,13 @@ load_defs(vs_dom *d, defs *ds, vs_check_report *rep, vs_error *err)
             if (def)
                 ds->v[ds->n++] = def;
             else if (rep)
-                report(rep, VS_CHECK_METADATA, "snapshot file '%s/%s' cannot be used: %s",
-                       sdir, fn, e.msg);
+                report(rep, VS_CHECK_METADATA,
+                       "snapshot file '%s/%s' cannot be used: %s; until it is mended no "
+                       "snapshot of the domain can be created, reverted or deleted: restore it "
+                       "from a backup, replace it with 'vsnap snapshot-create %s FILE "
+                       "--redefine', or forget it with 'vsnap snapshot-delete %s %s "
+                       "--metadata' (its images stay as they are)",
+                       sdir, fn, e.msg, d->name, d->name, name);
             free(name);
         }
         free(ents[i]);
@@ -293,32 +312,61 @@ defs_find(const defs *ds, const char *name)
     return NULL;
 }
 
-/* The images of the store's other domains: their files are not strays. */
+/* The store's other domains: the files their metadata and open journals
+ * name are not strays, and their uuids tell whose a temporary image is.
+ * *uuids gets "uuid name" pairs (caller frees). */
 static void
-add_other_domains(vs_dom *d, cset *s)
+add_other_domains(vs_dom *d, cset *s, char ***uuids)
 {
-    char **names = NULL, **nm;
+    char **names = NULL, **nm, **files;
+    size_t i;
 
     if (vs_store_list_domains(d->store, &names, NULL) < 0)
         return;
     for (nm = names; nm && *nm; nm++) {
+        vs_journal_state st;
+        vs_plan *jp = NULL;
         vs_dom *o;
         defs ds;
-        size_t i;
         vs_domain_def *def;
 
         if (strcmp(*nm, d->name) == 0 || !(o = vs_dom_open(d->store, *nm, VS_LOCK_NONE, NULL)))
             continue;
-        if ((def = vs_dom_def(o, NULL)))
+        if ((def = vs_dom_def(o, NULL))) {
+            char *pair = vs_xasprintf("%s %s", def->uuid ? def->uuid : "-", *nm);
+
             add_dom(s, def, "another domain", false);
+            vs_strv_push(uuids, pair);
+            free(pair);
+        }
         if (load_defs(o, &ds, NULL, NULL) == 0) {
             for (i = 0; i < ds.n; i++)
                 add_snapshot(s, ds.v[i], false);
             defs_free(&ds);
         }
+        if (vs_plan_load_journal(o, &jp, &st, NULL) == 0 && jp) {
+            files = vs_journal_files(jp);
+            for (i = 0; files[i]; i++)
+                cset_add(s, files[i], NULL, "an interrupted operation of another domain", false);
+            vs_strv_free(files);
+            vs_journal_state_clear(&st);
+            vs_plan_free(jp);
+        }
         vs_dom_close(o);
     }
     vs_strv_free(names);
+}
+
+/* The name of the domain with this uuid, from add_other_domains' pairs. */
+static const char *
+domain_of(char *const *uuids, const char *uuid)
+{
+    size_t n = strlen(uuid), i;
+
+    for (i = 0; uuids && uuids[i]; i++)
+        if (strncmp(uuids[i], uuid, n) == 0 && uuids[i][n] == ' ')
+            return uuids[i] + n + 1;
+    return NULL;
 }
 
 /* ---- the checks ----------------------------------------------------------- */
@@ -419,8 +467,10 @@ check_overlays(cset *s, const vs_snapshot_def *def, const vs_snap_disk *disks, s
 }
 
 static int
-scan_dir(const char *dir, cset *s, unsigned flags, vs_check_report *rep, vs_error *err)
+scan_dir(vs_dom *d, const char *dir, cset *s, char *const *uuids, unsigned flags,
+         vs_check_report *rep)
 {
+    const char *mine = vs_dom_def(d, NULL) ? vs_dom_def(d, NULL)->uuid : NULL;
     struct dirent **ents = NULL;
     int n, i;
 
@@ -430,13 +480,18 @@ scan_dir(const char *dir, cset *s, unsigned flags, vs_check_report *rep, vs_erro
     for (i = 0; i < n; i++) {
         const char *fn = ents[i]->d_name;
         char *path = vs_path_join(dir, fn);
-        size_t len = strlen(fn);
-        bool tmp = len > strlen(TMP_SUFFIX) &&
-                   strcmp(fn + len - strlen(TMP_SUFFIX), TMP_SUFFIX) == 0;
+        char *owner = vs_tmp_image_owner(fn);
+        const char *other = owner && *owner && (!mine || strcmp(owner, mine) != 0)
+                            ? domain_of(uuids, owner) : NULL;
 
         if (strcmp(fn, ".") != 0 && strcmp(fn, "..") != 0 && vs_is_regular_file(path) &&
-            cset_find(s, path) < 0 && (tmp || vs_image_has_magic(path))) {
-            if (tmp && (flags & VS_CHECK_REPAIR)) {
+            cset_find(s, path) < 0 && (owner || vs_image_has_magic(path))) {
+            if (other) {
+                /* another domain's: only its own repair may take it */
+                report(rep, VS_CHECK_UNREFERENCED,
+                       "'%s' was left behind by an interrupted operation of domain '%s' "
+                       "('vsnap snapshot-check %s --repair' removes it)", path, other, other);
+            } else if (owner && (flags & VS_CHECK_REPAIR)) {
                 vs_error e;
 
                 vs_error_clear(&e);
@@ -449,7 +504,7 @@ scan_dir(const char *dir, cset *s, unsigned flags, vs_check_report *rep, vs_erro
                 } else {
                     report(rep, VS_CHECK_UNREFERENCED, "'%s' cannot be removed: %s", path, e.msg);
                 }
-            } else if (tmp) {
+            } else if (owner) {
                 report(rep, VS_CHECK_UNREFERENCED,
                        "'%s' was left behind by an interrupted operation (--repair removes it)",
                        path);
@@ -459,12 +514,87 @@ scan_dir(const char *dir, cset *s, unsigned flags, vs_check_report *rep, vs_erro
                        "domain refers to", path);
             }
         }
+        free(owner);
         free(path);
         free(ents[i]);
     }
     free(ents);
-    (void)err;
     return 0;
+}
+
+/*
+ * Images vsnap made that nothing needs any more: what a delete would have
+ * merged or removed (a domain left on an overlay of its original image once
+ * the last snapshot is gone, an overlay nothing refers to, a registry entry
+ * whose file is gone). Reported as the steps --repair runs; with --repair
+ * they run as a plan of their own.
+ */
+static int
+check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
+{
+    vs_plan *p = NULL, *merge = NULL, *tail = NULL;
+    vs_model m;
+    vs_error e;
+    size_t i, lead = 0;
+    int ret = 0;
+
+    vs_error_clear(&e);
+    /* a model that cannot load was reported above (damaged files, chains) */
+    if (vs_model_load(&m, d, VS_MODEL_IMAGES, &e) < 0)
+        goto out;
+    p = vs_plan_new("snapshot-check --repair", d->name, m.dom->uuid, NULL);
+    merge = vs_plan_new("merge", NULL, NULL, NULL);
+    tail = vs_plan_new("tail", NULL, NULL, NULL);
+    if (vs_reclaim(&m, true, merge, tail, p, &e) < 0 ||
+        vs_reclaim_check_images(&m, merge, &e) < 0)
+        goto out;
+    while (lead < merge->n && merge->steps[lead].kind == VS_STEP_REBASE_IMAGE)
+        vs_plan_add_copy(p, &merge->steps[lead++]);
+    vs_plan_commit_point(p);
+    for (i = lead; i < merge->n; i++)
+        vs_plan_add_copy(p, &merge->steps[i]);
+    vs_model_plan_metadata(&m, p, NULL);
+    for (i = 0; i < tail->n; i++)
+        vs_plan_add_copy(p, &tail->steps[i]);
+    /* only when images are involved or the registry names files that are
+     * gone: a registry that merely lists overlays the metadata names too is
+     * how earlier releases wrote it */
+    for (i = 0; i < p->n; i++)
+        if (vs_step_info(p->steps[i].kind)->mech != VS_MECH_STORE)
+            break;
+    if (i == p->n) {
+        for (i = 0; m.registry && m.registry[i]; i++)
+            if (!vs_file_exists(m.registry[i]))
+                break;
+        if (!m.registry || !m.registry[i])
+            goto out;
+    }
+    if (flags & VS_CHECK_REPAIR) {
+        if ((ret = vs_plan_execute(p, d, err)) < 0)
+            goto out;
+        for (i = 0; i < p->n; i++) {
+            vs_buf b = VS_BUF_INIT;
+
+            vs_step_format(&p->steps[i], &b);
+            vs_strv_push(&rep->repaired, vs_buf_str(&b));
+            vs_buf_reset(&b);
+        }
+        vs_dom_forget(d);
+    } else {
+        for (i = 0; i < p->n; i++) {
+            vs_buf b = VS_BUF_INIT;
+
+            vs_step_format(&p->steps[i], &b);
+            report(rep, VS_CHECK_UNNEEDED, "%s (--repair does it)", vs_buf_str(&b));
+            vs_buf_reset(&b);
+        }
+    }
+ out:
+    vs_plan_free(p);
+    vs_plan_free(merge);
+    vs_plan_free(tail);
+    vs_model_release(&m);
+    return ret;
 }
 
 int
@@ -474,33 +604,44 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
     vs_snap_tree *t;
     cset s = { NULL, 0, 0 };
     defs ds = { NULL, 0 };
-    char **dirs = NULL;
+    char **dirs = NULL, **uuids = NULL;
     size_t i, j, own_n;
     int ret = -1;
 
     /* 1. the journal */
-    if (vs_journal_exists(d->dir)) {
+    if (vs_dom_journal_exists(d)) {
         if (flags & VS_CHECK_REPAIR) {
             vs_buf done = VS_BUF_INIT;
             char *lines, *line, *save = NULL;
 
-            if (vs_journal_repair(d, &done, err) < 0) {
+            if (vs_plan_repair(d, &done, err) < 0) {
                 vs_buf_reset(&done);
                 return -1;
             }
             lines = vs_buf_steal(&done);
-            for (line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            for (line = lines ? strtok_r(lines, "\n", &save) : NULL; line;
+                 line = strtok_r(NULL, "\n", &save))
                 vs_strv_push(&rep->repaired, line);
             free(lines);
+            /* what the repair wrote is what the checks below must see */
+            vs_dom_forget(d);
         } else {
+            vs_journal_state st;
+            vs_plan *jp = NULL;
             vs_error e;
-            char *what;
 
             vs_error_clear(&e);
-            what = vs_journal_describe(d->dir, &e);
-            report(rep, VS_CHECK_JOURNAL, "%s; --repair finishes or rolls it back",
-                   what ? what : e.msg);
-            free(what);
+            if (vs_plan_load_journal(d, &jp, &st, &e) < 0 || !jp) {
+                report(rep, VS_CHECK_JOURNAL, "%s; --repair finishes or rolls it back",
+                       e.msg[0] ? e.msg : "unreadable journal");
+            } else {
+                char *what = vs_journal_describe_state(jp, &st);
+
+                report(rep, VS_CHECK_JOURNAL, "%s; --repair finishes or rolls it back", what);
+                free(what);
+                vs_journal_state_clear(&st);
+                vs_plan_free(jp);
+            }
         }
     }
 
@@ -672,7 +813,7 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
         free(dir);
     }
     if (dirs) {
-        add_other_domains(d, &s);
+        add_other_domains(d, &s, &uuids);
         /* and their chains */
         for (i = 0; i < s.n; i++) {
             size_t depth = 0;
@@ -694,11 +835,15 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
             }
         }
         for (i = 0; dirs[i]; i++)
-            if (scan_dir(dirs[i], &s, flags, rep, err) < 0)
+            if (scan_dir(d, dirs[i], &s, uuids, flags, rep) < 0)
                 goto out;
     }
+    /* 9. what vsnap made that nothing needs any more */
+    if (!vs_dom_journal_exists(d) && check_unneeded(d, flags, rep, err) < 0)
+        goto out;
     ret = 0;
  out:
+    vs_strv_free(uuids);
     vs_strv_free(dirs);
     defs_free(&ds);
     cset_free(&s);

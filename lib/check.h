@@ -15,6 +15,7 @@ typedef enum vs_check_kind {
     VS_CHECK_INTERNAL,      /* qcow2 internal snapshot tables disagree with the metadata */
     VS_CHECK_IMAGE,         /* qemu-img check reports corruption or leaks */
     VS_CHECK_UNREFERENCED,  /* an image file next to the domain's images that nothing uses */
+    VS_CHECK_UNNEEDED,      /* an image vsnap made that a delete would have merged or removed */
 } vs_check_kind;
 
 typedef struct vs_check_item {
@@ -37,14 +38,18 @@ enum {
  * Check domain d (opened with the exclusive lock for REPAIR, shared
  * otherwise). Findings go to rep (zeroed by the caller; release with
  * vs_check_report_clear); the function fails only when the check itself
- * cannot run (or a repair fails). Nothing is changed without REPAIR, and
- * REPAIR changes only the journal's operation and files vsnap left behind
- * (<image>.vsnap-new).
+ * cannot run (or a repair fails). Nothing is changed without REPAIR; REPAIR
+ * finishes or rolls back the journal's operation, removes the temporary
+ * images this domain's interrupted operations left behind (never one another
+ * domain's journal names or whose name carries another domain's uuid), and
+ * runs, as a plan of its own, what a delete would have merged or removed
+ * (VS_CHECK_UNNEEDED).
  */
 int vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err);
 void vs_check_report_clear(vs_check_report *rep);
 
-/* "journal", "metadata", "missing", "chain", "internal", "image", "unreferenced" */
+/* "journal", "metadata", "missing", "chain", "internal", "image", "unreferenced",
+ * "unneeded" */
 const char *vs_check_kind_name(vs_check_kind kind);
 
 #endif

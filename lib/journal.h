@@ -1,5 +1,6 @@
-/* The journal: the plan of an operation in progress, <domain>/journal
- * (design.md sections 3 and 5). */
+/* The journal codec: a plan and its progress as text, and back (design.md
+ * sections 3 and 5). The store keeps the text in <domain>/journal; running,
+ * undoing and repairing a plan is plan_run.c's. */
 #ifndef VSNAP_JOURNAL_H
 #define VSNAP_JOURNAL_H
 
@@ -8,59 +9,49 @@
 #include "buf.h"
 #include "error.h"
 #include "plan.h"
-#include "store.h"
 
 /*
- * The journal is written (atomically) before the first step of a plan and
- * holds the whole plan: every step with everything it needs to run again
- * (image paths and formats, the full XML of every metadata file it writes).
- * It is rewritten when the commit point is passed and after each image step
- * behind it, and removed after the last step.
- *
- * Recovery: a journal still PREPARED means the commit point was not reached:
- * every step before it is undone, in reverse (undos are harmless for a step
- * that never ran: unlink a file that is not there, point a backing name back
- * to what it already is). A COMMITTED journal is finished: the steps from
- * `done` on run again. Steps behind the commit point are chosen to be
- * idempotent: commit -d keeps its source; rebase -u and metadata writes set
- * final values; removals and tag deletions accept what is already gone; a
- * replace is done when its source is gone. An image step that is not
- * idempotent once later steps ran (a commit) is followed by a journal update,
- * so it never runs twice.
+ * Where a crash left the operation (SQLite names its pager states the same
+ * way). The journal is written, durably, before the first step runs, and
+ * again at the commit point, after each step the runner must not replay, and
+ * when a rollback or the finally actions make progress; it is removed after
+ * the last finally action.
  */
 typedef enum vs_journal_phase {
-    VS_JOURNAL_PREPARED = 0,
-    VS_JOURNAL_COMMITTED,
+    VS_JOURNAL_PREPARED = 0,   /* before the commit point: repair undoes [0, commit) */
+    VS_JOURNAL_COMMITTED,      /* past it: repair runs the steps from `done` on */
+    VS_JOURNAL_ROLLED_BACK,    /* undone (or finished, see `finished`); only finally
+                                * actions from `fin_done` on are left */
+    VS_JOURNAL_FINISHED,       /* every step ran; only finally actions are left */
 } vs_journal_phase;
 
-/* <domdir>/journal (caller frees). */
-char *vs_journal_path(const char *domdir);
-bool vs_journal_exists(const char *domdir);
+typedef struct vs_journal_state {
+    vs_journal_phase phase;
+    size_t done;               /* steps [0, done) are known to have run */
+    size_t fin_done;           /* finally actions [0, fin_done) ran */
+    char *failure;             /* why the operation stopped, for people, or NULL */
+} vs_journal_state;
 
-int vs_journal_write(const char *domdir, const vs_plan *p, vs_journal_phase phase, size_t done,
-                     vs_error *err);
-/* 0 with *p = NULL when there is no journal. A journal that cannot be read
- * or parsed is an error (it is never silently ignored). */
-int vs_journal_read(const char *domdir, vs_plan **p, vs_journal_phase *phase, size_t *done,
-                    vs_error *err);
-int vs_journal_clear(const char *domdir, vs_error *err);
+/* The journal text of p in state st (caller frees). */
+char *vs_journal_encode(const vs_plan *p, const vs_journal_state *st);
 
 /*
- * The check every command makes before it touches a domain: with a journal
- * present it fails with "operation failed: domain 'D' has an interrupted
- * snapshot-delete of snapshot 'S' (...); run 'vsnap snapshot-check D --repair'
- * to finish or roll it back". 0 when there is none.
+ * Parse a journal text. `where` names it in messages. A text that is not a
+ * journal of a known version, or a plan that vs_plan_validate refuses, is an
+ * error that says to check the images by hand before moving the file away.
+ * *p (vs_plan_free) and st->failure (free) are the caller's.
  */
-int vs_journal_refuse(const char *domdir, const char *domain, vs_error *err);
+int vs_journal_decode(const char *text, size_t len, const char *where, vs_plan **p,
+                      vs_journal_state *st, vs_error *err);
+void vs_journal_state_clear(vs_journal_state *st);
 
-/* One line about the journal for people (caller frees), or NULL when none. */
-char *vs_journal_describe(const char *domdir, vs_error *err);
+/* Every image file the plan names (path, from, backing, old_backing of each
+ * step and finally action), for other domains' plans: a file an open
+ * journal names is never removed or merged. *paths (vs_strv_free). */
+char **vs_journal_files(const vs_plan *p);
 
-/*
- * Finish (COMMITTED) or roll back (PREPARED) the journal of d, then remove
- * it. What was done is appended to `report` (one line each). Returns 0 when
- * there was nothing to do too. On failure the journal stays.
- */
-int vs_journal_repair(vs_dom *d, vs_buf *report, vs_error *err);
+/* "interrupted snapshot-delete of snapshot 'S' (committed; 2 of 5 steps
+ * recorded as done)", for people (caller frees). */
+char *vs_journal_describe_state(const vs_plan *p, const vs_journal_state *st);
 
 #endif

@@ -1,6 +1,9 @@
-/* Plans: an operation on images and metadata as an ordered list of steps
- * (design.md sections 4 and 5). A plan is decided completely before its
- * first step runs; --dry-run prints it; execution journals it. */
+/* Plans: an operation on images and metadata as an ordered list of typed
+ * steps, decided completely before the first one runs (design.md sections 4
+ * and 5). --dry-run prints a plan, plan_run.c executes, undoes, finishes and
+ * repairs it, journal.c writes it down. What each kind of step is, every one
+ * of those reads from one table (vs_step_kinds); nothing derives a meaning
+ * from where a kind sits in the enum. */
 #ifndef VSNAP_PLAN_H
 #define VSNAP_PLAN_H
 
@@ -8,121 +11,180 @@
 #include <stddef.h>
 #include "buf.h"
 #include "error.h"
-#include "store.h"
+#include "image_id.h"
+
+/* Who carries a step out: one executor per mechanism (exec.h). */
+typedef enum vs_mechanism {
+    VS_MECH_QEMU_IMG = 0,   /* qemu-img on an image nobody has open */
+    VS_MECH_FILE,           /* plain file operations on image files */
+    VS_MECH_STORE,          /* the domain's metadata, through the store */
+    VS_MECH_COUNT
+} vs_mechanism;
 
 typedef enum vs_step_kind {
-    VS_STEP_CREATE_IMAGE = 0, /* qemu-img create: path (fmt) on backing (backing_fmt);
-                               * undo: unlink path (unless keep_on_undo) */
-    VS_STEP_REPLACE_IMAGE,    /* rename `from` over path; done when `from` is gone */
-    VS_STEP_COMMIT_IMAGE,     /* qemu-img commit -d: path's data into its backing file
-                               * (named in `backing`, for the record) */
-    VS_STEP_REBASE_IMAGE,     /* safe rebase of path onto backing: data moves, the
-                               * content stays; undo: rebase -u back to old_backing */
+    VS_STEP_CREATE_IMAGE = 0, /* qemu-img create: path (fmt) on backing (backing_fmt) */
+    VS_STEP_REPLACE_IMAGE,    /* rename `from` over path (path recreated empty on backing) */
+    VS_STEP_COMMIT_IMAGE,     /* qemu-img commit -d: path's data into its backing file */
+    VS_STEP_REBASE_IMAGE,     /* safe rebase of path onto backing: data moves, content stays */
     VS_STEP_RETARGET_IMAGE,   /* rebase -u: only the backing name of path changes */
-    VS_STEP_REMOVE_IMAGE,     /* unlink path (never a block device); missing is fine */
-    VS_STEP_TAG_CREATE,       /* qemu-img snapshot -c name path; undo: -d */
+    VS_STEP_REMOVE_IMAGE,     /* unlink path (never a block device) */
+    VS_STEP_TAG_CREATE,       /* qemu-img snapshot -c name path */
     VS_STEP_TAG_APPLY,        /* qemu-img snapshot -a name path */
-    VS_STEP_TAG_DELETE,       /* qemu-img snapshot -d name path, if the tag exists */
+    VS_STEP_TAG_DELETE,       /* qemu-img snapshot -d name path */
     VS_STEP_WRITE_SNAPSHOT,   /* metadata: snapshot `name` becomes `text` */
-    VS_STEP_REMOVE_SNAPSHOT,  /* metadata: snapshot `name` goes; missing is fine */
+    VS_STEP_REMOVE_SNAPSHOT,  /* metadata: snapshot `name` goes */
     VS_STEP_WRITE_DOMAIN,     /* metadata: the domain definition becomes `text` */
-    VS_STEP_SET_CURRENT,      /* metadata: current snapshot is `name` (NULL: none) */
+    VS_STEP_SET_CURRENT,      /* metadata: the current snapshot becomes `name` (NULL: none) */
     VS_STEP_WRITE_REGISTRY,   /* metadata: the overlay registry becomes `text` ("" none) */
+    VS_STEP_KIND_COUNT
 } vs_step_kind;
+
+/* The fields of a step, for vs_step_kind_info.needs / .undo_needs. */
+enum {
+    VS_SF_PATH        = 1 << 0,
+    VS_SF_FROM        = 1 << 1,
+    VS_SF_FMT         = 1 << 2,
+    VS_SF_BACKING     = 1 << 3,
+    VS_SF_BACKING_FMT = 1 << 4,
+    VS_SF_OLD_BACKING = 1 << 5,
+    VS_SF_NAME        = 1 << 6,
+    VS_SF_TEXT        = 1 << 7,
+    VS_SF_EXPECT      = 1 << 8,   /* `expect`: what path was when planned */
+    VS_SF_OLD         = 1 << 9,   /* old_text / old_name: the value before, for the undo */
+};
+
+/* What replaying a step does (a journal replay runs again the steps it cannot
+ * tell are done). */
+typedef enum vs_replay {
+    VS_REPLAY_SAME = 0,       /* running it again gives the same result */
+    VS_REPLAY_UNTIL_TOUCHED,  /* the same result only while no later step changed one of
+                               * its files (a commit into an image a later commit fills):
+                               * the runner records it done before such a step runs */
+    VS_REPLAY_NEVER,          /* running it twice changes the result (a second tag with the
+                               * same name): allowed only before the commit point, where a
+                               * crash undoes instead of replaying */
+} vs_replay;
+
+typedef struct vs_step_kind_info {
+    const char *name;         /* the journal's and --dry-run's name ("create-image") */
+    vs_mechanism mech;
+    bool undoable;            /* has an undo, so it may stand before the commit point */
+    vs_replay replay;
+    bool changes_data;        /* changes what a guest reads from some image */
+    bool needs_qemu;          /* talks to a running QEMU */
+    bool can_finally;         /* may be a finally action (runs on every path) */
+    bool groupable;           /* independent steps of this kind may run at once */
+    unsigned needs;           /* VS_SF_* fields it needs to run (NULL text is "" for
+                               * WRITE_REGISTRY; SET_CURRENT's NULL name is "none") */
+    unsigned undo_needs;      /* ... and to be undone */
+} vs_step_kind_info;
+
+/* Indexed by vs_step_kind; every kind has an entry (checked at build time). */
+extern const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT];
+const vs_step_kind_info *vs_step_info(vs_step_kind kind);
+/* "create-image" -> kind; -1 if unknown. */
+int vs_step_kind_parse(const char *s);
 
 typedef struct vs_step {
     vs_step_kind kind;
-    char *path;              /* the image the step acts on */
+    char *path;              /* the image (or, for metadata, nothing) the step acts on */
     char *from;              /* REPLACE_IMAGE: the file moved over path */
     char *fmt;               /* path's format */
-    char *backing;           /* CREATE/REBASE/RETARGET: the new backing ("" none);
+    char *backing;           /* CREATE/REBASE/RETARGET/REPLACE: the new backing ("" none);
                               * COMMIT: the image that receives the data */
     char *backing_fmt;
-    char *old_backing;       /* REBASE: the backing before, for the undo */
+    char *old_backing;       /* REBASE/RETARGET: the backing before, for the undo */
     char *old_backing_fmt;
-    char *name;              /* TAG_*: tag; snapshot steps: the snapshot name */
-    char *text;              /* WRITE_SNAPSHOT / WRITE_DOMAIN: the whole XML */
+    char *name;              /* TAG_*: the tag; snapshot steps: the snapshot's name;
+                              * SET_CURRENT: the new current snapshot (NULL: none) */
+    char *text;              /* WRITE_*: the whole new content */
+    char *old_text;          /* WRITE_xxx, REMOVE_SNAPSHOT: the content before (NULL: absent) */
+    char *old_name;          /* SET_CURRENT: the current snapshot before (NULL: none) */
+    vs_file_id expect;       /* path as it was when planned (REPLACE, REMOVE, COMMIT) */
     char *why;               /* one line for people (dry run, messages), or NULL */
     bool keep_on_undo;       /* CREATE_IMAGE on a block device: an undo leaves it */
 } vs_step;
 
 /*
  * Steps [0, commit) come before the commit point: each can be undone, and a
- * failure or crash there rolls the plan back. From the commit point on the
- * plan only goes forward: a failure or crash there is finished by
- * `snapshot-check --repair`, so every later step must give the same result
- * when it runs again (see journal.h).
+ * failure or crash there undoes them, newest first. From the commit point on
+ * the plan only goes forward: a failure or crash there is finished by
+ * `snapshot-check --repair`, which replays what it cannot see done. The
+ * finally actions run after the steps on every path (success, rollback,
+ * repair), each once.
  */
 typedef struct vs_plan {
     char *operation;         /* "snapshot-create", "snapshot-revert", ... */
     char *domain;
+    char *uuid;              /* the domain's uuid: temporary files carry it */
     char *snapshot;          /* the snapshot the command named, or NULL */
     vs_step *steps;
     size_t n, cap;
     size_t commit;
+    vs_step *fin;            /* finally actions */
+    size_t nfin, fin_cap;
+    bool adding_finally;     /* builders append to fin (vs_plan_begin_finally) */
+    char **notes;            /* why images were kept, for --dry-run (not journaled) */
 } vs_plan;
 
 /* Strings are copied; NULL stays NULL. Free with vs_plan_free. */
-vs_plan *vs_plan_new(const char *operation, const char *domain, const char *snapshot);
+vs_plan *vs_plan_new(const char *operation, const char *domain, const char *uuid,
+                     const char *snapshot);
 void vs_plan_free(vs_plan *p);
 
-/* Append a step (all strings copied). The commit point stays where it was
- * set last; vs_plan_commit_point puts it after the steps added so far. */
-void vs_plan_create_image(vs_plan *p, const char *path, const char *fmt, const char *backing,
-                          const char *backing_fmt, bool keep_on_undo, const char *why);
-void vs_plan_replace_image(vs_plan *p, const char *from, const char *path, const char *why);
-void vs_plan_commit_image(vs_plan *p, const char *path, const char *fmt, const char *into,
-                          const char *why);
-void vs_plan_rebase_image(vs_plan *p, const char *path, const char *fmt, const char *backing,
-                          const char *backing_fmt, const char *old_backing,
-                          const char *old_backing_fmt, const char *why);
-void vs_plan_retarget_image(vs_plan *p, const char *path, const char *fmt, const char *backing,
-                            const char *backing_fmt, const char *why);
-void vs_plan_remove_image(vs_plan *p, const char *path, const char *why);
-void vs_plan_tag(vs_plan *p, vs_step_kind kind, const char *image, const char *tag,
-                 const char *why);
-void vs_plan_write_snapshot(vs_plan *p, const char *name, const char *text, const char *why);
-void vs_plan_remove_snapshot(vs_plan *p, const char *name, const char *why);
-void vs_plan_write_domain(vs_plan *p, const char *text, const char *why);
-void vs_plan_set_current(vs_plan *p, const char *name, const char *why);
-void vs_plan_write_registry(vs_plan *p, const char *text, const char *why);
+/* Append a step (all strings copied) and return it, so that a planner can
+ * fill `expect` or `keep_on_undo`. The pointer is valid until the next add. */
+vs_step *vs_plan_create_image(vs_plan *p, const char *path, const char *fmt,
+                              const char *backing, const char *backing_fmt, const char *why);
+vs_step *vs_plan_replace_image(vs_plan *p, const char *from, const char *path, const char *fmt,
+                               const char *backing, const char *backing_fmt, const char *why);
+vs_step *vs_plan_commit_image(vs_plan *p, const char *path, const char *fmt, const char *into,
+                              const char *why);
+vs_step *vs_plan_rebase_image(vs_plan *p, const char *path, const char *fmt,
+                              const char *backing, const char *backing_fmt,
+                              const char *old_backing, const char *old_backing_fmt,
+                              const char *why);
+vs_step *vs_plan_retarget_image(vs_plan *p, const char *path, const char *fmt,
+                                const char *backing, const char *backing_fmt,
+                                const char *old_backing, const char *old_backing_fmt,
+                                const char *why);
+vs_step *vs_plan_remove_image(vs_plan *p, const char *path, const char *why);
+vs_step *vs_plan_tag(vs_plan *p, vs_step_kind kind, const char *image, const char *tag,
+                     const char *why);
+/* Metadata steps carry the value they replace (old: NULL when absent), so
+ * that they can be undone. */
+vs_step *vs_plan_write_snapshot(vs_plan *p, const char *name, const char *text,
+                                const char *old_text, const char *why);
+vs_step *vs_plan_remove_snapshot(vs_plan *p, const char *name, const char *old_text,
+                                 const char *why);
+vs_step *vs_plan_write_domain(vs_plan *p, const char *text, const char *old_text,
+                              const char *why);
+vs_step *vs_plan_set_current(vs_plan *p, const char *name, const char *old_name,
+                             const char *why);
+vs_step *vs_plan_write_registry(vs_plan *p, const char *text, const char *old_text,
+                                const char *why);
+/* A copy of step s (from another plan) appended. */
+vs_step *vs_plan_add_copy(vs_plan *p, const vs_step *s);
+/* A line for people about the plan (what it keeps and why), once each. */
+void vs_plan_note(vs_plan *p, const char *fmt, ...) VS_PRINTF(2, 3);
+/* The commit point goes after the steps added so far. */
 void vs_plan_commit_point(vs_plan *p);
+/* From now on the builders append finally actions (kinds with can_finally). */
+void vs_plan_begin_finally(vs_plan *p);
 
-/* Whether a step of this kind can stand before the commit point. */
-bool vs_step_undoable(vs_step_kind kind);
-/* "create-image", ...: the journal's names. vs_step_kind_parse: -1 if unknown. */
-const char *vs_step_kind_name(vs_step_kind kind);
-int vs_step_kind_parse(const char *s);
+/* The commit point and every step's fields against the table: 0, or -1 with
+ * a message naming the step (journal.c checks what it reads with it too). */
+int vs_plan_validate(const vs_plan *p, vs_error *err);
+/* The same, not requiring the fields in `optional` (older journals). */
+int vs_plan_validate_fields(const vs_plan *p, unsigned optional, vs_error *err);
+
+/* Whether image `path` is the same image as one a step of p acts on. */
+bool vs_plan_touches(const vs_plan *p, const char *path);
 
 /* The plan as --dry-run prints it: a header line, one numbered line per
- * step, the commit point marked. Ends with a newline. */
+ * step, the commit point marked, then the finally actions. Ends with a
+ * newline. vs_step_format: one step's words, without number or newline. */
 void vs_plan_format(const vs_plan *p, vs_buf *b);
-
-/*
- * Run the plan on domain d (whose exclusive lock the caller holds): write the
- * journal, run the steps, clear the journal. A step that fails before the
- * commit point undoes the steps before it, and the journal goes; one that
- * fails after it leaves the journal and the error says to run
- * `snapshot-check --repair`. Failpoint "plan-step" is evaluated at every step
- * boundary (before each step, before the commit point is recorded, and
- * before the journal is cleared).
- */
-int vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err);
-
-/*
- * The overlay registry, <domain>/overlays: one absolute path per line, the
- * overlays vsnap made that the snapshot metadata may no longer name as
- * overlays (a snapshot's <disks> or <revertDisks>), e.g. once the snapshot
- * that made one is deleted while a child's content still lives in it. Only
- * images vsnap made (named there, or in <disks>/<revertDisks>) are ever
- * removed by vsnap. *paths (caller frees with vs_strv_free) is never NULL;
- * a missing file is an empty registry.
- */
-char *vs_registry_path(const char *domdir);
-int vs_registry_read(const char *domdir, char ***paths, vs_error *err);
-
-/* One step and its undo, as execution and repair run them. */
-int vs_plan_run_step(vs_dom *d, const vs_step *s, vs_error *err);
-int vs_plan_undo_step(vs_dom *d, const vs_step *s, vs_error *err);
+void vs_step_format(const vs_step *s, vs_buf *b);
 
 #endif

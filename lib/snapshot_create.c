@@ -1,19 +1,24 @@
-/* snapshot-create / snapshot-create-as / snapshot-current NAME: new offline
- * internal snapshots and redefinitions (virsh-behaviour.md A.1, B.4, B.6, C.1, C.2). */
+/* snapshot-create / snapshot-create-as / snapshot-current NAME: the planner
+ * of new snapshots (internal and external) and of redefinitions
+ * (virsh-behaviour.md A.1, B.4, B.6, C.1, C.2). Every check is made here,
+ * before the plan; the plan that runs is the plan --dry-run prints. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "disk_align.h"
-#include "failpoint.h"
+#include "image_id.h"
 #include "mem.h"
+#include "model.h"
 #include "path.h"
 #include "plan.h"
+#include "plan_run.h"
+#include "qcow2.h"
 #include "qemu_img.h"
-#include "snapshot_external.h"
 #include "snapshot_ops.h"
 
 #define F_REDEFINE    "VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE"
@@ -43,22 +48,6 @@ vs_snap_images_free(vs_snap_image *images, size_t n)
         free(images[i].path);
     }
     free(images);
-}
-
-/* Whether paths a and b name one file: two spellings (a symlink, "/./", a
- * hard link) share one snapshot table, so comparing strings is not enough.
- * A path that cannot be stat'ed (missing image) falls back to the string, and
- * the later `qemu-img info` reports it. */
-static bool
-same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-
-    if (strcmp(a, b) == 0)
-        return true;
-    if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
-        return false;
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 static const vs_snap_disk *
@@ -132,7 +121,7 @@ vs_snapshot_images(const vs_snapshot_def *def, const vs_domain_def *dom,
         }
         /* Two disks on one file share one snapshot table: act on it once. */
         for (j = 0; j < count; j++)
-            if (same_file(out[j].path, dd->source))
+            if (vs_same_image(out[j].path, dd->source))
                 dup = true;
         if (dup)
             continue;
@@ -151,10 +140,14 @@ int
 vs_snapshot_image_tags(const vs_snap_image *img, char ***tags, vs_error *err)
 {
     vs_image_info info;
+    int rc;
 
     *tags = NULL;
-    if (vs_qemu_img_info(img->path, false, &info, err) < 0)
-        return -1;
+    /* the header, read directly; qemu-img only to name another format */
+    if ((rc = vs_qcow2_probe(img->path, &info, NULL)) != 1) {
+        if (vs_qemu_img_info(img->path, false, &info, err) < 0)
+            return -1;
+    }
     if (!info.format || strcmp(info.format, "qcow2") != 0) {
         vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                      "image '%s' of disk '%s' is in '%s' format; internal snapshots need qcow2",
@@ -186,6 +179,32 @@ vs_snapshot_images_probe(vs_snap_image *images, size_t n, const char *tag, vs_er
         vs_strv_free(tags);
     }
     return 0;
+}
+
+/* The plan's operation name and domain identity. */
+static vs_plan *
+new_plan(vs_dom *d, const char *operation, const char *snapshot, vs_error *err)
+{
+    vs_domain_def *dom = vs_dom_def(d, err);
+
+    if (!dom)
+        return NULL;
+    return vs_plan_new(operation, d->name, dom->uuid, snapshot);
+}
+
+/* Run p, or hand it to the dry run. Takes p. */
+static int
+run_or_return(vs_dom *d, vs_plan *p, vs_plan **dry, vs_error *err)
+{
+    int ret;
+
+    if (dry) {
+        *dry = p;
+        return 0;
+    }
+    ret = vs_plan_execute(p, d, err);
+    vs_plan_free(p);
+    return ret;
 }
 
 /* ---- redefine ---------------------------------------------------------- */
@@ -276,35 +295,38 @@ vs_snapshot_redefine_prep(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_er
     return ret;
 }
 
+/* A redefinition is a metadata plan: the file (with the one it replaces, if
+ * any, for the undo) and, with --current, current. */
 static int
-redefine(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err)
+plan_redefine(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
 {
     vs_snapshot_def *old = NULL;
-    vs_error undo;
-    int ret = -1;
+    char *text, *old_text = NULL, *cur;
+    vs_plan *p;
 
     if (vs_snapshot_redefine_prep(d, def, flags, err) < 0)
         return -1;
-    if (vs_dom_has_snapshot(d, def->name) && !(old = vs_dom_read_snapshot(d, def->name, err)))
-        return -1;
-    if (vs_dom_write_snapshot(d, def, err) < 0)
-        goto out;
-    if ((flags & VS_CREATE_CURRENT) &&
-        (vs_failpoint("redefine-current") ?
-         vs_error_set(err, VS_ERR_INTERNAL, "failpoint redefine-current") :
-         vs_dom_set_current(d, def->name, err)) < 0) {
-        /* Put the metadata back as it was. */
-        vs_error_clear(&undo);
-        if (old)
-            vs_dom_write_snapshot(d, old, &undo);
-        else
-            vs_dom_remove_snapshot(d, def->name, &undo);
-        goto out;
+    if (vs_dom_has_snapshot(d, def->name)) {
+        if (!(old = vs_dom_read_snapshot(d, def->name, err)))
+            return -1;
+        old_text = vs_snapshot_def_format_str(old, VS_SNAP_FORMAT_SECURE);
+        vs_snapshot_def_free(old);
     }
-    ret = 0;
- out:
-    vs_snapshot_def_free(old);
-    return ret;
+    if (!(p = new_plan(d, "snapshot-create --redefine", def->name, err))) {
+        free(old_text);
+        return -1;
+    }
+    text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+    vs_plan_write_snapshot(p, def->name, text, old_text, NULL);
+    free(text);
+    free(old_text);
+    if (flags & VS_CREATE_CURRENT) {
+        cur = vs_dom_current(d);
+        vs_plan_set_current(p, def->name, cur, NULL);
+        free(cur);
+    }
+    vs_plan_commit_point(p);
+    return run_or_return(d, p, dry, err);
 }
 
 /* ---- a new offline internal snapshot ----------------------------------- */
@@ -359,32 +381,13 @@ prepare_internal(const vs_snapshot_def *def, vs_error *err)
 }
 
 static int
-create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
+plan_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
 {
-    vs_domain_def *dom;
-    vs_snap_tree *t;
     vs_snap_image *images = NULL;
     size_t nimages = 0, i;
-    vs_plan *p;
-    char *text;
+    vs_plan *p = NULL;
+    char *text, *cur = NULL;
     int ret = -1;
-
-    if (flags & VS_CREATE_LIVE)
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "live snapshot creation is supported only during full system snapshots");
-    if (flags & VS_CREATE_QUIESCE)
-        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
-                            "--quiesce requires a running domain with a guest agent");
-    if (!(dom = vs_dom_def(d, err)))
-        return -1;
-
-    vs_domain_def_free(def->dom);
-    def->dom = vs_domain_def_copy(dom);
-
-    /* C.1 step 4: --disk-only, or a shut-off domain with an external disk
-     * request, makes an external snapshot (snapshot_external.c). */
-    if (vs_ext_create_wanted(def, flags))
-        return vs_ext_create(d, def, flags, dry, err);
 
     def->state = VS_STATE_SHUTOFF;
     def->memory = VS_LOC_NO;
@@ -394,7 +397,6 @@ create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, v
         return -1;
     if (vs_snapshot_images(def, def->dom, false, &images, &nimages, err) < 0)
         return -1;
-
     if (!(flags & VS_CREATE_NO_METADATA) && vs_dom_has_snapshot(d, def->name)) {
         vs_error_set(err, VS_ERR_OPERATION_FAILED, "domain moment %s already exists", def->name);
         goto out;
@@ -411,58 +413,332 @@ create_offline(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, v
             goto out;
         }
     }
-
     if (!(flags & VS_CREATE_NO_METADATA)) {
-        if (!(t = vs_dom_tree(d, err)))
-            goto out;
+        cur = vs_dom_current(d);
         free(def->parent);
-        def->parent = t->current >= 0 ? vs_xstrdup(t->e[t->current].name) : NULL;
+        def->parent = vs_xstrdup(cur);
     }
 
-    /* The same plan runs that --dry-run prints, journaled: the tags can be
-     * undone, so a failure or crash before the metadata is written deletes
-     * them again; after that `snapshot-check --repair` finishes the
-     * metadata. */
-    p = vs_plan_new("snapshot-create", d->name, def->name);
+    /* All or nothing: the tags and the metadata all come before the commit
+     * point, so a failure or crash anywhere deletes the tags again. */
+    if (!(p = new_plan(d, "snapshot-create", def->name, err)))
+        goto out;
     for (i = 0; i < nimages; i++)
         vs_plan_tag(p, VS_STEP_TAG_CREATE, images[i].path, def->name, NULL);
-    vs_plan_commit_point(p);
     if (!(flags & VS_CREATE_NO_METADATA)) {
         text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
-        vs_plan_write_snapshot(p, def->name, text, "the new snapshot");
+        vs_plan_write_snapshot(p, def->name, text, NULL, "the new snapshot");
         free(text);
-        vs_plan_set_current(p, def->name, NULL);
+        vs_plan_set_current(p, def->name, cur, NULL);
     }
-    if (dry) {
-        *dry = p;
-        ret = 0;
-        goto out;
-    }
-    ret = vs_plan_execute(p, d, err);
-    vs_plan_free(p);
+    vs_plan_commit_point(p);
+    ret = run_or_return(d, p, dry, err);
+    p = NULL;
  out:
+    vs_plan_free(p);
+    free(cur);
     vs_snap_images_free(images, nimages);
     return ret;
 }
 
-/* --dry-run of a redefinition: the metadata it would write. */
-static int
-redefine_plan(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
-{
-    vs_plan *p;
-    char *text;
+/* ---- a new offline external snapshot ------------------------------------ */
 
-    if (vs_snapshot_redefine_prep(d, def, flags, err) < 0)
+/* Whether a new, not redefined snapshot is external: --disk-only, or some
+ * entry of def->disks asks for 'external' (or names a file). Decided before
+ * alignment, as C.1 step 4 does. */
+static bool
+external_wanted(const vs_snapshot_def *def, unsigned flags)
+{
+    size_t i;
+
+    if (flags & VS_CREATE_DISK_ONLY)
+        return true;
+    for (i = 0; i < def->ndisks; i++)
+        if (def->disks[i].snapshot == VS_LOC_EXTERNAL ||
+            (def->disks[i].snapshot == VS_LOC_DEFAULT && def->disks[i].source))
+            return true;
+    return false;
+}
+
+static bool
+storage_local(vs_storage_type t)
+{
+    return t == VS_STORAGE_FILE || t == VS_STORAGE_BLOCK;
+}
+
+/* --reuse-external: the file must be an overlay of the disk's image. */
+static int
+check_reuse(const vs_snap_disk *e, const vs_domain_disk *dd, vs_error *err)
+{
+    const char *fmt = e->format;
+    vs_image_info info;
+    int rc;
+
+    rc = vs_qcow2_probe(e->source, &info, err);
+    if (rc < 0)
         return -1;
-    p = vs_plan_new("snapshot-create --redefine", d->name, def->name);
-    vs_plan_commit_point(p);
-    text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
-    vs_plan_write_snapshot(p, def->name, text, NULL);
-    free(text);
-    if (flags & VS_CREATE_CURRENT)
-        vs_plan_set_current(p, def->name, NULL);
-    *dry = p;
+    if (rc == 0 && strcmp(fmt, "qed") == 0 && vs_image_has_magic(e->source)) {
+        if (vs_qemu_img_info(e->source, false, &info, err) < 0)
+            return -1;
+        rc = 1;
+    }
+    if (rc == 0 || !info.format || strcmp(info.format, fmt) != 0) {
+        vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                     "cannot reuse '%s' for disk %s: it is not a %s image", e->source, e->name,
+                     fmt);
+        vs_image_info_clear(&info);
+        return -1;
+    }
+    if (!info.full_backing_filename || !vs_same_image(info.full_backing_filename, dd->source)) {
+        vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                     "cannot reuse '%s' for disk %s: its backing file is %s%s%s, not the "
+                     "disk's current image '%s'", e->source, e->name,
+                     info.full_backing_filename ? "'" : "",
+                     info.full_backing_filename ? info.full_backing_filename : "not set",
+                     info.full_backing_filename ? "'" : "", dd->source);
+        vs_image_info_clear(&info);
+        return -1;
+    }
+    if (info.backing_format && strcmp(info.backing_format, dd->format) != 0) {
+        vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                     "cannot reuse '%s' for disk %s: it names its backing file as a '%s' "
+                     "image, but the disk's image is '%s'", e->source, e->name,
+                     info.backing_format, dd->format);
+        vs_image_info_clear(&info);
+        return -1;
+    }
+    vs_image_info_clear(&info);
     return 0;
+}
+
+/* C.1 step 6 for one external entry of a shut-off domain. */
+static int
+prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags, vs_error *err)
+{
+    bool reuse = (flags & VS_CREATE_REUSE_EXT) != 0;
+    struct stat sb, lsb;
+    const char *fmt;
+
+    if (!e->format)
+        e->format = vs_xstrdup("qcow2");
+    fmt = e->format;
+    if (strcmp(fmt, "qcow2") != 0 && strcmp(fmt, "qed") != 0)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "external snapshot format for disk %s is unsupported: %s",
+                            e->name, fmt);
+    if (e->has_metadata_cache && strcmp(fmt, "qcow2") != 0)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "metadata cache max size control is supported only with qcow2 images");
+    if (!storage_local(dd->type) || !storage_local(e->type))
+        return vs_error_set(err, VS_ERR_INTERNAL,
+                            "external inactive snapshots are not supported on '%s' disks",
+                            vs_storage_type_name(storage_local(dd->type) ? e->type : dd->type));
+    if (!e->source)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "external snapshot of disk '%s' needs a file name", e->name);
+    if (e->source[0] != '/')
+        return vs_error_set(err, VS_ERR_XML, "disk snapshot image path '%s' must be absolute",
+                            e->source);
+    /* A link whose target does not exist would be created at its target:
+     * refused as an existing file is. */
+    if (lstat(e->source, &lsb) == 0 && S_ISLNK(lsb.st_mode) && stat(e->source, &sb) < 0)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "external snapshot file for disk %s is a symbolic link to a file "
+                            "that does not exist: %s", e->name, e->source);
+    if (stat(e->source, &sb) < 0) {
+        if (errno != ENOENT)
+            return vs_error_sys(err, errno, "unable to stat for disk %s: %s", e->name, e->source);
+        if (reuse)
+            return vs_error_sys(err, errno, "missing existing file for disk %s: %s", e->name,
+                                e->source);
+        if (e->type == VS_STORAGE_BLOCK)
+            return vs_error_set(err, VS_ERR_NO_SUPPORT,
+                                "block device snapshot target '%s' doesn't exist", e->source);
+    } else {
+        if ((e->type == VS_STORAGE_BLOCK) != (S_ISBLK(sb.st_mode) != 0))
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "mismatch between configured type for snapshot disk '%s' and the "
+                                "type of existing file '%s'", e->name, e->source);
+        if (!reuse && S_ISREG(sb.st_mode) && sb.st_size > 0)
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "external snapshot file for disk %s already exists and is not a "
+                                "block device: %s", e->name, e->source);
+    }
+    /* An overlay without a backing format makes qemu probe it, which is how
+     * raw images get misread; libvirt refuses such chains (user-pains 7). */
+    if (!dd->format)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "disk '%s' has no format (<driver type=...>) in the domain "
+                            "definition; set it before taking an external snapshot", e->name);
+    if (vs_same_image(e->source, dd->source))
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "external snapshot file for disk %s is the disk's current image: %s",
+                            e->name, e->source);
+    return reuse ? check_reuse(e, dd, err) : 0;
+}
+
+static int
+plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
+{
+    bool no_meta = (flags & VS_CREATE_NO_METADATA) != 0;
+    bool reuse = (flags & VS_CREATE_REUSE_EXT) != 0;
+    vs_domain_def *dom, *newdom = NULL;
+    vs_snapshot_def *cur = NULL;
+    vs_plan *p = NULL;
+    bool any_ext = false, any_int = false;
+    char *current = NULL, *text, *old_dom = NULL;
+    size_t i, j;
+    int ret = -1;
+
+    if (!(dom = vs_dom_def(d, err)))
+        return -1;
+    if (vs_disk_align(def, def->dom, VS_LOC_EXTERNAL, true, false, err) < 0)
+        return -1;
+    for (i = 0; i < def->ndisks && i < def->dom->ndisks; i++) {
+        vs_snap_disk *e = &def->disks[i];
+
+        if (e->snapshot == VS_LOC_EXTERNAL) {
+            if (prepare_external_disk(e, &def->dom->disks[i], flags, err) < 0)
+                return -1;
+            any_ext = true;
+        } else if (e->snapshot == VS_LOC_INTERNAL) {
+            any_int = true;
+        }
+    }
+    if (!any_ext && !any_int)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED, "nothing selected for snapshot");
+    if (!any_ext)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "disk-only snapshots require at least one disk to be selected for "
+                            "snapshot");
+    if (any_int)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "mixing internal and external targets for a snapshot is not yet "
+                            "supported");
+    for (i = 0; i < def->ndisks; i++)
+        for (j = i + 1; j < def->ndisks; j++)
+            if (def->disks[i].snapshot == VS_LOC_EXTERNAL &&
+                def->disks[j].snapshot == VS_LOC_EXTERNAL &&
+                vs_same_image(def->disks[i].source, def->disks[j].source))
+                return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                    "disks '%s' and '%s' cannot use the same external snapshot "
+                                    "file '%s'", def->disks[i].name, def->disks[j].name,
+                                    def->disks[i].source);
+
+    def->state = VS_STATE_SHUTOFF;
+    if (flags & VS_CREATE_DISK_ONLY)
+        def->memory = VS_LOC_NO;
+    if (!no_meta) {
+        /* (the file, not the tree: a create need not load the index) */
+        if (vs_dom_snapshot_file_exists(d, def->name))
+            return vs_error_set(err, VS_ERR_OPERATION_FAILED, "domain moment %s already exists",
+                                def->name);
+        current = vs_dom_current(d);
+        free(def->parent);
+        def->parent = vs_xstrdup(current);
+        if (current && !(cur = vs_dom_read_snapshot(d, current, err)))
+            goto out;
+    }
+
+    /* All or nothing: every step can be undone (the overlays removed, each
+     * metadata file put back), so the commit point is the end. */
+    if (!(p = new_plan(d, "snapshot-create", def->name, err)))
+        goto out;
+    newdom = vs_domain_def_copy(dom);
+    for (i = 0; i < def->ndisks && i < newdom->ndisks; i++) {
+        vs_snap_disk *e = &def->disks[i];
+        const vs_domain_disk *dd = &dom->disks[i];
+
+        if (e->snapshot != VS_LOC_EXTERNAL)
+            continue;
+        if (!reuse) {
+            char *why = vs_xasprintf("new overlay of disk %s", e->name);
+
+            vs_plan_create_image(p, e->source, e->format, dd->source, dd->format, why)
+                ->keep_on_undo = e->type == VS_STORAGE_BLOCK;
+            free(why);
+        }
+        if (vs_domain_def_set_disk_source(newdom, i, e->type, e->source, e->format, err) < 0)
+            goto out;
+    }
+    if (!no_meta) {
+        text = vs_model_format_snapshot(def);
+        vs_plan_write_snapshot(p, def->name, text, NULL,
+                               "the new snapshot, with the images as they were");
+        free(text);
+        /* The overlays a revert made now hold the new snapshot's content. */
+        if (cur && cur->nrevert_disks) {
+            char **reg = NULL, *reg_old, *reg_new, *cur_old;
+            vs_buf b = VS_BUF_INIT;
+
+            /* Named by no <revertDisks> any more: keep them known as vsnap's. */
+            if (vs_dom_registry_load(d, &reg, err) < 0)
+                goto out;
+            for (i = 0; reg[i]; i++)
+                vs_buf_addf(&b, "%s\n", reg[i]);
+            vs_buf_addc(&b, '\0');
+            reg_old = vs_buf_steal(&b);
+            for (i = 0; i < cur->nrevert_disks; i++)
+                if (cur->revert_disks[i].source && cur->revert_disks[i].snapshot == VS_LOC_EXTERNAL)
+                    vs_strv_push(&reg, cur->revert_disks[i].source);
+            for (i = 0; reg[i]; i++)
+                vs_buf_addf(&b, "%s\n", reg[i]);
+            reg_new = vs_buf_steal(&b);
+            vs_plan_write_registry(p, reg_new, reg_old, NULL);
+            free(reg_new);
+            free(reg_old);
+            vs_strv_free(reg);
+            cur_old = vs_model_format_snapshot(cur);
+            vs_model_clear_revert_disks(cur);
+            text = vs_model_format_snapshot(cur);
+            vs_plan_write_snapshot(p, cur->name, text, cur_old,
+                                   "its revert overlays now belong to the new snapshot");
+            free(text);
+            free(cur_old);
+        }
+    }
+    text = vs_model_format_domain(newdom);
+    old_dom = vs_model_format_domain(dom);
+    vs_plan_write_domain(p, text, old_dom, "the disks switch to the new overlays");
+    free(text);
+    if (!no_meta)
+        vs_plan_set_current(p, def->name, current, NULL);
+    vs_plan_commit_point(p);
+    ret = run_or_return(d, p, dry, err);
+    p = NULL;
+ out:
+    vs_plan_free(p);
+    vs_domain_def_free(newdom);
+    vs_snapshot_def_free(cur);
+    free(current);
+    free(old_dom);
+    return ret;
+}
+
+/* ---- the verb ------------------------------------------------------------- */
+
+static int
+plan_new(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
+{
+    vs_domain_def *dom;
+
+    if (flags & VS_CREATE_LIVE)
+        return vs_error_set(err, VS_ERR_NO_SUPPORT,
+                            "live snapshot creation is supported only during full system snapshots");
+    if (flags & VS_CREATE_QUIESCE)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "--quiesce requires a running domain with a guest agent");
+    if (!(dom = vs_dom_def(d, err)))
+        return -1;
+    if (vs_model_check_usable(d, def->name, err) < 0)
+        return -1;
+    vs_domain_def_free(def->dom);
+    def->dom = vs_domain_def_copy(dom);
+    /* C.1 step 4: --disk-only, or a shut-off domain with an external disk
+     * request, makes an external snapshot. */
+    if (external_wanted(def, flags))
+        return plan_external(d, def, flags, dry, err);
+    return plan_internal(d, def, flags, dry, err);
 }
 
 static int
@@ -476,6 +752,8 @@ create_common(vs_dom *d, const char *xml, size_t len, const char *what,
 
     if (name)
         *name = NULL;
+    if (dry)
+        *dry = NULL;
     /* The library's own flag rules, then the qemu driver's. */
     if ((flags & VS_CREATE_CURRENT) && !redef)
         return vs_error_set(err, VS_ERR_PLAIN, "Flag '%s' is required by flag '%s'",
@@ -504,10 +782,7 @@ create_common(vs_dom *d, const char *xml, size_t len, const char *what,
         vs_snapshot_def_free(def);
         return -1;
     }
-    if (redef)
-        ret = dry ? redefine_plan(d, def, flags, dry, err) : redefine(d, def, flags, err);
-    else
-        ret = create_offline(d, def, flags, dry, err);
+    ret = redef ? plan_redefine(d, def, flags, dry, err) : plan_new(d, def, flags, dry, err);
     if (ret == 0 && name)
         *name = vs_xstrdup(def->name);
     vs_snapshot_def_free(def);
@@ -525,7 +800,6 @@ int
 vs_snapshot_create_plan(vs_dom *d, const char *xml, size_t len, const char *what,
                         unsigned flags, char **name, vs_plan **plan, vs_error *err)
 {
-    *plan = NULL;
     return create_common(d, xml, len, what, flags, name, plan, err);
 }
 

@@ -1,6 +1,12 @@
-/* snapshot-delete of a shut-off domain (virsh-behaviour.md A.10, B.6, C.4):
- * the checks made before anything changes, metadata-only deletion, and the
- * rest through snapshot_external.c's journaled plans. */
+/* snapshot-delete of a shut-off domain: the planner, for internal and
+ * external snapshots and for a set of snapshots in one plan
+ * (virsh-behaviour.md A.10, B.6, C.4).
+ *
+ * Delete removes what only the deleted snapshots used: their internal
+ * snapshots from every image holding them, then (reclaim.h) the images
+ * nothing refers to any more, merging layers nothing owns any more. Each
+ * deleted snapshot's children move to its parent, current moves up. With
+ * --metadata no image is touched. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,139 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "failpoint.h"
 #include "mem.h"
+#include "model.h"
 #include "path.h"
-#include "snapshot_external.h"
+#include "plan_run.h"
+#include "reclaim.h"
 #include "snapshot_ops.h"
-
-/* What deleting one snapshot involves, checked before anything changes
- * (the plan that runs is snapshot_external.c's). */
-typedef struct del_step {
-    char *name;
-    vs_snap_image *images;   /* has_tag set: only those are touched */
-    size_t nimages;
-} del_step;
-
-/* One `qemu-img info` per image file, however many snapshots use it. */
-typedef struct tag_cache {
-    char **paths;
-    char ***tags;
-    size_t n, paths_cap, tags_cap;
-} tag_cache;
-
-static void
-tag_cache_clear(tag_cache *c)
-{
-    size_t i;
-
-    for (i = 0; i < c->n; i++) {
-        free(c->paths[i]);
-        vs_strv_free(c->tags[i]);
-    }
-    free(c->paths);
-    free(c->tags);
-}
-
-static int
-tag_cache_probe(tag_cache *c, vs_snap_image *img, const char *tag, vs_error *err)
-{
-    size_t i;
-    char **t;
-
-    for (i = 0; i < c->n; i++)
-        if (strcmp(c->paths[i], img->path) == 0)
-            break;
-    if (i == c->n) {
-        if (vs_snapshot_image_tags(img, &t, err) < 0)
-            return -1;
-        vs_xgrow(&c->paths, &c->paths_cap, c->n, sizeof(*c->paths));
-        vs_xgrow(&c->tags, &c->tags_cap, c->n, sizeof(*c->tags));
-        c->paths[c->n] = vs_xstrdup(img->path);
-        c->tags[c->n] = t;
-        c->n++;
-    }
-    img->has_tag = false;
-    for (t = c->tags[i]; t && *t; t++)
-        if (strcmp(*t, tag) == 0)
-            img->has_tag = true;
-    return 0;
-}
-
-static void
-steps_free(del_step *steps, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        free(steps[i].name);
-        vs_snap_images_free(steps[i].images, steps[i].nimages);
-    }
-    free(steps);
-}
-
-/*
- * Remove one snapshot's metadata as B.6 describes: its children move to its
- * parent, current moves to its parent. Crash order: children's files, then
- * current, then the file itself, so that no file ever names a parent that is
- * gone.
- */
-static int
-remove_metadata(vs_dom *d, const char *name, vs_error *err)
-{
-    vs_snap_tree *t;
-    long idx, *kids = NULL;
-    size_t nkids, i;
-    char *parent = NULL, **kid_names = NULL, *cur = NULL;
-    int ret = -1;
-
-    if (!(t = vs_dom_tree(d, err)))
-        return -1;
-    if ((idx = vs_snap_tree_find(t, name)) < 0)
-        return vs_error_set(err, VS_ERR_NO_SNAPSHOT,
-                            "no domain snapshot with matching name '%s'", name);
-    if (t->e[idx].parent && vs_snap_tree_find(t, t->e[idx].parent) >= 0)
-        parent = vs_xstrdup(t->e[idx].parent);
-    /* Indexes go stale with the first write: keep names. */
-    nkids = vs_snap_tree_children(t, idx, &kids);
-    for (i = 0; i < nkids; i++)
-        vs_strv_push(&kid_names, t->e[kids[i]].name);
-    free(kids);
-
-    for (i = 0; i < nkids; i++) {
-        vs_snapshot_def *kid;
-        int rc;
-
-        if (i > 0 && vs_failpoint("delete-reparent")) {
-            vs_error_set(err, VS_ERR_INTERNAL, "failpoint delete-reparent");
-            goto out;
-        }
-        if (!(kid = vs_dom_read_snapshot(d, kid_names[i], err)))
-            goto out;
-        free(kid->parent);
-        kid->parent = vs_xstrdup(parent);
-        rc = vs_dom_write_snapshot(d, kid, err);
-        vs_snapshot_def_free(kid);
-        if (rc < 0)
-            goto out;
-    }
-    cur = vs_dom_current(d);
-    if (cur && strcmp(cur, name) == 0 && vs_dom_set_current(d, parent, err) < 0)
-        goto out;
-    if (vs_dom_remove_snapshot(d, name, err) < 0)
-        goto out;
-    ret = 0;
- out:
-    free(cur);
-    free(parent);
-    vs_strv_free(kid_names);
-    return ret;
-}
+#include "snapshot_tree.h"
 
 /* A delete writes snapshot files in snapshots/, and the journal, "current"
  * and the index in the domain directory. The images change before the
  * metadata, so a directory the metadata cannot be changed in must fail
- * before any `qemu-img snapshot -d`, or the delete would stop half-done. */
+ * before any image changes, or the delete would stop half-done. */
 static int
 check_metadata_writable(vs_dom *d, vs_error *err)
 {
@@ -149,143 +34,336 @@ check_metadata_writable(vs_dom *d, vs_error *err)
 
     if (access(d->dir, W_OK | X_OK) < 0)
         ret = vs_error_sys(err, errno, "cannot change the metadata in '%s'", d->dir);
-    else if (access(sdir, W_OK | X_OK) < 0)
+    else if (access(sdir, W_OK | X_OK) < 0 && errno != ENOENT)
         ret = vs_error_sys(err, errno, "cannot change the metadata in '%s'", sdir);
     free(sdir);
     return ret;
 }
 
-/* Plan the deletion of `name`: probe every image first, so that a missing
- * image or an unsupported snapshot fails before anything changes. */
+/* The images that hold snapshot def's internal snapshot must be there and
+ * be qcow2, or the delete would stop half-way; --metadata is the way out. */
 static int
-plan_step(vs_dom *d, const vs_snapshot_def *def, bool metadata_only, tag_cache *cache,
-          del_step *step, vs_error *err)
+check_internal_images(vs_model *m, const vs_snapshot_def *def, vs_error *err)
 {
-    const vs_domain_def *dom;
-    size_t i;
+    const vs_domain_def *dom = def->dom ? def->dom : m->dom;
+    vs_snap_image *images = NULL;
+    size_t n = 0, i;
+    int ret = 0;
 
-    step->name = vs_xstrdup(def->name);
-    step->images = NULL;
-    step->nimages = 0;
-    if (metadata_only)
-        return 0;
     if (vs_snapshot_def_is_external(def))
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "deleting external snapshot '%s' is not supported yet; "
-                            "--metadata removes only its metadata", def->name);
-    /* A legacy definition without <domain>: its data can only be in the
-     * domain's present images, and only where the tag exists. */
-    dom = def->dom;
-    if (!dom && !(dom = vs_dom_def(d, err)))
+        return 0;
+    if (vs_snapshot_images(def, dom, true, &images, &n, err) < 0)
         return -1;
-    if (vs_snapshot_images(def, dom, true, &step->images, &step->nimages, err) < 0)
-        return -1;
-    for (i = 0; i < step->nimages; i++) {
-        if (tag_cache_probe(cache, &step->images[i], def->name, err) < 0) {
-            /* An image that is gone for good would block the delete forever. */
-            if (err) {
-                char *first = vs_xstrdup(err->msg);
+    for (i = 0; i < n && ret == 0; i++) {
+        long k = vs_graph_find(&m->g, images[i].path);
+        const vs_image *im = k >= 0 ? &m->g.v[k] : NULL;
 
-                vs_error_set(err, VS_ERR_PLAIN,
-                             "%s (snapshot-delete --metadata removes only the metadata)", first);
-                free(first);
+        if (!im || !im->exists)
+            ret = vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                               "image '%s' of disk '%s' does not exist (snapshot-delete "
+                               "--metadata removes only the metadata)", images[i].path,
+                               images[i].target);
+        else if (!im->fmt || strcmp(im->fmt, "qcow2") != 0)
+            ret = vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                               "image '%s' of disk '%s' is in '%s' format; internal snapshots "
+                               "need qcow2 (snapshot-delete --metadata removes only the "
+                               "metadata)", images[i].path, images[i].target,
+                               im->fmt ? im->fmt : "unknown");
+    }
+    vs_snap_images_free(images, n);
+    return ret;
+}
+
+/* Remove snapshot s from the model as B.6 deletes one snapshot. */
+static void
+simulate_delete(vs_model *m, long s, vs_plan *tags)
+{
+    vs_snapshot_def *def = m->snaps[s].def;
+    const vs_domain_def *dom = def->dom ? def->dom : m->dom;
+    size_t k, c;
+
+    for (c = 0; c < m->nsnaps; c++) {
+        vs_snapshot_def *kid = m->snaps[c].def;
+
+        if (m->snaps[c].removed || (long)c == s || !kid->parent ||
+            strcmp(kid->parent, def->name) != 0)
+            continue;
+        free(kid->parent);
+        kid->parent = vs_xstrdup(def->parent);
+        m->snaps[c].dirty = true;
+    }
+    if (m->current && strcmp(m->current, def->name) == 0) {
+        free(m->current);
+        m->current = vs_xstrdup(def->parent);
+    }
+    /* Its internal snapshots go from every image that holds them. */
+    for (k = 0; tags && m->images && k < dom->ndisks; k++) {
+        const vs_domain_disk *dd = &dom->disks[k];
+        long i;
+
+        if (!vs_disk_is_local(dd) || vs_model_disk_location(def, dd) != VS_LOC_INTERNAL)
+            continue;
+        if ((i = vs_graph_find(&m->g, dd->source)) < 0 || !m->g.v[i].exists ||
+            !vs_image_has_tag(&m->g.v[i], def->name))
+            continue;
+        vs_plan_tag(tags, VS_STEP_TAG_DELETE, m->g.v[i].path, def->name, NULL);
+        vs_image_drop_tag(&m->g.v[i], def->name);
+    }
+    vs_model_release_snap(m, def);
+    m->snaps[s].removed = true;
+    m->snaps[s].removed_order = 0;
+    for (c = 0; c < m->nsnaps; c++)
+        if (m->snaps[c].removed && m->snaps[c].removed_order > m->snaps[s].removed_order)
+            m->snaps[s].removed_order = m->snaps[c].removed_order;
+    m->snaps[s].removed_order++;
+}
+
+/* The names a delete of `name` removes, deepest first then name itself (as
+ * B.6 deletes them one at a time, which moves current up the tree). */
+static int
+collect(vs_dom *d, const char *name, unsigned flags, char ***names, vs_error *err)
+{
+    vs_snap_tree *t;
+    long idx, *desc = NULL;
+    size_t n, i;
+
+    if (!(t = vs_dom_tree(d, err)))
+        return -1;
+    if ((idx = vs_snap_tree_find(t, name)) < 0)
+        return vs_error_set(err, VS_ERR_NO_SNAPSHOT,
+                            "no domain snapshot with matching name '%s'", name);
+    if (flags & (VS_DELETE_CHILDREN | VS_DELETE_CHILDREN_ONLY)) {
+        n = vs_snap_tree_collect_descendants(t, idx, &desc);
+        for (i = n; i-- > 0;)
+            vs_strv_push(names, t->e[desc[i]].name);
+        free(desc);
+    }
+    if (!(flags & VS_DELETE_CHILDREN_ONLY))
+        vs_strv_push(names, name);
+    return 0;
+}
+
+/* The snapshots a metadata-only delete reads: the deleted ones and the
+ * children it moves (not the whole domain). */
+static char **
+involved(vs_dom *d, char *const *names)
+{
+    vs_snap_tree *t = vs_dom_tree(d, NULL);
+    char **v = vs_xcalloc(1, sizeof(*v));
+    size_t i, k, nk;
+    long idx, *kids;
+
+    for (i = 0; names && names[i]; i++) {
+        vs_strv_push(&v, names[i]);
+        if (!t || (idx = vs_snap_tree_find(t, names[i])) < 0)
+            continue;
+        nk = vs_snap_tree_children(t, idx, &kids);
+        for (k = 0; k < nk; k++)
+            vs_strv_push(&v, t->e[kids[k]].name);
+        free(kids);
+    }
+    return v;
+}
+
+static int
+plan_delete(vs_model *m, char *const *names, unsigned flags, vs_plan *p, vs_error *err)
+{
+    bool metadata_only = (flags & VS_DELETE_METADATA_ONLY) != 0;
+    vs_plan *tags = vs_plan_new("tags", NULL, NULL, NULL), *merge = vs_plan_new("merge", NULL, NULL, NULL),
+            *tail = vs_plan_new("tail", NULL, NULL, NULL);
+    size_t i, k, lead = 0;
+    int ret = -1;
+
+    for (i = 0; names[i]; i++) {
+        long s = vs_model_find(m, names[i]);
+        vs_snapshot_def *def = s >= 0 ? m->snaps[s].def : NULL;
+
+        for (k = 0; def && k < def->ndisks && !metadata_only; k++)
+            if (def->disks[k].delete_in_progress) {
+                vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                             "snapshot disk '%s' was target of not completed snapshot delete",
+                             def->disks[k].name);
+                goto out;
             }
+        if (def && !metadata_only && check_internal_images(m, def, err) < 0)
+            goto out;
+    }
+    for (i = 0; names[i]; i++) {
+        long s = vs_model_find(m, names[i]);
+
+        if (s >= 0)
+            simulate_delete(m, s, metadata_only ? NULL : tags);
+    }
+    if (!metadata_only) {
+        if (vs_reclaim(m, true, merge, tail, p, err) < 0 ||
+            vs_reclaim_check_images(m, merge, err) < 0)
+            goto out;
+    }
+    /* leading safe rebases | commit point | internal snapshots deleted |
+     * merges | metadata | removals. A metadata-only delete can be undone
+     * entirely: its commit point is the end. */
+    while (lead < merge->n && merge->steps[lead].kind == VS_STEP_REBASE_IMAGE)
+        vs_plan_add_copy(p, &merge->steps[lead++]);
+    if (!metadata_only)
+        vs_plan_commit_point(p);
+    for (i = 0; i < tags->n; i++)
+        vs_plan_add_copy(p, &tags->steps[i]);
+    for (i = lead; i < merge->n; i++)
+        vs_plan_add_copy(p, &merge->steps[i]);
+    vs_model_plan_metadata(m, p, NULL);
+    for (i = 0; i < tail->n; i++)
+        vs_plan_add_copy(p, &tail->steps[i]);
+    if (metadata_only)
+        vs_plan_commit_point(p);
+    ret = 0;
+ out:
+    vs_plan_free(tags);
+    vs_plan_free(merge);
+    vs_plan_free(tail);
+    return ret;
+}
+
+/* The way out of a damaged snapshot file: forget it. Its children become
+ * roots, and it stops being current; no image is touched. */
+static int
+plan_forget_damaged(vs_dom *d, const char *name, vs_plan **dry, vs_error *err)
+{
+    vs_snap_tree *t;
+    vs_domain_def *dom;
+    vs_plan *p;
+    char *cur;
+    size_t i;
+    int ret;
+
+    if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))
+        return -1;
+    p = vs_plan_new("snapshot-delete --metadata", d->name, dom->uuid, name);
+    for (i = 0; i < t->n; i++) {
+        vs_snapshot_def *kid;
+        char *old, *text;
+
+        if (!t->e[i].parent || strcmp(t->e[i].parent, name) != 0)
+            continue;
+        if (!(kid = vs_dom_read_snapshot(d, t->e[i].name, err))) {
+            vs_plan_free(p);
             return -1;
         }
+        old = vs_model_format_snapshot(kid);
+        free(kid->parent);
+        kid->parent = NULL;
+        text = vs_model_format_snapshot(kid);
+        vs_plan_write_snapshot(p, kid->name, text, old, "its parent's file cannot be read");
+        free(old);
+        free(text);
+        vs_snapshot_def_free(kid);
     }
-    return 0;
+    cur = vs_dom_current(d);
+    if (cur && strcmp(cur, name) == 0)
+        vs_plan_set_current(p, NULL, cur, NULL);
+    free(cur);
+    vs_plan_commit_point(p);
+    vs_plan_remove_snapshot(p, name, NULL, "its file cannot be read, so it is forgotten");
+    if (dry) {
+        *dry = p;
+        return 0;
+    }
+    ret = vs_plan_execute(p, d, err);
+    vs_plan_free(p);
+    return ret;
+}
+
+static bool
+is_damaged(vs_dom *d, const char *name)
+{
+    const vs_snap_damage *dmg;
+    size_t n = vs_dom_damaged(d, &dmg, NULL), i;
+    char *file = vs_xasprintf("%s.xml", name);
+    bool yes = false;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(dmg[i].file, file) == 0)
+            yes = true;
+    free(file);
+    return yes;
+}
+
+int
+vs_snapshot_delete_set(vs_dom *d, char *const *targets, unsigned flags, vs_plan **dry,
+                       vs_error *err)
+{
+    bool metadata_only = (flags & VS_DELETE_METADATA_ONLY) != 0;
+    char **names = NULL, **load = NULL;
+    vs_plan *p = NULL;
+    vs_model m;
+    size_t i;
+    int ret = -1;
+
+    memset(&m, 0, sizeof(m));
+    if (dry)
+        *dry = NULL;
+    for (i = 0; targets[i]; i++)
+        if (collect(d, targets[i], flags, &names, err) < 0)
+            goto out;
+    if (metadata_only) {
+        load = involved(d, names);
+        if (vs_model_load_some(&m, d, load, err) < 0)
+            goto out;
+    } else if (vs_model_load(&m, d, VS_MODEL_IMAGES, err) < 0) {
+        goto out;
+    }
+    if (check_metadata_writable(d, err) < 0)
+        goto out;
+    p = vs_plan_new(metadata_only ? "snapshot-delete --metadata" : "snapshot-delete", d->name,
+                    m.dom->uuid, targets[0] && !targets[1] ? targets[0] : NULL);
+    if (plan_delete(&m, names, flags, p, err) < 0)
+        goto out;
+    if (dry) {
+        *dry = p;
+        p = NULL;
+        ret = 0;
+    } else {
+        ret = vs_plan_execute(p, d, err);
+    }
+ out:
+    vs_plan_free(p);
+    vs_model_release(&m);
+    vs_strv_free(names);
+    vs_strv_free(load);
+    return ret;
+}
+
+static int
+delete_common(vs_dom *d, const char *name, unsigned flags, vs_plan **dry, vs_error *err)
+{
+    char *one[2] = { (char *)name, NULL };
+    vs_snapshot_def *def;
+
+    if (dry)
+        *dry = NULL;
+    if ((flags & VS_DELETE_METADATA_ONLY) && !(flags & (VS_DELETE_CHILDREN |
+                                                        VS_DELETE_CHILDREN_ONLY)) &&
+        is_damaged(d, name))
+        return plan_forget_damaged(d, name, dry, err);
+    /* virsh looks the snapshot up before the library checks flags. */
+    if (!(def = vs_dom_read_snapshot(d, name, err)))
+        return -1;
+    vs_snapshot_def_free(def);
+    if ((flags & VS_DELETE_CHILDREN) && (flags & VS_DELETE_CHILDREN_ONLY))
+        return vs_error_set(err, VS_ERR_PLAIN, "Flags '%s' and '%s' are mutually exclusive",
+                            "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN",
+                            "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY");
+    return vs_snapshot_delete_set(d, one, flags, dry, err);
 }
 
 int
 vs_snapshot_delete(vs_dom *d, const char *name, unsigned flags, vs_error *err)
 {
-    bool metadata_only = (flags & VS_DELETE_METADATA_ONLY) != 0;
-    vs_snapshot_def *def, *other;
-    vs_snap_tree *t;
-    long idx, *desc = NULL, *kids = NULL;
-    size_t ndesc = 0, nkids = 0, nsteps = 0, i, j;
-    char **names = NULL;
-    del_step *steps = NULL;
-    tag_cache cache = { NULL, NULL, 0, 0, 0 };
-    int ret = -1;
+    return delete_common(d, name, flags, NULL, err);
+}
 
-    if (!(def = vs_dom_read_snapshot(d, name, err)))
-        return -1;
-    if ((flags & VS_DELETE_CHILDREN) && (flags & VS_DELETE_CHILDREN_ONLY)) {
-        vs_error_set(err, VS_ERR_PLAIN, "Flags '%s' and '%s' are mutually exclusive",
-                     "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN",
-                     "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY");
-        goto out;
-    }
-    if (!(t = vs_dom_tree(d, err)))
-        goto out;
-    if ((idx = vs_snap_tree_find(t, def->name)) < 0) {
-        vs_error_set(err, VS_ERR_NO_SNAPSHOT, "no domain snapshot with matching name '%s'",
-                     def->name);
-        goto out;
-    }
-    /* External snapshots share images: snapshot_external.c merges them. */
-    if (!metadata_only && vs_ext_domain_has_external(d)) {
-        ret = vs_ext_delete(d, def->name, flags, NULL, err);
-        goto out;
-    }
-
-    /* Descendants deepest first (reverse pre-order puts every node after all
-     * of its descendants), then the snapshot itself. Deleting them one at a
-     * time moves current up the tree exactly as B.6 wants. */
-    if (flags & (VS_DELETE_CHILDREN | VS_DELETE_CHILDREN_ONLY)) {
-        ndesc = vs_snap_tree_collect_descendants(t, idx, &desc);
-        for (i = ndesc; i-- > 0;)
-            vs_strv_push(&names, t->e[desc[i]].name);
-    }
-    if (!(flags & VS_DELETE_CHILDREN_ONLY))
-        vs_strv_push(&names, def->name);
-    /* A plain delete rewrites the children: make sure they can be read. */
-    if (!(flags & (VS_DELETE_CHILDREN | VS_DELETE_CHILDREN_ONLY))) {
-        nkids = vs_snap_tree_children(t, idx, &kids);
-        for (i = 0; i < nkids; i++) {
-            if (!(other = vs_dom_read_snapshot(d, t->e[kids[i]].name, err)))
-                goto out;
-            vs_snapshot_def_free(other);
-        }
-    }
-
-    steps = vs_xcalloc(vs_strv_len(names) + 1, sizeof(*steps));
-    for (i = 0; names && names[i]; i++) {
-        if (strcmp(names[i], def->name) == 0) {
-            other = NULL;
-        } else if (!(other = vs_dom_read_snapshot(d, names[i], err))) {
-            goto out;
-        }
-        j = nsteps++;
-        if (plan_step(d, other ? other : def, metadata_only, &cache, &steps[j], err) < 0) {
-            vs_snapshot_def_free(other);
-            goto out;
-        }
-        vs_snapshot_def_free(other);
-    }
-
-    if (check_metadata_writable(d, err) < 0)
-        goto out;
-    /* The images are checked: snapshot_external.c's planner (the plan
-     * --dry-run prints, which covers internal snapshots too) runs the delete
-     * under the journal, so that a crash between two `qemu-img snapshot -d`
-     * is reported by the next command and `snapshot-check --repair`
-     * finishes it. */
-    if (!metadata_only) {
-        ret = vs_ext_delete(d, def->name, flags, NULL, err);
-        goto out;
-    }
-    for (i = 0; i < nsteps; i++)
-        if (remove_metadata(d, steps[i].name, err) < 0)
-            goto out;
-    ret = 0;
- out:
-    tag_cache_clear(&cache);
-    steps_free(steps, nsteps);
-    vs_strv_free(names);
-    free(desc);
-    free(kids);
-    vs_snapshot_def_free(def);
-    return ret;
+int
+vs_snapshot_delete_plan(vs_dom *d, const char *name, unsigned flags, vs_plan **plan,
+                        vs_error *err)
+{
+    return delete_common(d, name, flags, plan, err);
 }

@@ -47,10 +47,11 @@ int vs_snapshot_create(vs_dom *d, const char *xml, size_t len, const char *what,
                        unsigned flags, char **name, vs_error *err);
 
 /*
- * --dry-run: decide the operation exactly as the functions above do, but
- * change nothing; *plan (caller frees with vs_plan_free) is what would run,
- * for vs_plan_format. Create is in snapshot_create.c, revert and delete in
- * snapshot_external.c (whose planner covers internal snapshots too).
+ * --dry-run: decide the operation exactly as the functions above and below
+ * do, but change nothing; *plan (caller frees with vs_plan_free) is the plan
+ * that would run, for vs_plan_format. One planner per verb: create in
+ * snapshot_create.c, revert in snapshot_revert.c, delete in
+ * snapshot_delete.c, each for internal and external snapshots alike.
  */
 int vs_snapshot_create_plan(vs_dom *d, const char *xml, size_t len, const char *what,
                             unsigned flags, char **name, vs_plan **plan, vs_error *err);
@@ -65,8 +66,16 @@ int vs_snapshot_set_current(vs_dom *d, const char *name, vs_error *err);
 /* Revert the domain to a snapshot (A.9, C.3). */
 int vs_snapshot_revert(vs_dom *d, const char *name, unsigned flags, vs_error *err);
 
-/* Delete a snapshot, its children, or only its children (A.10, B.6, C.4). */
+/* Delete a snapshot, its children, or only its children (A.10, B.6, C.4).
+ * With METADATA_ONLY, a snapshot whose file cannot be read is forgotten: its
+ * children become roots (the way out snapshot-check names). */
 int vs_snapshot_delete(vs_dom *d, const char *name, unsigned flags, vs_error *err);
+
+/* Delete every snapshot in `names` (NULL-terminated; each with its children
+ * under the CHILDREN flags) in one plan: one model load, one journal. With
+ * dry != NULL nothing changes and *dry is the plan. */
+int vs_snapshot_delete_set(vs_dom *d, char *const *names, unsigned flags, vs_plan **dry,
+                           vs_error *err);
 
 /*
  * snapshot-edit's second half: `xml` is the edited document for snapshot

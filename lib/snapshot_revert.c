@@ -1,41 +1,402 @@
-/* snapshot-revert for a shut-off domain (virsh-behaviour.md A.9, B.6, C.3):
- * the checks virsh's client makes first, then snapshot_external.c's planner,
- * which covers internal snapshots too. */
+/* snapshot-revert of a shut-off domain: the planner, for internal and
+ * external snapshots alike (virsh-behaviour.md A.9, B.6, C.3).
+ *
+ * Revert to S puts new overlays on S's images. When S has no children its
+ * own <disks> overlays are recreated empty and used again; otherwise fresh
+ * overlays named "<image minus suffix>.<unix time>" are recorded in S's
+ * <revertDisks>. Internal snapshots are applied in place, only where nothing
+ * else relies on the image's present state. The state being left is
+ * discarded only where nothing else refers to it (reclaim.h, no merges). */
 #include "config.h"
 
-#include "snapshot_external.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/tree.h>
+
+#include "disk_align.h"
+#include "mem.h"
+#include "model.h"
+#include "path.h"
+#include "plan_run.h"
+#include "reclaim.h"
 #include "snapshot_ops.h"
+
+static void
+set_domain_name(vs_domain_def *def, const char *name)
+{
+    xmlNodePtr root, n;
+
+    if (def->name && strcmp(def->name, name) == 0)
+        return;
+    root = xmlDocGetRootElement(def->doc);
+    for (n = root ? root->children : NULL; n; n = n->next) {
+        if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, BAD_CAST "name")) {
+            xmlNodeSetContent(n, NULL);
+            xmlNodeAddContent(n, BAD_CAST name);
+            break;
+        }
+    }
+    free(def->name);
+    def->name = vs_xstrdup(name);
+}
+
+static bool
+state_offline(vs_snap_state s)
+{
+    return s == VS_STATE_SHUTOFF || s == VS_STATE_SHUTDOWN || s == VS_STATE_CRASHED ||
+           s == VS_STATE_DISK_SNAPSHOT || s == VS_STATE_NOSTATE;
+}
+
+static vs_snap_disk *
+entry_for(vs_snap_disk *disks, size_t n, const char *target)
+{
+    size_t i;
+
+    for (i = 0; target && i < n; i++)
+        if (disks[i].name && strcmp(disks[i].name, target) == 0)
+            return &disks[i];
+    return NULL;
+}
+
+static const char *
+entry_fmt(const vs_snap_disk *e)
+{
+    return e->format ? e->format : "qcow2";
+}
+
+/* "<image minus suffix>.<unix time>", made unique. Caller frees. */
+static char *
+revert_overlay_name(vs_model *m, const vs_plan *planned, const char *src)
+{
+    char *stamp = vs_xasprintf("%ld", m->now), *base = vs_disk_external_name(src, stamp);
+    char *name = vs_xstrdup(base);
+    int k;
+
+    for (k = 1; vs_file_exists(name) || vs_graph_find(&m->g, name) >= 0 ||
+                vs_plan_touches(planned, name);
+         k++) {
+        free(name);
+        name = vs_xasprintf("%s-%d", base, k);
+    }
+    free(stamp);
+    free(base);
+    return name;
+}
+
+/* Disk i of the snapshot's definition and what reverting does with it. */
+typedef enum { RV_KEEP, RV_OVERLAY, RV_APPLY } rv_action;
+
+/* The checks virsh's client and libvirt make before anything else. */
+static int
+check_target(vs_dom *d, const vs_snapshot_def *def, unsigned flags, vs_error *err)
+{
+    if ((flags & VS_REVERT_RUNNING) && (flags & VS_REVERT_PAUSED))
+        return vs_error_set(err, VS_ERR_PLAIN, "Flags '%s' and '%s' are mutually exclusive",
+                            "VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING",
+                            "VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED");
+    if (flags & (VS_REVERT_RUNNING | VS_REVERT_PAUSED))
+        return vs_error_set(err, VS_ERR_NO_SUPPORT,
+                            "vsnap cannot start domains yet; revert without --running/--paused");
+    if (!def->dom)
+        return vs_error_set(err, VS_ERR_REVERT_FORCE,
+                            "snapshot '%s' lacks domain '%s' rollback info", def->name, d->name);
+    if (def->state == VS_STATE_PMSUSPENDED)
+        return vs_error_set(err, VS_ERR_NO_SUPPORT,
+                            "qemu doesn't support reversion of snapshot taken in PMSUSPENDED state");
+    if (!state_offline(def->state) || def->memory == VS_LOC_EXTERNAL ||
+        def->memory == VS_LOC_INTERNAL)
+        return vs_error_set(err, VS_ERR_NO_SUPPORT,
+                            "vsnap cannot start domains yet; snapshot '%s' holds the memory of a "
+                            "%s domain", def->name, vs_snap_state_name(def->state));
+    return 0;
+}
+
+/* What to do with each disk; *reuse: the snapshot's own overlays serve again. */
+static int
+decide(vs_model *m, long si, const vs_domain_def *newdom, bool is_ext, rv_action *act,
+       bool *reuse, vs_error *err)
+{
+    vs_snapshot_def *def = m->snaps[si].def;
+    size_t i;
+
+    *reuse = !vs_model_has_children(m, def->name);
+    for (i = 0; i < newdom->ndisks; i++) {
+        const vs_domain_disk *dd = &newdom->disks[i];
+        vs_snap_location loc = vs_model_disk_location(def, dd);
+        vs_image *im;
+        long k, *up;
+        size_t nup;
+
+        act[i] = RV_KEEP;
+        if (!dd->source || dd->type == VS_STORAGE_NETWORK)
+            continue;
+        if (loc == VS_LOC_EXTERNAL && dd->type != VS_STORAGE_FILE)
+            return vs_error_set(err, VS_ERR_NO_SUPPORT,
+                                "source disk for '%s' is not a regular file, reverting to "
+                                "snapshot is not supported", dd->target);
+        if (!vs_disk_is_local(dd))
+            continue;
+        k = vs_graph_find(&m->g, dd->source);
+        im = &m->g.v[k];
+        if (!im->exists && (loc == VS_LOC_EXTERNAL || loc == VS_LOC_INTERNAL))
+            return vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                                "cannot revert to snapshot '%s': the image '%s' it recorded for "
+                                "disk '%s' is missing", def->name, im->path, dd->target);
+        if (loc == VS_LOC_EXTERNAL) {
+            act[i] = RV_OVERLAY;
+        } else if (loc == VS_LOC_INTERNAL) {
+            if (!dd->device || strcmp(dd->device, "disk") != 0)
+                continue;
+            if (!dd->format || strcmp(dd->format, "qcow2") != 0)
+                return vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                                    "Disk device '%s' does not support snapshotting", dd->target);
+            if (!vs_image_has_tag(im, def->name))
+                return vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                                    "image of disk '%s' does not have internal snapshot '%s'",
+                                    dd->target, def->name);
+            act[i] = RV_APPLY;
+        } else if (!dd->readonly && im->exists) {
+            /* A disk the snapshot left out keeps its image, unless that image
+             * is now the base of other images: then writing to it would change
+             * them, and it gets an overlay too. */
+            nup = vs_graph_uppers(&m->g, k, &up);
+            free(up);
+            if (nup || im->r_content_ext || im->foreign) {
+                if (!is_ext)
+                    return vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                                        "cannot revert to internal snapshot '%s': disk '%s' was "
+                                        "not part of it and its image '%s' is now the base of "
+                                        "other images", def->name, dd->target, im->path);
+                act[i] = RV_OVERLAY;
+            }
+        }
+        if (act[i] == RV_OVERLAY) {
+            vs_snap_disk *e = entry_for(def->disks, def->ndisks, dd->target);
+            long o;
+
+            if (!e || e->snapshot != VS_LOC_EXTERNAL || !e->source ||
+                e->type != VS_STORAGE_FILE) {
+                *reuse = false;
+            } else if ((o = vs_graph_find(&m->g, e->source)) >= 0) {
+                vs_image *ov = &m->g.v[o];
+
+                /* Its own overlay can serve again only if nothing else uses it. */
+                if (ov->r_content || ov->r_revert || ov->r_overlay > 1 ||
+                    vs_image_has_tags(ov) || ov->foreign ||
+                    (ov->exists && (!ov->regular || !ov->backing ||
+                                    strcmp(ov->backing, im->path) != 0))) {
+                    *reuse = false;
+                } else {
+                    nup = vs_graph_uppers(&m->g, o, &up);
+                    free(up);
+                    if (nup)
+                        *reuse = false;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+plan_revert(vs_model *m, long si, vs_plan *p, vs_error *err)
+{
+    vs_snapshot_def *def = m->snaps[si].def;
+    vs_plan *pre = vs_plan_new("pre", NULL, NULL, NULL), *tags = vs_plan_new("tags", NULL, NULL, NULL),
+            *tail = vs_plan_new("tail", NULL, NULL, NULL);
+    vs_domain_def *newdom = vs_domain_def_copy(def->dom);
+    rv_action *act = vs_xcalloc(newdom->ndisks + 1, sizeof(*act));
+    bool reuse, is_ext = vs_snapshot_def_is_external(def);
+    size_t i, s;
+    int ret = -1;
+
+    set_domain_name(newdom, m->d ? m->d->name : newdom->name);
+    if (decide(m, si, newdom, is_ext, act, &reuse, err) < 0)
+        goto out;
+
+    /* Overlays: the snapshot's own (recreated empty) or fresh revert overlays. */
+    for (i = 0; i < newdom->ndisks; i++) {
+        vs_domain_disk *dd = &newdom->disks[i];
+        char *src, *srcfmt, *why, *path;
+
+        if (act[i] != RV_OVERLAY)
+            continue;
+        src = vs_xstrdup(dd->source);
+        srcfmt = vs_xstrdup(dd->format ? dd->format : "raw");
+        if (reuse) {
+            vs_snap_disk *e = entry_for(def->disks, def->ndisks, dd->target);
+            char *tmp = vs_tmp_image_name(e->source, m->dom->uuid);
+
+            why = vs_xasprintf("overlay of snapshot '%s' for disk %s, recreated empty",
+                               def->name, dd->target);
+            vs_plan_create_image(pre, tmp, entry_fmt(e), src, srcfmt, why);
+            vs_plan_replace_image(tail, tmp, e->source, entry_fmt(e), src, srcfmt, why);
+            free(tmp);
+            path = vs_xstrdup(e->source);
+            ret = vs_domain_def_set_disk_source(newdom, i, VS_STORAGE_FILE, path, entry_fmt(e),
+                                                err);
+        } else {
+            path = revert_overlay_name(m, pre, src);
+            why = vs_xasprintf("new overlay of disk %s on the image of snapshot '%s'",
+                               dd->target, def->name);
+            vs_plan_create_image(pre, path, "qcow2", src, srcfmt, why);
+            ret = vs_domain_def_set_disk_source(newdom, i, VS_STORAGE_FILE, path, "qcow2", err);
+        }
+        free(path);
+        free(why);
+        free(src);
+        free(srcfmt);
+        if (ret < 0)
+            goto out;
+        ret = -1;
+    }
+
+    /* The metadata as it will be. */
+    vs_model_release_dom(m, m->dom);
+    for (s = 0; s < m->nsnaps; s++) {
+        vs_snapshot_def *o = m->snaps[s].def;
+
+        if (m->snaps[s].removed || !o->nrevert_disks)
+            continue;
+        /* <revertDisks> describe the domain's disks only while that snapshot
+         * is current; the state they describe is being left. */
+        vs_model_release_snap(m, o);
+        vs_model_clear_revert_disks(o);
+        m->snaps[s].dirty = true;
+    }
+    if (!reuse && pre->n > 0) {
+        /* The target keeps its <disks> for its children and records the new
+         * overlays as <revertDisks>, one entry per disk. */
+        def->revert_disks = vs_xcalloc(newdom->ndisks, sizeof(*def->revert_disks));
+        def->nrevert_disks = newdom->ndisks;
+        for (i = 0; i < newdom->ndisks; i++) {
+            vs_snap_disk *e = &def->revert_disks[i];
+
+            e->name = vs_xstrdup(newdom->disks[i].target);
+            e->type = VS_STORAGE_FILE;
+            if (act[i] == RV_OVERLAY) {
+                e->snapshot = VS_LOC_EXTERNAL;
+                e->source = vs_xstrdup(newdom->disks[i].source);
+                e->format = vs_xstrdup("qcow2");
+            } else {
+                e->snapshot = VS_LOC_NO;
+            }
+        }
+        m->snaps[si].dirty = true;
+    }
+    vs_domain_def_free(m->dom);
+    m->dom = newdom;
+    newdom = NULL;
+    m->dom_dirty = true;
+    free(m->current);
+    m->current = vs_xstrdup(def->name);
+    /* What the state being left leaves behind (no merges: a revert only
+     * discards). */
+    if (vs_reclaim(m, false, tail, tail, p, err) < 0)
+        goto out;
+    vs_model_recount(m);
+
+    /* Internal snapshots are applied in place: only where no other image or
+     * snapshot relies on the image's present state. */
+    for (i = 0; i < m->dom->ndisks; i++) {
+        long k, *up;
+        size_t nup;
+        vs_image *im;
+
+        if (act[i] != RV_APPLY)
+            continue;
+        k = vs_graph_find(&m->g, m->dom->disks[i].source);
+        im = &m->g.v[k];
+        nup = vs_graph_uppers(&m->g, k, &up);
+        free(up);
+        if (nup || im->r_content_ext) {
+            vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                         "cannot revert to internal snapshot '%s': image '%s' of disk '%s' is "
+                         "also the base of external snapshots or overlays, and applying the "
+                         "internal snapshot in place would change them; delete those external "
+                         "snapshots first", def->name, im->path, m->dom->disks[i].target);
+            goto out;
+        }
+        if (im->foreign) {
+            vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                         "cannot revert to internal snapshot '%s': applying it changes image "
+                         "'%s' of disk '%s', and %s", def->name, im->path,
+                         m->dom->disks[i].target, im->foreign);
+            goto out;
+        }
+        vs_plan_tag(tags, VS_STEP_TAG_APPLY, im->path, def->name, NULL);
+    }
+
+    /* pre | commit point | internal snapshots applied | metadata | tail */
+    for (i = 0; i < pre->n; i++)
+        vs_plan_add_copy(p, &pre->steps[i]);
+    vs_plan_commit_point(p);
+    for (i = 0; i < tags->n; i++)
+        vs_plan_add_copy(p, &tags->steps[i]);
+    vs_model_plan_metadata(m, p, def->name);
+    for (i = 0; i < tail->n; i++)
+        vs_plan_add_copy(p, &tail->steps[i]);
+    ret = 0;
+ out:
+    vs_domain_def_free(newdom);
+    free(act);
+    vs_plan_free(pre);
+    vs_plan_free(tags);
+    vs_plan_free(tail);
+    return ret;
+}
+
+static int
+revert_common(vs_dom *d, const char *name, unsigned flags, vs_plan **dry, vs_error *err)
+{
+    vs_snapshot_def *def;
+    vs_model m;
+    vs_plan *p = NULL;
+    long si;
+    int ret = -1;
+
+    if (dry)
+        *dry = NULL;
+    /* virsh looks the snapshot up before the library checks flags. */
+    if (!(def = vs_dom_read_snapshot(d, name, err)))
+        return -1;
+    ret = check_target(d, def, flags, err);
+    vs_snapshot_def_free(def);
+    if (ret < 0)
+        return -1;
+    ret = -1;
+    if (vs_model_load(&m, d, VS_MODEL_IMAGES, err) < 0)
+        goto out;
+    if ((si = vs_model_find(&m, name)) < 0) {
+        vs_error_set(err, VS_ERR_NO_SNAPSHOT, "no domain snapshot with matching name '%s'", name);
+        goto out;
+    }
+    p = vs_plan_new("snapshot-revert", d->name, m.dom->uuid, name);
+    if (plan_revert(&m, si, p, err) < 0)
+        goto out;
+    if (dry) {
+        *dry = p;
+        p = NULL;
+        ret = 0;
+    } else {
+        ret = vs_plan_execute(p, d, err);
+    }
+ out:
+    vs_plan_free(p);
+    vs_model_release(&m);
+    return ret;
+}
 
 int
 vs_snapshot_revert(vs_dom *d, const char *name, unsigned flags, vs_error *err)
 {
-    vs_snapshot_def *def;
+    return revert_common(d, name, flags, NULL, err);
+}
 
-    /* virsh looks the snapshot up before the library checks flags. */
-    if (!(def = vs_dom_read_snapshot(d, name, err)))
-        return -1;
-    if ((flags & VS_REVERT_RUNNING) && (flags & VS_REVERT_PAUSED)) {
-        vs_error_set(err, VS_ERR_PLAIN, "Flags '%s' and '%s' are mutually exclusive",
-                     "VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING", "VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED");
-        vs_snapshot_def_free(def);
-        return -1;
-    }
-    if (flags & (VS_REVERT_RUNNING | VS_REVERT_PAUSED)) {
-        vs_error_set(err, VS_ERR_NO_SUPPORT,
-                     "vsnap cannot start domains yet; revert without --running/--paused");
-        vs_snapshot_def_free(def);
-        return -1;
-    }
-    if (!def->dom) {
-        vs_error_set(err, VS_ERR_REVERT_FORCE, "snapshot '%s' lacks domain '%s' rollback info",
-                     def->name, d->name);
-        vs_snapshot_def_free(def);
-        return -1;
-    }
-    /* snapshot_external.c plans every revert, internal ones too (the plan
-     * --dry-run prints): the plan runs under the journal, so a crash between
-     * two `qemu-img snapshot -a` is reported by the next command and
-     * `snapshot-check --repair` finishes it. */
-    vs_snapshot_def_free(def);
-    return vs_ext_revert(d, name, flags, NULL, err);
+int
+vs_snapshot_revert_plan(vs_dom *d, const char *name, unsigned flags, vs_plan **plan,
+                        vs_error *err)
+{
+    return revert_common(d, name, flags, plan, err);
 }

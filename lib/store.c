@@ -60,6 +60,23 @@ no_domain(vs_error *err, const char *name)
     return vs_error_set(err, VS_ERR_NO_DOMAIN, "no domain with matching name '%s'", name);
 }
 
+/* define and undefine must not run over an interrupted operation: its
+ * journal names files that only its repair may keep or remove. */
+static int
+refuse_interrupted(const char *dir, const char *name, const char *what, vs_error *err)
+{
+    char *path = vs_path_join(dir, "journal");
+    bool yes = vs_file_exists(path);
+
+    free(path);
+    if (!yes)
+        return 0;
+    return vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                        "cannot %s domain '%s': it has an interrupted snapshot operation; run "
+                        "'vsnap snapshot-check %s --repair' to finish or roll it back first",
+                        what, name, name);
+}
+
 /* ---- store ---------------------------------------------------------- */
 
 vs_store *
@@ -259,6 +276,8 @@ vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error 
     if ((fd = vs_lock_acquire(lockpath, def->name, VS_LOCK_EXCLUSIVE, st->lock_wait, err)) < 0)
         goto out;
     if (domain_exists(dir)) {
+        if (refuse_interrupted(dir, def->name, "redefine", err) < 0)
+            goto out;
         if (!(old = read_domain_file(dir, err)))
             goto out;
         if (old->uuid && def->uuid && strcasecmp(old->uuid, def->uuid) != 0) {
@@ -343,6 +362,8 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
 
     if (!(d = vs_dom_open(st, name, VS_LOCK_EXCLUSIVE, err)))
         return -1;
+    if (refuse_interrupted(d->dir, name, "undefine", err) < 0)
+        goto out;
     if (!(t = vs_dom_tree(d, err)))
         goto out;
     if (t->n > 0 && !with_snapshots) {
@@ -444,11 +465,14 @@ vs_dom_relock(vs_dom *d, vs_lock_mode mode, vs_error *err)
     return 0;
 }
 
+static void damaged_clear(vs_dom *d);
+
 void
 vs_dom_close(vs_dom *d)
 {
     if (!d)
         return;
+    damaged_clear(d);
     /* The index is a cache: failing to write it costs a rebuild later. */
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
@@ -1063,4 +1087,191 @@ vs_dom_tree(vs_dom *d, vs_error *err)
     free(cur);
     d->tree_stale = false;
     return d->tree;
+}
+
+/* ---- the files the plan code needs (spine) -------------------------- */
+
+int
+vs_dom_journal_load(vs_dom *d, char **text, size_t *len, vs_error *err)
+{
+    char *path = dom_file(d, "journal");
+    vs_error local;
+    int ret = 0;
+
+    *text = NULL;
+    *len = 0;
+    vs_error_clear(&local);
+    if (vs_file_read(path, (size_t)256 << 20, text, len, &local) < 0) {
+        if (!(local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT)) {
+            if (err)
+                *err = local;
+            ret = -1;
+        }
+        *text = NULL;
+    }
+    free(path);
+    return ret;
+}
+
+int
+vs_dom_journal_store(vs_dom *d, const char *text, size_t len, vs_error *err)
+{
+    char *path = dom_file(d, "journal");
+    int ret = vs_file_write_atomic(path, text, len, FILE_MODE, err);
+
+    free(path);
+    return ret;
+}
+
+int
+vs_dom_journal_remove(vs_dom *d, vs_error *err)
+{
+    char *path = dom_file(d, "journal");
+    int ret = vs_file_remove(path, err);
+
+    free(path);
+    return ret;
+}
+
+bool
+vs_dom_journal_exists(vs_dom *d)
+{
+    char *path = dom_file(d, "journal");
+    bool yes = vs_file_exists(path);
+
+    free(path);
+    return yes;
+}
+
+int
+vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err)
+{
+    char *path = dom_file(d, "overlays"), *data = NULL, *line, *save = NULL;
+    size_t len = 0;
+    vs_error local;
+
+    *paths = vs_xcalloc(1, sizeof(char *));
+    vs_error_clear(&local);
+    if (vs_file_read(path, (size_t)64 << 20, &data, &len, &local) < 0) {
+        free(path);
+        if (local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT)
+            return 0;
+        if (err)
+            *err = local;
+        return -1;
+    }
+    for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (line[0] == '/')
+            vs_strv_push(paths, line);
+    free(data);
+    free(path);
+    return 0;
+}
+
+int
+vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err)
+{
+    char *path = dom_file(d, "overlays");
+    vs_buf b = VS_BUF_INIT;
+    size_t i;
+    int ret;
+
+    for (i = 0; paths && paths[i]; i++)
+        vs_buf_addf(&b, "%s\n", paths[i]);
+    if (b.len == 0)
+        ret = vs_file_remove(path, err);
+    else
+        ret = vs_file_write_atomic(path, b.data, b.len, FILE_MODE, err);
+    vs_buf_reset(&b);
+    free(path);
+    return ret;
+}
+
+static void
+damaged_clear(vs_dom *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->ndamaged; i++) {
+        free(d->damaged[i].file);
+        free(d->damaged[i].reason);
+    }
+    free(d->damaged);
+    d->damaged = NULL;
+    d->ndamaged = 0;
+    d->damaged_loaded = false;
+}
+
+size_t
+vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, vs_error *err)
+{
+    char *sdir;
+    DIR *dir;
+    struct dirent *de;
+    vs_snap_tree *t;
+
+    *out = NULL;
+    if (!(t = vs_dom_tree(d, err)))
+        return 0;
+    damaged_clear(d);
+    d->damaged_loaded = true;
+    sdir = snapdir_path(d);
+    if ((dir = opendir(sdir))) {
+        while ((de = readdir(dir))) {
+            size_t blen;
+            char *name;
+
+            if (de->d_name[0] == '.' || !ends_with_xml(de->d_name, &blen))
+                continue;
+            name = vs_xstrndup(de->d_name, blen);
+            if (vs_snap_tree_find(t, name) < 0) {
+                char *path = vs_path_join(sdir, de->d_name);
+                vs_error e;
+                vs_snapshot_def *def;
+                struct stat st;
+
+                vs_error_clear(&e);
+                if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+                    vs_error_set(&e, VS_ERR_PLAIN, "it is not a regular file");
+                else if ((def = parse_snapshot_file(path, name, &e)))
+                    vs_snapshot_def_free(def), vs_error_set(&e, VS_ERR_PLAIN, "it changed");
+                d->damaged = vs_xreallocarray(d->damaged, d->ndamaged + 1, sizeof(*d->damaged));
+                d->damaged[d->ndamaged].file = vs_xstrdup(de->d_name);
+                d->damaged[d->ndamaged].reason = vs_xstrdup(e.msg);
+                d->ndamaged++;
+                free(path);
+            }
+            free(name);
+        }
+        closedir(dir);
+    }
+    free(sdir);
+    *out = d->damaged;
+    return d->ndamaged;
+}
+
+void
+vs_dom_forget(vs_dom *d)
+{
+    if (d->index_dirty)
+        vs_dom_flush_index(d, NULL);
+    vs_domain_def_free(d->def);
+    d->def = NULL;
+    vs_snap_tree_free(d->tree);
+    d->tree = NULL;
+    d->tree_stale = false;
+}
+
+bool
+vs_dom_snapshot_file_exists(vs_dom *d, const char *name)
+{
+    char *path;
+    bool yes;
+
+    if (vs_name_check("snapshot", name, NULL) < 0)
+        return false;
+    path = vs_dom_snapshot_path(d, name);
+    yes = vs_file_exists(path);
+    free(path);
+    return yes;
 }

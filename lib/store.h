@@ -38,6 +38,9 @@ typedef struct vs_dom {
     /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
     bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
     size_t tree_parsed;     /* snapshot files parsed by that load */
+    struct vs_snap_damage *damaged;   /* private: vs_dom_damaged's list */
+    size_t ndamaged;
+    bool damaged_loaded;
 } vs_dom;
 
 /* root is copied; nothing is created until something is written. */
@@ -126,5 +129,30 @@ int vs_dom_set_current(vs_dom *d, const char *name, vs_error *err);
 
 /* Path of the snapshot file, for tests and messages. Caller frees. */
 char *vs_dom_snapshot_path(const vs_dom *d, const char *name);
+
+/* ---- the files the plan code needs (spine) ---- */
+
+/* The journal, <domain>/journal (the plan codec in journal.c makes the text). */
+int vs_dom_journal_load(vs_dom *d, char **text, size_t *len, vs_error *err); /* 0 with *text NULL when absent */
+int vs_dom_journal_store(vs_dom *d, const char *text, size_t len, vs_error *err); /* atomic, durable */
+int vs_dom_journal_remove(vs_dom *d, vs_error *err);  /* unlink + fsync dir; absent is fine */
+bool vs_dom_journal_exists(vs_dom *d);
+/* The overlay registry, <domain>/overlays: one absolute path per line. */
+int vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err);   /* *paths never NULL */
+int vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err); /* NULL/empty: removed */
+
+typedef struct vs_snap_damage {
+    char *file;     /* entry name in snapshots/ */
+    char *reason;   /* one line */
+} vs_snap_damage;
+/* Snapshot files the tree could not use: unreadable, unparseable, too large,
+ * <name> not the file's name, not a regular file. Owned by d. */
+size_t vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, vs_error *err);
+
+/* Drop the cached definition and tree: the next vs_dom_def / vs_dom_tree
+ * reads the files again (the lock stays). */
+void vs_dom_forget(vs_dom *d);
+/* Whether snapshots/<name>.xml exists, usable or not. */
+bool vs_dom_snapshot_file_exists(vs_dom *d, const char *name);
 
 #endif

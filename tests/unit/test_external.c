@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "exec.h"
+#include "image_graph.h"
 #include "journal.h"
 #include "plan.h"
+#include "plan_run.h"
 #include "qcow2.h"
-#include "snapshot_external.h"
 #include "snapshot_ops.h"
 #include "../tap.h"
 #include "ext_util.h"
@@ -59,6 +61,18 @@ close_dom(void)
 {
     vs_dom_close(d);
     d = NULL;
+}
+
+/* Write plan p as d's journal, in `phase` with steps [0, done) done. */
+static int
+journal_put(const vs_plan *p, vs_journal_phase phase, size_t done, vs_error *err)
+{
+    vs_journal_state st = { phase, done, 0, NULL };
+    char *text = vs_journal_encode(p, &st);
+    int ret = vs_dom_journal_store(d, text, strlen(text), err);
+
+    free(text);
+    return ret;
 }
 
 static int
@@ -131,16 +145,11 @@ do_create(const char *name, unsigned flags, const char *disks, vs_plan **dry, vs
 {
     char *xml = vs_xasprintf("<domainsnapshot><name>%s</name>%s</domainsnapshot>", name,
                              disks ? disks : "");
-    vs_snapshot_def *def;
     int rc;
 
-    def = vs_snapshot_def_parse(xml, strlen(xml), "(test)", VS_SNAP_PARSE_OFFLINE,
-                                (long long)time(NULL), err);
+    rc = dry ? vs_snapshot_create_plan(d, xml, strlen(xml), "(test)", flags, NULL, dry, err)
+             : vs_snapshot_create(d, xml, strlen(xml), "(test)", flags, NULL, err);
     free(xml);
-    if (!def)
-        return -1;
-    rc = vs_ext_create(d, def, flags, dry, err);
-    vs_snapshot_def_free(def);
     return rc;
 }
 
@@ -164,7 +173,7 @@ revert(const char *name)
     content *c = saved_find(name);
 
     vs_error_clear(&err);
-    ok(vs_ext_revert(d, name, 0, NULL, &err) == 0, "revert to %s (%s)", name, err.msg);
+    ok(vs_snapshot_revert(d, name, 0, &err) == 0, "revert to %s (%s)", name, err.msg);
     if (c)
         memcpy(live, c->reg, sizeof(live));
 }
@@ -175,7 +184,7 @@ del(const char *name, unsigned flags)
     vs_error err;
 
     vs_error_clear(&err);
-    ok(vs_ext_delete(d, name, flags, NULL, &err) == 0, "delete %s (flags %u) (%s)", name, flags,
+    ok(vs_snapshot_delete(d, name, flags, &err) == 0, "delete %s (flags %u) (%s)", name, flags,
        err.msg);
 }
 
@@ -247,7 +256,7 @@ verify_all(const char *what)
         good = false;
     }
     vs_check_report_clear(&rep);
-    if (vs_journal_exists(d->dir)) {
+    if (vs_dom_journal_exists(d)) {
         printf("#   a journal is left\n");
         good = false;
     }
@@ -391,19 +400,18 @@ test_plan_journal(void)
 {
     vs_plan *p, *q;
     vs_buf b = VS_BUF_INIT;
-    vs_journal_phase phase;
-    size_t done;
+    vs_journal_state st;
     vs_error err;
     char *a, *bad, *jdesc;
 
     fresh();
     a = vs_xasprintf("%s/a.ovl", ext_imgdir);
     bad = vs_xasprintf("%s/b.ovl", ext_imgdir);
-    p = vs_plan_new("snapshot-create", "vm", "s1");
-    vs_plan_create_image(p, a, "qcow2", live_path(0), "qcow2", false, "first");
-    vs_plan_create_image(p, bad, "qcow2", "/nonexistent/base", "qcow2", false, NULL);
+    p = vs_plan_new("snapshot-create", "vm", NULL, "s1");
+    vs_plan_create_image(p, a, "qcow2", live_path(0), "qcow2", "first");
+    vs_plan_create_image(p, bad, "qcow2", "/nonexistent/base", "qcow2", NULL);
     vs_plan_commit_point(p);
-    vs_plan_set_current(p, "s1", NULL);
+    vs_plan_set_current(p, "s1", NULL, NULL);
     vs_plan_format(p, &b);
     ok(strstr(vs_buf_str(&b), "Plan for snapshot-create of snapshot 's1' on domain 'vm'") &&
        strstr(vs_buf_str(&b), "  1. create   ") && strstr(vs_buf_str(&b), "-- commit point") &&
@@ -412,25 +420,26 @@ test_plan_journal(void)
     vs_buf_reset(&b);
 
     vs_error_clear(&err);
-    ok(vs_journal_write(d->dir, p, VS_JOURNAL_COMMITTED, 2, &err) == 0, "journal written");
-    ok(vs_journal_read(d->dir, &q, &phase, &done, &err) == 0 && q && q->n == 3 &&
-       phase == VS_JOURNAL_COMMITTED && done == 2 && q->commit == 2 &&
+    ok(journal_put(p, VS_JOURNAL_COMMITTED, 2, &err) == 0, "journal written");
+    ok(vs_plan_load_journal(d, &q, &st, &err) == 0 && q && q->n == 3 &&
+       st.phase == VS_JOURNAL_COMMITTED && st.done == 2 && q->commit == 2 &&
        strcmp(q->steps[0].path, a) == 0 && strcmp(q->steps[0].why, "first") == 0 &&
        strcmp(q->steps[2].name, "s1") == 0, "journal read back");
     vs_plan_free(q);
-    jdesc = vs_journal_describe(d->dir, &err);
+    vs_journal_state_clear(&st);
+    jdesc = vs_plan_describe_interrupted(d, &err);
     is_str(jdesc, "interrupted snapshot-create of snapshot 's1' (committed; 2 of 3 steps "
            "recorded as done)", "journal description");
     free(jdesc);
-    ok(vs_journal_refuse(d->dir, "vm", &err) < 0 &&
+    ok(vs_plan_refuse_interrupted(d, &err) < 0 &&
        strstr(err.msg, "run 'vsnap snapshot-check vm --repair'"), "journal refuses: %s", err.msg);
     ok(vs_plan_execute(p, d, &err) < 0, "a plan does not run over a journal");
-    ok(vs_journal_clear(d->dir, &err) == 0 && !vs_journal_exists(d->dir), "journal cleared");
+    ok(vs_dom_journal_remove(d, &err) == 0 && !vs_dom_journal_exists(d), "journal cleared");
     {
-        char *jp = vs_journal_path(d->dir);
+        char *jp = vs_path_join(d->dir, "journal");
 
         vs_file_write_atomic(jp, "{\"vsnap-journal\": 9}", 20, 0600, NULL);
-        ok(vs_journal_read(d->dir, &q, &phase, &done, &err) < 0 &&
+        ok(vs_plan_load_journal(d, &q, &st, &err) < 0 &&
            strstr(err.msg, "cannot be used"), "a damaged journal is an error: %s", err.msg);
         unlink(jp);
         free(jp);
@@ -440,29 +449,29 @@ test_plan_journal(void)
     vs_error_clear(&err);
     ok(vs_plan_execute(p, d, &err) < 0, "plan fails at step 2: %s", err.msg);
     ok(!vs_file_exists(a), "step 1 undone");
-    ok(!vs_journal_exists(d->dir), "no journal after a rollback");
+    ok(!vs_dom_journal_exists(d), "no journal after a rollback");
     vs_plan_free(p);
 
     /* A failure after the commit point keeps the journal. */
-    p = vs_plan_new("snapshot-delete", "vm", "x");
+    p = vs_plan_new("snapshot-delete", "vm", NULL, "x");
     vs_plan_commit_point(p);
     vs_plan_remove_image(p, "/nonexistent/img", NULL);
-    vs_plan_write_snapshot(p, "x", "<not xml", NULL);
+    vs_plan_write_snapshot(p, "x", "<not xml", NULL, NULL);
     vs_error_clear(&err);
     ok(vs_plan_execute(p, d, &err) < 0 && strstr(err.msg, "is committed but not finished") &&
-       vs_journal_exists(d->dir), "failure after the commit point keeps the journal: %s",
+       vs_dom_journal_exists(d), "failure after the commit point keeps the journal: %s",
        err.msg);
     vs_buf_reset(&b);
-    ok(vs_journal_repair(d, &b, &err) < 0 && vs_journal_exists(d->dir),
+    ok(vs_plan_repair(d, &b, &err) < 0 && vs_dom_journal_exists(d),
        "repair fails while the step still fails");
-    vs_journal_clear(d->dir, NULL);
+    vs_dom_journal_remove(d, NULL);
     vs_plan_free(p);
     vs_buf_reset(&b);
-    p = vs_plan_new("snapshot-delete", "vm", "x");
+    p = vs_plan_new("snapshot-delete", "vm", NULL, "x");
     vs_plan_commit_point(p);
     vs_plan_commit_image(p, "/nonexistent/img", "qcow2", NULL, NULL);
     vs_error_clear(&err);
-    ok(vs_plan_execute(p, d, &err) == 0 && !vs_journal_exists(d->dir),
+    ok(vs_plan_execute(p, d, &err) == 0 && !vs_dom_journal_exists(d),
        "a commit whose image is gone counts as done (%s)", err.msg);
     vs_plan_free(p);
     free(a);
@@ -614,7 +623,7 @@ test_revert(void)
     write_all(3);
     nfiles = count_files();
     vs_error_clear(&err);
-    ok(vs_ext_revert(d, "s1", 0, &dry, &err) == 0 && dry, "dry run of revert");
+    ok(vs_snapshot_revert_plan(d, "s1", 0, &dry, &err) == 0 && dry, "dry run of revert");
     vs_plan_free(dry);
     ok(count_files() == nfiles, "dry run changed nothing");
     revert("s1");
@@ -657,7 +666,7 @@ test_revert(void)
     verify_all("revert from the new branch to the old one");
 
     vs_error_clear(&err);
-    ok(vs_ext_revert(d, "nope", 0, NULL, &err) < 0 &&
+    ok(vs_snapshot_revert(d, "nope", 0, &err) < 0 &&
        strcmp(err.msg, "Domain snapshot not found: no domain snapshot with matching name 'nope'") == 0,
        "unknown snapshot");
     free(own);
@@ -800,13 +809,13 @@ static unsigned shape_flags;
 static int
 plan_delete(vs_plan **dry, vs_error *err)
 {
-    return vs_ext_delete(d, shape_target, shape_flags, dry, err);
+    return vs_snapshot_delete_plan(d, shape_target, shape_flags, dry, err);
 }
 
 static int
 plan_revert(vs_plan **dry, vs_error *err)
 {
-    return vs_ext_revert(d, shape_target, 0, dry, err);
+    return vs_snapshot_revert_plan(d, shape_target, 0, dry, err);
 }
 
 static int
@@ -885,16 +894,19 @@ crash_everywhere(const char *what, void (*build)(void), plan_fn fn, void (*after
                 return;
             }
             committed = p->commit == 0 ? true : k >= p->commit;
-            for (i = 0; i < k + again && good; i++)
-                if (vs_plan_run_step(d, &p->steps[i], &err) < 0) {
+            for (i = 0; i < k + again && good; i++) {
+                vs_exec_ctx x = { d, p, NULL };
+
+                if (vs_executor_for(p->steps[i].kind)->run(&x, &p->steps[i], &err) < 0) {
                     printf("#   step %zu failed: %s\n", i + 1, err.msg);
                     good = false;
                 }
-            if (vs_journal_write(d->dir, p, committed ? VS_JOURNAL_COMMITTED : VS_JOURNAL_PREPARED,
-                                 k, &err) < 0)
+            }
+            if (journal_put(p, committed ? VS_JOURNAL_COMMITTED : VS_JOURNAL_PREPARED, k,
+                            &err) < 0)
                 good = false;
             vs_plan_free(p);
-            if (vs_journal_repair(d, &rep, &err) < 0) {
+            if (vs_plan_repair(d, &rep, &err) < 0) {
                 printf("#   repair: %s\n", err.msg);
                 good = false;
             }
@@ -987,7 +999,7 @@ test_mixed(void)
     snap("e1");
     write_all(2);
     vs_error_clear(&err);
-    ok(vs_ext_revert(d, "i1", 0, NULL, &err) < 0 &&
+    ok(vs_snapshot_revert(d, "i1", 0, &err) < 0 &&
        strstr(err.msg, "cannot revert to internal snapshot 'i1'"),
        "revert to an internal snapshot under an external one refused: %s", err.msg);
     /* i1's data lives in a tag: verify_all reads current images, so forget it */
@@ -997,7 +1009,7 @@ test_mixed(void)
     saved_drop("e1");
     verify_all("external child of an internal snapshot deleted");
     vs_error_clear(&err);
-    ok(vs_ext_revert(d, "i1", 0, NULL, &err) == 0, "now i1 can be reverted to (%s)", err.msg);
+    ok(vs_snapshot_revert(d, "i1", 0, &err) == 0, "now i1 can be reverted to (%s)", err.msg);
     live[0][0] = 1;
     live[1][0] = 2;
     live[0][1] = live[1][1] = live[0][2] = live[1][2] = 0;
@@ -1023,13 +1035,20 @@ test_check(void)
     write_all(1);
     snap("s2");
     stray = vs_xasprintf("%s/stray.qcow2", ext_imgdir);
-    tmp = vs_xasprintf("%s/vda.s1%s", ext_imgdir, ".vsnap-new");
+    {
+        vs_domain_def *dd = vs_dom_def(d, NULL);
+
+        char *ov = vs_xasprintf("%s/vda.s1", ext_imgdir);
+
+        tmp = vs_tmp_image_name(ov, dd->uuid);
+        free(ov);
+    }
     vs_qemu_img_create_overlay(stray, "qcow2", live_path(0), "qcow2", NULL);
     vs_file_write_atomic(tmp, "x", 1, 0600, NULL);
     def = vs_dom_read_snapshot(d, "s1", NULL);
     vs_qemu_img_snapshot_create(def->dom->disks[1].source, "ghost", NULL);
     unlink(def->dom->disks[0].source);
-    jp = vs_journal_path(d->dir);
+    jp = vs_path_join(d->dir, "journal");
     {
         const char *j = "{\"vsnap-journal\":1,\"operation\":\"snapshot-delete\","
                         "\"domain\":\"vm\",\"snapshot\":\"s1\",\"phase\":\"prepared\","

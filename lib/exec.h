@@ -1,0 +1,59 @@
+/* Executors: one per mechanism (plan.h's vs_mechanism), each carrying out,
+ * undoing and observing the steps of its kinds. plan_run.c picks the
+ * executor from the step table; nothing else runs a step. */
+#ifndef VSNAP_EXEC_H
+#define VSNAP_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "error.h"
+#include "plan.h"
+#include "store.h"
+
+/* What a look at the world says about one step. */
+typedef enum vs_seen {
+    VS_SEEN_NOT_DONE = 0,   /* it has not taken effect */
+    VS_SEEN_DONE,           /* it has */
+    VS_SEEN_UNKNOWN,        /* cannot tell (a commit): replay decides */
+    VS_SEEN_CONFLICT,       /* something else is there: neither run nor undo it */
+} vs_seen;
+
+typedef struct vs_exec_ctx {
+    vs_dom *d;               /* the domain the plan belongs to (its lock is held) */
+    const vs_plan *plan;
+    vs_buf *notes;           /* lines for people about what was left alone, or NULL */
+} vs_exec_ctx;
+
+typedef struct vs_executor {
+    vs_mechanism mech;
+    /* Carry out s. On failure err says why; whether it took effect is for
+     * observe to tell. */
+    int (*run)(vs_exec_ctx *x, const vs_step *s, vs_error *err);
+    /* Several independent steps of one groupable kind at once (NULL: one by one). */
+    int (*run_group)(vs_exec_ctx *x, const vs_step *const *s, size_t n, vs_error *err);
+    /* Undo s, whether or not it ran: an undo of a step that did not take
+     * effect changes nothing. Refuses (-1) when the world no longer matches
+     * what s did (someone else changed the file since). */
+    int (*undo)(vs_exec_ctx *x, const vs_step *s, vs_error *err);
+    /* Look, change nothing. *why (caller frees, may be NULL) explains a CONFLICT. */
+    vs_seen (*observe)(vs_exec_ctx *x, const vs_step *s, char **why);
+} vs_executor;
+
+extern const vs_executor vs_exec_qemu_img;   /* exec_qemu_img.c */
+extern const vs_executor vs_exec_file;       /* exec_file.c */
+extern const vs_executor vs_exec_store;      /* exec_store.c */
+
+/* The executor of a step's mechanism. */
+const vs_executor *vs_executor_for(vs_step_kind kind);
+
+/* Shared by the image executors: whether image path's header names backing
+ * (normalised; "" = no backing file) as its backing file: 1 yes, 0 no, -1
+ * when it cannot be read or does not exist. */
+int vs_exec_backing_is(const char *path, const char *backing);
+
+/* qemu-img create of an overlay, then made private (0600) and durable (the
+ * file and its directory synced) before anything names it. */
+int vs_exec_create_image(const char *path, const char *fmt, const char *backing,
+                         const char *backing_fmt, vs_error *err);
+
+#endif

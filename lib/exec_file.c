@@ -1,0 +1,133 @@
+/* The plain-file executor: moving a recreated overlay into place and
+ * removing image files. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "exec.h"
+#include "image_id.h"
+#include "mem.h"
+#include "path.h"
+
+static char *
+dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        return vs_xstrdup(".");
+    if (slash == path)
+        return vs_xstrdup("/");
+    return vs_xstrndup(path, (size_t)(slash - path));
+}
+
+/* Whether path is still the file the plan saw (or, planned as absent, still absent). */
+static bool
+unchanged(const vs_step *s)
+{
+    vs_file_id now;
+
+    vs_file_id_get(s->path, &now);
+    if (!s->expect.exists)
+        return !now.exists;
+    return vs_file_id_same(&now, &s->expect);
+}
+
+static vs_seen
+observe(vs_exec_ctx *x, const vs_step *s, char **why)
+{
+    struct stat sb;
+
+    (void)x;
+    if (why)
+        *why = NULL;
+    switch (s->kind) {
+    case VS_STEP_REPLACE_IMAGE:
+        /* path was replaced once it is another file than the planned one; a
+         * version 1 journal did not record which: done when `from` is gone */
+        if (!s->expect.exists)
+            return vs_file_exists(s->from) ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
+        return unchanged(s) ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
+    case VS_STEP_REMOVE_IMAGE:
+        if (lstat(s->path, &sb) < 0)
+            return VS_SEEN_DONE;
+        if (!S_ISREG(sb.st_mode))
+            return VS_SEEN_DONE;   /* a block device is never removed: nothing to do */
+        if (!unchanged(s)) {
+            /* the planned file is gone from there: another one, not ours, is there now */
+            if (why)
+                *why = vs_xasprintf("'%s' is not the file the plan meant to remove", s->path);
+            return VS_SEEN_DONE;
+        }
+        return VS_SEEN_NOT_DONE;
+    default:
+        return VS_SEEN_UNKNOWN;
+    }
+}
+
+static void
+note(vs_exec_ctx *x, const char *why)
+{
+    if (x->notes && why)
+        vs_buf_addf(x->notes, "left alone: %s\n", why);
+}
+
+static int
+run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
+{
+    char *why = NULL, *dir;
+    vs_seen seen = observe(x, s, &why);
+    int ret;
+
+    switch (s->kind) {
+    case VS_STEP_REPLACE_IMAGE:
+        free(why);
+        if (seen == VS_SEEN_DONE)
+            return 0;
+        /* The new file is an empty overlay: when it went missing (removed by
+         * someone else after a crash), making it again gives the same one. */
+        if (!vs_file_exists(s->from) &&
+            (!s->fmt || !s->backing ? vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                                                   "'%s' is gone and cannot be made again",
+                                                   s->from)
+                                    : vs_exec_create_image(s->from, s->fmt, s->backing,
+                                                           s->backing_fmt, err)) < 0)
+            return -1;
+        if (rename(s->from, s->path) < 0)
+            return vs_error_sys(err, errno, "cannot rename '%s' to '%s'", s->from, s->path);
+        dir = dir_of(s->path);
+        ret = vs_dir_sync(dir, err);
+        free(dir);
+        return ret;
+    case VS_STEP_REMOVE_IMAGE:
+        note(x, why);
+        free(why);
+        if (seen == VS_SEEN_DONE)
+            return 0;
+        return vs_file_remove(s->path, err);
+    default:
+        free(why);
+        return vs_error_set(err, VS_ERR_INTERNAL, "the file executor cannot run a %s step",
+                            vs_step_info(s->kind)->name);
+    }
+}
+
+static int
+undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
+{
+    (void)x;
+    return vs_error_set(err, VS_ERR_INTERNAL, "a %s step cannot be undone",
+                        vs_step_info(s->kind)->name);
+}
+
+const vs_executor vs_exec_file = {
+    .mech = VS_MECH_FILE,
+    .run = run,
+    .run_group = NULL,
+    .undo = undo,
+    .observe = observe,
+};

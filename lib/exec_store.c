@@ -1,0 +1,229 @@
+/* The store executor: the metadata steps, through the store (store.h), each
+ * one atomic file write or removal. Undo puts back the value the step
+ * recorded, but only while the file still holds what the step wrote. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain_def.h"
+#include "exec.h"
+#include "mem.h"
+#include "snapshot_def.h"
+
+static bool
+eq(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The stored value a step of this kind acts on, formatted as the plan
+ * formats it (NULL: absent). *ok false when it cannot be read. */
+static char *
+stored(vs_exec_ctx *x, const vs_step *s, bool *ok)
+{
+    vs_dom *d = x->d;
+    vs_error e;
+    char *v = NULL;
+
+    *ok = true;
+    vs_error_clear(&e);
+    switch (s->kind) {
+    case VS_STEP_WRITE_SNAPSHOT:
+    case VS_STEP_REMOVE_SNAPSHOT: {
+        vs_snapshot_def *def = vs_dom_read_snapshot(d, s->name, &e);
+
+        if (def) {
+            v = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+            vs_snapshot_def_free(def);
+        } else if (e.code != VS_ERR_NO_SNAPSHOT) {
+            *ok = false;
+        }
+        return v;
+    }
+    case VS_STEP_WRITE_DOMAIN: {
+        vs_domain_def *def;
+        vs_buf b = VS_BUF_INIT;
+
+        vs_dom_forget(d);
+        if (!(def = vs_dom_def(d, &e))) {
+            *ok = false;
+            return NULL;
+        }
+        vs_domain_def_format(&b, def, 0, true, NULL);
+        vs_buf_addc(&b, '\n');
+        return vs_buf_steal(&b);
+    }
+    case VS_STEP_SET_CURRENT:
+        return vs_dom_current(d);
+    case VS_STEP_WRITE_REGISTRY: {
+        char **paths = NULL;
+        vs_buf b = VS_BUF_INIT;
+        size_t i;
+
+        if (vs_dom_registry_load(d, &paths, &e) < 0) {
+            *ok = false;
+            return NULL;
+        }
+        for (i = 0; paths[i]; i++)
+            vs_buf_addf(&b, "%s\n", paths[i]);
+        vs_strv_free(paths);
+        vs_buf_addc(&b, '\0');
+        return vs_buf_steal(&b);
+    }
+    default:
+        *ok = false;
+        return NULL;
+    }
+}
+
+/* The value the step sets and the one it replaces. */
+static const char *
+new_value(const vs_step *s)
+{
+    switch (s->kind) {
+    case VS_STEP_REMOVE_SNAPSHOT: return NULL;
+    case VS_STEP_SET_CURRENT: return s->name;
+    default: return s->text;
+    }
+}
+
+static const char *
+old_value(const vs_step *s)
+{
+    return s->kind == VS_STEP_SET_CURRENT ? s->old_name : s->old_text;
+}
+
+static vs_seen
+observe(vs_exec_ctx *x, const vs_step *s, char **why)
+{
+    bool ok;
+    char *now = stored(x, s, &ok);
+    const char *want = new_value(s);
+    vs_seen seen;
+
+    if (why)
+        *why = NULL;
+    if (!ok && s->kind == VS_STEP_REMOVE_SNAPSHOT && !s->old_text)
+        seen = VS_SEEN_NOT_DONE;   /* forgetting a damaged file: it is still there */
+    else if (!ok)
+        seen = VS_SEEN_CONFLICT;
+    else if (eq(now, want) || (s->kind == VS_STEP_WRITE_REGISTRY && !*want && now && !*now))
+        seen = VS_SEEN_DONE;
+    else if (eq(now, old_value(s)))
+        seen = VS_SEEN_NOT_DONE;
+    else
+        seen = VS_SEEN_CONFLICT;
+    if (seen == VS_SEEN_CONFLICT && why)
+        *why = vs_xasprintf("the metadata changed since the plan was made (%s)",
+                            vs_step_info(s->kind)->name);
+    free(now);
+    return seen;
+}
+
+static int
+put_snapshot(vs_dom *d, const char *name, const char *text, vs_error *err)
+{
+    vs_snapshot_def *def;
+    int ret;
+
+    if (!text)
+        return vs_dom_has_snapshot(d, name) || vs_dom_snapshot_file_exists(d, name)
+               ? vs_dom_remove_snapshot(d, name, err) : 0;
+    def = vs_snapshot_def_parse(text, strlen(text), "(journal)",
+                                VS_SNAP_PARSE_REDEFINE | VS_SNAP_PARSE_ACTIVE_OPTIONAL, 0, err);
+    if (!def)
+        return -1;
+    if (!def->name || strcmp(def->name, name) != 0) {
+        vs_snapshot_def_free(def);
+        return vs_error_set(err, VS_ERR_INTERNAL, "journal step for snapshot '%s' holds another "
+                            "snapshot", name);
+    }
+    def->active = -1;
+    ret = vs_dom_write_snapshot(d, def, err);
+    vs_snapshot_def_free(def);
+    return ret;
+}
+
+static int
+put_domain(vs_dom *d, const char *text, vs_error *err)
+{
+    vs_domain_def *def = vs_domain_def_parse(text, strlen(text), "(journal)", err);
+    int ret;
+
+    if (!def)
+        return -1;
+    ret = vs_dom_save_def(d, def, err);
+    vs_domain_def_free(def);
+    return ret;
+}
+
+static int
+put_registry(vs_dom *d, const char *text, vs_error *err)
+{
+    char **paths = vs_xcalloc(1, sizeof(*paths)), *copy = vs_xstrdup(text ? text : "");
+    char *line, *save = NULL;
+    int ret;
+
+    for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (line[0] == '/')
+            vs_strv_push(&paths, line);
+    ret = vs_dom_registry_store(d, paths, err);
+    vs_strv_free(paths);
+    free(copy);
+    return ret;
+}
+
+/* Make the stored value `v`. */
+static int
+put(vs_exec_ctx *x, const vs_step *s, const char *v, vs_error *err)
+{
+    switch (s->kind) {
+    case VS_STEP_WRITE_SNAPSHOT:
+    case VS_STEP_REMOVE_SNAPSHOT:
+        return put_snapshot(x->d, s->name, v, err);
+    case VS_STEP_WRITE_DOMAIN:
+        if (!v)
+            return vs_error_set(err, VS_ERR_INTERNAL, "a domain definition cannot be removed");
+        return put_domain(x->d, v, err);
+    case VS_STEP_SET_CURRENT:
+        return vs_dom_set_current(x->d, v, err);
+    case VS_STEP_WRITE_REGISTRY:
+        return put_registry(x->d, v, err);
+    default:
+        return vs_error_set(err, VS_ERR_INTERNAL, "the store executor cannot run a %s step",
+                            vs_step_info(s->kind)->name);
+    }
+}
+
+static int
+run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
+{
+    return put(x, s, new_value(s), err);
+}
+
+static int
+undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
+{
+    char *why = NULL;
+    int ret;
+
+    switch (observe(x, s, &why)) {
+    case VS_SEEN_NOT_DONE:
+        return 0;
+    case VS_SEEN_CONFLICT:
+        ret = vs_error_set(err, VS_ERR_OPERATION_FAILED, "cannot undo: %s", why);
+        free(why);
+        return ret;
+    default:
+        return put(x, s, old_value(s), err);
+    }
+}
+
+const vs_executor vs_exec_store = {
+    .mech = VS_MECH_STORE,
+    .run = run,
+    .run_group = NULL,
+    .undo = undo,
+    .observe = observe,
+};

@@ -1,0 +1,51 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "image_id.h"
+#include "path.h"
+
+void
+vs_file_id_get(const char *path, vs_file_id *id)
+{
+    struct stat sb;
+
+    memset(id, 0, sizeof(*id));
+    if (!path || stat(path, &sb) < 0)
+        return;
+    id->exists = true;
+    id->dev = (unsigned long long)sb.st_dev;
+    id->ino = (unsigned long long)sb.st_ino;
+    id->size = (long long)sb.st_size;
+}
+
+bool
+vs_file_id_same(const vs_file_id *a, const vs_file_id *b)
+{
+    return a->exists && b->exists && a->dev == b->dev && a->ino == b->ino;
+}
+
+bool
+vs_same_image(const char *a, const char *b)
+{
+    vs_file_id ia, ib;
+    char *na, *nb;
+    bool eq;
+
+    if (!a || !b)
+        return false;
+    if (strcmp(a, b) == 0)
+        return true;
+    vs_file_id_get(a, &ia);
+    vs_file_id_get(b, &ib);
+    if (ia.exists && ib.exists)
+        return vs_file_id_same(&ia, &ib);
+    na = vs_path_absolute(a);
+    nb = vs_path_absolute(b);
+    eq = strcmp(na, nb) == 0;
+    free(na);
+    free(nb);
+    return eq;
+}

@@ -3,7 +3,8 @@
 # in, with one error that shows the byte, and nothing changes. Before the fix
 # snapshot-create-as dropped the bytes XML cannot carry ('a\x01b' became
 # 'ab', '\x01\x02' an empty name and so a time-stamp name, 'a\x07b' "already
-# exists") and reported CR as \x0a.
+# exists") and reported CR as \x0a. Also: --disk-only on a disk whose image
+# is missing says that the file does not exist, and names it.
 set -u
 . "${top_srcdir:-.}/tests/scenarios/lib.sh"
 
@@ -88,5 +89,13 @@ t_is "no domain was defined" "$(out)" "vm"
 # 5. a domain name on the command line
 expect_error "a domain name with a control character is refused" \
     "$(refused domain 'v\x01m')" -q snapshot-list "$(ctl 'v\001m')"
+
+# 6. --disk-only on a disk whose image does not exist
+domain_xml gone 6f1c2c6e-0000-4000-8000-0000000000c3 "vda:$tmp/missing.qcow2" >"$tmp/g.xml"
+must define "$tmp/g.xml"
+expect_error "--disk-only on a missing image says so and names it" \
+    "error: operation failed: source file '$tmp/missing.qcow2' of disk 'vda' does not exist" \
+    -q snapshot-create-as gone s1 --disk-only
+t_check "no overlay was created" test ! -e "$tmp/missing.s1"
 
 t_done

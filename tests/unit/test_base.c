@@ -377,9 +377,13 @@ test_lock(void)
     /* flock locks belong to the open file description: a second open conflicts */
     fd2 = vs_lock_acquire(path, "vm1", VS_LOCK_SHARED, 0, &e);
     ok(fd2 == -1 && e.code == VS_ERR_BUSY, "second lock refused");
-    is_str(e.msg, "domain 'vm1' is busy: another vsnap command holds its lock", "busy message");
+    is_str(e.msg, "domain 'vm1' is busy: another vsnap command holds its lock; "
+           "nothing was changed, it is safe to retry", "busy message: safe to retry");
     fd2 = vs_lock_acquire(path, "vm1", VS_LOCK_EXCLUSIVE, 1, &e);
     ok(fd2 == -1 && e.code == VS_ERR_BUSY, "busy after waiting 1 s");
+    is_str(e.msg, "domain 'vm1' is busy: another vsnap command held its lock for the 1 second "
+           "vsnap waited; nothing was changed, it is safe to retry",
+           "timeout message: how long it waited, safe to retry");
 
     /* a holder that lets go while we wait */
     vs_lock_release(fd);

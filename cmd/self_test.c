@@ -65,7 +65,7 @@ check_table(tap *t)
     for (c = vs_commands; c->name; c++) {
         const vs_opt_def *o, *p;
         bool dup = false, seen_optional_pos = false, order_ok = true, argv_last = true;
-        bool bad_completer = false;
+        bool bad_completer = false, bad_lock_opt = false;
         int nargv = 0;
 
         for (d = vs_commands; d < c; d++)
@@ -110,6 +110,13 @@ check_table(tap *t)
             }
             if (o->type == VS_OT_BOOL && o->completer != VS_COMPLETE_NONE)
                 bad_completer = true;
+            /* An option can only switch a domain command to the other lock. */
+            if ((o->flags & VS_OF_CHANGES) &&
+                (!(c->flags & VS_CF_DOMAIN) || !(c->flags & VS_CF_LOCK_SH)))
+                bad_lock_opt = true;
+            if ((o->flags & VS_OF_READS_ONLY) &&
+                (!(c->flags & VS_CF_DOMAIN) || !(c->flags & VS_CF_LOCK_EX)))
+                bad_lock_opt = true;
             /* Snapshot names are looked up in the domain on the line. */
             if (o->completer == VS_COMPLETE_SNAPSHOT && vs_opt_index(c, "domain") < 0)
                 bad_completer = true;
@@ -118,6 +125,14 @@ check_table(tap *t)
         check(t, nargv <= 1 && argv_last, "%s: at most one ARGV option, after every positional one",
               c->name);
         check(t, !bad_completer, "%s: completers fit their options", c->name);
+        check(t, !bad_lock_opt, "%s: options that change the lock switch the command's own",
+              c->name);
+        if (c->flags & VS_CF_DOMAIN)
+            check(t, !(c->flags & VS_CF_LOCK_SH) != !(c->flags & VS_CF_LOCK_EX),
+                  "%s: a domain command declares one lock, shared or exclusive", c->name);
+        if (c->flags & VS_CF_REPAIRS)
+            check(t, (c->flags & VS_CF_DOMAIN) && (c->flags & VS_CF_LOCK_EX),
+                  "%s: a command that repairs a domain holds it exclusively", c->name);
         if ((c->flags & VS_CF_DOMAIN) || (c->flags & (VS_CF_LOCK_SH | VS_CF_LOCK_EX)))
             check(t, vs_opt_index(c, "domain") >= 0 && (c->flags & VS_CF_DOMAIN),
                   "%s: a command that locks a domain has --domain", c->name);

@@ -31,6 +31,7 @@ typedef enum vs_completer {
     VS_COMPLETE_DOMAIN,
     VS_COMPLETE_SNAPSHOT,   /* names of the domain given earlier on the line */
     VS_COMPLETE_FILE,
+    VS_COMPLETE_DIR,        /* directories only (cd) */
     VS_COMPLETE_DISKSPEC,
     VS_COMPLETE_MEMSPEC,
     VS_COMPLETE_COMMAND,    /* help topics: command names and group keywords */
@@ -147,6 +148,8 @@ int cmd_help(vs_ctl *ctl, const vs_args *a);
 int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);
 int cmd_shell(vs_ctl *ctl, const vs_args *a);
+int cmd_cd(vs_ctl *ctl, const vs_args *a);      /* shell.c, with pwd */
+int cmd_pwd(vs_ctl *ctl, const vs_args *a);
 int cmd_self_test(vs_ctl *ctl, const vs_args *a);
 int cmd_complete(vs_ctl *ctl, const vs_args *a);
 

@@ -209,6 +209,13 @@ static const vs_opt_def opts_snapshot_check[] = {
 
 /* ------------------------------------------------------------- vsnap -- */
 
+static const vs_opt_def opts_cd[] = {
+    /* virsh reads an empty DIR as none: the home directory */
+    { "dir", VS_OT_STRING, VS_OF_POSITIONAL | VS_OF_EMPTY_OK,
+      "directory to switch to (default: home or else root)", VS_COMPLETE_DIR },
+    OPT_END
+};
+
 static const vs_opt_def opts_echo[] = {
     OPT_BOOL("shell", "escape for shell use"),
     OPT_BOOL("xml", "escape for XML use"),
@@ -299,6 +306,8 @@ const vs_cmd_def vs_commands[] = {
     { "snapshot-revert", "snapshot", "Revert a domain to a snapshot", "Revert domain to snapshot",
       opts_snapshot_revert, CF_RW, cmd_snapshot_revert, NULL },
 
+    { "cd", "vsnap", "change the current directory", "Change the current directory.", opts_cd,
+      0, cmd_cd, NULL },
     /* Hidden: bash's completion script calls it (completions/vsnap.bash). */
     { "complete", "vsnap", "internal command for autocompletion",
       "Print the completions of the last word, one per line. The words are the\n"
@@ -312,6 +321,8 @@ const vs_cmd_def vs_commands[] = {
     { "help", "vsnap", "print help",
       "Prints global help, command specific help, or help for a\n"
       "    group of related commands", opts_help, 0, cmd_help, NULL },
+    { "pwd", "vsnap", "print the current directory", "Print the current directory.", opts_none,
+      0, cmd_pwd, NULL },
     { "quit", "vsnap", "quit this interactive terminal", "", opts_none, VS_CF_NO_NEWLINE,
       cmd_quit, NULL },
     /* Hidden: `make check` runs it. */

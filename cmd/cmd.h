@@ -21,6 +21,9 @@ enum {
     VS_OF_POSITIONAL = 1 << 1,  /* may be given without its name, in table order */
     VS_OF_EMPTY_OK   = 1 << 2,  /* an empty string is accepted */
     VS_OF_HIDDEN     = 1 << 3,  /* parsed, not shown in help */
+    /* The lock a VS_CF_DOMAIN command takes can depend on its options: */
+    VS_OF_CHANGES    = 1 << 4,  /* given, the command changes the domain (exclusive lock) */
+    VS_OF_READS_ONLY = 1 << 5,  /* given, the command only reads the domain (shared lock) */
 };
 
 typedef enum vs_completer {
@@ -28,6 +31,7 @@ typedef enum vs_completer {
     VS_COMPLETE_DOMAIN,
     VS_COMPLETE_SNAPSHOT,   /* names of the domain given earlier on the line */
     VS_COMPLETE_FILE,
+    VS_COMPLETE_DIR,        /* directories only (cd) */
     VS_COMPLETE_DISKSPEC,
     VS_COMPLETE_MEMSPEC,
     VS_COMPLETE_COMMAND,    /* help topics: command names and group keywords */
@@ -41,13 +45,20 @@ typedef struct vs_opt_def {
     vs_completer completer;
 } vs_opt_def;
 
-/* Command flags. */
+/*
+ * Command flags. The lock a domain command takes says whether it changes the
+ * domain: exclusive = it changes it, shared = it only reads it (options can
+ * switch it, VS_OF_CHANGES / VS_OF_READS_ONLY). After an interrupted
+ * operation (a journal in the domain) the dispatcher refuses the first kind
+ * and lets the second run with a warning.
+ */
 enum {
     VS_CF_DOMAIN     = 1 << 0,  /* opens the domain named by --domain */
     VS_CF_LOCK_SH    = 1 << 1,  /* ... with a shared lock */
     VS_CF_LOCK_EX    = 1 << 2,  /* ... with an exclusive lock */
     VS_CF_HIDDEN     = 1 << 3,  /* not listed in help (complete, self-test) */
     VS_CF_NO_NEWLINE = 1 << 4,  /* no virsh trailing empty line (help, quit) */
+    VS_CF_REPAIRS    = 1 << 5,  /* deals with an interrupted operation itself (snapshot-check) */
 };
 
 typedef struct vs_ctl vs_ctl;
@@ -99,6 +110,21 @@ void vs_out(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
 void vs_out_extra(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
 /* "error: MESSAGE\n" to stderr, stdout flushed first. */
 void vs_print_error(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
+/* "warning: MESSAGE\n" to stderr (also under -q), stdout flushed first;
+ * control bytes in the message are shown as \xNN. */
+void vs_print_warning(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
+
+/*
+ * The one place cmd/ asks whether an operation on domain d was interrupted
+ * (its journal is there). If so, a command that `changes` the domain gets -1
+ * and the refusal in err ("operation failed: domain 'D' has an interrupted
+ * ...; run 'vsnap snapshot-check D --repair' to finish or roll it back"); one
+ * that only reads gets 0 after one warning line on stderr naming the same
+ * repair. A domain opened without a lock is only taken as interrupted when no
+ * running command holds it (a running plan has a journal too); it is then
+ * left holding a shared lock. (main.c)
+ */
+int vs_cmd_interrupted(vs_ctl *ctl, vs_dom *d, bool changes, vs_error *err);
 
 /* Command runners, one file per family (cmd_domain.c, cmd_snapshot.c). */
 int cmd_define(vs_ctl *ctl, const vs_args *a);
@@ -122,6 +148,8 @@ int cmd_help(vs_ctl *ctl, const vs_args *a);
 int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);
 int cmd_shell(vs_ctl *ctl, const vs_args *a);
+int cmd_cd(vs_ctl *ctl, const vs_args *a);      /* shell.c, with pwd */
+int cmd_pwd(vs_ctl *ctl, const vs_args *a);
 int cmd_self_test(vs_ctl *ctl, const vs_args *a);
 int cmd_complete(vs_ctl *ctl, const vs_args *a);
 

@@ -26,6 +26,23 @@ state_name(vs_domstate s)
     return "shut off";
 }
 
+/*
+ * define and undefine change a domain without the dispatcher opening it
+ * (the store takes the lock itself): an interrupted operation on an existing
+ * domain is refused here, as for every command that changes a domain.
+ */
+static int
+refuse_interrupted(vs_ctl *ctl, const char *name)
+{
+    vs_dom *d = vs_dom_open(ctl->store, name, VS_LOCK_NONE, NULL);
+    int ret = 0;
+
+    if (d)
+        ret = vs_cmd_interrupted(ctl, d, true, &ctl->err);
+    vs_dom_close(d);
+    return ret;
+}
+
 int
 cmd_define(vs_ctl *ctl, const vs_args *a)
 {
@@ -38,6 +55,7 @@ cmd_define(vs_ctl *ctl, const vs_args *a)
     if (vs_file_read(file, VS_XML_MAX_SIZE, &data, &len, &ctl->err) < 0)
         return -1;
     if (!(def = vs_domain_def_parse(data, len, file, &ctl->err)) ||
+        refuse_interrupted(ctl, def->name) < 0 ||
         vs_store_define(ctl->store, def, NULL, &ctl->err) < 0) {
         vs_print_error(ctl, "Failed to define domain from %s", file);
         goto out;
@@ -60,7 +78,8 @@ cmd_undefine(vs_ctl *ctl, const vs_args *a)
 {
     const char *name = vs_arg_str(a, "domain");
 
-    if (vs_store_undefine(ctl->store, name, vs_arg_bool(a, "snapshots-metadata"), &ctl->err) < 0) {
+    if (refuse_interrupted(ctl, name) < 0 ||
+        vs_store_undefine(ctl->store, name, vs_arg_bool(a, "snapshots-metadata"), &ctl->err) < 0) {
         if (ctl->err.code == VS_ERR_NO_DOMAIN) {
             vs_error_clear(&ctl->err);
             vs_print_error(ctl, "failed to get domain '%s'", name);
@@ -96,10 +115,13 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
         if (!(d = vs_dom_open(ctl->store, names[i], VS_LOCK_NONE, NULL)))
             continue;
         st = vs_domain_state(d);
-        vs_dom_close(d);
         /* without --all virsh lists only active domains */
-        if (!all && st == VS_DOMSTATE_SHUTOFF)
+        if (!all && st == VS_DOMSTATE_SHUTOFF) {
+            vs_dom_close(d);
             continue;
+        }
+        vs_cmd_interrupted(ctl, d, false, NULL);
+        vs_dom_close(d);
         if (names_only) {
             vs_out(ctl, "%s\n", names[i]);
         } else {

@@ -85,7 +85,8 @@ static const vs_opt_def opts_snapshot_create_as[] = {
     OPT_DOMAIN,
     { "name", VS_OT_STRING, VS_OF_POSITIONAL, "name of snapshot", VS_COMPLETE_NONE },
     { "description", VS_OT_STRING, VS_OF_POSITIONAL, "description of snapshot", VS_COMPLETE_NONE },
-    OPT_BOOL("print-xml", "print XML document rather than create"),
+    { "print-xml", VS_OT_BOOL, VS_OF_READS_ONLY, "print XML document rather than create",
+      VS_COMPLETE_NONE },
     OPT_BOOL("no-metadata", "take snapshot but create no metadata"),
     OPT_BOOL("halt", "halt domain after snapshot is created"),
     OPT_BOOL("disk-only", "capture disk state but not vm state"),
@@ -110,7 +111,8 @@ static const vs_opt_def opts_snapshot_current[] = {
     OPT_DOMAIN,
     OPT_BOOL("name", "list the name, rather than the full xml"),
     OPT_BOOL("security-info", "include security sensitive information in XML dump"),
-    OPT_SNAPNAME("name of existing snapshot to make current"),
+    { "snapshotname", VS_OT_STRING, VS_OF_POSITIONAL | VS_OF_CHANGES,
+      "name of existing snapshot to make current", VS_COMPLETE_SNAPSHOT },
     OPT_END
 };
 
@@ -207,6 +209,13 @@ static const vs_opt_def opts_snapshot_check[] = {
 
 /* ------------------------------------------------------------- vsnap -- */
 
+static const vs_opt_def opts_cd[] = {
+    /* virsh reads an empty DIR as none: the home directory */
+    { "dir", VS_OT_STRING, VS_OF_POSITIONAL | VS_OF_EMPTY_OK,
+      "directory to switch to (default: home or else root)", VS_COMPLETE_DIR },
+    OPT_END
+};
+
 static const vs_opt_def opts_echo[] = {
     OPT_BOOL("shell", "escape for shell use"),
     OPT_BOOL("xml", "escape for XML use"),
@@ -269,16 +278,15 @@ const vs_cmd_def vs_commands[] = {
       "    are missing, backing chains and internal snapshot tables that disagree\n"
       "    with the metadata, image files nothing refers to, and an operation that\n"
       "    was interrupted. --repair finishes or rolls back that operation.",
-      opts_snapshot_check, CF_RW, cmd_snapshot_check, NULL },
+      opts_snapshot_check, CF_RW | VS_CF_REPAIRS, cmd_snapshot_check, NULL },
     { "snapshot-create", "snapshot", "Create a snapshot from XML",
       "Create a snapshot (disk and RAM) from XML", opts_snapshot_create, CF_RW,
       cmd_snapshot_create, NULL },
-    /* --print-xml only reads: the dispatcher takes a shared lock then. */
     { "snapshot-create-as", "snapshot", "Create a snapshot from a set of args",
       "Create a snapshot (disk and RAM) from arguments", opts_snapshot_create_as, CF_RW,
       cmd_snapshot_create_as, NULL },
     { "snapshot-current", "snapshot", "Get or set the current snapshot",
-      "Get or set the current snapshot", opts_snapshot_current, CF_RW,
+      "Get or set the current snapshot", opts_snapshot_current, CF_RO,
       cmd_snapshot_current, NULL },
     { "snapshot-delete", "snapshot", "Delete a domain snapshot", "Snapshot Delete",
       opts_snapshot_delete, CF_RW, cmd_snapshot_delete, NULL },
@@ -298,6 +306,8 @@ const vs_cmd_def vs_commands[] = {
     { "snapshot-revert", "snapshot", "Revert a domain to a snapshot", "Revert domain to snapshot",
       opts_snapshot_revert, CF_RW, cmd_snapshot_revert, NULL },
 
+    { "cd", "vsnap", "change the current directory", "Change the current directory.", opts_cd,
+      0, cmd_cd, NULL },
     /* Hidden: bash's completion script calls it (completions/vsnap.bash). */
     { "complete", "vsnap", "internal command for autocompletion",
       "Print the completions of the last word, one per line. The words are the\n"
@@ -311,6 +321,8 @@ const vs_cmd_def vs_commands[] = {
     { "help", "vsnap", "print help",
       "Prints global help, command specific help, or help for a\n"
       "    group of related commands", opts_help, 0, cmd_help, NULL },
+    { "pwd", "vsnap", "print the current directory", "Print the current directory.", opts_none,
+      0, cmd_pwd, NULL },
     { "quit", "vsnap", "quit this interactive terminal", "", opts_none, VS_CF_NO_NEWLINE,
       cmd_quit, NULL },
     /* Hidden: `make check` runs it. */

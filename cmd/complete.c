@@ -340,9 +340,10 @@ complete_snapshots(ctx *x, const char *cur)
     cand_sort(x->out, first);
 }
 
-/* Paths starting with `cur`, with head prepended; directories end in '/'. */
+/* Paths starting with `cur`, with head prepended; directories end in '/'.
+ * With dirs_only, only directories. */
 static void
-complete_files(cand_list *out, const char *head, const char *cur)
+complete_paths(cand_list *out, const char *head, const char *cur, bool dirs_only)
 {
     const char *slash = strrchr(cur, '/');
     char *dir = slash ? vs_xstrndup(cur, (size_t)(slash - cur + 1)) : vs_xstrdup("");
@@ -368,12 +369,19 @@ complete_files(cand_list *out, const char *head, const char *cur)
             continue;
         path = vs_xasprintf("%s%s", dir, de->d_name);
         isdir = stat(*dir ? path : de->d_name, &sb) == 0 && S_ISDIR(sb.st_mode);
-        cand_take(out, vs_xasprintf("%s%s%s", head, path, isdir ? "/" : ""));
+        if (isdir || !dirs_only)
+            cand_take(out, vs_xasprintf("%s%s%s", head, path, isdir ? "/" : ""));
         free(path);
     }
     closedir(dh);
     free(dir);
     cand_sort(out, first);
+}
+
+static void
+complete_files(cand_list *out, const char *head, const char *cur)
+{
+    complete_paths(out, head, cur, false);
 }
 
 static const char *const disk_snapshot_values[] = { "internal", "external", "no", "manual", NULL };
@@ -523,6 +531,9 @@ run_completer(ctx *x, vs_completer completer, const char *cur)
         break;
     case VS_COMPLETE_FILE:
         complete_files(x->out, "", cur);
+        break;
+    case VS_COMPLETE_DIR:
+        complete_paths(x->out, "", cur, true);
         break;
     case VS_COMPLETE_DISKSPEC:
         complete_spec(x, cur, true);

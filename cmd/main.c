@@ -35,16 +35,58 @@ check_nonempty(vs_ctl *ctl, const vs_args *a, size_t i)
     return true;
 }
 
+/* The lock the table declares for this call: the command's, unless an
+ * option given says the call changes (or only reads) the domain. */
 static vs_lock_mode
-lock_mode(const vs_cmd_def *def, const vs_args *a)
+lock_mode(const vs_args *a)
 {
-    if (def->run == cmd_snapshot_create_as && vs_arg_bool(a, "print-xml"))
-        return VS_LOCK_SHARED;
+    const vs_cmd_def *def = a->def;
+    vs_lock_mode mode = VS_LOCK_NONE;
+    size_t i;
+
     if (def->flags & VS_CF_LOCK_EX)
-        return VS_LOCK_EXCLUSIVE;
-    if (def->flags & VS_CF_LOCK_SH)
-        return VS_LOCK_SHARED;
-    return VS_LOCK_NONE;
+        mode = VS_LOCK_EXCLUSIVE;
+    else if (def->flags & VS_CF_LOCK_SH)
+        mode = VS_LOCK_SHARED;
+    for (i = 0; i < a->nopts; i++) {
+        if (!a->v[i].set)
+            continue;
+        if (def->opts[i].flags & VS_OF_CHANGES)
+            return VS_LOCK_EXCLUSIVE;
+        if (def->opts[i].flags & VS_OF_READS_ONLY)
+            mode = VS_LOCK_SHARED;
+    }
+    return mode;
+}
+
+int
+vs_cmd_interrupted(vs_ctl *ctl, vs_dom *d, bool changes, vs_error *err)
+{
+    vs_error e;
+    char *what;
+
+    if (!vs_dom_journal_exists(d))
+        return 0;
+    if (d->lock_mode == VS_LOCK_NONE) {
+        /* Without the lock the journal may be a running plan's: it is an
+         * interrupted one only if nobody holds the domain. */
+        int wait = d->store->lock_wait, r;
+
+        d->store->lock_wait = 0;
+        r = vs_dom_relock(d, VS_LOCK_SHARED, NULL);
+        d->store->lock_wait = wait;
+        if (r < 0 || !vs_dom_journal_exists(d))
+            return 0;
+    }
+    if (changes)
+        return vs_plan_refuse_interrupted(d, err);
+    vs_error_clear(&e);
+    what = vs_plan_describe_interrupted(d, &e);
+    vs_print_warning(ctl, "domain '%s' has an %s; what vsnap shows may be half changed: run "
+                     "'vsnap snapshot-check %s --repair' to finish or roll it back", d->name,
+                     what ? what : "unreadable journal", d->name);
+    free(what);
+    return 0;
 }
 
 /* Run one parsed command: open its domain, run it, print its error. */
@@ -59,6 +101,7 @@ run_call(vs_ctl *ctl, const vs_call *call)
 
     vs_error_clear(&ctl->err);
     if (def->flags & VS_CF_DOMAIN) {
+        vs_lock_mode mode = lock_mode(a);
         const char *name;
         vs_error err;
 
@@ -67,7 +110,7 @@ run_call(vs_ctl *ctl, const vs_call *call)
             goto out;
         name = a->v[dom_idx].str;
         vs_error_clear(&err);
-        if (!(ctl->dom = vs_dom_open(ctl->store, name, lock_mode(def, a), &err))) {
+        if (!(ctl->dom = vs_dom_open(ctl->store, name, mode, &err))) {
             if (err.code == VS_ERR_NO_DOMAIN)
                 vs_print_error(ctl, "failed to get domain '%s'", name);
             else
@@ -75,9 +118,10 @@ run_call(vs_ctl *ctl, const vs_call *call)
             goto out;
         }
         /* An interrupted operation left the domain half changed: nothing
-         * but snapshot-check may look at it until it is finished. */
-        if (def->run != cmd_snapshot_check &&
-            vs_plan_refuse_interrupted(ctl->dom, &err) < 0) {
+         * may change it until snapshot-check --repair has finished or
+         * rolled back the operation; reading it is allowed, with a warning. */
+        if (!(def->flags & VS_CF_REPAIRS) &&
+            vs_cmd_interrupted(ctl, ctl->dom, mode == VS_LOCK_EXCLUSIVE, &err) < 0) {
             vs_print_error(ctl, "%s", err.msg);
             goto out;
         }

@@ -51,6 +51,21 @@ vs_print_error(vs_ctl *ctl, const char *fmt, ...)
     fflush(stderr);
 }
 
+void
+vs_print_warning(vs_ctl *ctl, const char *fmt, ...)
+{
+    vs_error w;
+    va_list ap;
+
+    /* Through vs_error for its \xNN encoding of control bytes. */
+    va_start(ap, fmt);
+    vs_error_setv(&w, VS_ERR_PLAIN, fmt, ap);
+    va_end(ap);
+    fflush(ctl->out ? ctl->out : stdout);
+    fprintf(stderr, "warning: %s\n", w.msg);
+    fflush(stderr);
+}
+
 /* ----------------------------------------------------------------- table -- */
 
 typedef struct cell {

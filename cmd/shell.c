@@ -1,11 +1,14 @@
 /* The interactive shell: `vsnap` with no command, or `vsnap shell`. */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -262,5 +265,79 @@ cmd_quit(vs_ctl *ctl, const vs_args *a)
 {
     (void)a;
     ctl->quit = true;
+    return 0;
+}
+
+/* ----------------------------------------------------- cd and pwd -- */
+
+/* virsh's default for cd: the home directory ($HOME, else the password
+ * database), else "/". Caller frees. */
+static char *
+home_directory(void)
+{
+    const char *home = getenv("HOME");
+    struct passwd *pw;
+
+    if (home && *home)
+        return vs_xstrdup(home);
+    pw = getpwuid(geteuid());
+    if (pw && pw->pw_dir && *pw->pw_dir)
+        return vs_xstrdup(pw->pw_dir);
+    return vs_xstrdup("/");
+}
+
+/*
+ * virsh's `cd [DIR]`: relative paths of the commands after it (an xmlfile, a
+ * define file, --diskspec file=) resolve there. virsh accepts it only in its
+ * interactive mode; vsnap also in command strings, where libvirt's own test
+ * scripts use it.
+ */
+int
+cmd_cd(vs_ctl *ctl, const vs_args *a)
+{
+    const char *dir = vs_arg_str(a, "dir");
+    char *home = NULL;
+
+    /* virsh takes an empty DIR as no DIR. */
+    if (!dir || !*dir)
+        dir = home = home_directory();
+    /* The metadata root was given relative to where vsnap started; it must
+     * not move along. */
+    if (ctl->store && ctl->store->root[0] != '/') {
+        char *abs = vs_path_absolute(ctl->store->root);
+
+        free(ctl->store->root);
+        ctl->store->root = abs;
+    }
+    if (chdir(dir) < 0) {
+        /* virsh's order: the reason first, then the directory. */
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "cd: %s: %s", strerror(errno), dir);
+        free(home);
+        return -1;
+    }
+    free(home);
+    return 0;
+}
+
+/* virsh's `pwd`: $PWD when it still names the working directory (so a path
+ * through a symbolic link reads as the user wrote it), else getcwd(3). */
+int
+cmd_pwd(vs_ctl *ctl, const vs_args *a)
+{
+    const char *pwd = getenv("PWD");
+    struct stat here, there;
+    char *cwd;
+
+    (void)a;
+    if (pwd && pwd[0] == '/' && stat(".", &here) == 0 && stat(pwd, &there) == 0 &&
+        here.st_dev == there.st_dev && here.st_ino == there.st_ino) {
+        vs_out(ctl, "%s\n", pwd);
+        return 0;
+    }
+    if (!(cwd = getcwd(NULL, 0)))
+        return vs_error_set(&ctl->err, VS_ERR_PLAIN, "pwd: cannot get current directory: %s",
+                            strerror(errno));
+    vs_out(ctl, "%s\n", cwd);
+    free(cwd);
     return 0;
 }

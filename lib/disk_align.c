@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -172,6 +173,17 @@ vs_disk_align(vs_snapshot_def *def, const vs_domain_def *dom,
             vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                          "cannot generate external snapshot name for disk '%s' without source",
                          dd->target);
+            goto fail;
+        }
+        if (stat(orig, &st) < 0 && dd->type == VS_STORAGE_FILE) {
+            /* libvirt says "not a regular file" here too, which sends the
+             * user looking for a device where there is no file at all. */
+            if (errno == ENOENT || errno == ENOTDIR)
+                vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                             "source file '%s' of disk '%s' does not exist", orig, dd->target);
+            else
+                vs_error_sys(err, errno, "cannot access source file '%s' of disk '%s'", orig,
+                             dd->target);
             goto fail;
         }
         if (stat(orig, &st) < 0 || !S_ISREG(st.st_mode)) {

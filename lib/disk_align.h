@@ -14,7 +14,9 @@
  * with "internal error: missing domain in snapshot"). `default_loc` is
  * VS_LOC_INTERNAL or VS_LOC_EXTERNAL; `uniform_internal` is true for vsnap
  * (as qemu); `force_default` is true only for revert overlays. Generated
- * names stat() the domain disk's source. Every error message is libvirt's.
+ * names stat() the domain disk's source. Every error message is libvirt's but
+ * one: a file disk whose source is missing gets "operation failed: source file
+ * 'P' of disk 'T' does not exist" (libvirt calls it "not a regular file").
  * On failure def is unchanged.
  */
 int vs_disk_align(vs_snapshot_def *def, const vs_domain_def *dom,

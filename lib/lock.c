@@ -59,8 +59,17 @@ vs_lock_acquire(const char *path, const char *domain, vs_lock_mode mode,
         nanosleep(&ts, NULL);
     }
     close(fd);
+    /* Nothing is changed before the lock is held, so retrying is always safe;
+     * saying so (and how long vsnap waited) tells cron jobs and admins what
+     * to do. */
+    if (wait_seconds == 0)
+        return vs_error_set(err, VS_ERR_BUSY,
+                            "domain '%s' is busy: another vsnap command holds its lock; "
+                            "nothing was changed, it is safe to retry", domain);
     return vs_error_set(err, VS_ERR_BUSY,
-                        "domain '%s' is busy: another vsnap command holds its lock", domain);
+                        "domain '%s' is busy: another vsnap command held its lock for the "
+                        "%d second%s vsnap waited; nothing was changed, it is safe to retry",
+                        domain, wait_seconds, wait_seconds == 1 ? "" : "s");
 }
 
 void

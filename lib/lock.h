@@ -10,7 +10,9 @@ typedef enum vs_lock_mode { VS_LOCK_NONE = 0, VS_LOCK_SHARED, VS_LOCK_EXCLUSIVE 
 /*
  * Open (creating, 0600) and lock path. wait_seconds < 0 waits forever, 0 tries
  * once. When the lock stays busy: VS_ERR_BUSY "domain 'D' is busy: another
- * vsnap command holds its lock" (D = `domain`). Returns the fd, or -1.
+ * vsnap command held its lock for the N seconds vsnap waited; nothing was
+ * changed, it is safe to retry" (D = `domain`; with wait_seconds 0 "... holds
+ * its lock; nothing was changed, ..."). Returns the fd, or -1.
  */
 int vs_lock_acquire(const char *path, const char *domain, vs_lock_mode mode,
                     int wait_seconds, vs_error *err);

@@ -19,6 +19,21 @@
 /* How much of an over-long name the message repeats. */
 #define NAME_ECHO_MAX 40
 
+/* Length of the control character at p: C0 and DEL are one byte, a C1
+ * control (U+0080..U+009F, which some terminals act on as ESC sequences) is
+ * two bytes of UTF-8; 0 for anything else. */
+static size_t
+control_char_len(const char *p)
+{
+    unsigned char c = (unsigned char)p[0];
+
+    if (c < 0x20 || c == 0x7f)
+        return 1;
+    if (c == 0xc2 && (unsigned char)p[1] >= 0x80 && (unsigned char)p[1] <= 0x9f)
+        return 2;
+    return 0;
+}
+
 /* Echo a name in a message without letting control bytes reach the terminal. */
 static char *
 name_echo(const char *name, size_t max)
@@ -34,11 +49,15 @@ name_echo(const char *name, size_t max)
             n--;
     }
     for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c < 0x20 || c == 0x7f)
-            vs_buf_addf(&b, "\\x%02x", c);
-        else
-            vs_buf_addc(&b, (char)c);
+        size_t k, cl = control_char_len(name + i);
+
+        if (cl == 0) {
+            vs_buf_addc(&b, name[i]);
+            continue;
+        }
+        for (k = 0; k < cl && i + k < n; k++)
+            vs_buf_addf(&b, "\\x%02x", (unsigned char)name[i + k]);
+        i += k - 1;
     }
     if (n < strlen(name))
         vs_buf_add(&b, "...");
@@ -61,8 +80,7 @@ vs_name_check(const char *what, const char *name, vs_error *err)
         reason = "name can't start with '.'";
     } else {
         for (p = name; *p; p++) {
-            unsigned char c = (unsigned char)*p;
-            if (c < 0x20 || c == 0x7f) {
+            if (control_char_len(p) > 0) {
                 reason = "name can't contain control characters";
                 break;
             }

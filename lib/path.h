@@ -13,9 +13,13 @@
 
 /*
  * A domain or snapshot name becomes a file name, so it must never leave its
- * directory: empty, ".", "..", leading '.', '/', a control character or more
- * than 255 bytes (251 for a snapshot, whose file adds ".xml") are refused. `what` is "domain" or "snapshot" and appears in
- * the message, e.g. "invalid snapshot name 'a/b': name can't contain '/'".
+ * directory: empty, ".", "..", leading '.', '/', a control character (any
+ * byte below 0x20, DEL, or a C1 control U+0080..U+009F in UTF-8) or more
+ * than 255 bytes (251 for a snapshot, whose file adds ".xml") are refused.
+ * `what` is "domain" or "snapshot" and appears in the message, e.g.
+ * "invalid snapshot name 'a/b': name can't contain '/'"; control bytes are
+ * shown as \xNN ("invalid snapshot name 'a\x0db': name can't contain
+ * control characters").
  */
 int vs_name_check(const char *what, const char *name, vs_error *err);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "path.h"
 #include "snapshot_def.h"
 
 /*
@@ -172,6 +173,11 @@ vs_snapshot_args_to_xml(const char *name, const char *description, const char *m
 
     if (warn)
         *warn = NULL;
+    /* The name is checked before it goes into XML: escaping drops the
+     * control characters XML 1.0 cannot carry, and the parser turns CR into
+     * LF, so a bad name would otherwise become another (or an empty) one. */
+    if (name && vs_name_check("snapshot", name, err) < 0)
+        return -1;
     vs_buf_add(&b, "<domainsnapshot>\n");
     if (name) {
         vs_buf_add(&b, "  <name>");

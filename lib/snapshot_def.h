@@ -107,7 +107,8 @@ void vs_snap_disk_copy(vs_snapshot_def *dst_def, vs_snap_disk *dst, const vs_sna
 /*
  * snapshot-create-as: build the XML document virsh builds (A.2) from a name,
  * description (either may be NULL), --memspec (NULL if absent) and the
- * diskspecs (NULL-terminated, may be NULL). Errors: "unable to parse memspec: S",
+ * diskspecs (NULL-terminated, may be NULL). A name vs_name_check refuses is
+ * refused here, before any XML is built. Errors: "unable to parse memspec: S",
  * "unable to parse diskspec: S" (preceded in the message by
  * "Unknown storage type: 'X'" handling as virsh prints two lines: the first
  * line goes to *warn, caller frees).

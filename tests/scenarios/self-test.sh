@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `vsnap self-test` against man/vsnap.1, and proof that it fails when the two
-# drift apart; help grouped as virsh's, `CMD --help` the same as `help CMD`,
+# drift apart (commands, options, help groups, what is hidden from help);
+# help grouped as virsh's, `CMD --help` the same as `help CMD`,
 # and the hidden commands kept out of help and completion.
 set -u
 
@@ -61,6 +62,43 @@ expect_drift "self-test fails when an option is missing from the manual" \
     "the manual documents snapshot-delete --children-only"
 expect_drift "self-test fails when the manual documents an option that does not exist" \
     "documented option snapshot-delete --kinder exists"
+
+# The help groups: the help entry's list lost a group (as it had lost
+# 'beyond'), a subsection names the wrong keyword.
+awk '/^\.B help$/ { in_help = 1 }
+     in_help && /^\.B beyond$/ { skip = 3 }
+     skip { skip--; next }
+     { print }' "$page" >"$tmp/bad.1"
+grep -q '^\.B beyond$' "$tmp/bad.1" && not_ok "test setup: the group 'beyond' was not removed"
+expect_drift "self-test fails when the help entry does not list every help group" \
+    "the help entry of the manual lists the help groups domain, snapshot, beyond, vsnap"
+sed "s/^\.SS \"Beyond virsh (help keyword 'beyond')\"\$/.SS \"Beyond virsh (help keyword 'snapshot')\"/" \
+    "$page" >"$tmp/bad.1"
+expect_drift "self-test fails when a subsection names the wrong help keyword" \
+    "the manual documents snapshot-check under help keyword 'beyond' (not 'snapshot')"
+sed "s/^\.SS \"Beyond virsh (help keyword 'beyond')\"\$/.SS Beyond virsh/" "$page" >"$tmp/bad.1"
+expect_drift "self-test fails when a subsection does not name its help keyword" \
+    "the subsections of COMMANDS are the help groups"
+
+# Hidden commands: echo's entry stops saying it is left out of help (as it
+# did not say before), the help entry's list forgets one.
+awk '/^\.B echo$/ { in_echo = 1 }
+     in_echo && /^Internal, and left out of$/ { print "Internal, and kept out of"; next }
+     /^\.RE$/ { in_echo = 0 }
+     { print }' "$page" >"$tmp/bad.1"
+expect_drift "self-test fails when a hidden command's entry does not say it is left out of help" \
+    "the manual says that echo is left out of help"
+awk '/does not list the internal commands$/ { print; getline; print ".BR complete"; getline; getline; next }
+     { print }' "$page" >"$tmp/bad.1"
+grep -q '^\.B echo$' "$tmp/bad.1" || not_ok "test setup: echo's entry was lost"
+expect_drift "self-test fails when the help entry does not name every hidden command" \
+    "the help entry of the manual says it does not list exactly the hidden commands"
+# An option help leaves out, documented as if help showed it.
+awk '/^\.B snapshot\\-revert$/ { in_rev = 1 }
+     in_rev && /^vsnap.s own option \(not in$/ { print "vsnap'"'"'s own option (shown in"; next }
+     { print }' "$page" >"$tmp/bad.1"
+expect_drift "self-test fails when a hidden option's entry does not say it is not in help" \
+    "the manual says that snapshot-revert --dry-run is not in help"
 
 if "$VSNAP" self-test --manpage "$tmp/nonexistent.1" >"$tmp/out" 2>/dev/null </dev/null; then
     not_ok "self-test fails when the manual cannot be read"

@@ -159,6 +159,20 @@ else
     ok "'#' starts a comment"
 fi
 
+# virsh's cd and pwd: Tab offers directories; relative paths after cd
+# resolve there.
+mkdir -p "$tmp/xmls/inner"
+"$VSNAP" -d "$meta" dumpxml web1 >"$tmp/xmls/web1.xml" </dev/null
+real_xmls=$(cd "$tmp/xmls" && pwd -P)
+clear_screen
+T send-keys -t s "cd $tmp/xm" Tab
+check "Tab completes a directory for cd" "^vsnap # cd $tmp/xmls/\$"
+T send-keys -t s Enter
+T send-keys -t s 'pwd' Enter
+check "pwd prints the directory cd went to" "^$real_xmls\$"
+T send-keys -t s 'define web1.xml' Enter
+check "a relative file after cd is read there" "^Domain 'web1' defined from web1.xml\$"
+
 # help and help COMMAND
 clear_screen
 T send-keys -t s 'help snapshot-parent' Enter

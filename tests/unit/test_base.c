@@ -164,6 +164,15 @@ test_names(void)
              "invalid snapshot name 'tab\\x09here': name can't contain control characters", "tab");
     name_bad("snapshot", "del\x7f",
              "invalid snapshot name 'del\\x7f': name can't contain control characters", "DEL");
+    name_bad("snapshot", "a\rb",
+             "invalid snapshot name 'a\\x0db': name can't contain control characters", "CR");
+    name_bad("snapshot", "\x01",
+             "invalid snapshot name '\\x01': name can't contain control characters", "SOH");
+    name_bad("snapshot", "csi\xc2\x9b" "1m",
+             "invalid snapshot name 'csi\\xc2\\x9b1m': name can't contain control characters",
+             "C1 control (U+009B) in UTF-8");
+    ok(vs_name_check("snapshot", "nbsp\xc2\xa0\xc3\xa9", &e) == 0,
+       "accepted: other non-ASCII characters (U+00A0, U+00E9)");
     longname[255] = 'x';
     longname[256] = '\0';
     name_bad("domain", longname,
@@ -368,9 +377,13 @@ test_lock(void)
     /* flock locks belong to the open file description: a second open conflicts */
     fd2 = vs_lock_acquire(path, "vm1", VS_LOCK_SHARED, 0, &e);
     ok(fd2 == -1 && e.code == VS_ERR_BUSY, "second lock refused");
-    is_str(e.msg, "domain 'vm1' is busy: another vsnap command holds its lock", "busy message");
+    is_str(e.msg, "domain 'vm1' is busy: another vsnap command holds its lock; "
+           "nothing was changed, it is safe to retry", "busy message: safe to retry");
     fd2 = vs_lock_acquire(path, "vm1", VS_LOCK_EXCLUSIVE, 1, &e);
     ok(fd2 == -1 && e.code == VS_ERR_BUSY, "busy after waiting 1 s");
+    is_str(e.msg, "domain 'vm1' is busy: another vsnap command held its lock for the 1 second "
+           "vsnap waited; nothing was changed, it is safe to retry",
+           "timeout message: how long it waited, safe to retry");
 
     /* a holder that lets go while we wait */
     vs_lock_release(fd);

@@ -259,6 +259,24 @@ run_extra(void)
         is_str(got, "error: unable to parse diskspec: vdb,snapshot=x,snapshot=y\n", "repeated key refused");
         free(got);
     }
+    /* Names are checked before the XML is built: escaping would drop the
+     * control characters and the parser would turn CR into LF. */
+    got = build("a\001b", NULL, NULL, NULL, &failed);
+    is_str(got, "error: invalid snapshot name 'a\\x01b': name can't contain control characters\n",
+           "a control character in the name is refused, not dropped");
+    free(got);
+    got = build("\001\002", NULL, NULL, NULL, &failed);
+    is_str(got, "error: invalid snapshot name '\\x01\\x02': name can't contain control characters\n",
+           "a name of control characters does not become an empty name");
+    free(got);
+    got = build("a\rb", NULL, NULL, NULL, &failed);
+    is_str(got, "error: invalid snapshot name 'a\\x0db': name can't contain control characters\n",
+           "CR is reported as \\x0d");
+    free(got);
+    got = build("a/b", NULL, NULL, NULL, &failed);
+    is_str(got, "error: invalid snapshot name 'a/b': name can't contain '/'\n",
+           "every name rule applies");
+    free(got);
     {
         vs_buf out = VS_BUF_INIT;
         vs_error err;

@@ -779,7 +779,8 @@ test_lock(vs_store *st)
     vs_error_clear(&err);
     d = vs_dom_open(st, "vm1", VS_LOCK_EXCLUSIVE, &err);
     ok(!d && err.code == VS_ERR_BUSY, "exclusive vs exclusive: busy");
-    is_str(err.msg, "domain 'vm1' is busy: another vsnap command holds its lock", "busy message");
+    is_str(err.msg, "domain 'vm1' is busy: another vsnap command holds its lock; "
+           "nothing was changed, it is safe to retry", "busy message");
     d = vs_dom_open(st, "vm1", VS_LOCK_SHARED, &err);
     ok(!d && err.code == VS_ERR_BUSY, "shared vs exclusive: busy");
     d = vs_dom_open(st, "vm1", VS_LOCK_NONE, &err);
@@ -833,7 +834,8 @@ test_lock(vs_store *st)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     ok(!d && err.code == VS_ERR_BUSY && secs >= 0.9 && secs < 3, "gives up after lock_wait (%.2f s)", secs);
-    is_str(err.msg, "domain 'vm1' is busy: another vsnap command holds its lock", "timeout message");
+    is_str(err.msg, "domain 'vm1' is busy: another vsnap command held its lock for the 1 second "
+           "vsnap waited; nothing was changed, it is safe to retry", "timeout message");
     release_lock(pid, fd);
     st->lock_wait = 30;
 }

@@ -184,7 +184,8 @@ load_snapshots(vs_model *m, char *const *only, vs_error *err)
 
         vs_error_clear(&e);
         if (!(def = vs_dom_read_snapshot(m->d, names[i], &e))) {
-            char *what = vs_xasprintf("snapshot '%s' cannot be read (%s)", names[i], e.msg);
+            char *what = vs_xasprintf("snapshot file '%s/snapshots/%s.xml' cannot be used (%s)",
+                                      m->d->dir, names[i], e.msg);
 
             cannot_plan(err, m->d, what);
             free(what);
@@ -750,6 +751,29 @@ plan_registry(vs_model *m, vs_plan *p)
         if ((!m->images || vs_graph_find(&m->g, m->registry[i]) < 0) &&
             vs_file_exists(m->registry[i]))
             vs_strv_push(&now, m->registry[i]);
+    /* without the graph (a metadata-only plan): the overlays the removed
+     * snapshots named stay known as vsnap's */
+    for (i = 0; !m->images && i < m->nsnaps; i++) {
+        const vs_snapshot_def *def = m->snaps[i].def;
+        size_t k, j;
+
+        if (!m->snaps[i].removed)
+            continue;
+        for (k = 0; k < def->ndisks + def->nrevert_disks; k++) {
+            const vs_snap_disk *e = k < def->ndisks ? &def->disks[k]
+                                                    : &def->revert_disks[k - def->ndisks];
+            char *path;
+
+            if (!entry_local(e) || !vs_file_exists(e->source))
+                continue;
+            path = vs_path_absolute(e->source);
+            for (j = 0; now[j] && strcmp(now[j], path) != 0; j++)
+                ;
+            if (!now[j])
+                vs_strv_push(&now, path);
+            free(path);
+        }
+    }
     n = vs_strv_len(now);
     qsort(now, n, sizeof(*now), cmp_strp);
     before = vs_xcalloc(1, sizeof(*before));

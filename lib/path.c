@@ -313,6 +313,11 @@ vs_file_write_atomic(const char *path, const char *data, size_t len,
         vs_error_sys(err, errno, "cannot replace '%s'", path);
         goto fail;
     }
+    /* (tests: the new file is in place, but whether it lasts is not known) */
+    if (vs_failpoint("file-write-dirsync")) {
+        vs_error_sys(err, EIO, "cannot sync directory '%s'", dir);
+        goto out_nofile;
+    }
     ret = vs_dir_sync(dir, err);
     goto out_nofile;
 

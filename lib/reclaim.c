@@ -20,12 +20,26 @@ vs_reclaim_made_by_vsnap(const vs_model *m, const vs_image *im)
     return b >= 0 && m->g.v[b].was_content;
 }
 
-/* Images whose data vsnap may move: ones the metadata referred to, or made. */
+/* Images whose data vsnap may move: ones the metadata referred to, or made,
+ * and the image an overlay vsnap made sits on (the disk's original image,
+ * once the snapshots that recorded it are gone: deleting the last snapshot
+ * merges everything back into it, in whatever order they were deleted). */
 static bool
 ours(const vs_model *m, const vs_image *im)
 {
-    return im->was_content || im->was_domain || im->was_overlay || im->was_revert ||
-           vs_reclaim_made_by_vsnap(m, im);
+    size_t j;
+
+    if (im->was_content || im->was_domain || im->was_overlay || im->was_revert ||
+        vs_reclaim_made_by_vsnap(m, im))
+        return true;
+    for (j = 0; j < m->g.n; j++) {
+        const vs_image *u = &m->g.v[j];
+
+        if (u != im && !u->gone && u->exists && u->backing &&
+            strcmp(u->backing, im->path) == 0 && vs_reclaim_made_by_vsnap(m, u))
+            return true;
+    }
+    return false;
 }
 
 void

@@ -165,8 +165,9 @@ involved(vs_dom *d, char *const *names)
     return v;
 }
 
-static int
-plan_delete(vs_model *m, char *const *names, unsigned flags, vs_plan *p, vs_error *err)
+int
+vs_delete_plan_model(vs_model *m, char *const *names, unsigned flags, vs_plan *p,
+                     vs_error *err)
 {
     bool metadata_only = (flags & VS_DELETE_METADATA_ONLY) != 0;
     vs_plan *tags = vs_plan_new("tags", NULL, NULL, NULL), *merge = vs_plan_new("merge", NULL, NULL, NULL),
@@ -272,19 +273,28 @@ plan_forget_damaged(vs_dom *d, const char *name, vs_plan **dry, vs_error *err)
     return ret;
 }
 
+/* Whether snapshot `name` has a file that cannot be used: one the tree
+ * skipped, or one that no longer parses since the tree was made. */
 static bool
 is_damaged(vs_dom *d, const char *name)
 {
     const vs_snap_damage *dmg;
     size_t n = vs_dom_damaged(d, &dmg, NULL), i;
     char *file = vs_xasprintf("%s.xml", name);
+    vs_snapshot_def *def;
+    vs_error e;
     bool yes = false;
 
     for (i = 0; i < n; i++)
         if (strcmp(dmg[i].file, file) == 0)
             yes = true;
     free(file);
-    return yes;
+    if (yes || !vs_dom_snapshot_file_exists(d, name))
+        return yes;
+    vs_error_clear(&e);
+    if ((def = vs_dom_read_snapshot(d, name, &e)))
+        vs_snapshot_def_free(def);
+    return !def && e.code != VS_ERR_NO_SNAPSHOT;
 }
 
 int
@@ -315,7 +325,7 @@ vs_snapshot_delete_set(vs_dom *d, char *const *targets, unsigned flags, vs_plan 
         goto out;
     p = vs_plan_new(metadata_only ? "snapshot-delete --metadata" : "snapshot-delete", d->name,
                     m.dom->uuid, targets[0] && !targets[1] ? targets[0] : NULL);
-    if (plan_delete(&m, names, flags, p, err) < 0)
+    if (vs_delete_plan_model(&m, names, flags, p, err) < 0)
         goto out;
     if (dry) {
         *dry = p;

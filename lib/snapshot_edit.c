@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "failpoint.h"
+#include "plan_run.h"
 #include "mem.h"
 #include "path.h"
 #include "snapshot_ops.h"
@@ -60,49 +60,28 @@ check_renamable(vs_dom *d, const vs_snapshot_def *old, vs_error *err)
     return ret;
 }
 
-/* Point the children of `from` at `to` (NULL: back at `from`, for undo). */
-static int
-move_children(vs_dom *d, char *const *kids, size_t n, const char *to, vs_error *err)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        vs_snapshot_def *kid;
-        int rc;
-
-        if (!(kid = vs_dom_read_snapshot(d, kids[i], err)))
-            return -1;
-        free(kid->parent);
-        kid->parent = vs_xstrdup(to);
-        rc = vs_dom_write_snapshot(d, kid, err);
-        vs_snapshot_def_free(kid);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
-}
-
 /*
  * Rename: the new definition takes the old one's place in the tree (its
- * children follow it, and current too), then the old file goes. Crash order:
- * new file, children's files, current, old file.
+ * children follow it, and current too), then the old file goes. One plan,
+ * every step undoable, so a failure or crash anywhere puts it all back.
  */
 static int
 rename_snapshot(vs_dom *d, const vs_snapshot_def *old, vs_snapshot_def *def,
                 bool make_current, vs_error *err)
 {
     vs_snap_tree *t;
+    vs_domain_def *dom;
     long idx, pidx, oidx, *kids = NULL;
     size_t nkids = 0, i;
-    char **kid_names = NULL, *cur = NULL;
-    vs_error undo;
+    char **kid_names = NULL, *cur = NULL, *text;
+    vs_plan *p = NULL;
     int ret = -1;
 
     if (check_renamable(d, old, err) < 0)
         return -1;
     if (vs_snapshot_redefine_prep(d, def, redefine_flags(def, make_current), err) < 0)
         return -1;
-    if (!(t = vs_dom_tree(d, err)))
+    if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))
         return -1;
     /* The old snapshot's subtree becomes the new one's: its parent may not
      * come from there. */
@@ -119,30 +98,34 @@ rename_snapshot(vs_dom *d, const vs_snapshot_def *old, vs_snapshot_def *def,
     }
     cur = vs_dom_current(d);
 
-    if (vs_dom_write_snapshot(d, def, err) < 0)
-        goto out;
-    if (move_children(d, kid_names, nkids, def->name, err) < 0)
-        goto undo;
-    if (vs_failpoint("rename-after-children")) {
-        vs_error_set(err, VS_ERR_INTERNAL, "failpoint rename-after-children");
-        goto undo;
-    }
-    if ((make_current || (cur && strcmp(cur, old->name) == 0)) &&
-        vs_dom_set_current(d, def->name, err) < 0)
-        goto undo;
-    if (vs_dom_remove_snapshot(d, old->name, err) < 0) {
-        vs_error_clear(&undo);
-        vs_dom_set_current(d, cur, &undo);
-        goto undo;
-    }
-    ret = 0;
-    goto out;
+    p = vs_plan_new("snapshot-edit --rename", d->name, dom->uuid, old->name);
+    text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+    vs_plan_write_snapshot(p, def->name, text, NULL, "the snapshot under its new name");
+    free(text);
+    for (i = 0; i < nkids; i++) {
+        vs_snapshot_def *kid = vs_dom_read_snapshot(d, kid_names[i], err);
+        char *before;
 
- undo:
-    vs_error_clear(&undo);
-    move_children(d, kid_names, nkids, old->name, &undo);
-    vs_dom_remove_snapshot(d, def->name, &undo);
+        if (!kid)
+            goto out;
+        before = vs_snapshot_def_format_str(kid, VS_SNAP_FORMAT_SECURE);
+        free(kid->parent);
+        kid->parent = vs_xstrdup(def->name);
+        text = vs_snapshot_def_format_str(kid, VS_SNAP_FORMAT_SECURE);
+        vs_plan_write_snapshot(p, kid->name, text, before, "its parent has a new name");
+        free(text);
+        free(before);
+        vs_snapshot_def_free(kid);
+    }
+    if (make_current || (cur && strcmp(cur, old->name) == 0))
+        vs_plan_set_current(p, def->name, cur, NULL);
+    text = vs_snapshot_def_format_str(old, VS_SNAP_FORMAT_SECURE);
+    vs_plan_remove_snapshot(p, old->name, text, "the old name goes");
+    free(text);
+    vs_plan_commit_point(p);
+    ret = vs_plan_execute(p, d, err);
  out:
+    vs_plan_free(p);
     free(cur);
     vs_strv_free(kid_names);
     return ret;

@@ -96,6 +96,17 @@ vs_domstate vs_domain_state(vs_dom *d);
 
 /* ---- Shared by the operation files (lib/snapshot_*.c); not for cmd/. ---- */
 
+struct vs_model;
+/*
+ * The planners' decisions on a loaded model (model.h), appended to p: the
+ * deletion of `names` (each one snapshot, deepest first, as a delete of one
+ * with its children lists them), and the revert to snapshot index si. They
+ * read nothing but the model, so tests can give them one built in memory.
+ */
+int vs_delete_plan_model(struct vs_model *m, char *const *names, unsigned flags, vs_plan *p,
+                         vs_error *err);
+int vs_revert_plan_model(struct vs_model *m, long si, vs_plan *p, vs_error *err);
+
 /* One image holding (or about to hold) a snapshot's internal qcow2 data. */
 typedef struct vs_snap_image {
     char *target;       /* the domain disk's target, e.g. "vda" */

@@ -199,8 +199,8 @@ decide(vs_model *m, long si, const vs_domain_def *newdom, bool is_ext, rv_action
     return 0;
 }
 
-static int
-plan_revert(vs_model *m, long si, vs_plan *p, vs_error *err)
+int
+vs_revert_plan_model(vs_model *m, long si, vs_plan *p, vs_error *err)
 {
     vs_snapshot_def *def = m->snaps[si].def;
     vs_plan *pre = vs_plan_new("pre", NULL, NULL, NULL), *tags = vs_plan_new("tags", NULL, NULL, NULL),
@@ -373,7 +373,7 @@ revert_common(vs_dom *d, const char *name, unsigned flags, vs_plan **dry, vs_err
         goto out;
     }
     p = vs_plan_new("snapshot-revert", d->name, m.dom->uuid, name);
-    if (plan_revert(&m, si, p, err) < 0)
+    if (vs_revert_plan_model(&m, si, p, err) < 0)
         goto out;
     if (dry) {
         *dry = p;

@@ -81,6 +81,14 @@ snap s3
 put 4 21 85
 fixture_live1=$live1
 fixture_live2=$live2
+# A second domain in the same store, its images beside vm's: repairing it
+# while vm is interrupted must leave vm's files alone.
+make_image "$work/other.qcow2"
+domain_xml other 8a4c0e5e-2f0f-4d38-9d7e-6b1c3f0a1bff "vda:$work/other.qcow2" >"$work/other.xml"
+must define "$work/other.xml"
+qemu-io -f qcow2 -c "write -P 99 0 64k" "$work/other.qcow2" >/dev/null || t_bail "write"
+must snapshot-create-as other o1 --disk-only
+qemu-io -f qcow2 -c "write -P 98 0 64k" "$work/other.o1" >/dev/null || t_bail "write"
 cp -a "$work" "$saved"
 
 restore() {
@@ -147,6 +155,15 @@ crash() {
         *"has an interrupted"*"run 'vsnap snapshot-check vm --repair'"*) ;;
         *) t_not_ok "$desc, killed at boundary $n: the next command says so"; t_diag "$tmp/err" ;;
         esac
+        # the other domain's repair first: it must not touch vm's leftovers
+        ls "$work" | grep '\.vsnap-' >"$tmp/tmp-before"
+        run snapshot-check other --repair
+        ls "$work" | grep '\.vsnap-' >"$tmp/tmp-after"
+        if ! cmp -s "$tmp/tmp-before" "$tmp/tmp-after" ||
+           ! holds "$work/other.o1" "98" || ! holds "$work/other.qcow2" "99"; then
+            t_not_ok "$desc, killed at boundary $n: repairing another domain leaves vm's files"
+            t_diag "$tmp/out" "$tmp/err" "$tmp/tmp-before" "$tmp/tmp-after"
+        fi
         run snapshot-check vm --repair
         if [ "$rc" != 0 ]; then
             t_not_ok "$desc, killed at boundary $n: repair"

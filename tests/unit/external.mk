@@ -10,6 +10,12 @@ tests_unit_test_external_oracle_SOURCES = tests/unit/test_external_oracle.c test
 tests_unit_test_external_oracle_LDADD = $(VSNAP_LIBS)
 TESTS += tests/unit/test_external tests/unit/test_external_oracle
 
+# The image graph and the reclaim decisions on models built in memory.
+check_PROGRAMS += tests/unit/test_reclaim
+tests_unit_test_reclaim_SOURCES = tests/unit/test_reclaim.c tests/tap.h
+tests_unit_test_reclaim_LDADD = $(VSNAP_LIBS)
+TESTS += tests/unit/test_reclaim
+
 # The oracle with many seeds (VSNAP_ORACLE_SEEDS=FIRST-LAST, VSNAP_ORACLE_STEPS=N).
 ORACLE_SEEDS ?= 1-40
 ORACLE_STEPS ?= 40

@@ -942,7 +942,9 @@ test_failpoints(void)
     e.xml = x;
     e.rename = true;
     e.clone = false;
-    fp_unchanged("rename-after-children", op_edit, &e, "edit --rename");
+    /* the boundary after the new file and the two children: current and the
+     * old file are still to come */
+    fp_unchanged("plan-step:4", op_edit, &e, "edit --rename");
     free(x);
 
     /* a delete cut short after its first step leaves the journal: the next

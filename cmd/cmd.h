@@ -99,6 +99,9 @@ void vs_out(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
 void vs_out_extra(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
 /* "error: MESSAGE\n" to stderr, stdout flushed first. */
 void vs_print_error(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
+/* "warning: MESSAGE\n" to stderr, stdout flushed first: something the user
+ * should know that does not make the command fail. */
+void vs_print_warning(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
 
 /* Command runners, one file per family (cmd_domain.c, cmd_snapshot.c). */
 int cmd_define(vs_ctl *ctl, const vs_args *a);

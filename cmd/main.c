@@ -77,7 +77,7 @@ run_call(vs_ctl *ctl, const vs_call *call)
         /* An interrupted operation left the domain half changed: nothing
          * but snapshot-check may look at it until it is finished. */
         if (def->run != cmd_snapshot_check &&
-            vs_journal_refuse(ctl->dom->dir, ctl->dom->name, &err) < 0) {
+            vs_journal_refuse(ctl->dom, &err) < 0) {
             vs_print_error(ctl, "%s", err.msg);
             goto out;
         }
@@ -315,7 +315,10 @@ main(int argc, char **argv)
         silence_for_completion();
 
     root = vs_default_root(dir_opt);
-    if (!(ctl.store = vs_store_open(root, &err))) {
+    /* A directory the user named must exist (define creates it); vsnap's own
+     * default may not exist yet for a new user. */
+    if (!(ctl.store = vs_store_open(root, vs_default_root_is_implicit(dir_opt) ?
+                                    VS_STORE_MAY_BE_ABSENT : 0, &err))) {
         fprintf(stderr, "error: %s\n", err.msg);
         status = 1;
         goto out;

@@ -51,6 +51,20 @@ vs_print_error(vs_ctl *ctl, const char *fmt, ...)
     fflush(stderr);
 }
 
+void
+vs_print_warning(vs_ctl *ctl, const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(ctl->out ? ctl->out : stdout);
+    fputs("warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
 /* ----------------------------------------------------------------- table -- */
 
 typedef struct cell {

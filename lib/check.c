@@ -479,7 +479,7 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
     int ret = -1;
 
     /* 1. the journal */
-    if (vs_journal_exists(d->dir)) {
+    if (vs_journal_exists(d)) {
         if (flags & VS_CHECK_REPAIR) {
             vs_buf done = VS_BUF_INIT;
             char *lines, *line, *save = NULL;
@@ -497,7 +497,7 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
             char *what;
 
             vs_error_clear(&e);
-            what = vs_journal_describe(d->dir, &e);
+            what = vs_journal_describe(d, &e);
             report(rep, VS_CHECK_JOURNAL, "%s; --repair finishes or rolls it back",
                    what ? what : e.msg);
             free(what);

@@ -11,22 +11,17 @@
 #include "path.h"
 
 #define JOURNAL_VERSION 1
-#define JOURNAL_MAX (256 * 1024 * 1024)
 
 char *
-vs_journal_path(const char *domdir)
+vs_journal_path(const vs_dom *d)
 {
-    return vs_path_join(domdir, "journal");
+    return vs_dom_entry_path(d, VS_DOM_JOURNAL);
 }
 
 bool
-vs_journal_exists(const char *domdir)
+vs_journal_exists(vs_dom *d)
 {
-    char *p = vs_journal_path(domdir);
-    bool yes = vs_file_exists(p);
-
-    free(p);
-    return yes;
+    return vs_dom_journal_exists(d);
 }
 
 static void
@@ -57,12 +52,11 @@ get_int(json_object *o, const char *key, long long dflt)
 }
 
 int
-vs_journal_write(const char *domdir, const vs_plan *p, vs_journal_phase phase, size_t done,
+vs_journal_write(vs_dom *d, const vs_plan *p, vs_journal_phase phase, size_t done,
                  vs_error *err)
 {
     json_object *root = json_object_new_object(), *steps = json_object_new_array();
     const char *text;
-    char *path;
     size_t i;
     int ret;
 
@@ -94,9 +88,7 @@ vs_journal_write(const char *domdir, const vs_plan *p, vs_journal_phase phase, s
     }
     json_object_object_add(root, "steps", steps);
     text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
-    path = vs_journal_path(domdir);
-    ret = vs_file_write_atomic(path, text, strlen(text), 0600, err);
-    free(path);
+    ret = vs_dom_journal_store(d, text, strlen(text), err);
     json_object_put(root);
     return ret;
 }
@@ -110,25 +102,21 @@ bad_journal(vs_error *err, const char *path, const char *why)
 }
 
 int
-vs_journal_read(const char *domdir, vs_plan **out, vs_journal_phase *phase, size_t *done,
+vs_journal_read(vs_dom *d, vs_plan **out, vs_journal_phase *phase, size_t *done,
                 vs_error *err)
 {
-    char *path = vs_journal_path(domdir), *data = NULL, *ph = NULL;
+    char *path = vs_journal_path(d), *data = NULL, *ph = NULL;
     size_t len = 0, i, n;
     json_object *root = NULL, *steps;
-    vs_error local;
     vs_plan *p = NULL;
     long long c, dn;
     int ret = -1;
 
     *out = NULL;
-    vs_error_clear(&local);
-    if (vs_file_read(path, JOURNAL_MAX, &data, &len, &local) < 0) {
-        if (local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT) {
-            ret = 0;
-        } else if (err) {
-            *err = local;
-        }
+    if (vs_dom_journal_load(d, &data, &len, err) < 0)
+        goto out;
+    if (!data) {
+        ret = 0;
         goto out;
     }
     root = json_tokener_parse(data);
@@ -218,13 +206,9 @@ vs_journal_read(const char *domdir, vs_plan **out, vs_journal_phase *phase, size
 }
 
 int
-vs_journal_clear(const char *domdir, vs_error *err)
+vs_journal_clear(vs_dom *d, vs_error *err)
 {
-    char *path = vs_journal_path(domdir);
-    int ret = vs_file_remove(path, err);
-
-    free(path);
-    return ret;
+    return vs_dom_journal_remove(d, err);
 }
 
 static char *
@@ -244,14 +228,14 @@ describe(const vs_plan *p, vs_journal_phase phase, size_t done)
 }
 
 char *
-vs_journal_describe(const char *domdir, vs_error *err)
+vs_journal_describe(vs_dom *d, vs_error *err)
 {
     vs_plan *p;
     vs_journal_phase phase;
     size_t done;
     char *s;
 
-    if (vs_journal_read(domdir, &p, &phase, &done, err) < 0)
+    if (vs_journal_read(d, &p, &phase, &done, err) < 0)
         return NULL;
     if (!p)
         return NULL;
@@ -261,15 +245,16 @@ vs_journal_describe(const char *domdir, vs_error *err)
 }
 
 int
-vs_journal_refuse(const char *domdir, const char *domain, vs_error *err)
+vs_journal_refuse(vs_dom *d, vs_error *err)
 {
+    const char *domain = d->name;
     vs_error local;
     char *what;
 
-    if (!vs_journal_exists(domdir))
+    if (!vs_journal_exists(d))
         return 0;
     vs_error_clear(&local);
-    what = vs_journal_describe(domdir, &local);
+    what = vs_journal_describe(d, &local);
     vs_error_set(err, VS_ERR_OPERATION_FAILED,
                  "domain '%s' has an %s; run 'vsnap snapshot-check %s --repair' to finish or "
                  "roll it back", domain, what ? what : "unreadable journal", domain);
@@ -286,7 +271,7 @@ vs_journal_repair(vs_dom *d, vs_buf *report, vs_error *err)
     char *what;
     int ret = -1;
 
-    if (vs_journal_read(d->dir, &p, &phase, &done, err) < 0)
+    if (vs_journal_read(d, &p, &phase, &done, err) < 0)
         return -1;
     if (!p)
         return 0;
@@ -306,13 +291,13 @@ vs_journal_repair(vs_dom *d, vs_buf *report, vs_error *err)
             if (vs_plan_run_step(d, &p->steps[i], err) < 0)
                 goto out;
             /* Keep the progress, so that a failure here does not replay a commit. */
-            if (i + 1 < p->n && vs_journal_write(d->dir, p, VS_JOURNAL_COMMITTED, i + 1, err) < 0)
+            if (i + 1 < p->n && vs_journal_write(d, p, VS_JOURNAL_COMMITTED, i + 1, err) < 0)
                 goto out;
         }
         if (report)
             vs_buf_addf(report, "finished the %s\n", what);
     }
-    if (vs_journal_clear(d->dir, err) < 0)
+    if (vs_journal_clear(d, err) < 0)
         goto out;
     ret = 0;
  out:

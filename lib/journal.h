@@ -33,17 +33,18 @@ typedef enum vs_journal_phase {
     VS_JOURNAL_COMMITTED,
 } vs_journal_phase;
 
-/* <domdir>/journal (caller frees). */
-char *vs_journal_path(const char *domdir);
-bool vs_journal_exists(const char *domdir);
+/* The journal is the store's <domain>/journal (vs_dom_journal_*); this is
+ * its codec. Its path, for messages (caller frees). */
+char *vs_journal_path(const vs_dom *d);
+bool vs_journal_exists(vs_dom *d);
 
-int vs_journal_write(const char *domdir, const vs_plan *p, vs_journal_phase phase, size_t done,
+int vs_journal_write(vs_dom *d, const vs_plan *p, vs_journal_phase phase, size_t done,
                      vs_error *err);
 /* 0 with *p = NULL when there is no journal. A journal that cannot be read
  * or parsed is an error (it is never silently ignored). */
-int vs_journal_read(const char *domdir, vs_plan **p, vs_journal_phase *phase, size_t *done,
+int vs_journal_read(vs_dom *d, vs_plan **p, vs_journal_phase *phase, size_t *done,
                     vs_error *err);
-int vs_journal_clear(const char *domdir, vs_error *err);
+int vs_journal_clear(vs_dom *d, vs_error *err);
 
 /*
  * The check every command makes before it touches a domain: with a journal
@@ -51,10 +52,10 @@ int vs_journal_clear(const char *domdir, vs_error *err);
  * snapshot-delete of snapshot 'S' (...); run 'vsnap snapshot-check D --repair'
  * to finish or roll it back". 0 when there is none.
  */
-int vs_journal_refuse(const char *domdir, const char *domain, vs_error *err);
+int vs_journal_refuse(vs_dom *d, vs_error *err);
 
 /* One line about the journal for people (caller frees), or NULL when none. */
-char *vs_journal_describe(const char *domdir, vs_error *err);
+char *vs_journal_describe(vs_dom *d, vs_error *err);
 
 /*
  * Finish (COMMITTED) or roll back (PREPARED) the journal of d, then remove

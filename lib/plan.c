@@ -233,48 +233,18 @@ vs_plan_write_registry(vs_plan *p, const char *text, const char *why)
     s->text = vs_xstrdup(text ? text : "");
 }
 
-char *
-vs_registry_path(const char *domdir)
-{
-    return vs_path_join(domdir, "overlays");
-}
-
-int
-vs_registry_read(const char *domdir, char ***paths, vs_error *err)
-{
-    char *path = vs_registry_path(domdir), *data = NULL, *line, *save = NULL;
-    size_t len = 0;
-    vs_error local;
-
-    *paths = vs_xcalloc(1, sizeof(char *));
-    vs_error_clear(&local);
-    if (vs_file_read(path, 64u << 20, &data, &len, &local) < 0) {
-        free(path);
-        if (local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT)
-            return 0;
-        if (err)
-            *err = local;
-        return -1;
-    }
-    for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        if (line[0] == '/')
-            vs_strv_push(paths, line);
-    free(data);
-    free(path);
-    return 0;
-}
-
 static int
 write_registry(vs_dom *d, const vs_step *s, vs_error *err)
 {
-    char *path = vs_registry_path(d->dir);
+    char **paths = vs_xcalloc(1, sizeof(char *)), *copy = vs_xstrdup(s->text ? s->text : "");
+    char *line, *save = NULL;
     int ret;
 
-    if (!s->text || !*s->text)
-        ret = vs_file_remove(path, err);
-    else
-        ret = vs_file_write_atomic(path, s->text, strlen(s->text), 0600, err);
-    free(path);
+    for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        vs_strv_push(&paths, line);
+    ret = vs_dom_registry_store(d, paths, err);
+    vs_strv_free(paths);
+    free(copy);
     return ret;
 }
 
@@ -756,9 +726,9 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
             return vs_error_set(err, VS_ERR_INTERNAL,
                                 "plan step %zu (%s) cannot come before the commit point", i + 1,
                                 vs_step_kind_name(p->steps[i].kind));
-    if (vs_journal_refuse(d->dir, d->name, err) < 0)
+    if (vs_journal_refuse(d, err) < 0)
         return -1;
-    if (vs_journal_write(d->dir, p, p->commit == 0 ? VS_JOURNAL_COMMITTED : VS_JOURNAL_PREPARED,
+    if (vs_journal_write(d, p, p->commit == 0 ? VS_JOURNAL_COMMITTED : VS_JOURNAL_PREPARED,
                          0, err) < 0)
         return -1;
 
@@ -769,7 +739,7 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
                 roll_back(p, d, i, err);
                 goto clear_after_rollback;
             }
-            if (vs_journal_write(d->dir, p, VS_JOURNAL_COMMITTED, i, err) < 0) {
+            if (vs_journal_write(d, p, VS_JOURNAL_COMMITTED, i, err) < 0) {
                 roll_back(p, d, i, err);
                 goto clear_after_rollback;
             }
@@ -783,7 +753,7 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
             return forward_failed(p, err);
         }
         if (i >= p->commit && i + g < p->n && needs_mark(p, i, g) &&
-            vs_journal_write(d->dir, p, VS_JOURNAL_COMMITTED, i + g, err) < 0)
+            vs_journal_write(d, p, VS_JOURNAL_COMMITTED, i + g, err) < 0)
             return forward_failed(p, err);
     }
     if (boundary(err) < 0) {
@@ -793,11 +763,11 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
         }
         return forward_failed(p, err);
     }
-    return vs_journal_clear(d->dir, err);
+    return vs_journal_clear(d, err);
 
  clear_after_rollback:
     vs_error_clear(&e);
-    if (vs_journal_clear(d->dir, &e) < 0)
+    if (vs_journal_clear(d, &e) < 0)
         append_error(err, "removing the journal", &e);
     return -1;
 }

@@ -110,16 +110,14 @@ void vs_plan_format(const vs_plan *p, vs_buf *b);
 int vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err);
 
 /*
- * The overlay registry, <domain>/overlays: one absolute path per line, the
- * overlays vsnap made that the snapshot metadata may no longer name as
- * overlays (a snapshot's <disks> or <revertDisks>), e.g. once the snapshot
- * that made one is deleted while a child's content still lives in it. Only
- * images vsnap made (named there, or in <disks>/<revertDisks>) are ever
- * removed by vsnap. *paths (caller frees with vs_strv_free) is never NULL;
- * a missing file is an empty registry.
+ * The overlay registry (the store's <domain>/overlays, vs_dom_registry_load
+ * and vs_dom_registry_store): the overlays vsnap made that the snapshot
+ * metadata may no longer name as overlays (a snapshot's <disks> or
+ * <revertDisks>), e.g. once the snapshot that made one is deleted while a
+ * child's content still lives in it. Only images vsnap made (named there, or
+ * in <disks>/<revertDisks>) are ever removed by vsnap. A WRITE_REGISTRY
+ * step's text holds one path per line.
  */
-char *vs_registry_path(const char *domdir);
-int vs_registry_read(const char *domdir, char ***paths, vs_error *err);
 
 /* One step and its undo, as execution and repair run them. */
 int vs_plan_run_step(vs_dom *d, const vs_step *s, vs_error *err);

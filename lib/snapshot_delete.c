@@ -144,15 +144,7 @@ remove_metadata(vs_dom *d, const char *name, vs_error *err)
 static int
 check_metadata_writable(vs_dom *d, vs_error *err)
 {
-    char *sdir = vs_path_join(d->dir, "snapshots");
-    int ret = 0;
-
-    if (access(d->dir, W_OK | X_OK) < 0)
-        ret = vs_error_sys(err, errno, "cannot change the metadata in '%s'", d->dir);
-    else if (access(sdir, W_OK | X_OK) < 0)
-        ret = vs_error_sys(err, errno, "cannot change the metadata in '%s'", sdir);
-    free(sdir);
-    return ret;
+    return vs_dom_check_writable(d, err);
 }
 
 /* Plan the deletion of `name`: probe every image first, so that a missing

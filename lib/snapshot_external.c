@@ -208,7 +208,7 @@ model_load(model *m, vs_dom *d, vs_error *err)
         m->current = NULL;
     }
     m->current_before = vs_xstrdup(m->current);
-    return vs_registry_read(d->dir, &m->registry, err);
+    return vs_dom_registry_load(d, &m->registry, err);
 }
 
 /* ---- images ----------------------------------------------------------- */
@@ -1293,12 +1293,8 @@ vs_ext_create(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
     if (flags & VS_CREATE_DISK_ONLY)
         def->memory = VS_LOC_NO;
     if (!no_meta) {
-        char *f = vs_dom_snapshot_path(d, def->name);
-        bool exists = vs_file_exists(f);
-
-        /* (the file, not the tree: a create need not load the index) */
-        free(f);
-        if (exists)
+        /* (the file, not the tree: a damaged file holds the name too) */
+        if (vs_dom_snapshot_file_exists(d, def->name))
             return vs_error_set(err, VS_ERR_OPERATION_FAILED, "domain moment %s already exists",
                                 def->name);
         current = vs_dom_current(d);
@@ -1343,7 +1339,7 @@ vs_ext_create(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
             vs_buf b = VS_BUF_INIT;
 
             /* Named by no <revertDisks> any more: keep them known as vsnap's. */
-            if (vs_registry_read(d->dir, &reg, err) < 0)
+            if (vs_dom_registry_load(d, &reg, err) < 0)
                 goto out;
             for (i = 0; i < cur->nrevert_disks; i++)
                 if (cur->revert_disks[i].source && cur->revert_disks[i].snapshot == VS_LOC_EXTERNAL)

@@ -247,7 +247,7 @@ verify_all(const char *what)
         good = false;
     }
     vs_check_report_clear(&rep);
-    if (vs_journal_exists(d->dir)) {
+    if (vs_journal_exists(d)) {
         printf("#   a journal is left\n");
         good = false;
     }
@@ -412,25 +412,25 @@ test_plan_journal(void)
     vs_buf_reset(&b);
 
     vs_error_clear(&err);
-    ok(vs_journal_write(d->dir, p, VS_JOURNAL_COMMITTED, 2, &err) == 0, "journal written");
-    ok(vs_journal_read(d->dir, &q, &phase, &done, &err) == 0 && q && q->n == 3 &&
+    ok(vs_journal_write(d, p, VS_JOURNAL_COMMITTED, 2, &err) == 0, "journal written");
+    ok(vs_journal_read(d, &q, &phase, &done, &err) == 0 && q && q->n == 3 &&
        phase == VS_JOURNAL_COMMITTED && done == 2 && q->commit == 2 &&
        strcmp(q->steps[0].path, a) == 0 && strcmp(q->steps[0].why, "first") == 0 &&
        strcmp(q->steps[2].name, "s1") == 0, "journal read back");
     vs_plan_free(q);
-    jdesc = vs_journal_describe(d->dir, &err);
+    jdesc = vs_journal_describe(d, &err);
     is_str(jdesc, "interrupted snapshot-create of snapshot 's1' (committed; 2 of 3 steps "
            "recorded as done)", "journal description");
     free(jdesc);
-    ok(vs_journal_refuse(d->dir, "vm", &err) < 0 &&
+    ok(vs_journal_refuse(d, &err) < 0 &&
        strstr(err.msg, "run 'vsnap snapshot-check vm --repair'"), "journal refuses: %s", err.msg);
     ok(vs_plan_execute(p, d, &err) < 0, "a plan does not run over a journal");
-    ok(vs_journal_clear(d->dir, &err) == 0 && !vs_journal_exists(d->dir), "journal cleared");
+    ok(vs_journal_clear(d, &err) == 0 && !vs_journal_exists(d), "journal cleared");
     {
-        char *jp = vs_journal_path(d->dir);
+        char *jp = vs_journal_path(d);
 
         vs_file_write_atomic(jp, "{\"vsnap-journal\": 9}", 20, 0600, NULL);
-        ok(vs_journal_read(d->dir, &q, &phase, &done, &err) < 0 &&
+        ok(vs_journal_read(d, &q, &phase, &done, &err) < 0 &&
            strstr(err.msg, "cannot be used"), "a damaged journal is an error: %s", err.msg);
         unlink(jp);
         free(jp);
@@ -440,7 +440,7 @@ test_plan_journal(void)
     vs_error_clear(&err);
     ok(vs_plan_execute(p, d, &err) < 0, "plan fails at step 2: %s", err.msg);
     ok(!vs_file_exists(a), "step 1 undone");
-    ok(!vs_journal_exists(d->dir), "no journal after a rollback");
+    ok(!vs_journal_exists(d), "no journal after a rollback");
     vs_plan_free(p);
 
     /* A failure after the commit point keeps the journal. */
@@ -450,19 +450,19 @@ test_plan_journal(void)
     vs_plan_write_snapshot(p, "x", "<not xml", NULL);
     vs_error_clear(&err);
     ok(vs_plan_execute(p, d, &err) < 0 && strstr(err.msg, "is committed but not finished") &&
-       vs_journal_exists(d->dir), "failure after the commit point keeps the journal: %s",
+       vs_journal_exists(d), "failure after the commit point keeps the journal: %s",
        err.msg);
     vs_buf_reset(&b);
-    ok(vs_journal_repair(d, &b, &err) < 0 && vs_journal_exists(d->dir),
+    ok(vs_journal_repair(d, &b, &err) < 0 && vs_journal_exists(d),
        "repair fails while the step still fails");
-    vs_journal_clear(d->dir, NULL);
+    vs_journal_clear(d, NULL);
     vs_plan_free(p);
     vs_buf_reset(&b);
     p = vs_plan_new("snapshot-delete", "vm", "x");
     vs_plan_commit_point(p);
     vs_plan_commit_image(p, "/nonexistent/img", "qcow2", NULL, NULL);
     vs_error_clear(&err);
-    ok(vs_plan_execute(p, d, &err) == 0 && !vs_journal_exists(d->dir),
+    ok(vs_plan_execute(p, d, &err) == 0 && !vs_journal_exists(d),
        "a commit whose image is gone counts as done (%s)", err.msg);
     vs_plan_free(p);
     free(a);
@@ -890,7 +890,7 @@ crash_everywhere(const char *what, void (*build)(void), plan_fn fn, void (*after
                     printf("#   step %zu failed: %s\n", i + 1, err.msg);
                     good = false;
                 }
-            if (vs_journal_write(d->dir, p, committed ? VS_JOURNAL_COMMITTED : VS_JOURNAL_PREPARED,
+            if (vs_journal_write(d, p, committed ? VS_JOURNAL_COMMITTED : VS_JOURNAL_PREPARED,
                                  k, &err) < 0)
                 good = false;
             vs_plan_free(p);
@@ -1029,7 +1029,7 @@ test_check(void)
     def = vs_dom_read_snapshot(d, "s1", NULL);
     vs_qemu_img_snapshot_create(def->dom->disks[1].source, "ghost", NULL);
     unlink(def->dom->disks[0].source);
-    jp = vs_journal_path(d->dir);
+    jp = vs_journal_path(d);
     {
         const char *j = "{\"vsnap-journal\":1,\"operation\":\"snapshot-delete\","
                         "\"domain\":\"vm\",\"snapshot\":\"s1\",\"phase\":\"prepared\","

@@ -273,7 +273,7 @@ verify(bool deep)
         good = fail("snapshot-check: %s: %s", vs_check_kind_name(rep.items[n].kind),
                     rep.items[n].text);
     vs_check_report_clear(&rep);
-    if (vs_journal_exists(d->dir))
+    if (vs_journal_exists(d))
         good = fail("a journal is left");
     return good;
 }

@@ -347,7 +347,7 @@ setup(void)
         printf("# %s\n", err.msg);
         return -1;
     }
-    if (!(st = vs_store_open(root, &err)) || vs_store_define(st, def, &created, &err) < 0 ||
+    if (!(st = vs_store_open(root, 0, &err)) || vs_store_define(st, def, &created, &err) < 0 ||
         !(d = vs_dom_open(st, "vm1", VS_LOCK_EXCLUSIVE, &err))) {
         printf("# %s\n", err.msg);
         vs_domain_def_free(def);
@@ -892,7 +892,7 @@ repair_ok(const char *what)
 
     vs_error_clear(&e);
     ok(vs_journal_repair(d, &report, &e) == 0, "%s: repair (%s)", what, e.msg);
-    ok(!vs_journal_exists(domdir), "%s: journal gone after the repair", what);
+    ok(!vs_journal_exists(d), "%s: journal gone after the repair", what);
     vs_buf_reset(&report);
 }
 
@@ -909,10 +909,10 @@ test_failpoints(void)
      * tag, before the commit point is recorded) rolls the tags back. */
     fp_unchanged("plan-step:2", op_create, &c, "create");
     ok(!img_has(img1, "fp1") && !img_has(img2, "fp1"), "create: images rolled back");
-    ok(!vs_journal_exists(domdir), "create: no journal left");
+    ok(!vs_journal_exists(d), "create: no journal left");
     fp_unchanged("plan-step:3", op_create, &c, "create");
     ok(!img_has(img1, "fp1") && !img_has(img2, "fp1"), "create: images rolled back");
-    ok(!vs_journal_exists(domdir), "create: no journal left");
+    ok(!vs_journal_exists(d), "create: no journal left");
 
     x = replace(snapshot_xml("v1"), "new words", "newer words");
     c.xml = x;
@@ -936,7 +936,7 @@ test_failpoints(void)
     n.flags = 0;
     ok(with_failpoint("plan-step:2", op_delete, &n) < 0, "delete interrupted");
     ok(vs_dom_has_snapshot(d, "r2new"), "r2new still there");
-    ok(vs_journal_exists(domdir), "delete: journal left");
+    ok(vs_journal_exists(d), "delete: journal left");
     ok(vs_snapshot_delete(d, "r2new", 0, NULL) < 0, "delete again refused");
     repair_ok("delete");
     ok(!vs_dom_has_snapshot(d, "r2new"), "r2new deleted by the repair");
@@ -949,7 +949,7 @@ test_failpoints(void)
     ok(vs_snapshot_set_current(d, "v1", NULL) == 0, "v1 current");
     ok(with_failpoint("plan-step:2", op_revert, &n) < 0, "revert interrupted");
     is_current("v1");
-    ok(vs_journal_exists(domdir), "revert: journal left");
+    ok(vs_journal_exists(d), "revert: journal left");
     repair_ok("revert");
     is_current("v2");
 }

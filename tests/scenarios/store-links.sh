@@ -177,6 +177,12 @@ vs -d "$tmp/new" "define $tmp/vm.xml; list --all --name"
 t_is "define creates the directory, the next command sees it" "$rc:$(out)" \
     "0:$(printf "Domain 'vm' defined from %s\n\nvm\n" "$tmp/vm.xml")"
 t_is "... mode 0700" "$(stat -c %a "$tmp/new")" 700
+ln -s "$meta" "$tmp/metalink"
+vs -d "$tmp/metalink" -q snapshot-list vm --name
+t_is "the top directory itself may be a link (the admin's choice): it is followed" "$rc:$(out)" "0:s1
+s2"
+VSNAP_DIR=$tmp/metalink vs -q snapshot-current vm --name
+t_is "... through \$VSNAP_DIR too" "$rc:$(out)" "0:s1"
 mkdir "$tmp/home"
 (unset VSNAP_DIR XDG_DATA_HOME; HOME=$tmp/home "$VSNAP" list --all >"$tmp/out" 2>"$tmp/err" </dev/null; echo $? >"$tmp/rc")
 t_is "the default root absent (a new user): list --all prints an empty table" \

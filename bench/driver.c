@@ -138,7 +138,7 @@ main(int argc, char **argv)
         runs = atoi(argv[5]);
     if (runs < 1)
         runs = 1;
-    if (!(st = vs_store_open(root, &err)))
+    if (!(st = vs_store_open(root, 0, &err)))
         fail("store", &err);
 
     if (strcmp(mode, "delete") == 0) {

@@ -77,7 +77,19 @@ int
 cmd_undefine(vs_ctl *ctl, const vs_args *a)
 {
     const char *name = vs_arg_str(a, "domain");
+    vs_dom *d;
 
+    /* virsh looks the domain up first: a domain that cannot be opened (the
+     * metadata directory missing, a planted link) is one error line, as an
+     * unknown one is, not an undefine that failed. */
+    if (!(d = vs_dom_open(ctl->store, name, VS_LOCK_NONE, &ctl->err))) {
+        if (ctl->err.code == VS_ERR_NO_DOMAIN) {
+            vs_error_clear(&ctl->err);
+            vs_print_error(ctl, "failed to get domain '%s'", name);
+        }
+        return -1;
+    }
+    vs_dom_close(d);
     if (refuse_interrupted(ctl, name) < 0 ||
         vs_store_undefine(ctl->store, name, vs_arg_bool(a, "snapshots-metadata"), &ctl->err) < 0) {
         if (ctl->err.code == VS_ERR_NO_DOMAIN) {
@@ -99,21 +111,30 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
     bool all = vs_arg_bool(a, "all");
     bool names_only = vs_arg_bool(a, "name");
     vs_table *t = NULL;
-    char **names = NULL;
+    char **names = NULL, **skipped = NULL;
     size_t i;
 
-    if (vs_store_list_domains(ctl->store, &names, &ctl->err) < 0)
+    if (vs_store_scan(ctl->store, &names, &skipped, &ctl->err) < 0)
         return -1;
+    /* What is not a domain, as a planted link, is said, not hidden. */
+    for (i = 0; skipped[i]; i++)
+        vs_print_warning(ctl, "%s; not listed", skipped[i]);
+    vs_strv_free(skipped);
     if (!names_only)
         t = vs_table_new(headers, 3);
     for (i = 0; names[i]; i++) {
         vs_domstate st;
         vs_dom *d;
+        vs_error err;
 
         /* No lock: a listing must not wait for a busy domain, and a domain
          * undefined meanwhile simply drops out. */
-        if (!(d = vs_dom_open(ctl->store, names[i], VS_LOCK_NONE, NULL)))
+        vs_error_clear(&err);
+        if (!(d = vs_dom_open(ctl->store, names[i], VS_LOCK_NONE, &err))) {
+            if (err.code != VS_ERR_NO_DOMAIN)
+                vs_print_warning(ctl, "%s; domain '%s' not listed", err.msg, names[i]);
             continue;
+        }
         st = vs_domain_state(d);
         /* without --all virsh lists only active domains */
         if (!all && st == VS_DOMSTATE_SHUTOFF) {

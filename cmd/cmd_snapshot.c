@@ -97,8 +97,7 @@ lookup_snapshot(vs_ctl *ctl, const vs_args *a, const char *opt, bool exclusive,
         return NULL;
     if (name) {
         if ((idx = vs_snap_tree_find(t, name)) < 0) {
-            vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
-                         "no domain snapshot with matching name '%s'", name);
+            vs_dom_snapshot_unknown(ctl->dom, name, &ctl->err);
             return NULL;
         }
     } else if ((idx = t->current) < 0) {
@@ -122,11 +121,8 @@ find_snapshot(vs_ctl *ctl, const char *name, vs_snap_tree **treep)
 
     if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
         return -1;
-    if ((idx = vs_snap_tree_find(t, name)) < 0) {
-        vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
-                     "no domain snapshot with matching name '%s'", name);
-        return -1;
-    }
+    if ((idx = vs_snap_tree_find(t, name)) < 0)
+        return vs_dom_snapshot_unknown(ctl->dom, name, &ctl->err);
     if (treep)
         *treep = t;
     return idx;

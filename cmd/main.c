@@ -359,7 +359,10 @@ main(int argc, char **argv)
         silence_for_completion();
 
     root = vs_default_root(dir_opt);
-    if (!(ctl.store = vs_store_open(root, &err))) {
+    /* A directory the user named must exist (define creates it); vsnap's own
+     * default may not exist yet for a new user. */
+    if (!(ctl.store = vs_store_open(root, vs_default_root_is_implicit(dir_opt) ?
+                                    VS_STORE_MAY_BE_ABSENT : 0, &err))) {
         fprintf(stderr, "error: %s\n", err.msg);
         status = 1;
         goto out;

@@ -36,19 +36,28 @@ vs_out_extra(vs_ctl *ctl, const char *fmt, ...)
     va_end(ap);
 }
 
+static void print_prefixed(vs_ctl *ctl, const char *prefix, const char *fmt, va_list ap)
+    VS_PRINTF(3, 0);
+
+static void
+print_prefixed(vs_ctl *ctl, const char *prefix, const char *fmt, va_list ap)
+{
+    /* stdout first, so that a terminal shows output and error in order */
+    fflush(ctl->out ? ctl->out : stdout);
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
 void
 vs_print_error(vs_ctl *ctl, const char *fmt, ...)
 {
     va_list ap;
 
-    /* stdout first, so that a terminal shows output and error in order */
-    fflush(ctl->out ? ctl->out : stdout);
-    fputs("error: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_prefixed(ctl, "error: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
 }
 
 void

@@ -16,6 +16,14 @@ typedef enum vs_lock_mode { VS_LOCK_NONE = 0, VS_LOCK_SHARED, VS_LOCK_EXCLUSIVE 
  */
 int vs_lock_acquire(const char *path, const char *domain, vs_lock_mode mode,
                     int wait_seconds, vs_error *err);
+/*
+ * The same for entry `name` of the open directory `dirfd` (`shown` is its
+ * path for messages), opened with O_NOFOLLOW: a symbolic link in its place is
+ * never opened or locked ("'SHOWN' is a symbolic link; ..."), nor is anything
+ * but a regular file.
+ */
+int vs_lock_acquire_at(int dirfd, const char *name, const char *shown, const char *domain,
+                       vs_lock_mode mode, int wait_seconds, vs_error *err);
 void vs_lock_release(int fd);
 
 #endif

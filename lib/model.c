@@ -121,8 +121,7 @@ check_usable(vs_dom *planned, vs_dom *o, const char *replacing, vs_error *err)
         what = vs_xasprintf("the snapshots of domain '%s' cannot be listed: %s", o->name, e.msg);
         goto fail;
     }
-    nd = vs_dom_damaged(o, &dmg, &e);
-    if (e.code != VS_ERR_OK) {
+    if (vs_dom_damaged(o, &dmg, &nd, &e) < 0) {
         what = vs_xasprintf("the snapshots of domain '%s' cannot be listed: %s", o->name, e.msg);
         goto fail;
     }

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -122,6 +124,12 @@ nonempty_env(const char *name)
     return v && *v ? v : NULL;
 }
 
+bool
+vs_default_root_is_implicit(const char *override)
+{
+    return !(override && *override) && !nonempty_env("VSNAP_DIR");
+}
+
 char *
 vs_default_root(const char *override)
 {
@@ -184,23 +192,16 @@ vs_mkdir_p(const char *path, mode_t mode, vs_error *err)
     return ret;
 }
 
-int
-vs_file_read(const char *path, size_t max, char **data, size_t *len, vs_error *err)
+/* Read fd to its end (at most max bytes); `shown` names it in messages. */
+static int
+read_fd(int fd, const char *shown, size_t max, char **data, size_t *len, vs_error *err)
 {
     struct stat st;
     char *buf = NULL;
     size_t cap = 0, n = 0;
-    int fd;
 
-    *data = NULL;
-    if (len)
-        *len = 0;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-        return vs_error_sys(err, errno, "Failed to open file '%s'", path);
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max) {
-        close(fd);
-        return vs_error_set(err, VS_ERR_PLAIN, "file '%s' is larger than %zu bytes", path, max);
-    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max)
+        return vs_error_set(err, VS_ERR_PLAIN, "file '%s' is larger than %zu bytes", shown, max);
     /* Pipes and growing files have no trustworthy size: read until EOF or max+1. */
     for (;;) {
         ssize_t r;
@@ -215,27 +216,85 @@ vs_file_read(const char *path, size_t max, char **data, size_t *len, vs_error *e
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            vs_error_sys(err, errno, "Failed to read file '%s'", path);
+            vs_error_sys(err, errno, "Failed to read file '%s'", shown);
             goto fail;
         }
         if (r == 0)
             break;
         n += (size_t)r;
         if (n > max) {
-            vs_error_set(err, VS_ERR_PLAIN, "file '%s' is larger than %zu bytes", path, max);
+            vs_error_set(err, VS_ERR_PLAIN, "file '%s' is larger than %zu bytes", shown, max);
             goto fail;
         }
     }
-    close(fd);
     buf[n] = '\0';
     *data = buf;
     if (len)
         *len = n;
     return 0;
  fail:
-    close(fd);
     free(buf);
     return -1;
+}
+
+int
+vs_file_read(const char *path, size_t max, char **data, size_t *len, vs_error *err)
+{
+    int fd, ret;
+
+    *data = NULL;
+    if (len)
+        *len = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+        return vs_error_sys(err, errno, "Failed to open file '%s'", path);
+    ret = read_fd(fd, path, max, data, len, err);
+    close(fd);
+    return ret;
+}
+
+int
+vs_link_error(vs_error *err, const char *shown)
+{
+    return vs_error_set(err, VS_ERR_PLAIN,
+                        "'%s' is a symbolic link; vsnap does not follow links inside its "
+                        "metadata directory", shown);
+}
+
+/* Is name, in dirfd, a symbolic link? (False when it does not exist.) */
+static bool
+is_link_at(int dirfd, const char *name)
+{
+    struct stat st;
+
+    return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+int
+vs_file_read_at(int dirfd, const char *name, const char *shown, size_t max, char **data,
+                size_t *len, vs_error *err)
+{
+    struct stat st;
+    int fd, ret;
+
+    *data = NULL;
+    if (len)
+        *len = 0;
+    /* O_NONBLOCK: a FIFO planted in the file's place must not hang the open. */
+    fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+
+        if ((e == ELOOP || e == EMLINK) && is_link_at(dirfd, name))
+            return vs_link_error(err, shown);
+        return vs_error_sys(err, e, "Failed to open file '%s'", shown);
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return vs_error_set(err, VS_ERR_PLAIN, "'%s' is not a regular file", shown);
+    }
+    ret = read_fd(fd, shown, max, data, len, err);
+    close(fd);
+    return ret;
 }
 
 static char *
@@ -250,21 +309,127 @@ dir_of(const char *path)
     return vs_xstrndup(path, (size_t)(slash - path));
 }
 
+static int
+sync_fd(int fd, const char *shown, vs_error *err)
+{
+    /* Some file systems cannot sync a directory; that is not our failure. */
+    if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP)
+        return vs_error_sys(err, errno, "cannot sync directory '%s'", shown);
+    return 0;
+}
+
 int
 vs_dir_sync(const char *dir, vs_error *err)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ret;
 
     if (fd < 0)
         return vs_error_sys(err, errno, "cannot open directory '%s'", dir);
-    /* Some file systems cannot sync a directory; that is not our failure. */
-    if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP) {
-        int e = errno;
-        close(fd);
-        return vs_error_sys(err, e, "cannot sync directory '%s'", dir);
-    }
+    ret = sync_fd(fd, dir, err);
     close(fd);
-    return 0;
+    return ret;
+}
+
+int
+vs_dir_sync_fd(int dirfd, const char *shown, vs_error *err)
+{
+    return sync_fd(dirfd, shown, err);
+}
+
+/* ".tmp.XXXXXX" with six random characters: short, so that a 255-byte
+ * target name still leaves room, and never a valid domain or snapshot name. */
+static void
+temp_name(char out[12])
+{
+    static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static unsigned long counter;
+    unsigned char rnd[6];
+    size_t i;
+
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+        struct timespec ts;
+        unsigned long long x;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        x = (unsigned long long)ts.tv_nsec ^ ((unsigned long long)getpid() << 20) ^ ++counter * 2654435761ULL;
+        for (i = 0; i < sizeof(rnd); i++, x >>= 8)
+            rnd[i] = (unsigned char)x;
+    }
+    memcpy(out, ".tmp.", 5);
+    for (i = 0; i < sizeof(rnd); i++)
+        out[5 + i] = set[rnd[i] % (sizeof(set) - 1)];
+    out[11] = '\0';
+}
+
+/* The atomic write, in an open directory; `shown` is the target as messages
+ * name it, `shown_dir` its directory. */
+static int
+write_atomic_in(int dirfd, const char *name, const char *shown, const char *shown_dir,
+                const char *data, size_t len, mode_t mode, bool refuse_link, vs_error *err)
+{
+    char tmp[12], *tmp_shown = NULL;
+    size_t done = 0;
+    int fd = -1, tries, ret = -1;
+
+    if (refuse_link && is_link_at(dirfd, name))
+        return vs_link_error(err, shown);
+    for (tries = 0; tries < 100; tries++) {
+        temp_name(tmp);
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (fd < 0)
+        return vs_error_sys(err, errno, "cannot create temporary file for '%s'", shown);
+    tmp_shown = vs_path_join(shown_dir, tmp);
+    while (done < len) {
+        ssize_t w = write(fd, data + done, len - done);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            vs_error_sys(err, errno, "cannot write '%s'", tmp_shown);
+            goto fail;
+        }
+        done += (size_t)w;
+    }
+    if (fchmod(fd, mode) < 0) {
+        vs_error_sys(err, errno, "cannot set permissions of '%s'", tmp_shown);
+        goto fail;
+    }
+    if (fsync(fd) < 0) {
+        vs_error_sys(err, errno, "cannot sync '%s'", tmp_shown);
+        goto fail;
+    }
+    if (vs_failpoint("file-write-atomic")) {
+        vs_error_sys(err, EIO, "cannot write '%s'", tmp_shown);
+        goto fail;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        vs_error_sys(err, errno, "cannot write '%s'", tmp_shown);
+        goto fail;
+    }
+    fd = -1;
+    if (renameat(dirfd, tmp, dirfd, name) < 0) {
+        vs_error_sys(err, errno, "cannot replace '%s'", shown);
+        goto fail;
+    }
+    /* (tests: the new file is in place, but whether it lasts is not known) */
+    if (vs_failpoint("file-write-dirsync")) {
+        free(tmp_shown);
+        return vs_error_sys(err, EIO, "cannot sync directory '%s'", shown_dir);
+    }
+    ret = sync_fd(dirfd, shown_dir, err);
+    free(tmp_shown);
+    return ret;
+
+ fail:
+    if (fd >= 0)
+        close(fd);
+    unlinkat(dirfd, tmp, 0);
+    free(tmp_shown);
+    return -1;
 }
 
 int
@@ -272,61 +437,27 @@ vs_file_write_atomic(const char *path, const char *data, size_t len,
                      mode_t mode, vs_error *err)
 {
     char *dir = dir_of(path);
-    /* short, so that a 255-byte target name still leaves room */
-    char *tmp = vs_xasprintf("%s/.tmp.XXXXXX", dir);
-    size_t done = 0;
-    int fd, ret = -1;
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int dirfd, ret;
 
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        vs_error_sys(err, errno, "cannot create temporary file for '%s'", path);
-        goto out_nofile;
+    if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        ret = vs_error_sys(err, errno, "cannot create temporary file for '%s'", path);
+    } else {
+        ret = write_atomic_in(dirfd, base, path, dir, data, len, mode, false, err);
+        close(dirfd);
     }
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            vs_error_sys(err, errno, "cannot write '%s'", tmp);
-            goto fail;
-        }
-        done += (size_t)w;
-    }
-    if (fchmod(fd, mode) < 0) {
-        vs_error_sys(err, errno, "cannot set permissions of '%s'", tmp);
-        goto fail;
-    }
-    if (fsync(fd) < 0) {
-        vs_error_sys(err, errno, "cannot sync '%s'", tmp);
-        goto fail;
-    }
-    if (vs_failpoint("file-write-atomic")) {
-        vs_error_sys(err, EIO, "cannot write '%s'", tmp);
-        goto fail;
-    }
-    if (close(fd) < 0) {
-        fd = -1;
-        vs_error_sys(err, errno, "cannot write '%s'", tmp);
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        vs_error_sys(err, errno, "cannot replace '%s'", path);
-        goto fail;
-    }
-    /* (tests: the new file is in place, but whether it lasts is not known) */
-    if (vs_failpoint("file-write-dirsync")) {
-        vs_error_sys(err, EIO, "cannot sync directory '%s'", dir);
-        goto out_nofile;
-    }
-    ret = vs_dir_sync(dir, err);
-    goto out_nofile;
+    free(dir);
+    return ret;
+}
 
- fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
- out_nofile:
-    free(tmp);
+int
+vs_file_write_atomic_at(int dirfd, const char *name, const char *shown, const char *data,
+                        size_t len, mode_t mode, vs_error *err)
+{
+    char *dir = dir_of(shown);
+    int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, err);
+
     free(dir);
     return ret;
 }
@@ -344,6 +475,25 @@ vs_file_remove(const char *path, vs_error *err)
     }
     dir = dir_of(path);
     ret = vs_dir_sync(dir, err);
+    free(dir);
+    return ret;
+}
+
+int
+vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *err)
+{
+    char *dir;
+    int ret;
+
+    if (is_link_at(dirfd, name))
+        return vs_link_error(err, shown);
+    if (unlinkat(dirfd, name, 0) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return vs_error_sys(err, errno, "cannot remove '%s'", shown);
+    }
+    dir = dir_of(shown);
+    ret = sync_fd(dirfd, dir, err);
     free(dir);
     return ret;
 }

@@ -29,6 +29,9 @@ char *vs_path_join(const char *dir, const char *name);
 /* The metadata root: -d DIR if given, else $VSNAP_DIR, else /var/lib/vsnap for
  * root, else ${XDG_DATA_HOME:-$HOME/.local/share}/vsnap. Caller frees. */
 char *vs_default_root(const char *override);
+/* Whether vs_default_root(override) is vsnap's own default (neither -d nor
+ * $VSNAP_DIR names a directory), which may not exist yet for a new user. */
+bool vs_default_root_is_implicit(const char *override);
 
 /* mkdir -p with the given mode for every directory it creates. */
 int vs_mkdir_p(const char *path, mode_t mode, vs_error *err);
@@ -52,6 +55,30 @@ int vs_file_remove(const char *path, vs_error *err);
 
 /* fsync a directory. */
 int vs_dir_sync(const char *dir, vs_error *err);
+
+/*
+ * The same, relative to an open directory, for a store that must never follow
+ * a link below its top directory. `name` is one entry of `dirfd` (no '/'),
+ * opened with O_NOFOLLOW; `shown` is the path messages name. An entry that is
+ * a symbolic link fails with vs_link_error's message and is never read,
+ * written through, replaced or removed; one that is not a regular file fails
+ * with "'SHOWN' is not a regular file". A missing file fails as VS_ERR_SYSTEM
+ * with sys_errno ENOENT ("Failed to open file 'SHOWN': ..." for a read).
+ */
+int vs_file_read_at(int dirfd, const char *name, const char *shown, size_t max, char **data,
+                    size_t *len, vs_error *err);
+/* Temp file "<dirfd>/.tmp.XXXXXX" created with O_CREAT|O_EXCL|O_NOFOLLOW,
+ * written, fchmod'ed, fsynced, renamed over name (renameat), directory fsynced. */
+int vs_file_write_atomic_at(int dirfd, const char *name, const char *shown, const char *data,
+                            size_t len, mode_t mode, vs_error *err);
+/* unlinkat + fsync of the directory; a missing file is not an error. */
+int vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *err);
+/* fsync an open directory (file systems that cannot are not an error). */
+int vs_dir_sync_fd(int dirfd, const char *shown, vs_error *err);
+
+/* VS_ERR_PLAIN "'SHOWN' is a symbolic link; vsnap does not follow links inside
+ * its metadata directory". Returns -1. */
+int vs_link_error(vs_error *err, const char *shown);
 
 bool vs_file_exists(const char *path);
 bool vs_is_regular_file(const char *path);

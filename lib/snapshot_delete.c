@@ -29,15 +29,7 @@
 static int
 check_metadata_writable(vs_dom *d, vs_error *err)
 {
-    char *sdir = vs_path_join(d->dir, "snapshots");
-    int ret = 0;
-
-    if (access(d->dir, W_OK | X_OK) < 0)
-        ret = vs_error_sys(err, errno, "cannot change the metadata in '%s'", d->dir);
-    else if (access(sdir, W_OK | X_OK) < 0 && errno != ENOENT)
-        ret = vs_error_sys(err, errno, "cannot change the metadata in '%s'", sdir);
-    free(sdir);
-    return ret;
+    return vs_dom_check_writable(d, err);
 }
 
 /* The images that hold snapshot def's internal snapshot must be there and
@@ -278,13 +270,15 @@ plan_forget_damaged(vs_dom *d, const char *name, vs_plan **dry, vs_error *err)
 static bool
 is_damaged(vs_dom *d, const char *name)
 {
-    const vs_snap_damage *dmg;
-    size_t n = vs_dom_damaged(d, &dmg, NULL), i;
+    const vs_snap_damage *dmg = NULL;
+    size_t n = 0, i;
     char *file = vs_xasprintf("%s.xml", name);
     vs_snapshot_def *def;
     vs_error e;
     bool yes = false;
 
+    if (vs_dom_damaged(d, &dmg, &n, NULL) < 0)
+        n = 0;
     for (i = 0; i < n; i++)
         if (strcmp(dmg[i].file, file) == 0)
             yes = true;

@@ -200,6 +200,30 @@ vs_snap_tree_adopt(vs_snap_tree *t, void *mem)
     priv(t)->blocks = b;
 }
 
+void
+vs_snap_tree_replace(vs_snap_tree *into, vs_snap_tree *t)
+{
+    tree_priv *pi = priv(into), *pt = priv(t);
+    vs_snap_tree old = *into;
+    chunk **ct;
+    block **bt;
+
+    /* into gets t's entries and map, and keeps its own storage besides */
+    free(pi->slots);
+    free(old.e);
+    for (ct = &pt->chunks; *ct; ct = &(*ct)->next)
+        ;
+    *ct = pi->chunks;
+    for (bt = &pt->blocks; *bt; bt = &(*bt)->next)
+        ;
+    *bt = pi->blocks;
+    *pi = *pt;
+    *into = *t;
+    into->hash = pi;
+    free(pt);
+    free(t);
+}
+
 static void
 reset_links(vs_snap_entry *e)
 {
@@ -245,6 +269,7 @@ set_fields(vs_snap_entry *d, const vs_snap_entry *e)
     d->state = e->state;
     d->external = e->external;
     d->location_external = e->location_external;
+    d->seq = e->seq;
     d->file_mtime = e->file_mtime;
     d->file_size = e->file_size;
 }
@@ -366,12 +391,15 @@ vs_snap_tree_reparent_children(vs_snap_tree *t, long idx)
     return n;
 }
 
-/* Sibling order: newest first (creation time descending, then name
- * descending), which is the order libvirt's prepending produces for
- * snapshots created one after another. */
+/* Sibling order: newest first, which is the order libvirt's prepending
+ * produces for snapshots created one after another: the creation sequence
+ * number, highest first, exact however many snapshots one second saw;
+ * snapshots without one (older files) after those, by creation time
+ * descending, then name descending. */
 typedef struct sort_item {
     const char *name;
     long long ctime;
+    unsigned long long seq;
     long idx;
 } sort_item;
 
@@ -380,6 +408,11 @@ cmp_newest_first(const void *a, const void *b)
 {
     const sort_item *x = a, *y = b;
 
+    if (x->seq != y->seq) {
+        if (!x->seq || !y->seq)
+            return x->seq ? -1 : 1;
+        return x->seq > y->seq ? -1 : 1;
+    }
     if (x->ctime != y->ctime)
         return x->ctime > y->ctime ? -1 : 1;
     return strcmp(y->name, x->name);
@@ -507,6 +540,7 @@ vs_snap_tree_link(vs_snap_tree *t, const char *current, bool *inconsistent)
         for (k = lo; k < hi; k++) {
             items[k - lo].name = t->e[kids[k]].name;
             items[k - lo].ctime = t->e[kids[k]].creation_time;
+            items[k - lo].seq = t->e[kids[k]].seq;
             items[k - lo].idx = kids[k];
         }
         if (hi - lo > 1)

@@ -14,9 +14,12 @@ typedef struct vs_snap_entry {
     vs_snap_state state;
     bool external;           /* B.5 (memory or any disk external): --external filter */
     bool location_external;  /* A.5 rule: snapshot-info's Location */
+    /* The domain's creation sequence number (store.h), 0 = none (a file
+     * written by libvirt or an older vsnap). */
+    unsigned long long seq;
     /* links, filled by vs_snap_tree_link; indexes into the tree's array, -1 = none */
     long parent_idx;
-    long first_child;        /* children in list order: newest first (ctime desc, then name desc) */
+    long first_child;        /* children in list order: newest first (see vs_snap_tree_link) */
     long next_sibling;
     size_t nchildren;
     /* store.c's record of the file the entry was read from (st_mtim in ns and
@@ -55,6 +58,10 @@ void vs_snap_tree_add_borrowed(vs_snap_tree *t, const vs_snap_entry *e);
 void vs_snap_tree_reserve(vs_snap_tree *t, size_t n);
 /* The tree takes ownership of a vs_xmalloc'ed block and frees it with itself. */
 void vs_snap_tree_adopt(vs_snap_tree *t, void *block);
+/* Move t's contents into `into` (which is emptied first) keeping the pointer
+ * `into` valid, and free t: what another tree's entries borrowed from
+ * `into`'s old storage stays valid, because `into` keeps that storage too. */
+void vs_snap_tree_replace(vs_snap_tree *into, vs_snap_tree *t);
 /* Fill an entry from a parsed definition (strings borrowed from def). */
 void vs_snap_entry_from_def(vs_snap_entry *e, const vs_snapshot_def *def);
 /* Remove entry by name (the last entry moves into its slot; links stale until
@@ -73,7 +80,11 @@ size_t vs_snap_tree_children(const vs_snap_tree *t, long idx, long **out);
 
 /* Rebuild parent/child links and the current index (by name; NULL = none).
  * A missing parent or a cycle makes that snapshot a root; *inconsistent is set
- * and, as libvirt does, no snapshot is current then. */
+ * and, as libvirt does, no snapshot is current then.
+ * Siblings (and roots) are in list order: newest first, as libvirt's
+ * prepending lists snapshots created one after another: by creation sequence
+ * number, highest first; snapshots without one (seq 0) after those, by
+ * creation time, newest first, then by name, descending. */
 void vs_snap_tree_link(vs_snap_tree *t, const char *current, bool *inconsistent);
 
 long vs_snap_tree_find(const vs_snap_tree *t, const char *name);   /* -1 if absent */

@@ -1,4 +1,6 @@
-/* The metadata directory: domains, snapshot files, current, the derived index. */
+/* The metadata directory: domains, snapshot files, current, the derived index,
+ * the journal and the overlay registry, every one opened through the layout
+ * table relative to the root's directory descriptor (store.h). */
 #include "config.h"
 
 #include <dirent.h>
@@ -19,10 +21,40 @@
 
 #define DIR_MODE 0700
 #define FILE_MODE 0600
-#define INDEX_MAGIC "vsnap-index 1"
+#define INDEX_MAGIC "vsnap-index 2"
 /* The index of a domain with a million snapshots is well below this. */
 #define INDEX_MAX_SIZE ((size_t)512 * 1024 * 1024)
 #define SMALL_FILE_MAX 4096
+#define JOURNAL_MAX ((size_t)256 * 1024 * 1024)
+#define REGISTRY_MAX ((size_t)64 * 1024 * 1024)
+#define SEQ_PI_PREFIX "<?" VS_SNAPSHOT_SEQ_PI " "
+
+const vs_dom_layout_entry vs_dom_layout[VS_DOM_NENTRIES] = {
+    [VS_DOM_DEFINITION] = { "domain.xml", false, true,
+                            "the persistent definition, as dumpxml --security-info prints it" },
+    [VS_DOM_SNAPSHOTS]  = { "snapshots", true, false,
+                            "one <name>.xml per snapshot, as snapshot-dumpxml --security-info "
+                            "prints it, after a <?vsnap-seq N?> line" },
+    [VS_DOM_CURRENT]    = { "current", false, false,
+                            "name of the current snapshot and a newline; absent = none" },
+    [VS_DOM_INDEX]      = { "index", false, false,
+                            "derived listing cache; rebuilt from snapshots/ when stale" },
+    [VS_DOM_LOCK]       = { "lock", false, false, "flock(2) target" },
+    [VS_DOM_JOURNAL]    = { "journal", false, false,
+                            "the plan of an operation in progress (JSON)" },
+    [VS_DOM_REGISTRY]   = { "overlays", false, false,
+                            "overlays vsnap made that no <disks> names any more, one path a line" },
+};
+
+/* Every entry of the enum has its row: a row left out would open "(null)". */
+_Static_assert(sizeof(vs_dom_layout) / sizeof(vs_dom_layout[0]) == VS_DOM_NENTRIES,
+               "vs_dom_layout has one row per vs_dom_entry");
+
+static const char *
+entry_name(vs_dom_entry e)
+{
+    return vs_dom_layout[e].name;
+}
 
 static long long
 ts_ns(const struct timespec *ts)
@@ -30,22 +62,37 @@ ts_ns(const struct timespec *ts)
     return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
 }
 
-static char *
-snapdir_path(const vs_dom *d)
+char *
+vs_dom_entry_path(const vs_dom *d, vs_dom_entry e)
 {
-    return vs_path_join(d->dir, "snapshots");
-}
-
-static char *
-dom_file(const vs_dom *d, const char *name)
-{
-    return vs_path_join(d->dir, name);
+    return vs_path_join(d->dir, entry_name(e));
 }
 
 char *
 vs_dom_snapshot_path(const vs_dom *d, const char *name)
 {
-    return vs_xasprintf("%s/snapshots/%s.xml", d->dir, name);
+    return vs_xasprintf("%s/%s/%s" VS_SNAPSHOT_FILE_SUFFIX, d->dir, entry_name(VS_DOM_SNAPSHOTS),
+                        name);
+}
+
+/* "<name>.xml" (caller frees). */
+static char *
+snapshot_file(const char *name)
+{
+    return vs_xasprintf("%s" VS_SNAPSHOT_FILE_SUFFIX, name);
+}
+
+static char *
+snapdir_shown(const vs_dom *d)
+{
+    return vs_dom_entry_path(d, VS_DOM_SNAPSHOTS);
+}
+
+/* The shown path of file (an entry of snapshots/). */
+static char *
+snapfile_shown(const vs_dom *d, const char *file)
+{
+    return vs_xasprintf("%s/%s/%s", d->dir, entry_name(VS_DOM_SNAPSHOTS), file);
 }
 
 static int
@@ -63,13 +110,9 @@ no_domain(vs_error *err, const char *name)
 /* define and undefine must not run over an interrupted operation: its
  * journal names files that only its repair may keep or remove. */
 static int
-refuse_interrupted(const char *dir, const char *name, const char *what, vs_error *err)
+refuse_interrupted(bool interrupted, const char *name, const char *what, vs_error *err)
 {
-    char *path = vs_path_join(dir, "journal");
-    bool yes = vs_file_exists(path);
-
-    free(path);
-    if (!yes)
+    if (!interrupted)
         return 0;
     return vs_error_set(err, VS_ERR_OPERATION_FAILED,
                         "cannot %s domain '%s': it has an interrupted snapshot operation; run "
@@ -77,10 +120,33 @@ refuse_interrupted(const char *dir, const char *name, const char *what, vs_error
                         what, name, name);
 }
 
+static int
+wrong_type(vs_error *err, const char *shown, bool want_dir)
+{
+    return vs_error_set(err, VS_ERR_PLAIN, "'%s' is not a %s", shown,
+                        want_dir ? "directory" : "regular file");
+}
+
+/* Do two descriptors (or a descriptor and an entry) name the same file? */
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static bool
+entry_is(int dirfd, const char *name, int fd)
+{
+    struct stat a, b;
+
+    return fstatat(dirfd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 && fstat(fd, &b) == 0 &&
+           same_file(&a, &b);
+}
+
 /* ---- store ---------------------------------------------------------- */
 
 vs_store *
-vs_store_open(const char *root, vs_error *err)
+vs_store_open(const char *root, unsigned flags, vs_error *err)
 {
     vs_store *st;
 
@@ -91,6 +157,7 @@ vs_store_open(const char *root, vs_error *err)
     st = vs_xcalloc(1, sizeof(*st));
     st->root = vs_xstrdup(root);
     st->lock_wait = 30;
+    st->flags = flags;
     return st;
 }
 
@@ -103,14 +170,192 @@ vs_store_free(vs_store *st)
     free(st);
 }
 
-static bool
-domain_exists(const char *dir)
+/*
+ * Open the root (following a link: the admin chose the root); the caller
+ * closes it. Opened afresh each time, never cached: a root removed and made
+ * again while a shell session runs must not leave vsnap writing into the
+ * removed one. With `create` a missing root is made (mode 0700). When it does
+ * not exist and the store may be absent, -1 with *absent set and err
+ * untouched.
+ */
+static int
+root_open(vs_store *st, bool create, bool *absent, vs_error *err)
 {
-    char *p = vs_path_join(dir, "domain.xml");
-    bool ok = vs_is_regular_file(p);
+    struct stat sb;
+    int fd;
 
-    free(p);
-    return ok;
+    if (absent)
+        *absent = false;
+    fd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+        if (vs_mkdir_p(st->root, DIR_MODE, err) < 0)
+            return -1;
+        fd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        int e = errno;
+
+        if (stat(st->root, &sb) == 0 && !S_ISDIR(sb.st_mode))
+            return vs_error_set(err, VS_ERR_PLAIN, "metadata directory '%s' is not a directory",
+                                st->root);
+        if (e == ENOENT && lstat(st->root, &sb) < 0) {
+            if ((st->flags & VS_STORE_MAY_BE_ABSENT) && absent) {
+                *absent = true;
+                return -1;
+            }
+            return vs_error_set(err, VS_ERR_PLAIN,
+                                "metadata directory '%s' does not exist; only define creates it",
+                                st->root);
+        }
+        return vs_error_sys(err, e, "cannot open metadata directory '%s'", st->root);
+    }
+    return fd;
+}
+
+/*
+ * Open entry `name` of dirfd as a directory, never through a link. A missing
+ * entry: -1 with errno ENOENT and err untouched.
+ */
+static int
+open_dir_at(int dirfd, const char *name, const char *shown, vs_error *err)
+{
+    struct stat sb;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd >= 0)
+        return fd;
+    if (errno == ENOENT)
+        return -1;
+    if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(sb.st_mode))
+            vs_link_error(err, shown);
+        else if (!S_ISDIR(sb.st_mode))
+            wrong_type(err, shown, true);
+        else
+            vs_error_sys(err, errno, "cannot open '%s'", shown);
+    } else {
+        vs_error_sys(err, errno, "cannot open '%s'", shown);
+    }
+    errno = EINVAL;   /* anything but ENOENT: err says what */
+    return -1;
+}
+
+/*
+ * Check the entries of the layout present in the domain directory dfd: a
+ * link or an entry of the wrong type is an error. *has_def tells whether
+ * domain.xml is there.
+ */
+static int
+check_layout(int dfd, const char *dir, bool *has_def, vs_error *err)
+{
+    int e;
+
+    *has_def = false;
+    for (e = 0; e < VS_DOM_NENTRIES; e++) {
+        const vs_dom_layout_entry *l = &vs_dom_layout[e];
+        struct stat sb;
+        char *shown;
+        int ret = 0;
+
+        if (fstatat(dfd, l->name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue;
+            shown = vs_path_join(dir, l->name);
+            ret = vs_error_sys(err, errno, "cannot access '%s'", shown);
+        } else {
+            shown = vs_path_join(dir, l->name);
+            if (S_ISLNK(sb.st_mode))
+                ret = vs_link_error(err, shown);
+            else if (l->directory ? !S_ISDIR(sb.st_mode) : !S_ISREG(sb.st_mode))
+                ret = wrong_type(err, shown, l->directory);
+            else if (l->required)
+                *has_def = true;
+        }
+        free(shown);
+        if (ret < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Open <root>/<name> (made first when `create`), check its layout and lock
+ * it in `mode` (none: no lock). A waiter may get the lock of a directory that
+ * was undefined (renamed away) meanwhile: then <root>/<name> is no longer the
+ * directory it holds, and it opens the name again. On success *dfd is the
+ * domain directory and *lockfd its lock (-1 without one).
+ */
+static int
+dom_attach(vs_store *st, const char *name, bool create, vs_lock_mode mode, int *dfd_out,
+           int *lock_out, vs_error *err)
+{
+    char *dir = vs_path_join(st->root, name), *lockshown = vs_path_join(dir, entry_name(VS_DOM_LOCK));
+    bool absent, has_def;
+    int rfd, dfd = -1, lfd = -1, tries, ret = -1;
+
+    *dfd_out = *lock_out = -1;
+    if ((rfd = root_open(st, create, &absent, err)) < 0) {
+        if (absent)
+            no_domain(err, name);
+        goto out;
+    }
+    for (tries = 0; tries < 100; tries++) {
+        if (create) {
+            if (mkdirat(rfd, name, DIR_MODE) == 0) {
+                if (vs_dir_sync_fd(rfd, st->root, err) < 0)
+                    goto out;
+            } else if (errno != EEXIST) {
+                vs_error_sys(err, errno, "cannot create directory '%s'", dir);
+                goto out;
+            }
+        }
+        if ((dfd = open_dir_at(rfd, name, dir, err)) < 0) {
+            if (errno == ENOENT)
+                no_domain(err, name);
+            goto out;
+        }
+        if (check_layout(dfd, dir, &has_def, err) < 0)
+            goto out;
+        if (!has_def && !create) {
+            no_domain(err, name);
+            goto out;
+        }
+        if (mode == VS_LOCK_NONE)
+            break;
+        if ((lfd = vs_lock_acquire_at(dfd, entry_name(VS_DOM_LOCK), lockshown, name, mode,
+                                      st->lock_wait, err)) < 0)
+            goto out;
+        if (entry_is(rfd, name, dfd) && entry_is(dfd, entry_name(VS_DOM_LOCK), lfd)) {
+            /* Ours now: look again, the layout may have changed while we waited. */
+            if (check_layout(dfd, dir, &has_def, err) < 0)
+                goto out;
+            if (create || has_def)
+                break;
+            no_domain(err, name);
+            goto out;
+        }
+        vs_lock_release(lfd);
+        lfd = -1;
+        close(dfd);
+        dfd = -1;
+    }
+    if (tries == 100) {
+        vs_error_set(err, VS_ERR_INTERNAL, "cannot lock domain '%s'", name);
+        goto out;
+    }
+    *dfd_out = dfd;
+    *lock_out = lfd;
+    dfd = lfd = -1;
+    ret = 0;
+ out:
+    vs_lock_release(lfd);
+    if (dfd >= 0)
+        close(dfd);
+    if (rfd >= 0)
+        close(rfd);
+    free(lockshown);
+    free(dir);
+    return ret;
 }
 
 static int
@@ -120,69 +365,126 @@ cmp_str(const void *a, const void *b)
 }
 
 int
-vs_store_list_domains(vs_store *st, char ***names, vs_error *err)
+vs_store_scan(vs_store *st, char ***names, char ***skipped, vs_error *err)
 {
     char **v = vs_xcalloc(1, sizeof(*v));
     size_t n = 0;
     DIR *dir;
     struct dirent *de;
+    bool absent;
+    int rfd, fd;
 
     *names = NULL;
-    if (!(dir = opendir(st->root))) {
-        if (errno == ENOENT) {
+    if (skipped)
+        *skipped = vs_xcalloc(1, sizeof(char *));
+    if ((rfd = root_open(st, false, &absent, err)) < 0) {
+        if (absent) {
             *names = v;
             return 0;
         }
-        free(v);
-        return vs_error_sys(err, errno, "cannot read directory '%s'", st->root);
+        goto fail;
+    }
+    /* A descriptor of its own: readdir must not share the root's offset. */
+    if ((fd = openat(rfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || !(dir = fdopendir(fd))) {
+        vs_error_sys(err, errno, "cannot read directory '%s'", st->root);
+        if (fd >= 0)
+            close(fd);
+        close(rfd);
+        goto fail;
     }
     while ((de = readdir(dir))) {
         char *sub;
+        struct stat sb;
+        int dfd;
 
         if (vs_name_check("domain", de->d_name, NULL) < 0)
             continue;
+        if (fstatat(rfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
         sub = vs_path_join(st->root, de->d_name);
-        if (domain_exists(sub)) {
-            v = vs_xreallocarray(v, n + 2, sizeof(*v));
-            v[n++] = vs_xstrdup(de->d_name);
-            v[n] = NULL;
+        if (S_ISLNK(sb.st_mode)) {
+            if (skipped) {
+                vs_error e;
+
+                vs_link_error(&e, sub);
+                vs_strv_push(skipped, e.msg);
+            }
+        } else if (S_ISDIR(sb.st_mode) &&
+                   (dfd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+            char *def = vs_path_join(sub, entry_name(VS_DOM_DEFINITION));
+
+            if (fstatat(dfd, entry_name(VS_DOM_DEFINITION), &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (S_ISREG(sb.st_mode)) {
+                    v = vs_xreallocarray(v, n + 2, sizeof(*v));
+                    v[n++] = vs_xstrdup(de->d_name);
+                    v[n] = NULL;
+                } else if (skipped) {
+                    vs_error e;
+
+                    if (S_ISLNK(sb.st_mode))
+                        vs_link_error(&e, def);
+                    else
+                        wrong_type(&e, def, false);
+                    vs_strv_push(skipped, e.msg);
+                }
+            }
+            free(def);
+            close(dfd);
         }
         free(sub);
     }
     closedir(dir);
+    close(rfd);
     qsort(v, n, sizeof(*v), cmp_str);
+    if (skipped)
+        qsort(*skipped, vs_strv_len(*skipped), sizeof(char *), cmp_str);
     *names = v;
     return 0;
+ fail:
+    vs_strv_free(v);
+    if (skipped) {
+        vs_strv_free(*skipped);
+        *skipped = NULL;
+    }
+    return -1;
+}
+
+int
+vs_store_list_domains(vs_store *st, char ***names, vs_error *err)
+{
+    return vs_store_scan(st, names, NULL, err);
 }
 
 static vs_domain_def *
-read_domain_file(const char *dir, vs_error *err)
+read_domain_file(int dfd, const char *dir, vs_error *err)
 {
-    char *path = vs_path_join(dir, "domain.xml");
+    char *shown = vs_path_join(dir, entry_name(VS_DOM_DEFINITION));
     char *data;
     size_t len;
     vs_domain_def *def = NULL;
 
-    if (vs_file_read(path, VS_XML_MAX_SIZE, &data, &len, err) == 0) {
-        def = vs_domain_def_parse(data, len, path, err);
+    if (vs_file_read_at(dfd, entry_name(VS_DOM_DEFINITION), shown, VS_XML_MAX_SIZE, &data, &len,
+                        err) == 0) {
+        def = vs_domain_def_parse(data, len, shown, err);
         free(data);
     }
-    free(path);
+    free(shown);
     return def;
 }
 
 static int
-write_domain_file(const char *dir, const vs_domain_def *def, vs_error *err)
+write_domain_file(int dfd, const char *dir, const vs_domain_def *def, vs_error *err)
 {
     vs_buf b = VS_BUF_INIT;
-    char *path = vs_path_join(dir, "domain.xml");
+    char *shown = vs_path_join(dir, entry_name(VS_DOM_DEFINITION));
     int ret;
 
     vs_domain_def_format(&b, def, 0, true, NULL);
     vs_buf_addc(&b, '\n');
-    ret = vs_file_write_atomic(path, b.data, b.len, FILE_MODE, err);
+    ret = vs_file_write_atomic_at(dfd, entry_name(VS_DOM_DEFINITION), shown, b.data, b.len,
+                                  FILE_MODE, err);
     vs_buf_reset(&b);
-    free(path);
+    free(shown);
     return ret;
 }
 
@@ -197,88 +499,51 @@ check_uuid_unique(vs_store *st, const vs_domain_def *def, vs_error *err)
     if (vs_store_list_domains(st, &names, err) < 0)
         return -1;
     for (i = 0; names[i] && ret == 0; i++) {
-        char *dir;
+        vs_dom *o;
         vs_domain_def *other;
 
         if (strcmp(names[i], def->name) == 0)
             continue;
-        dir = vs_path_join(st->root, names[i]);
         /* A broken definition elsewhere must not block this one. */
-        other = read_domain_file(dir, NULL);
+        if (!(o = vs_dom_open(st, names[i], VS_LOCK_NONE, NULL)))
+            continue;
+        other = vs_dom_def(o, NULL);
         if (other && other->uuid && def->uuid && strcasecmp(other->uuid, def->uuid) == 0)
             ret = vs_error_set(err, VS_ERR_OPERATION_FAILED,
                                "domain '%s' is already defined with uuid %s", names[i], def->uuid);
-        vs_domain_def_free(other);
-        free(dir);
+        vs_dom_close(o);
     }
     vs_strv_free(names);
     return ret;
 }
 
-/*
- * Lock <dir>/lock. A waiter may get the lock of a domain that was undefined
- * (its directory renamed away and removed) meanwhile: then the file it holds
- * is no longer the one at the path, and it must not think it owns the domain.
- */
-static int
-lock_domain(vs_store *st, const char *dir, const char *name, vs_lock_mode mode, vs_error *err)
-{
-    char *path = vs_path_join(dir, "lock");
-    int fd = -1;
-    int tries;
-
-    for (tries = 0; tries < 100; tries++) {
-        struct stat a, b;
-
-        fd = vs_lock_acquire(path, name, mode, st->lock_wait, err);
-        if (fd < 0)
-            break;
-        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-            if (domain_exists(dir))
-                break;
-            vs_lock_release(fd);
-            fd = no_domain(err, name);
-            break;
-        }
-        vs_lock_release(fd);
-        fd = -1;
-        if (!domain_exists(dir)) {
-            no_domain(err, name);
-            break;
-        }
-    }
-    if (tries == 100)
-        vs_error_set(err, VS_ERR_INTERNAL, "cannot lock domain '%s'", name);
-    free(path);
-    return fd;
-}
-
 int
 vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error *err)
 {
-    char *dir = NULL, *lockpath = NULL;
+    char *dir = NULL;
     vs_domain_def *old = NULL;
-    int fd = -1, ret = -1;
+    int dfd = -1, lfd = -1, ret = -1;
+    bool has_def;
 
     if (vs_name_check("domain", def->name, err) < 0)
         return -1;
+    if ((dfd = root_open(st, true, NULL, err)) < 0)
+        return -1;
+    close(dfd);
     if (check_uuid_unique(st, def, err) < 0)
         return -1;
-    if (vs_mkdir_p(st->root, DIR_MODE, err) < 0)
+    if (dom_attach(st, def->name, true, VS_LOCK_EXCLUSIVE, &dfd, &lfd, err) < 0)
         return -1;
     dir = vs_path_join(st->root, def->name);
-    if (mkdir(dir, DIR_MODE) < 0 && errno != EEXIST) {
-        vs_error_sys(err, errno, "cannot create directory '%s'", dir);
+    if (check_layout(dfd, dir, &has_def, err) < 0)
         goto out;
-    }
-    /* Not lock_domain(): a new domain has no domain.xml yet. */
-    lockpath = vs_path_join(dir, "lock");
-    if ((fd = vs_lock_acquire(lockpath, def->name, VS_LOCK_EXCLUSIVE, st->lock_wait, err)) < 0)
-        goto out;
-    if (domain_exists(dir)) {
-        if (refuse_interrupted(dir, def->name, "redefine", err) < 0)
+    if (has_def) {
+        struct stat jsb;
+
+        if (refuse_interrupted(fstatat(dfd, vs_dom_layout[VS_DOM_JOURNAL].name, &jsb,
+                                       AT_SYMLINK_NOFOLLOW) == 0, def->name, "redefine", err) < 0)
             goto out;
-        if (!(old = read_domain_file(dir, err)))
+        if (!(old = read_domain_file(dfd, dir, err)))
             goto out;
         if (old->uuid && def->uuid && strcasecmp(old->uuid, def->uuid) != 0) {
             vs_error_set(err, VS_ERR_OPERATION_FAILED, "domain '%s' already exists with uuid %s",
@@ -290,11 +555,12 @@ vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error 
     } else if (created) {
         *created = true;
     }
-    ret = write_domain_file(dir, def, err);
+    ret = write_domain_file(dfd, dir, def, err);
  out:
-    vs_lock_release(fd);
+    vs_lock_release(lfd);
+    if (dfd >= 0)
+        close(dfd);
     vs_domain_def_free(old);
-    free(lockpath);
     free(dir);
     return ret;
 }
@@ -334,19 +600,60 @@ remove_tree_at(int parent, const char *name, const char *shown, vs_error *err)
     return ret;
 }
 
-/* Entries can only be removed from a directory we may write and search:
- * find out before the domain is renamed away, so that a refusal changes
- * nothing (as root this always passes; the removal itself still reports). */
+/* A symbolic link among the entries of dirfd: an error naming it. */
 static int
-check_removable(const char *dir, vs_error *err)
+refuse_links_in(int dirfd, const char *shown, vs_error *err)
 {
-    char *sdir = vs_path_join(dir, "snapshots");
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir;
+    struct dirent *de;
     int ret = 0;
 
-    if (access(dir, W_OK | X_OK) < 0)
-        ret = vs_error_sys(err, errno, "cannot remove domain directory '%s'", dir);
-    else if (vs_file_exists(sdir) && access(sdir, W_OK | X_OK) < 0)
-        ret = vs_error_sys(err, errno, "cannot remove domain directory '%s'", sdir);
+    if (fd < 0 || !(dir = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        return vs_error_sys(err, errno, "cannot read '%s'", shown);
+    }
+    while (ret == 0 && (de = readdir(dir))) {
+        struct stat sb;
+        bool link = de->d_type == DT_LNK;
+
+        if (de->d_type == DT_UNKNOWN)
+            link = fstatat(dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode);
+        if (link) {
+            char *sub = vs_path_join(shown, de->d_name);
+
+            ret = vs_link_error(err, sub);
+            free(sub);
+        }
+    }
+    closedir(dir);
+    return ret;
+}
+
+/* Entries can only be removed from a directory we may write and search:
+ * find out before the domain is renamed away, so that a refusal changes
+ * nothing (as root this always passes; the removal itself still reports).
+ * A link inside is refused too: an undefine never touches what one names. */
+static int
+check_removable(vs_dom *d, vs_error *err)
+{
+    char *sdir = snapdir_shown(d);
+    int sfd, ret = 0;
+
+    if (faccessat(d->fd, ".", W_OK | X_OK, 0) < 0)
+        ret = vs_error_sys(err, errno, "cannot remove domain directory '%s'", d->dir);
+    else if (refuse_links_in(d->fd, d->dir, err) < 0)
+        ret = -1;
+    else if ((sfd = open_dir_at(d->fd, entry_name(VS_DOM_SNAPSHOTS), sdir, err)) >= 0) {
+        if (faccessat(sfd, ".", W_OK | X_OK, 0) < 0)
+            ret = vs_error_sys(err, errno, "cannot remove domain directory '%s'", sdir);
+        else
+            ret = refuse_links_in(sfd, sdir, err);
+        close(sfd);
+    } else if (errno != ENOENT) {
+        ret = -1;
+    }
     free(sdir);
     return ret;
 }
@@ -356,31 +663,50 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
 {
     vs_dom *d;
     vs_snap_tree *t;
-    char *base = NULL, *grave = NULL;
-    int rootfd = -1, ret = -1;
+    const vs_snap_damage *dmg;
+    size_t ndmg;
+    char *grave = NULL;
+    int rfd = -1, ret = -1;
     unsigned i;
 
     if (!(d = vs_dom_open(st, name, VS_LOCK_EXCLUSIVE, err)))
         return -1;
-    if (refuse_interrupted(d->dir, name, "undefine", err) < 0)
+    if ((rfd = root_open(st, false, NULL, err)) < 0)
         goto out;
-    if (!(t = vs_dom_tree(d, err)))
+    if (!(t = vs_dom_tree(d, err)) || vs_dom_damaged(d, &dmg, &ndmg, err) < 0)
         goto out;
-    if (t->n > 0 && !with_snapshots) {
+    if (t->n + ndmg > 0 && !with_snapshots) {
         vs_error_set(err, VS_ERR_OPERATION_INVALID,
-                     "cannot delete inactive domain with %zu snapshots", t->n);
+                     "cannot delete inactive domain with %zu snapshots", t->n + ndmg);
         goto out;
     }
-    if (check_removable(d->dir, err) < 0)
+    if (check_removable(d, err) < 0)
         goto out;
+    {
+        /* a link in the journal's place is refused as such by the load */
+        char *jt = NULL;
+        size_t jl = 0;
+        bool interrupted;
+
+        if (vs_dom_journal_load(d, &jt, &jl, err) < 0)
+            goto out;
+        interrupted = jt != NULL;
+        free(jt);
+        if (refuse_interrupted(interrupted, name, "undefine", err) < 0)
+            goto out;
+    }
+    if (!entry_is(rfd, name, d->fd)) {
+        no_domain(err, name);
+        goto out;
+    }
     /* Rename first so the domain disappears in one step; a crash part-way
      * through the removal leaves a dot-directory no domain can be named after.
      * Only the start of the name goes into it: a 255-byte name plus the
      * suffix would not fit in a file name. */
     for (i = 0; i < 1000; i++) {
         free(grave);
-        grave = vs_xasprintf("%s/.%.64s.undefined.%ld.%u", st->root, name, (long)getpid(), i);
-        if (rename(d->dir, grave) == 0)
+        grave = vs_xasprintf(".%.64s.undefined.%ld.%u", name, (long)getpid(), i);
+        if (renameat(rfd, name, rfd, grave) == 0)
             break;
         if (errno != EEXIST && errno != ENOTEMPTY) {
             vs_error_sys(err, errno, "cannot remove domain directory '%s'", d->dir);
@@ -391,21 +717,23 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
         vs_error_set(err, VS_ERR_INTERNAL, "cannot remove domain directory '%s'", d->dir);
         goto out;
     }
-    d->index_dirty = false;   /* nothing left to flush into */
-    vs_dir_sync(st->root, NULL);
-    if ((rootfd = open(st->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        vs_error_sys(err, errno, "cannot open '%s'", st->root);
-    } else {
-        base = vs_xstrdup(strrchr(grave, '/') + 1);
-        ret = remove_tree_at(rootfd, base, d->dir, err);
+    /* Only the directory we hold: an entry swapped in meanwhile goes back. */
+    if (!entry_is(rfd, grave, d->fd)) {
+        if (renameat(rfd, grave, rfd, name) == 0)
+            vs_dir_sync_fd(rfd, st->root, NULL);
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "domain directory '%s' changed while it was "
+                     "being undefined; nothing was removed", d->dir);
+        goto out;
     }
+    d->index_dirty = false;   /* nothing left to flush into */
+    vs_dir_sync_fd(rfd, st->root, NULL);
+    ret = remove_tree_at(rfd, grave, d->dir, err);
     /* An error must not leave the domain gone: put back what is left. */
-    if (ret < 0 && rename(grave, d->dir) == 0)
-        vs_dir_sync(st->root, NULL);
+    if (ret < 0 && renameat(rfd, grave, rfd, name) == 0)
+        vs_dir_sync_fd(rfd, st->root, NULL);
  out:
-    if (rootfd >= 0)
-        close(rootfd);
-    free(base);
+    if (rfd >= 0)
+        close(rfd);
     free(grave);
     vs_dom_close(d);
     return ret;
@@ -413,72 +741,104 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
 
 /* ---- domain --------------------------------------------------------- */
 
+static void
+damage_clear(vs_dom *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->ndamage; i++) {
+        free(d->damage[i].file);
+        free(d->damage[i].reason);
+    }
+    d->ndamage = 0;
+}
+
+/* Drop what was read: the definition, the tree and what came with it. */
+static void
+drop_cache(vs_dom *d)
+{
+    vs_domain_def_free(d->def);
+    d->def = NULL;
+    vs_snap_tree_free(d->tree);
+    d->tree = NULL;
+    d->tree_stale = false;
+    d->tree_verified = false;
+    d->index_written = 0;
+    damage_clear(d);
+    if (d->snap_fd >= 0)
+        close(d->snap_fd);
+    d->snap_fd = -1;
+}
+
 vs_dom *
 vs_dom_open(vs_store *st, const char *name, vs_lock_mode mode, vs_error *err)
 {
     vs_dom *d;
-    char *dir;
+    int dfd, lfd;
 
     if (vs_name_check("domain", name, err) < 0)
         return NULL;
-    dir = vs_path_join(st->root, name);
-    if (!domain_exists(dir)) {
-        no_domain(err, name);
-        free(dir);
+    if (dom_attach(st, name, false, mode, &dfd, &lfd, err) < 0)
         return NULL;
-    }
     d = vs_xcalloc(1, sizeof(*d));
     d->store = st;
     d->name = vs_xstrdup(name);
-    d->dir = dir;
-    d->lock_fd = -1;
-    d->lock_mode = VS_LOCK_NONE;
-    if (mode != VS_LOCK_NONE) {
-        if ((d->lock_fd = lock_domain(st, dir, name, mode, err)) < 0) {
-            vs_dom_close(d);
-            return NULL;
-        }
-        d->lock_mode = mode;
-    }
+    d->dir = vs_path_join(st->root, name);
+    d->fd = dfd;
+    d->snap_fd = -1;
+    d->lock_fd = lfd;
+    d->lock_mode = lfd >= 0 ? mode : VS_LOCK_NONE;
     return d;
 }
 
 int
 vs_dom_relock(vs_dom *d, vs_lock_mode mode, vs_error *err)
 {
+    int dfd, lfd;
+
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
     vs_lock_release(d->lock_fd);
     d->lock_fd = -1;
     d->lock_mode = VS_LOCK_NONE;
     /* Whatever was cached may be stale once another command had the domain. */
-    vs_domain_def_free(d->def);
-    d->def = NULL;
-    vs_snap_tree_free(d->tree);
-    d->tree = NULL;
-    d->tree_stale = false;
+    drop_cache(d);
+    d->index_dirty = false;
     if (mode == VS_LOCK_NONE)
         return 0;
-    if ((d->lock_fd = lock_domain(d->store, d->dir, d->name, mode, err)) < 0)
+    /* The directory may have been replaced meanwhile (undefined, defined
+     * again): attach to whatever the name is now. */
+    if (dom_attach(d->store, d->name, false, mode, &dfd, &lfd, err) < 0)
         return -1;
+    close(d->fd);
+    d->fd = dfd;
+    d->lock_fd = lfd;
     d->lock_mode = mode;
     return 0;
 }
 
-static void damaged_clear(vs_dom *d);
+void
+vs_dom_forget(vs_dom *d)
+{
+    if (d->index_dirty)
+        vs_dom_flush_index(d, NULL);
+    drop_cache(d);
+    d->index_dirty = false;
+}
 
 void
 vs_dom_close(vs_dom *d)
 {
     if (!d)
         return;
-    damaged_clear(d);
     /* The index is a cache: failing to write it costs a rebuild later. */
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
     vs_lock_release(d->lock_fd);
-    vs_domain_def_free(d->def);
-    vs_snap_tree_free(d->tree);
+    drop_cache(d);
+    free(d->damage);
+    if (d->fd >= 0)
+        close(d->fd);
     free(d->name);
     free(d->dir);
     free(d);
@@ -488,7 +848,7 @@ vs_domain_def *
 vs_dom_def(vs_dom *d, vs_error *err)
 {
     if (!d->def)
-        d->def = read_domain_file(d->dir, err);
+        d->def = read_domain_file(d->fd, d->dir, err);
     return d->def;
 }
 
@@ -497,7 +857,7 @@ vs_dom_save_def(vs_dom *d, const vs_domain_def *def, vs_error *err)
 {
     vs_domain_def *copy;
 
-    if (write_domain_file(d->dir, def, err) < 0)
+    if (write_domain_file(d->fd, d->dir, def, err) < 0)
         return -1;
     copy = vs_domain_def_copy(def);
     vs_domain_def_free(d->def);
@@ -505,20 +865,70 @@ vs_dom_save_def(vs_dom *d, const vs_domain_def *def, vs_error *err)
     return 0;
 }
 
-/* ---- current -------------------------------------------------------- */
+int
+vs_dom_check_writable(vs_dom *d, vs_error *err)
+{
+    char *sdir;
+    int ret = 0;
+
+    if (faccessat(d->fd, ".", W_OK | X_OK, 0) < 0)
+        return vs_error_sys(err, errno, "cannot change the metadata in '%s'", d->dir);
+    sdir = snapdir_shown(d);
+    if (faccessat(d->fd, entry_name(VS_DOM_SNAPSHOTS), W_OK | X_OK, 0) < 0 &&
+        errno != ENOENT)
+        ret = vs_error_sys(err, errno, "cannot change the metadata in '%s'", sdir);
+    free(sdir);
+    return ret;
+}
+
+/* ---- small files: current, journal, overlay registry ---------------- */
+
+/* Read entry e of d: 0 with *data NULL when it does not exist. */
+static int
+load_entry(vs_dom *d, vs_dom_entry e, size_t max, char **data, size_t *len, vs_error *err)
+{
+    char *shown = vs_dom_entry_path(d, e);
+    vs_error local;
+    int ret;
+
+    vs_error_clear(&local);
+    ret = vs_file_read_at(d->fd, entry_name(e), shown, max, data, len, &local);
+    free(shown);
+    if (ret < 0 && local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT)
+        return 0;
+    if (ret < 0 && err)
+        *err = local;
+    return ret;
+}
+
+static int
+store_entry(vs_dom *d, vs_dom_entry e, const char *data, size_t len, vs_error *err)
+{
+    char *shown = vs_dom_entry_path(d, e);
+    int ret = vs_file_write_atomic_at(d->fd, entry_name(e), shown, data, len, FILE_MODE, err);
+
+    free(shown);
+    return ret;
+}
+
+static int
+remove_entry(vs_dom *d, vs_dom_entry e, vs_error *err)
+{
+    char *shown = vs_dom_entry_path(d, e);
+    int ret = vs_file_remove_at(d->fd, entry_name(e), shown, err);
+
+    free(shown);
+    return ret;
+}
 
 char *
 vs_dom_current(vs_dom *d)
 {
-    char *path = dom_file(d, "current");
     char *data = NULL;
     size_t len = 0;
 
-    if (vs_file_read(path, SMALL_FILE_MAX, &data, &len, NULL) < 0) {
-        free(path);
+    if (load_entry(d, VS_DOM_CURRENT, SMALL_FILE_MAX, &data, &len, NULL) < 0 || !data)
         return NULL;
-    }
-    free(path);
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         data[--len] = '\0';
     /* A damaged file means no current snapshot, never a path outside. */
@@ -532,79 +942,234 @@ vs_dom_current(vs_dom *d)
 int
 vs_dom_set_current(vs_dom *d, const char *name, vs_error *err)
 {
-    char *path = dom_file(d, "current");
     int ret;
 
     if (!name) {
-        ret = vs_file_remove(path, err);
+        ret = remove_entry(d, VS_DOM_CURRENT, err);
     } else if (vs_name_check("snapshot", name, err) < 0) {
         ret = -1;
     } else {
         char *text = vs_xasprintf("%s\n", name);
 
-        ret = vs_file_write_atomic(path, text, strlen(text), FILE_MODE, err);
+        ret = store_entry(d, VS_DOM_CURRENT, text, strlen(text), err);
         free(text);
     }
-    free(path);
     if (ret == 0 && d->tree)
         d->tree->current = d->tree->inconsistent ? -1 : vs_snap_tree_find(d->tree, name);
     return ret;
 }
 
+int
+vs_dom_journal_load(vs_dom *d, char **text, size_t *len, vs_error *err)
+{
+    return load_entry(d, VS_DOM_JOURNAL, JOURNAL_MAX, text, len, err);
+}
+
+int
+vs_dom_journal_store(vs_dom *d, const char *text, size_t len, vs_error *err)
+{
+    return store_entry(d, VS_DOM_JOURNAL, text, len, err);
+}
+
+int
+vs_dom_journal_remove(vs_dom *d, vs_error *err)
+{
+    return remove_entry(d, VS_DOM_JOURNAL, err);
+}
+
+bool
+vs_dom_journal_exists(vs_dom *d)
+{
+    struct stat sb;
+
+    return fstatat(d->fd, entry_name(VS_DOM_JOURNAL), &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int
+vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err)
+{
+    char *data = NULL, *line, *save = NULL;
+    size_t len = 0;
+
+    *paths = vs_xcalloc(1, sizeof(char *));
+    if (load_entry(d, VS_DOM_REGISTRY, REGISTRY_MAX, &data, &len, err) < 0)
+        return -1;
+    if (!data)
+        return 0;
+    for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (line[0] == '/')
+            vs_strv_push(paths, line);
+    free(data);
+    return 0;
+}
+
+int
+vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err)
+{
+    vs_buf b = VS_BUF_INIT;
+    size_t i;
+    int ret;
+
+    for (i = 0; paths && paths[i]; i++) {
+        if (paths[i][0] != '/' || strchr(paths[i], '\n')) {
+            vs_buf_reset(&b);
+            return vs_error_set(err, VS_ERR_INTERNAL,
+                                "overlay registry entry '%s' is not an absolute path", paths[i]);
+        }
+        vs_buf_addf(&b, "%s\n", paths[i]);
+    }
+    if (b.len == 0)
+        ret = remove_entry(d, VS_DOM_REGISTRY, err);
+    else
+        ret = store_entry(d, VS_DOM_REGISTRY, b.data, b.len, err);
+    vs_buf_reset(&b);
+    return ret;
+}
+
 /* ---- snapshot files ------------------------------------------------- */
 
-static vs_snapshot_def *
-parse_snapshot_file(const char *path, const char *name, vs_error *err)
+/*
+ * snapshots/ of d: -1 with *absent set (err untouched) when it does not
+ * exist and not `create`, -1 with err on other failures.
+ */
+static int
+snapdir(vs_dom *d, bool create, bool *absent, vs_error *err)
 {
-    char *data;
-    size_t len;
-    vs_snapshot_def *def;
+    char *shown;
+    int fd;
 
-    if (vs_file_read(path, VS_XML_MAX_SIZE, &data, &len, err) < 0)
-        return NULL;
-    def = vs_snapshot_def_parse(data, len, path,
+    if (absent)
+        *absent = false;
+    if (d->snap_fd >= 0)
+        return d->snap_fd;
+    shown = snapdir_shown(d);
+    fd = open_dir_at(d->fd, entry_name(VS_DOM_SNAPSHOTS), shown, err);
+    if (fd < 0 && errno == ENOENT && create) {
+        if (mkdirat(d->fd, entry_name(VS_DOM_SNAPSHOTS), DIR_MODE) < 0 && errno != EEXIST)
+            vs_error_sys(err, errno, "cannot create directory '%s'", shown);
+        else if (vs_dir_sync_fd(d->fd, d->dir, err) == 0)
+            fd = open_dir_at(d->fd, entry_name(VS_DOM_SNAPSHOTS), shown, err);
+        if (fd < 0 && errno == ENOENT)
+            vs_error_sys(err, ENOENT, "cannot open '%s'", shown);
+    } else if (fd < 0 && errno == ENOENT) {
+        if (absent)
+            *absent = true;
+        else
+            vs_error_sys(err, ENOENT, "cannot open '%s'", shown);
+    }
+    free(shown);
+    if (fd >= 0)
+        d->snap_fd = fd;
+    return fd;
+}
+
+/* "<?vsnap-seq N?>\n" at the start of data: N, else 0. *skip = its length. */
+static unsigned long long
+seq_of(const char *data, size_t len, size_t *skip)
+{
+    size_t pl = sizeof(SEQ_PI_PREFIX) - 1, i;
+    unsigned long long n = 0;
+
+    *skip = 0;
+    if (len < pl || memcmp(data, SEQ_PI_PREFIX, pl) != 0)
+        return 0;
+    for (i = pl; i < len && data[i] >= '0' && data[i] <= '9' && i < pl + 19; i++)
+        n = n * 10 + (unsigned long long)(data[i] - '0');
+    if (i == pl || len - i < 3 || memcmp(data + i, "?>\n", 3) != 0)
+        return 0;
+    *skip = i + 3;
+    return n;
+}
+
+/*
+ * Read and parse snapshots/<file>, which must hold snapshot `name`; *seq
+ * (may be NULL) its sequence number. A missing file: VS_ERR_SYSTEM, ENOENT.
+ */
+static vs_snapshot_def *
+parse_snapshot_at(vs_dom *d, int sfd, const char *file, const char *name, unsigned long long *seq,
+                  vs_error *err)
+{
+    char *shown = snapfile_shown(d, file);
+    char *data;
+    size_t len, skip;
+    unsigned long long n;
+    vs_snapshot_def *def = NULL;
+
+    if (vs_file_read_at(sfd, file, shown, VS_XML_MAX_SIZE, &data, &len, err) < 0)
+        goto out;
+    n = seq_of(data, len, &skip);
+    def = vs_snapshot_def_parse(data, len, shown,
                                 VS_SNAP_PARSE_REDEFINE | VS_SNAP_PARSE_ACTIVE_OPTIONAL, 0, err);
     free(data);
     if (def && (!def->name || strcmp(def->name, name) != 0)) {
         vs_error_set(err, VS_ERR_INTERNAL, "snapshot file '%s' holds snapshot '%s'",
-                     path, def->name ? def->name : "");
+                     shown, def->name ? def->name : "");
         vs_snapshot_def_free(def);
-        return NULL;
+        def = NULL;
     }
+    if (def && seq)
+        *seq = n;
+ out:
+    free(shown);
     return def;
 }
 
 vs_snapshot_def *
 vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err)
 {
-    char *path;
+    char *file;
     vs_snapshot_def *def;
     vs_error local;
+    bool absent;
+    int sfd;
 
     /* Such a name can never have been stored. */
     if (vs_name_check("snapshot", name, NULL) < 0) {
         no_snapshot(err, name);
         return NULL;
     }
-    path = vs_dom_snapshot_path(d, name);
     vs_error_clear(&local);
-    def = parse_snapshot_file(path, name, &local);
+    if ((sfd = snapdir(d, false, &absent, &local)) < 0) {
+        if (absent)
+            no_snapshot(err, name);
+        else if (err)
+            *err = local;
+        return NULL;
+    }
+    file = snapshot_file(name);
+    def = parse_snapshot_at(d, sfd, file, name, NULL, &local);
     if (!def) {
         if (local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT)
             no_snapshot(err, name);
         else if (err)
             *err = local;
     }
-    free(path);
+    free(file);
     return def;
+}
+
+int
+vs_dom_snapshot_unknown(vs_dom *d, const char *name, vs_error *err)
+{
+    char *file;
+    size_t i;
+
+    if (vs_name_check("snapshot", name, NULL) == 0 && (d->tree || vs_dom_tree(d, NULL))) {
+        file = snapshot_file(name);
+        for (i = 0; i < d->ndamage; i++) {
+            if (strcmp(d->damage[i].file, file) == 0) {
+                free(file);
+                return vs_error_set(err, VS_ERR_PLAIN, "%s", d->damage[i].reason);
+            }
+        }
+        free(file);
+    }
+    return no_snapshot(err, name);
 }
 
 bool
 vs_dom_has_snapshot(vs_dom *d, const char *name)
 {
-    char *path;
-    bool ok;
-
     if (vs_name_check("snapshot", name, NULL) < 0)
         return false;
     /* The tree, not the file: a file the tree skips (unparseable, wrong
@@ -612,95 +1177,165 @@ vs_dom_has_snapshot(vs_dom *d, const char *name)
      * create say "already exists" while info says "not found". */
     if (d->tree || vs_dom_tree(d, NULL))
         return vs_snap_tree_find(d->tree, name) >= 0;
-    path = vs_dom_snapshot_path(d, name);
-    ok = vs_is_regular_file(path);
-    free(path);
-    return ok;
+    return vs_dom_snapshot_file_exists(d, name);
+}
+
+bool
+vs_dom_snapshot_file_exists(vs_dom *d, const char *name)
+{
+    struct stat sb;
+    char *file;
+    bool yes;
+    int sfd;
+
+    if (vs_name_check("snapshot", name, NULL) < 0 || (sfd = snapdir(d, false, NULL, NULL)) < 0)
+        return false;
+    file = snapshot_file(name);
+    yes = fstatat(sfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+    free(file);
+    return yes;
 }
 
 static long long
-dir_mtime(const char *path)
+fd_mtime(int fd)
 {
-    struct stat st;
+    struct stat sb;
 
-    return stat(path, &st) == 0 ? ts_ns(&st.st_mtim) : 0;
+    return fstat(fd, &sb) == 0 ? ts_ns(&sb.st_mtim) : 0;
+}
+
+/* Forget the damage recorded for file (written or removed). */
+static void
+damage_forget(vs_dom *d, const char *file)
+{
+    size_t i;
+
+    for (i = 0; i < d->ndamage; i++) {
+        if (strcmp(d->damage[i].file, file) == 0) {
+            free(d->damage[i].file);
+            free(d->damage[i].reason);
+            d->damage[i] = d->damage[--d->ndamage];
+            d->index_dirty = true;
+            return;
+        }
+    }
+}
+
+static void
+damage_add(vs_dom *d, const char *file, const char *reason, long long mtime, long long size)
+{
+    vs_snap_damage *x;
+
+    vs_xgrow(&d->damage, &d->damage_cap, d->ndamage, sizeof(*d->damage));
+    x = &d->damage[d->ndamage++];
+    x->file = vs_xstrdup(file);
+    x->reason = vs_xstrdup(reason);
+    x->file_mtime = mtime;
+    x->file_size = size;
+}
+
+/* The sequence number the next new snapshot gets. */
+static unsigned long long
+next_seq(const vs_snap_tree *t)
+{
+    unsigned long long max = 0;
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        if (t->e[i].seq > max)
+            max = t->e[i].seq;
+    return max + 1;
 }
 
 int
 vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
 {
-    char *sdir = NULL, *path = NULL, *text = NULL;
-    struct stat st;
-    int ret = -1;
+    char *file = NULL, *shown = NULL, *text = NULL, *data = NULL;
+    vs_snap_tree *t;
+    vs_snap_entry e;
+    struct stat sb;
+    unsigned long long seq;
+    size_t len;
+    long have;
+    int sfd, ret = -1;
 
     if (vs_name_check("snapshot", def->name, err) < 0)
         return -1;
-    sdir = snapdir_path(d);
-    if (mkdir(sdir, DIR_MODE) < 0 && errno != EEXIST) {
-        vs_error_sys(err, errno, "cannot create directory '%s'", sdir);
-        goto out;
-    }
-    path = vs_dom_snapshot_path(d, def->name);
+    /* The tree tells whether this snapshot exists (it keeps its number) or
+     * is new (the next one). */
+    if (!(t = vs_dom_tree(d, err)))
+        return -1;
+    have = vs_snap_tree_find(t, def->name);
+    seq = have >= 0 ? t->e[have].seq : next_seq(t);
     text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+    if (seq)
+        data = vs_xasprintf(SEQ_PI_PREFIX "%llu?>\n%s", seq, text);
+    else
+        data = vs_xstrdup(text);
+    len = strlen(data);
     /* Every reader caps a snapshot file at VS_XML_MAX_SIZE: a bigger file
      * would be a snapshot that can be neither shown nor deleted. */
-    if (strlen(text) > VS_XML_MAX_SIZE) {
+    if (len > VS_XML_MAX_SIZE) {
         vs_error_set(err, VS_ERR_OPERATION_FAILED,
                      "metadata of snapshot '%s' would take %zu bytes, more than the %d bytes "
                      "a snapshot file may have",
-                     def->name, strlen(text), VS_XML_MAX_SIZE);
+                     def->name, len, VS_XML_MAX_SIZE);
         goto out;
     }
-    if (vs_file_write_atomic(path, text, strlen(text), FILE_MODE, err) < 0)
+    if ((sfd = snapdir(d, true, NULL, err)) < 0)
         goto out;
-    if (d->tree) {
-        vs_snap_entry e;
-
-        vs_snap_entry_from_def(&e, def);
-        if (stat(path, &st) == 0) {
-            e.file_mtime = ts_ns(&st.st_mtim);
-            e.file_size = (long long)st.st_size;
-        }
-        vs_snap_tree_update(d->tree, &e);
-        d->tree_stale = true;
-        d->index_dirty = true;
-        d->snapdir_mtime = dir_mtime(sdir);
+    file = snapshot_file(def->name);
+    shown = snapfile_shown(d, file);
+    if (vs_file_write_atomic_at(sfd, file, shown, data, len, FILE_MODE, err) < 0)
+        goto out;
+    vs_snap_entry_from_def(&e, def);
+    e.seq = seq;
+    if (fstatat(sfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+        e.file_mtime = ts_ns(&sb.st_mtim);
+        e.file_size = (long long)sb.st_size;
     }
+    vs_snap_tree_update(d->tree, &e);
+    damage_forget(d, file);
+    d->tree_stale = true;
+    d->index_dirty = true;
+    d->snapdir_mtime = fd_mtime(sfd);
     ret = 0;
  out:
+    free(data);
     free(text);
-    free(path);
-    free(sdir);
+    free(shown);
+    free(file);
     return ret;
 }
 
 int
 vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
 {
-    char *path, *sdir;
+    char *file, *shown;
     bool in_tree = d->tree && vs_snap_tree_find(d->tree, name) >= 0;
+    int sfd, ret;
 
     if (vs_name_check("snapshot", name, NULL) < 0)
         return no_snapshot(err, name);
-    path = vs_dom_snapshot_path(d, name);
-    if (!in_tree && !vs_file_exists(path)) {
-        free(path);
+    if (!in_tree && !vs_dom_snapshot_file_exists(d, name))
         return no_snapshot(err, name);
-    }
-    if (vs_file_remove(path, err) < 0) {
-        free(path);
+    if ((sfd = snapdir(d, false, NULL, err)) < 0)
         return -1;
+    file = snapshot_file(name);
+    shown = snapfile_shown(d, file);
+    ret = vs_file_remove_at(sfd, file, shown, err);
+    if (ret == 0) {
+        damage_forget(d, file);
+        if (d->tree) {
+            vs_snap_tree_remove(d->tree, name);
+            d->tree_stale = true;
+            d->index_dirty = true;
+            d->snapdir_mtime = fd_mtime(sfd);
+        }
     }
-    free(path);
-    if (d->tree) {
-        vs_snap_tree_remove(d->tree, name);
-        d->tree_stale = true;
-        d->index_dirty = true;
-        sdir = snapdir_path(d);
-        d->snapdir_mtime = dir_mtime(sdir);
-        free(sdir);
-    }
-    return 0;
+    free(shown);
+    free(file);
+    return ret;
 }
 
 /* ---- the index ------------------------------------------------------ */
@@ -708,8 +1343,11 @@ vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
 /*
  * One line per snapshot, fields separated by TAB (names cannot hold control
  * characters):
- *   name  parent-or-empty  ctime  state  flags  file-mtime-ns  file-size
+ *   name  parent-or-empty  ctime  state  flags  file-mtime-ns  file-size  seq
  * flags: 'e' external or '-', then 'l' location external or '-'.
+ * Then one line per damaged file, with an empty first field (no snapshot
+ * name is empty) and the file name escaped (\xNN for control bytes and '\'):
+ *   (empty)  file  file-mtime-ns  file-size  reason
  */
 
 typedef struct index_data {
@@ -717,8 +1355,24 @@ typedef struct index_data {
     long long dir_mtime;
     size_t count;            /* from the header */
     long long written;       /* the index file's own mtime (ns) */
-    bool complete;           /* header parsed and count matches the lines */
+    bool complete;           /* header parsed and the counts match the lines */
+    vs_snap_damage *damage;  /* damaged-file lines (strings owned here) */
+    size_t ndamage, damage_cap;
 } index_data;
+
+static void
+index_data_clear(index_data *idx)
+{
+    size_t i;
+
+    for (i = 0; i < idx->ndamage; i++) {
+        free(idx->damage[i].file);
+        free(idx->damage[i].reason);
+    }
+    free(idx->damage);
+    idx->damage = NULL;
+    idx->ndamage = idx->damage_cap = 0;
+}
 
 /* Decimal, optionally negative; the whole string. (strtoll showed up in
  * profiles: three numbers a line, ten thousand lines.) */
@@ -760,20 +1414,28 @@ next_field(char **p, char sep)
     return s;
 }
 
-/* Parse one line (without its '\n') into e; strings point into line. */
-static bool
-index_line(char *line, vs_snap_entry *e)
+/* Split line at TABs into f[0..max); the number of fields, max + 1 if more. */
+static size_t
+split_tabs(char *line, char **f, size_t max)
 {
     char *p = line;
-    char *f[7];
-    int i, st;
+    size_t n = 0;
 
-    for (i = 0; i < 6; i++)
-        if (!(f[i] = next_field(&p, '\t')))
-            return false;
-    if (!p || strchr(p, '\t'))
-        return false;
-    f[6] = p;
+    while (p) {
+        if (n == max)
+            return max + 1;
+        f[n++] = next_field(&p, '\t');
+    }
+    return n;
+}
+
+/* Parse a snapshot line's fields into e; strings point into the line. */
+static bool
+index_entry(char **f, vs_snap_entry *e)
+{
+    long long seq;
+    int st;
+
     memset(e, 0, sizeof(*e));
     /* The index can be damaged or edited: names from it later build paths. */
     if (!*f[0] || f[0][0] == '.' || strchr(f[0], '/') || strlen(f[0]) > VS_NAME_MAX)
@@ -789,25 +1451,86 @@ index_line(char *line, vs_snap_entry *e)
         return false;
     e->external = f[4][0] == 'e';
     e->location_external = f[4][1] == 'l';
-    return parse_ll(f[5], &e->file_mtime) && parse_ll(f[6], &e->file_size);
+    if (!parse_ll(f[5], &e->file_mtime) || !parse_ll(f[6], &e->file_size) ||
+        !parse_ll(f[7], &seq) || seq < 0)
+        return false;
+    e->seq = (unsigned long long)seq;
+    return true;
 }
 
-/* Read the index into `t` (strings borrowed from idx->buf). False when there
- * is none or it is unusable; whatever lines parsed are still in t. */
+static void
+add_escaped(vs_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            vs_buf_addf(b, "\\x%02x", c);
+        else
+            vs_buf_addc(b, (char)c);
+    }
+}
+
+/* The file name of a damaged-file line; NULL when it is not one. */
+static char *
+unescape(const char *s)
+{
+    vs_buf b = VS_BUF_INIT;
+
+    for (; *s; s++) {
+        unsigned v;
+
+        if (*s != '\\') {
+            vs_buf_addc(&b, *s);
+            continue;
+        }
+        if (s[1] != 'x' || sscanf(s + 2, "%2x", &v) != 1 || !s[2] || !s[3] || v == 0) {
+            vs_buf_reset(&b);
+            return NULL;
+        }
+        vs_buf_addc(&b, (char)v);
+        s += 3;
+    }
+    if (b.len == 0 || b.data[0] == '.' || strchr(b.data, '/')) {
+        vs_buf_reset(&b);
+        return NULL;
+    }
+    return vs_buf_steal(&b);
+}
+
+static bool
+index_damage(char **f, index_data *idx)
+{
+    vs_snap_damage *x;
+    long long mtime, size;
+    char *file;
+
+    if (!parse_ll(f[2], &mtime) || !parse_ll(f[3], &size) || !*f[4] || !(file = unescape(f[1])))
+        return false;
+    vs_xgrow(&idx->damage, &idx->damage_cap, idx->ndamage, sizeof(*idx->damage));
+    x = &idx->damage[idx->ndamage++];
+    x->file = file;
+    x->reason = vs_xstrdup(f[4]);
+    x->file_mtime = mtime;
+    x->file_size = size;
+    return true;
+}
+
+/* Read the index into `t` (strings borrowed from idx->buf) and idx's damage.
+ * False when there is none or it is unusable; whatever lines parsed are
+ * still there. */
 static bool
 index_load(const vs_dom *d, vs_snap_tree *t, index_data *idx)
 {
-    char *path = dom_file(d, "index");
     struct stat st;
     char *p, *line;
     size_t len, n = 0;
-    long long hdr_mtime, hdr_count;
+    long long hdr_mtime, hdr_count, hdr_damaged;
     int fd;
     bool ok = false;
 
     memset(idx, 0, sizeof(*idx));
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    free(path);
+    fd = openat(d->fd, entry_name(VS_DOM_INDEX), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return false;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > INDEX_MAX_SIZE) {
@@ -838,8 +1561,9 @@ index_load(const vs_dom *d, vs_snap_tree *t, index_data *idx)
 
     p = idx->buf;
     line = next_field(&p, '\n');
-    if (!line || sscanf(line, INDEX_MAGIC " %lld %lld", &hdr_mtime, &hdr_count) != 2 ||
-        hdr_count < 0 || strncmp(line, INDEX_MAGIC " ", sizeof(INDEX_MAGIC)) != 0)
+    if (!line || sscanf(line, INDEX_MAGIC " %lld %lld %lld", &hdr_mtime, &hdr_count,
+                        &hdr_damaged) != 3 ||
+        hdr_count < 0 || hdr_damaged < 0 || strncmp(line, INDEX_MAGIC " ", sizeof(INDEX_MAGIC)) != 0)
         return false;
     idx->dir_mtime = hdr_mtime;
     idx->count = (size_t)hdr_count;
@@ -848,6 +1572,8 @@ index_load(const vs_dom *d, vs_snap_tree *t, index_data *idx)
     ok = true;
     while (p && *p) {
         char *end = strchr(p, '\n');
+        char *f[8];
+        size_t nf;
         vs_snap_entry e;
 
         if (!end) {        /* truncated last line */
@@ -857,21 +1583,27 @@ index_load(const vs_dom *d, vs_snap_tree *t, index_data *idx)
         *end = '\0';
         line = p;
         p = end + 1;
-        if (!index_line(line, &e) || vs_snap_tree_find(t, e.name) >= 0) {
+        nf = split_tabs(line, f, 8);
+        if (nf == 5 && !*f[0]) {
+            if (!index_damage(f, idx))
+                ok = false;
+            continue;
+        }
+        if (nf != 8 || !index_entry(f, &e) || vs_snap_tree_find(t, e.name) >= 0) {
             ok = false;
             continue;
         }
         vs_snap_tree_add_borrowed(t, &e);
         n++;
     }
-    idx->complete = ok && n == idx->count;
+    idx->complete = ok && n == idx->count && idx->ndamage == (size_t)hdr_damaged;
     return true;
 }
 
 static void
 index_format_line(vs_buf *b, const vs_snap_entry *e)
 {
-    char num[96];
+    char num[128];
     int len;
 
     vs_buf_add(b, e->name);
@@ -881,8 +1613,8 @@ index_format_line(vs_buf *b, const vs_snap_entry *e)
     len = snprintf(num, sizeof(num), "\t%lld\t", e->creation_time);
     vs_buf_addn(b, num, (size_t)len);
     vs_buf_add(b, vs_snap_state_name(e->state));
-    len = snprintf(num, sizeof(num), "\t%c%c\t%lld\t%lld\n", e->external ? 'e' : '-',
-                   e->location_external ? 'l' : '-', e->file_mtime, e->file_size);
+    len = snprintf(num, sizeof(num), "\t%c%c\t%lld\t%lld\t%llu\n", e->external ? 'e' : '-',
+                   e->location_external ? 'l' : '-', e->file_mtime, e->file_size, e->seq);
     vs_buf_addn(b, num, (size_t)len);
 }
 
@@ -917,7 +1649,6 @@ int
 vs_dom_flush_index(vs_dom *d, vs_error *err)
 {
     vs_buf b = VS_BUF_INIT;
-    char *path;
     long long recorded;
     long *order;
     size_t i;
@@ -929,7 +1660,7 @@ vs_dom_flush_index(vs_dom *d, vs_error *err)
      * our own last change; if the directory changed behind our back since,
      * the header will not match it and the next load checks the files. */
     recorded = d->snapdir_mtime;
-    vs_buf_addf(&b, INDEX_MAGIC " %lld %zu\n", recorded, d->tree->n);
+    vs_buf_addf(&b, INDEX_MAGIC " %lld %zu %zu\n", recorded, d->tree->n, d->ndamage);
     /* In listing order, so that a listing loaded from it needs no sort. */
     order = vs_xmalloc((d->tree->n ? d->tree->n : 1) * sizeof(*order));
     for (i = 0; i < d->tree->n; i++)
@@ -938,10 +1669,14 @@ vs_dom_flush_index(vs_dom *d, vs_error *err)
     for (i = 0; i < d->tree->n; i++)
         index_format_line(&b, &d->tree->e[order[i]]);
     free(order);
+    for (i = 0; i < d->ndamage; i++) {
+        vs_buf_addc(&b, '\t');
+        add_escaped(&b, d->damage[i].file);
+        vs_buf_addf(&b, "\t%lld\t%lld\t%s\n", d->damage[i].file_mtime, d->damage[i].file_size,
+                    d->damage[i].reason);
+    }
     wait_past(recorded);
-    path = dom_file(d, "index");
-    ret = vs_file_write_atomic(path, b.data, b.len, FILE_MODE, err);
-    free(path);
+    ret = store_entry(d, VS_DOM_INDEX, b.data, b.len, err);
     vs_buf_reset(&b);
     if (ret == 0)
         d->index_dirty = false;
@@ -951,327 +1686,259 @@ vs_dom_flush_index(vs_dom *d, vs_error *err)
 static bool
 ends_with_xml(const char *s, size_t *base_len)
 {
-    size_t n = strlen(s);
+    size_t n = strlen(s), sl = sizeof(VS_SNAPSHOT_FILE_SUFFIX) - 1;
 
-    if (n <= 4 || strcmp(s + n - 4, ".xml") != 0)
+    if (n <= sl || strcmp(s + n - sl, VS_SNAPSHOT_FILE_SUFFIX) != 0)
         return false;
-    *base_len = n - 4;
+    *base_len = n - sl;
     return true;
 }
 
+/* A record of an unchanged file can be reused: same mtime and size, and
+ * older than the index, so not possibly rewritten within the same tick. */
+static bool
+unchanged(long long mtime, long long size, const struct stat *sb, long long written)
+{
+    return mtime == ts_ns(&sb->st_mtim) && size == (long long)sb->st_size && mtime < written;
+}
+
 /*
- * List snapshots/ and build the tree: entries of `old` whose file is
- * unchanged (same mtime and size, and older than the index, so not
- * possibly rewritten within the same clock tick) are reused, every other
- * file is parsed. Reused strings stay in `old_buf`, which `t` adopts.
+ * List snapshots/ and build the tree and the damage list: entries of `old`
+ * (and damage records of `old_damage`) whose file is unchanged are reused,
+ * every other file is parsed. Reused strings stay in the storage of `old`,
+ * which the caller keeps alive for t. `written`: the mtime of the index old
+ * came from (0: none, nothing is reused).
  */
 static int
-rebuild(vs_dom *d, const char *sdir, const vs_snap_tree *old, const index_data *idx,
-        vs_snap_tree *t, vs_error *err)
+rebuild(vs_dom *d, int sfd, const vs_snap_tree *old, const vs_snap_damage *old_damage,
+        size_t old_ndamage, long long written, vs_snap_tree *t, vs_error *err)
 {
     DIR *dir;
     struct dirent *de;
-    int dfd;
+    int fd;
 
-    if (!(dir = opendir(sdir)))
-        return vs_error_sys(err, errno, "cannot read directory '%s'", sdir);
-    dfd = dirfd(dir);
+    damage_clear(d);
+    if ((fd = openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || !(dir = fdopendir(fd))) {
+        char *shown = snapdir_shown(d);
+
+        vs_error_sys(err, errno, "cannot read directory '%s'", shown);
+        free(shown);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
     vs_snap_tree_reserve(t, old->n);
     while ((de = readdir(dir))) {
-        struct stat st;
-        size_t blen;
-        char *name, *path;
+        struct stat sb;
+        size_t blen, k;
+        char *name;
         long o;
+        bool reused = false;
         vs_snapshot_def *def;
         vs_snap_entry e;
+        vs_error why;
 
         if (de->d_name[0] == '.' || !ends_with_xml(de->d_name, &blen))
             continue;
-        if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+        if (fstatat(sfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;       /* gone meanwhile */
+        for (k = 0; k < old_ndamage && !reused; k++) {
+            if (strcmp(old_damage[k].file, de->d_name) == 0 &&
+                unchanged(old_damage[k].file_mtime, old_damage[k].file_size, &sb, written)) {
+                damage_add(d, de->d_name, old_damage[k].reason, old_damage[k].file_mtime,
+                           old_damage[k].file_size);
+                reused = true;
+            }
+        }
+        if (reused)
             continue;
         name = vs_xstrndup(de->d_name, blen);
-        if (vs_name_check("snapshot", name, NULL) < 0) {
+        vs_error_clear(&why);
+        if (vs_name_check("snapshot", name, &why) < 0 || S_ISLNK(sb.st_mode) ||
+            !S_ISREG(sb.st_mode)) {
+            char *shown = snapfile_shown(d, de->d_name);
+
+            if (S_ISLNK(sb.st_mode)) {
+                vs_link_error(&why, shown);
+            } else if (!S_ISREG(sb.st_mode)) {
+                wrong_type(&why, shown, false);
+            } else {
+                char *msg = vs_xstrdup(why.msg);
+
+                vs_error_set(&why, VS_ERR_PLAIN, "'%s' is not named after a snapshot: %s", shown,
+                             msg);
+                free(msg);
+            }
+            damage_add(d, de->d_name, why.msg, ts_ns(&sb.st_mtim), (long long)sb.st_size);
+            free(shown);
             free(name);
             continue;
         }
         o = vs_snap_tree_find(old, name);
-        if (o >= 0 && old->e[o].file_mtime == ts_ns(&st.st_mtim) &&
-            old->e[o].file_size == (long long)st.st_size &&
-            old->e[o].file_mtime < idx->written) {
+        if (o >= 0 && unchanged(old->e[o].file_mtime, old->e[o].file_size, &sb, written)) {
             vs_snap_tree_add_borrowed(t, &old->e[o]);
             free(name);
             continue;
         }
-        path = vs_path_join(sdir, de->d_name);
-        def = parse_snapshot_file(path, name, NULL);
-        d->tree_parsed++;
-        if (def) {
-            vs_snap_entry_from_def(&e, def);
-            e.file_mtime = ts_ns(&st.st_mtim);
-            e.file_size = (long long)st.st_size;
-            vs_snap_tree_update(t, &e);
-            vs_snapshot_def_free(def);
+        vs_error_clear(&why);
+        {
+            unsigned long long seq = 0;
+
+            def = parse_snapshot_at(d, sfd, de->d_name, name, &seq, &why);
+            d->tree_parsed++;
+            if (def) {
+                vs_snap_entry_from_def(&e, def);
+                e.seq = seq;
+                e.file_mtime = ts_ns(&sb.st_mtim);
+                e.file_size = (long long)sb.st_size;
+                vs_snap_tree_update(t, &e);
+                vs_snapshot_def_free(def);
+            } else {
+                damage_add(d, de->d_name, why.msg, ts_ns(&sb.st_mtim), (long long)sb.st_size);
+            }
         }
-        free(path);
         free(name);
     }
     closedir(dir);
     return 0;
 }
 
+static int
+cmp_damage(const void *a, const void *b)
+{
+    return strcmp(((const vs_snap_damage *)a)->file, ((const vs_snap_damage *)b)->file);
+}
+
+static void
+link_tree(vs_dom *d)
+{
+    char *cur = vs_dom_current(d);
+
+    vs_snap_tree_link(d->tree, cur, NULL);
+    free(cur);
+    d->tree_stale = false;
+}
+
 vs_snap_tree *
 vs_dom_tree(vs_dom *d, vs_error *err)
 {
-    char *sdir, *cur;
-    struct stat st;
     vs_snap_tree *old, *t;
     index_data idx;
+    bool absent;
+    size_t i;
+    int sfd;
 
     if (d->tree) {
-        if (d->tree_stale) {
-            cur = vs_dom_current(d);
-            vs_snap_tree_link(d->tree, cur, NULL);
-            free(cur);
-            d->tree_stale = false;
-        }
+        if (d->tree_stale)
+            link_tree(d);
         return d->tree;
     }
 
     d->tree_from_index = false;
     d->tree_parsed = 0;
-    sdir = snapdir_path(d);
+    damage_clear(d);
     /* The directory's mtime is taken before anything is read, so a change
      * made while we read shows up as a newer mtime next time. */
-    if (stat(sdir, &st) < 0) {
-        if (errno != ENOENT) {
-            vs_error_sys(err, errno, "cannot access '%s'", sdir);
-            free(sdir);
+    if ((sfd = snapdir(d, false, &absent, err)) < 0) {
+        if (!absent)
             return NULL;
-        }
-        free(sdir);
         d->snapdir_mtime = 0;
         d->tree = vs_snap_tree_new();
         d->tree_from_index = true;
+        d->tree_verified = true;
         goto link;
     }
-    d->snapdir_mtime = ts_ns(&st.st_mtim);
+    d->snapdir_mtime = fd_mtime(sfd);
 
     old = vs_snap_tree_new();
     if (index_load(d, old, &idx) && idx.complete && idx.dir_mtime == d->snapdir_mtime &&
         idx.written > idx.dir_mtime) {
         vs_snap_tree_adopt(old, idx.buf);
+        for (i = 0; i < idx.ndamage; i++)
+            damage_add(d, idx.damage[i].file, idx.damage[i].reason, idx.damage[i].file_mtime,
+                       idx.damage[i].file_size);
+        index_data_clear(&idx);
         d->tree = old;
         d->tree_from_index = true;
-        free(sdir);
+        d->tree_verified = false;
+        d->index_written = idx.written;
         goto link;
     }
     t = vs_snap_tree_new();
-    if (rebuild(d, sdir, old, &idx, t, err) < 0) {
+    if (rebuild(d, sfd, old, idx.damage, idx.ndamage, idx.buf ? idx.written : 0, t, err) < 0) {
         vs_snap_tree_free(t);
         vs_snap_tree_free(old);
         free(idx.buf);
-        free(sdir);
+        index_data_clear(&idx);
         return NULL;
     }
     /* Reused entries point into the old index text. */
     if (idx.buf)
         vs_snap_tree_adopt(t, idx.buf);
+    index_data_clear(&idx);
     vs_snap_tree_free(old);
-    free(sdir);
     d->tree = t;
+    d->tree_verified = true;
+    d->index_written = 0;
     d->index_dirty = true;
 
  link:
-    cur = vs_dom_current(d);
-    vs_snap_tree_link(d->tree, cur, NULL);
-    free(cur);
-    d->tree_stale = false;
+    if (d->ndamage > 1)
+        qsort(d->damage, d->ndamage, sizeof(*d->damage), cmp_damage);
+    link_tree(d);
     return d->tree;
 }
 
-/* ---- the files the plan code needs (spine) -------------------------- */
-
 int
-vs_dom_journal_load(vs_dom *d, char **text, size_t *len, vs_error *err)
+vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err)
 {
-    char *path = dom_file(d, "journal");
-    vs_error local;
-    int ret = 0;
-
-    *text = NULL;
-    *len = 0;
-    vs_error_clear(&local);
-    if (vs_file_read(path, (size_t)256 << 20, text, len, &local) < 0) {
-        if (!(local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT)) {
-            if (err)
-                *err = local;
-            ret = -1;
-        }
-        *text = NULL;
-    }
-    free(path);
-    return ret;
-}
-
-int
-vs_dom_journal_store(vs_dom *d, const char *text, size_t len, vs_error *err)
-{
-    char *path = dom_file(d, "journal");
-    int ret = vs_file_write_atomic(path, text, len, FILE_MODE, err);
-
-    free(path);
-    return ret;
-}
-
-int
-vs_dom_journal_remove(vs_dom *d, vs_error *err)
-{
-    char *path = dom_file(d, "journal");
-    int ret = vs_file_remove(path, err);
-
-    free(path);
-    return ret;
-}
-
-bool
-vs_dom_journal_exists(vs_dom *d)
-{
-    char *path = dom_file(d, "journal");
-    bool yes = vs_file_exists(path);
-
-    free(path);
-    return yes;
-}
-
-int
-vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err)
-{
-    char *path = dom_file(d, "overlays"), *data = NULL, *line, *save = NULL;
-    size_t len = 0;
-    vs_error local;
-
-    *paths = vs_xcalloc(1, sizeof(char *));
-    vs_error_clear(&local);
-    if (vs_file_read(path, (size_t)64 << 20, &data, &len, &local) < 0) {
-        free(path);
-        if (local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT)
-            return 0;
-        if (err)
-            *err = local;
-        return -1;
-    }
-    for (line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        if (line[0] == '/')
-            vs_strv_push(paths, line);
-    free(data);
-    free(path);
-    return 0;
-}
-
-int
-vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err)
-{
-    char *path = dom_file(d, "overlays");
-    vs_buf b = VS_BUF_INIT;
-    size_t i;
-    int ret;
-
-    for (i = 0; paths && paths[i]; i++)
-        vs_buf_addf(&b, "%s\n", paths[i]);
-    if (b.len == 0)
-        ret = vs_file_remove(path, err);
-    else
-        ret = vs_file_write_atomic(path, b.data, b.len, FILE_MODE, err);
-    vs_buf_reset(&b);
-    free(path);
-    return ret;
-}
-
-static void
-damaged_clear(vs_dom *d)
-{
-    size_t i;
-
-    for (i = 0; i < d->ndamaged; i++) {
-        free(d->damaged[i].file);
-        free(d->damaged[i].reason);
-    }
-    free(d->damaged);
-    d->damaged = NULL;
-    d->ndamaged = 0;
-    d->damaged_loaded = false;
-}
-
-size_t
-vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, vs_error *err)
-{
-    char *sdir;
-    DIR *dir;
-    struct dirent *de;
     vs_snap_tree *t;
+    vs_snap_damage *old_damage;
+    size_t old_ndamage, old_cap, parsed, i;
+    bool same;
+    int sfd;
 
     *out = NULL;
-    if (!(t = vs_dom_tree(d, err)))
-        return 0;
-    damaged_clear(d);
-    d->damaged_loaded = true;
-    sdir = snapdir_path(d);
-    if ((dir = opendir(sdir))) {
-        while ((de = readdir(dir))) {
-            size_t blen;
-            char *name;
-
-            if (de->d_name[0] == '.' || !ends_with_xml(de->d_name, &blen))
-                continue;
-            name = vs_xstrndup(de->d_name, blen);
-            if (vs_snap_tree_find(t, name) < 0) {
-                char *path = vs_path_join(sdir, de->d_name);
-                vs_error e;
-                vs_snapshot_def *def;
-                struct stat st;
-
-                vs_error_clear(&e);
-                if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
-                    vs_error_set(&e, VS_ERR_PLAIN, "it is not a regular file");
-                else if ((def = parse_snapshot_file(path, name, &e)))
-                    vs_snapshot_def_free(def), vs_error_set(&e, VS_ERR_PLAIN, "it changed");
-                d->damaged = vs_xreallocarray(d->damaged, d->ndamaged + 1, sizeof(*d->damaged));
-                d->damaged[d->ndamaged].file = vs_xstrdup(de->d_name);
-                d->damaged[d->ndamaged].reason = vs_xstrdup(e.msg);
-                d->ndamaged++;
-                free(path);
-            }
-            free(name);
+    *n = 0;
+    if (!vs_dom_tree(d, err))
+        return -1;
+    if (!d->tree_verified) {
+        /* Served from the index without looking at the files: compare each
+         * one's mtime and size with its line, parsing only what changed. */
+        if ((sfd = snapdir(d, false, NULL, err)) < 0)
+            return -1;
+        old_damage = d->damage;
+        old_ndamage = d->ndamage;
+        old_cap = d->damage_cap;
+        d->damage = NULL;
+        d->ndamage = d->damage_cap = 0;
+        parsed = d->tree_parsed;
+        t = vs_snap_tree_new();
+        if (rebuild(d, sfd, d->tree, old_damage, old_ndamage, d->index_written, t, err) < 0) {
+            vs_snap_tree_free(t);
+            damage_clear(d);
+            free(d->damage);
+            d->damage = old_damage;
+            d->ndamage = old_ndamage;
+            d->damage_cap = old_cap;
+            return -1;
         }
-        closedir(dir);
+        same = d->tree_parsed == parsed && t->n == d->tree->n && d->ndamage == old_ndamage;
+        for (i = 0; i < old_ndamage; i++) {
+            free(old_damage[i].file);
+            free(old_damage[i].reason);
+        }
+        free(old_damage);
+        /* t borrows from the old tree's storage, which replace keeps. */
+        vs_snap_tree_replace(d->tree, t);
+        d->tree_verified = true;
+        if (!same)
+            d->index_dirty = true;
+        if (d->ndamage > 1)
+            qsort(d->damage, d->ndamage, sizeof(*d->damage), cmp_damage);
+        link_tree(d);
     }
-    free(sdir);
-    *out = d->damaged;
-    return d->ndamaged;
-}
-
-void
-vs_dom_forget(vs_dom *d)
-{
-    if (d->index_dirty)
-        vs_dom_flush_index(d, NULL);
-    vs_domain_def_free(d->def);
-    d->def = NULL;
-    vs_snap_tree_free(d->tree);
-    d->tree = NULL;
-    d->tree_stale = false;
-}
-
-bool
-vs_dom_snapshot_file_exists(vs_dom *d, const char *name)
-{
-    char *path;
-    bool yes;
-
-    if (vs_name_check("snapshot", name, NULL) < 0)
-        return false;
-    path = vs_dom_snapshot_path(d, name);
-    yes = vs_file_exists(path);
-    free(path);
-    return yes;
+    *out = d->damage;
+    *n = d->ndamage;
+    return 0;
 }

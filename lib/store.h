@@ -1,54 +1,135 @@
-/* The metadata directory (design.md section 3). */
+/* The metadata directory (design.md section 3): the store owns every file in it. */
 #ifndef VSNAP_STORE_H
 #define VSNAP_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "domain_def.h"
 #include "lock.h"
 #include "snapshot_def.h"
 #include "snapshot_tree.h"
 
 /*
- * Layout under the root:
- *   <domain>/domain.xml              persistent definition (0600)
- *   <domain>/snapshots/<name>.xml    one <domainsnapshot> each, formatted SECURE
- *   <domain>/current                 current snapshot name + "\n"; absent = none
- *   <domain>/index                   derived listing cache, rebuilt when stale
- *   <domain>/lock                    flock target
- * Directories are 0700, files 0600, every write atomic.
+ * The layout of a domain directory, <root>/<domain>/ (mode 0700). This table
+ * is the one list of what the store keeps there: store.c opens entries only
+ * through it, and nothing outside store.c builds a path inside a domain
+ * directory (the functions below read and write each entry). README's
+ * "Metadata layout" and the manual's FILES say the same.
+ *
+ * Everything is opened relative to the root's directory descriptor, top down,
+ * with O_NOFOLLOW (and O_DIRECTORY for directories): no entry below the root
+ * may be a symbolic link, and a link in the place of any of them, or of the
+ * domain directory, is an error naming the path ("'P' is a symbolic link;
+ * vsnap does not follow links inside its metadata directory"); it is never
+ * read, written through, locked or removed. The root itself may be a link:
+ * the admin chose it with -d or $VSNAP_DIR. Directories are 0700, files
+ * 0600; every write is atomic: a temporary ".tmp.XXXXXX" created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW in the same directory, written, fsynced,
+ * renamed over the file (renameat) and the directory fsynced. Names starting
+ * with '.' are never domains or snapshots (temporary files, and the graves of
+ * undefined domains in the root, ".NAME.undefined.PID.N").
  */
+typedef enum vs_dom_entry {
+    VS_DOM_DEFINITION = 0,  /* domain.xml */
+    VS_DOM_SNAPSHOTS,       /* snapshots/ */
+    VS_DOM_CURRENT,         /* current */
+    VS_DOM_INDEX,           /* index */
+    VS_DOM_LOCK,            /* lock */
+    VS_DOM_JOURNAL,         /* journal */
+    VS_DOM_REGISTRY,        /* overlays */
+    VS_DOM_NENTRIES
+} vs_dom_entry;
+
+typedef struct vs_dom_layout_entry {
+    const char *name;       /* the entry's name in the domain directory */
+    bool directory;         /* a directory; else a regular file */
+    bool required;          /* a directory without it is not a domain */
+    const char *holds;      /* what it holds, one line */
+} vs_dom_layout_entry;
+
+/* Indexed by vs_dom_entry. */
+extern const vs_dom_layout_entry vs_dom_layout[VS_DOM_NENTRIES];
+
+/*
+ * A snapshot's file, snapshots/<name>VS_SNAPSHOT_FILE_SUFFIX: the snapshot as
+ * snapshot-dumpxml --security-info prints it, preceded by the line
+ * "<?vsnap-seq N?>" that the store writes and reads and nothing prints: N is
+ * the domain's creation sequence number of the snapshot (1, 2, ...; one more
+ * than the highest in the domain when it was created or first redefined,
+ * kept when it is written again), the order siblings are listed in. Files
+ * without that line (older vsnap, libvirt's) have no number (seq 0).
+ */
+#define VS_SNAPSHOT_FILE_SUFFIX ".xml"
+#define VS_SNAPSHOT_SEQ_PI "vsnap-seq"
+
+/* Open a store with vs_store_open(root, flags). */
+enum {
+    /* The root is vsnap's default (neither -d nor $VSNAP_DIR): when it does
+     * not exist yet (a new user), the store is empty rather than an error. */
+    VS_STORE_MAY_BE_ABSENT = 1 << 0,
+};
 
 typedef struct vs_store {
     char *root;
     int lock_wait;          /* seconds to wait for a busy domain lock (default 30) */
+    /* private to store.c */
+    unsigned flags;
 } vs_store;
+
+/* A snapshot file the tree could not use (vs_dom_damaged). */
+typedef struct vs_snap_damage {
+    char *file;             /* entry name in snapshots/, e.g. "B.xml" */
+    char *reason;           /* one line, naming the file */
+    /* private to store.c: the file as it was when judged (st_mtim ns, st_size) */
+    long long file_mtime;
+    long long file_size;
+} vs_snap_damage;
 
 typedef struct vs_dom {
     vs_store *store;        /* borrowed */
     char *name;
-    char *dir;              /* <root>/<name> */
+    char *dir;              /* <root>/<name>: for messages only, never opened by path */
+    int fd;                 /* the domain directory, O_DIRECTORY|O_NOFOLLOW from the root's fd */
     int lock_fd;            /* -1 when no lock */
     vs_lock_mode lock_mode;
     vs_domain_def *def;     /* loaded on demand by vs_dom_def */
     vs_snap_tree *tree;     /* loaded on demand by vs_dom_tree */
     bool index_dirty;
     /* private to store.c */
+    int snap_fd;            /* snapshots/, -1 until opened */
     bool tree_stale;        /* entries changed since the last vs_snap_tree_link */
+    bool tree_verified;     /* every file was compared with the tree since it was loaded */
     long long snapdir_mtime;/* snapshots/ mtime (ns) the in-memory tree matches */
+    long long index_written;/* mtime (ns) of the index the tree was loaded from, 0 = none */
+    vs_snap_damage *damage; /* the unusable snapshot files, with the tree */
+    size_t ndamage, damage_cap;
     /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
     bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
     size_t tree_parsed;     /* snapshot files parsed by that load */
-    struct vs_snap_damage *damaged;   /* private: vs_dom_damaged's list */
-    size_t ndamaged;
-    bool damaged_loaded;
 } vs_dom;
 
-/* root is copied; nothing is created until something is written. */
-vs_store *vs_store_open(const char *root, vs_error *err);
+/*
+ * root is copied; nothing is opened or created here. The root is opened when
+ * a command first needs it: a root that does not exist is then an error
+ * ("metadata directory 'R' does not exist; only define creates it") for
+ * everything but vs_store_define, which creates it (mode 0700), unless flags
+ * has VS_STORE_MAY_BE_ABSENT (then it is an empty store); a root that is not
+ * a directory is always an error ("metadata directory 'R' is not a directory").
+ */
+vs_store *vs_store_open(const char *root, unsigned flags, vs_error *err);
 void vs_store_free(vs_store *st);
 
 /* Names of defined domains, sorted; *names NULL-terminated, caller frees (vs_strv_free). */
 int vs_store_list_domains(vs_store *st, char ***names, vs_error *err);
+
+/*
+ * The same, and in *skipped (NULL-terminated, caller frees; NULL to ignore)
+ * one message for each entry of the root that is named like a domain but is
+ * not listed because it cannot be one: a symbolic link (never followed), or a
+ * directory whose domain.xml is a link or not a regular file. Directories
+ * without a domain.xml and dot-names are not domains and not reported.
+ */
+int vs_store_scan(vs_store *st, char ***names, char ***skipped, vs_error *err);
 
 /*
  * define: create or replace the domain's definition. A new domain gets its
@@ -63,16 +144,21 @@ int vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_er
 /*
  * undefine: remove the domain directory. With snapshots present and not
  * with_snapshots: "Requested operation is not valid: cannot delete inactive
- * domain with N snapshots". The directory is first renamed to a dot-name in
- * the root (names cannot start with '.'), so the domain disappears in one
- * step. Takes the domain's exclusive lock itself: the caller must not hold it.
+ * domain with N snapshots" (N counts the snapshot files vs_dom_damaged
+ * reports too). The directory is first renamed to a dot-name in the root
+ * (names cannot start with '.'), so the domain disappears in one step; a
+ * directory holding a symbolic link (in it or in snapshots/) is refused
+ * before anything changes. Takes the domain's exclusive lock itself: the
+ * caller must not hold it.
  */
 int vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error *err);
 
 /*
  * Open a domain, taking its lock in `mode`. Unknown domain: VS_ERR_NO_DOMAIN
  * "Domain not found: no domain with matching name 'D'". Invalid names are
- * refused before any path is built. Close with vs_dom_close.
+ * refused before any path is built. The domain directory and every entry of
+ * the layout present are checked: a symbolic link, or an entry of the wrong
+ * type, is an error naming it. Close with vs_dom_close.
  */
 vs_dom *vs_dom_open(vs_store *st, const char *name, vs_lock_mode mode, vs_error *err);
 /* Flush a dirty index, release the lock, free everything. */
@@ -86,6 +172,9 @@ void vs_dom_close(vs_dom *d);
  */
 int vs_dom_relock(vs_dom *d, vs_lock_mode mode, vs_error *err);
 
+/* "<root>/<domain>/<entry>", for messages and tests only (caller frees). */
+char *vs_dom_entry_path(const vs_dom *d, vs_dom_entry e);
+
 /* The persistent definition (owned by d). */
 vs_domain_def *vs_dom_def(vs_dom *d, vs_error *err);
 /* Write a new definition (takes a copy) and make it d's definition. */
@@ -95,31 +184,60 @@ int vs_dom_save_def(vs_dom *d, const vs_domain_def *def, vs_error *err);
  * The tree with current set, from the index (rebuilt from the files when stale). Owned by d.
  *
  * The index (<domain>/index) is a cache, never the source of truth. Its header
- * records the snapshots/ directory's mtime (ns) and the entry count; each line
- * a snapshot's name, parent, creation time, state, external flags and the
- * mtime and size of its file. It is used as is when the header matches the
- * directory and the index was written after that mtime (a later clock tick);
- * otherwise snapshots/ is listed and only files whose mtime/size differ from
- * their line (or that are as new as the index itself) are parsed again.
- * Unparseable files, and files whose <name> does not match their file name,
- * are skipped, as libvirt does. A snapshot file rewritten in place, without
- * touching the directory, is noticed at the next rebuild; removing the index
- * forces one.
+ * records the snapshots/ directory's mtime (ns), the entry count and the
+ * count of damaged files; each line a snapshot's name, parent, creation
+ * time, state, external flags, the mtime and size of its file and its
+ * creation sequence number, or a damaged file's name, mtime, size and reason.
+ * It is used as is when the header matches the directory and the index was
+ * written after that mtime (a later clock tick); otherwise snapshots/ is
+ * listed and only files whose mtime/size differ from their line (or that are
+ * as new as the index itself) are parsed again. Files that cannot be used
+ * are left out of the tree, as libvirt skips them, and recorded
+ * (vs_dom_damaged). A snapshot file rewritten in place, without touching the
+ * directory, is noticed at the next rebuild or vs_dom_damaged; removing the
+ * index forces a rebuild.
  */
 vs_snap_tree *vs_dom_tree(vs_dom *d, vs_error *err);
+
+/*
+ * The snapshot files of d the tree could not use: unreadable, unparseable,
+ * too large, <name> not the file's name, a file name that is no valid
+ * snapshot name, not a regular file (a planted link). *out (may be NULL when
+ * *n is 0) is owned by d and valid until the tree reloads or changes (any
+ * write or removal of a snapshot). Cheap: kept in the index. A tree served
+ * from a fresh index is first verified here: every file's mtime and size is
+ * compared with the index (no parsing unless one differs), so a file damaged
+ * or repaired in place is seen. That verification may update the tree in
+ * place, as vs_dom_write_snapshot does: the vs_snap_tree pointer stays valid,
+ * indexes into it do not; call vs_dom_tree again for the links. 0 or -1
+ * (snapshots/ cannot be read).
+ */
+int vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err);
 
 /* Write the index now if it is out of date (vs_dom_close does this too). */
 int vs_dom_flush_index(vs_dom *d, vs_error *err);
 
 /* Read one snapshot. Unknown: "Domain snapshot not found: no domain snapshot with matching name 'S'". */
 vs_snapshot_def *vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err);
+/*
+ * The error for a snapshot name the tree does not have: when snapshots/<name>.xml
+ * exists but cannot be used (vs_dom_damaged), the reason (e.g. "'P' is a
+ * symbolic link; ..."), else libvirt's VS_ERR_NO_SNAPSHOT "Domain snapshot not
+ * found: no domain snapshot with matching name 'S'". Returns -1.
+ */
+int vs_dom_snapshot_unknown(vs_dom *d, const char *name, vs_error *err);
+/* A snapshot of the tree (a damaged file is no snapshot). */
 bool vs_dom_has_snapshot(vs_dom *d, const char *name);
+/* Whether snapshots/<name>.xml exists at all (usable, damaged, or a link). */
+bool vs_dom_snapshot_file_exists(vs_dom *d, const char *name);
 
 /* Write (create or replace) a snapshot's file and update the tree/index (not links:
- * vs_dom_tree() returns a relinked tree). Indexes into the tree are invalid
- * after this and after vs_dom_remove_snapshot (the tree may reorder entries). */
+ * vs_dom_tree() returns a relinked tree). A snapshot new to the tree gets the
+ * next creation sequence number; one that exists keeps its own. Indexes into
+ * the tree are invalid after this and after vs_dom_remove_snapshot (the tree
+ * may reorder entries). */
 int vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err);
-/* Remove a snapshot's file and its tree entry. */
+/* Remove a snapshot's file (a damaged one too) and its tree entry. */
 int vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err);
 
 /* Current snapshot name (caller frees) or NULL with *err untouched when none. */
@@ -130,29 +248,35 @@ int vs_dom_set_current(vs_dom *d, const char *name, vs_error *err);
 /* Path of the snapshot file, for tests and messages. Caller frees. */
 char *vs_dom_snapshot_path(const vs_dom *d, const char *name);
 
-/* ---- the files the plan code needs (spine) ---- */
+/*
+ * Whether the metadata can be changed: the domain directory and snapshots/
+ * (when it exists) are writable and searchable by this process. Fails with
+ * "cannot change the metadata in 'P': ..." naming the one that is not.
+ */
+int vs_dom_check_writable(vs_dom *d, vs_error *err);
 
-/* The journal, <domain>/journal (the plan codec in journal.c makes the text). */
-int vs_dom_journal_load(vs_dom *d, char **text, size_t *len, vs_error *err); /* 0 with *text NULL when absent */
-int vs_dom_journal_store(vs_dom *d, const char *text, size_t len, vs_error *err); /* atomic, durable */
-int vs_dom_journal_remove(vs_dom *d, vs_error *err);  /* unlink + fsync dir; absent is fine */
+/* The journal, <domain>/journal (the plan codec in journal.c makes the text).
+ * load: 0 with *text NULL when there is none; *text (NUL-terminated, caller
+ * frees) and *len otherwise. store: atomic and durable. remove: unlink +
+ * fsync of the directory; absent is fine. exists: anything in its place (a
+ * link too, which load then refuses). */
+int vs_dom_journal_load(vs_dom *d, char **text, size_t *len, vs_error *err);
+int vs_dom_journal_store(vs_dom *d, const char *text, size_t len, vs_error *err);
+int vs_dom_journal_remove(vs_dom *d, vs_error *err);
 bool vs_dom_journal_exists(vs_dom *d);
-/* The overlay registry, <domain>/overlays: one absolute path per line. */
-int vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err);   /* *paths never NULL */
-int vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err); /* NULL/empty: removed */
 
-typedef struct vs_snap_damage {
-    char *file;     /* entry name in snapshots/ */
-    char *reason;   /* one line */
-} vs_snap_damage;
-/* Snapshot files the tree could not use: unreadable, unparseable, too large,
- * <name> not the file's name, not a regular file. Owned by d. */
-size_t vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, vs_error *err);
+/*
+ * The overlay registry, <domain>/overlays: one absolute path per line.
+ * load: *paths (NULL-terminated, caller frees with vs_strv_free) is never
+ * NULL; a missing file is an empty registry; lines that are not absolute
+ * paths are ignored. store: atomic; NULL or empty removes the file; a path
+ * that is not absolute or holds a newline is refused (VS_ERR_INTERNAL).
+ */
+int vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err);
+int vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err);
 
 /* Drop the cached definition and tree: the next vs_dom_def / vs_dom_tree
  * reads the files again (the lock stays). */
 void vs_dom_forget(vs_dom *d);
-/* Whether snapshots/<name>.xml exists, usable or not. */
-bool vs_dom_snapshot_file_exists(vs_dom *d, const char *name);
 
 #endif

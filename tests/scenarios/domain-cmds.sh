@@ -89,7 +89,9 @@ cat >"$tmp/web1.xml" <<EOF
 </domain>
 EOF
 
-# --- nothing defined yet
+# --- nothing defined yet (an empty metadata directory: one that -d names
+# must exist, see store-links.sh)
+mkdir -m 700 "$meta"
 run list --all
 expect "list --all of an empty store" 0 $' Id   Name   State\n--------------------\n\n' ""
 run dumpxml web1

@@ -102,7 +102,7 @@ ext_setup(const char *prefix)
     vs_error_clear(&err);
     def = vs_domain_def_parse(xml.data, xml.len, "vm.xml", &err);
     vs_buf_reset(&xml);
-    if (!def || !(ext_st = vs_store_open(ext_root, &err)) ||
+    if (!def || !(ext_st = vs_store_open(ext_root, 0, &err)) ||
         vs_store_define(ext_st, def, &created, &err) < 0) {
         fprintf(stderr, "setup: %s\n", err.msg);
         vs_domain_def_free(def);

@@ -358,7 +358,7 @@ setup(void)
         printf("# %s\n", err.msg);
         return -1;
     }
-    if (!(st = vs_store_open(root, &err)) || vs_store_define(st, def, &created, &err) < 0 ||
+    if (!(st = vs_store_open(root, 0, &err)) || vs_store_define(st, def, &created, &err) < 0 ||
         !(d = vs_dom_open(st, "vm1", VS_LOCK_EXCLUSIVE, &err))) {
         printf("# %s\n", err.msg);
         vs_domain_def_free(def);

@@ -579,6 +579,72 @@ test_scale(void)
     vs_snap_tree_free(t);
 }
 
+/* Creation sequence numbers decide the sibling order, whatever the times
+ * and names; entries without one come after, as before. */
+static void
+add_seq(vs_snap_tree *t, const char *name, const char *parent, long long ctime,
+        unsigned long long seq)
+{
+    vs_snap_entry e;
+
+    memset(&e, 0, sizeof(e));
+    e.name = (char *)name;
+    e.parent = (char *)parent;
+    e.creation_time = ctime;
+    e.state = VS_STATE_SHUTOFF;
+    e.seq = seq;
+    vs_snap_tree_add(t, &e);
+}
+
+static void
+test_seq_order(void)
+{
+    vs_snap_tree *t = vs_snap_tree_new(), *u;
+    char *s;
+
+    /* virsh's transcript 02 shape, every snapshot in the same second, names
+     * chosen so that name order would give another answer */
+    add_seq(t, "root", NULL, 100, 1);
+    add_seq(t, "z1", "root", 100, 2);
+    add_seq(t, "z2", "z1", 100, 3);
+    add_seq(t, "b1", "root", 100, 4);
+    add_seq(t, "y2", "b1", 100, 5);
+    add_seq(t, "a3", "b1", 100, 6);
+    vs_snap_tree_link(t, NULL, NULL);
+    IS_SEL(t, -1, VS_LIST_TOPOLOGICAL, "root b1 a3 y2 z1 z2",
+           "same second: siblings newest first by creation sequence");
+    /* a later number wins over an earlier creation time (a clock step back) */
+    add_seq(t, "late", "root", 50, 7);
+    /* unnumbered siblings come last, by time then name, newest first */
+    add_seq(t, "old1", "root", 90, 0);
+    add_seq(t, "old2", "root", 90, 0);
+    add_seq(t, "old0", "root", 95, 0);
+    vs_snap_tree_link(t, NULL, NULL);
+    IS_SEL(t, -1, VS_LIST_TOPOLOGICAL, "root late b1 a3 y2 z1 z2 old0 old2 old1",
+           "numbered siblings first, then unnumbered by time and name");
+    IS_SEL(t, -1, 0, "a3 b1 late old0 old1 old2 root y2 z1 z2", "the name listing is unchanged");
+
+    /* replace: the new contents under the old pointer, borrowed strings kept */
+    u = vs_snap_tree_new();
+    {
+        long i;
+
+        for (i = 0; i < (long)t->n; i++)
+            vs_snap_tree_add_borrowed(u, &t->e[i]);
+    }
+    vs_snap_tree_remove(u, "late");
+    vs_snap_tree_replace(t, u);
+    vs_snap_tree_link(t, NULL, NULL);
+    IS_SEL(t, -1, VS_LIST_TOPOLOGICAL, "root b1 a3 y2 z1 z2 old0 old2 old1",
+           "replace: the tree holds the new contents, strings still valid");
+    add_seq(t, "more", "a3", 1, 9);
+    vs_snap_tree_link(t, NULL, NULL);
+    s = sel_names(t, vs_snap_tree_find(t, "a3"), 0);
+    is_str(s, "more", "replace: the tree still grows");
+    free(s);
+    vs_snap_tree_free(t);
+}
+
 int
 main(void)
 {
@@ -591,5 +657,6 @@ main(void)
     test_filters();
     test_link();
     test_scale();
+    test_seq_order();
     return tap_done() || tap_failed != 0;
 }

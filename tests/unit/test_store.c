@@ -487,7 +487,7 @@ test_index(vs_store *st)
         size_t len;
 
         vs_file_read(ip, 1 << 20, &data, &len, NULL);
-        ok(data && strncmp(data, "vsnap-index 1 ", 14) == 0, "index header");
+        ok(data && strncmp(data, "vsnap-index 2 ", 14) == 0, "index header");
         ok(data && strstr(data, "\ns3\ts1\t3000\tdisk-snapshot\tel\t"), "index line for s3");
         free(data);
     }
@@ -601,7 +601,7 @@ test_index(vs_store *st)
         char *rest;
 
         vs_file_read(ip, 1 << 20, &data, &len, NULL);
-        sscanf(data, "vsnap-index 1 %lld", &m);
+        sscanf(data, "vsnap-index 2 %lld", &m);
         x = m;
         /* s2's line gets file mtime x; everything else as written */
         line = strstr(data, "\ns2\t");
@@ -615,7 +615,7 @@ test_index(vs_store *st)
             vs_buf_addn(&nb, data, (size_t)(tab - data));
             sscanf(strchr(tab, '\t') + 1, "%lld", &size);
             vs_buf_addf(&nb, "%lld\t%lld", x, size);
-            rest = strchr(tab, '\n');
+            rest = strchr(strchr(tab, '\t') + 1, '\t');   /* the fields after the size */
             vs_buf_add(&nb, rest);
             write_raw(ip, nb.data);
         }
@@ -911,6 +911,753 @@ test_big(vs_store *st)
     free(s);
 }
 
+/* ---- the root: -d that does not exist, or is a file ------------------ */
+
+static void
+test_root(void)
+{
+    char *missing = vs_path_join(root, "../no-such-root");
+    char *file = vs_path_join(root, "../a-file");
+    char *want, **names = NULL;
+    vs_store *s;
+    vs_error err;
+    vs_domain_def *def;
+    struct stat sb;
+
+    s = vs_store_open(missing, 0, &err);
+    ok(s != NULL && !vs_file_exists(missing), "a store on a missing root opens, creating nothing");
+    vs_error_clear(&err);
+    ok(vs_store_list_domains(s, &names, &err) < 0 && names == NULL, "listing a missing root fails");
+    want = vs_xasprintf("metadata directory '%s' does not exist; only define creates it", missing);
+    is_str(err.msg, want, "... saying it does not exist");
+    ok(vs_dom_open(s, "vm1", VS_LOCK_SHARED, &err) == NULL && err.code != VS_ERR_NO_DOMAIN,
+       "opening a domain there fails the same way, not as an unknown domain");
+    is_str(err.msg, want, "... same message");
+    free(want);
+    ok(vs_store_undefine(s, "vm1", true, &err) < 0 && !vs_file_exists(missing),
+       "undefine fails and creates nothing");
+    def = mkdom("rootvm", "33333333-2222-3333-4444-555555555555");
+    ok(def && vs_store_define(s, def, NULL, &err) == 0, "define creates the root");
+    ok(stat(missing, &sb) == 0 && S_ISDIR(sb.st_mode) && (sb.st_mode & 07777) == 0700,
+       "... mode 0700");
+    ok(vs_store_list_domains(s, &names, &err) == 0 && vs_strv_len(names) == 1,
+       "... and lists what it defined");
+    vs_strv_free(names);
+    names = NULL;
+    vs_store_free(s);
+
+    write_raw(file, "not a directory\n");
+    s = vs_store_open(file, VS_STORE_MAY_BE_ABSENT, &err);
+    want = vs_xasprintf("metadata directory '%s' is not a directory", file);
+    ok(vs_store_list_domains(s, &names, &err) < 0, "a root that is a file: listing fails");
+    is_str(err.msg, want, "... saying it is not a directory");
+    ok(def && vs_store_define(s, def, NULL, &err) < 0, "define there fails too");
+    is_str(err.msg, want, "... with the same message");
+    free(want);
+    vs_store_free(s);
+
+    /* vsnap's own default root may be absent: an empty store */
+    s = vs_store_open(missing, VS_STORE_MAY_BE_ABSENT, &err);
+    rm_rf(missing);
+    ok(vs_store_list_domains(s, &names, &err) == 0 && names && !names[0],
+       "the default root absent: no domains");
+    vs_strv_free(names);
+    ok(vs_dom_open(s, "vm1", VS_LOCK_SHARED, &err) == NULL && err.code == VS_ERR_NO_DOMAIN,
+       "... and an unknown domain");
+    vs_store_free(s);
+    vs_domain_def_free(def);
+    unlink(file);
+    free(file);
+    free(missing);
+}
+
+/* ---- links planted in the store ------------------------------------- */
+
+/* sha-less fingerprint of a file or directory: content + mtime + size */
+static char *
+fingerprint(const char *path)
+{
+    struct stat sb;
+    char *data = NULL, *s;
+    size_t len = 0;
+
+    if (lstat(path, &sb) < 0)
+        return vs_xstrdup("(missing)");
+    if (S_ISREG(sb.st_mode))
+        vs_file_read(path, 1 << 20, &data, &len, NULL);
+    s = vs_xasprintf("%o %lld %lld.%09ld [%s]", (unsigned)sb.st_mode, (long long)sb.st_size,
+                     (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec, data ? data : "");
+    free(data);
+    return s;
+}
+
+static void
+expect_link_error(const vs_error *err, const char *shown, const char *what)
+{
+    char *want = vs_xasprintf("'%s' is a symbolic link; vsnap does not follow links inside its "
+                              "metadata directory", shown);
+
+    is_str(err->msg, want, "%s: the error names the link", what);
+    free(want);
+}
+
+static void
+test_links(vs_store *st)
+{
+    static const vs_dom_entry entries[] = {
+        VS_DOM_DEFINITION, VS_DOM_SNAPSHOTS, VS_DOM_CURRENT, VS_DOM_INDEX,
+        VS_DOM_LOCK, VS_DOM_JOURNAL, VS_DOM_REGISTRY,
+    };
+    char *outside = vs_path_join(root, "../outside");
+    vs_domain_def *def = mkdom("lk", "44444444-2222-3333-4444-555555555555");
+    vs_error err;
+    vs_dom *d;
+    size_t i;
+
+    mkdir(outside, 0700);
+    vs_store_define(st, def, NULL, &err);
+    d = vs_dom_open(st, "lk", VS_LOCK_EXCLUSIVE, &err);
+    put_snap(d, "s1", NULL, 100, "shutoff", false);
+    vs_dom_set_current(d, "s1", &err);
+    vs_dom_journal_store(d, "{}", 2, &err);
+    {
+        char *reg[] = { "/img/o1", NULL };
+
+        vs_dom_registry_store(d, reg, &err);
+    }
+    vs_dom_close(d);
+
+    ok(VS_DOM_NENTRIES == sizeof(entries) / sizeof(entries[0]), "every layout entry is tried");
+    for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+        const vs_dom_layout_entry *l = &vs_dom_layout[entries[i]];
+        char *entry = path_in("lk", l->name), *aside = vs_xasprintf("%s.aside", entry);
+        char *target = vs_xasprintf("%s/%s", outside, l->name);
+        char *before, *after, *dbefore, *dafter;
+        vs_domain_def *same = mkdom("lk", "44444444-2222-3333-4444-555555555555");
+
+        rename(entry, aside);
+        if (l->directory) {
+            char *s9 = vs_xasprintf("%s/s9.xml", target);
+
+            mkdir(target, 0700);
+            write_raw(s9, "outside file");
+            free(s9);
+        } else {
+            write_raw(target, "outside content\n");
+        }
+        symlink(target, entry);
+        before = fingerprint(target);
+        dbefore = fingerprint(outside);
+        vs_error_clear(&err);
+        d = vs_dom_open(st, "lk", VS_LOCK_SHARED, &err);
+        ok(d == NULL, "%s is a link: the domain does not open (shared)", l->name);
+        expect_link_error(&err, entry, l->name);
+        vs_dom_close(d);
+        d = vs_dom_open(st, "lk", VS_LOCK_NONE, &err);
+        ok(d == NULL, "%s is a link: ... nor without a lock", l->name);
+        vs_dom_close(d);
+        d = vs_dom_open(st, "lk", VS_LOCK_EXCLUSIVE, &err);
+        ok(d == NULL, "%s is a link: ... nor exclusively", l->name);
+        vs_dom_close(d);
+        ok(vs_store_undefine(st, "lk", true, &err) < 0, "%s is a link: undefine fails", l->name);
+        expect_link_error(&err, entry, l->name);
+        ok(vs_store_define(st, same, NULL, &err) < 0, "%s is a link: define fails", l->name);
+        expect_link_error(&err, entry, l->name);
+        after = fingerprint(target);
+        dafter = fingerprint(outside);
+        is_str(after, before, "%s is a link: its target is untouched", l->name);
+        is_str(dafter, dbefore, "%s is a link: nothing was created beside the target", l->name);
+        if (l->directory) {
+            char *s9 = vs_xasprintf("%s/s9.xml", target);
+
+            unlink(s9);
+            free(s9);
+            rmdir(target);
+        }
+        unlink(entry);
+        unlink(target);
+        rename(aside, entry);
+        vs_domain_def_free(same);
+        free(before);
+        free(after);
+        free(dbefore);
+        free(dafter);
+        free(target);
+        free(aside);
+        free(entry);
+    }
+    d = vs_dom_open(st, "lk", VS_LOCK_EXCLUSIVE, &err);
+    ok(d != NULL, "with the links gone the domain opens again");
+    /* the journal was there only to be replaced by a link: an interrupted
+     * operation would stop the undefines below */
+    if (d)
+        vs_dom_journal_remove(d, NULL);
+
+    /* a snapshot file that is a link */
+    if (d) {
+        char *link = path_in("lk", "snapshots/s2.xml"), *target = vs_path_join(outside, "s2.xml");
+        vs_snapshot_def *s2 = mksnap("s2", "s1", 200, "shutoff", false);
+        char *text = vs_snapshot_def_format_str(s2, VS_SNAP_FORMAT_SECURE);
+        const vs_snap_damage *dmg;
+        size_t n;
+        char *before;
+
+        write_raw(target, text);
+        symlink(target, link);
+        before = fingerprint(target);
+        vs_dom_close(d);
+        d = vs_dom_open(st, "lk", VS_LOCK_EXCLUSIVE, &err);
+        ok(vs_dom_tree(d, &err) && !vs_dom_has_snapshot(d, "s2"), "a linked snapshot file is no snapshot");
+        ok(vs_dom_damaged(d, &dmg, &n, &err) == 0 && n == 1 && strcmp(dmg[0].file, "s2.xml") == 0,
+           "... it is reported as damaged");
+        ok(n == 1 && strstr(dmg[0].reason, "is a symbolic link") && strstr(dmg[0].reason, link),
+           "... the reason names the link: %s", n ? dmg[0].reason : "");
+        ok(vs_dom_read_snapshot(d, "s2", &err) == NULL, "reading it fails");
+        expect_link_error(&err, link, "snapshots/s2.xml read");
+        ok(vs_dom_write_snapshot(d, s2, &err) < 0, "writing it fails");
+        expect_link_error(&err, link, "snapshots/s2.xml write");
+        ok(vs_dom_remove_snapshot(d, "s2", &err) < 0, "removing it fails");
+        expect_link_error(&err, link, "snapshots/s2.xml remove");
+        vs_dom_close(d);
+        d = NULL;
+        ok(vs_store_undefine(st, "lk", true, &err) < 0, "undefine refuses a domain holding a link");
+        expect_link_error(&err, link, "undefine");
+        {
+            char *after = fingerprint(target);
+
+            is_str(after, before, "the linked snapshot file's target is untouched");
+            free(after);
+        }
+        ok(vs_file_exists(link), "... and so is the link");
+        unlink(link);
+        unlink(target);
+        free(before);
+        free(text);
+        vs_snapshot_def_free(s2);
+        free(target);
+        free(link);
+    }
+    vs_dom_close(d);
+
+    /* the domain directory itself is a link */
+    {
+        char *evil = vs_path_join(root, "evil"), *target = vs_path_join(outside, "evil");
+        char *tdef = vs_path_join(target, "domain.xml"), *before, *after, **names, **skipped;
+        vs_domain_def *edef = mkdom("evil", "55555555-2222-3333-4444-555555555555");
+        vs_buf b = VS_BUF_INIT;
+
+        mkdir(target, 0700);
+        vs_domain_def_format(&b, edef, 0, true, NULL);
+        write_raw(tdef, vs_buf_str(&b));
+        vs_buf_reset(&b);
+        symlink(target, evil);
+        before = fingerprint(tdef);
+        ok(vs_dom_open(st, "evil", VS_LOCK_SHARED, &err) == NULL, "a linked domain directory does not open");
+        expect_link_error(&err, evil, "domain directory");
+        ok(vs_store_undefine(st, "evil", true, &err) < 0, "... undefine fails");
+        expect_link_error(&err, evil, "domain directory undefine");
+        ok(vs_store_define(st, edef, NULL, &err) < 0, "... define fails");
+        expect_link_error(&err, evil, "domain directory define");
+        ok(vs_store_scan(st, &names, &skipped, &err) == 0, "scan the root");
+        {
+            bool listed = false;
+
+            for (i = 0; names[i]; i++)
+                listed |= strcmp(names[i], "evil") == 0;
+            ok(!listed, "... the linked directory is not listed");
+        }
+        ok(vs_strv_len(skipped) == 1 && strstr(skipped[0], "is a symbolic link") &&
+           strstr(skipped[0], evil), "... and reported: %s", skipped[0] ? skipped[0] : "");
+        vs_strv_free(names);
+        vs_strv_free(skipped);
+        after = fingerprint(tdef);
+        is_str(after, before, "the linked domain directory's definition is untouched");
+        free(after);
+        {
+            char *lock = vs_path_join(target, "lock");
+
+            ok(!vs_file_exists(lock), "... and no lock was made there");
+            free(lock);
+        }
+        unlink(evil);
+        free(before);
+        free(tdef);
+        free(target);
+        free(evil);
+        vs_domain_def_free(edef);
+    }
+    /* a domain.xml that is a link: not listed, reported */
+    {
+        char *dx = path_in("lk", "domain.xml"), *aside = vs_xasprintf("%s.aside", dx);
+        char **names, **skipped;
+
+        rename(dx, aside);
+        symlink(aside, dx);
+        ok(vs_store_scan(st, &names, &skipped, &err) == 0 && vs_strv_len(skipped) == 1 &&
+           strstr(skipped[0], dx), "a linked domain.xml: the domain is skipped and reported");
+        vs_strv_free(names);
+        vs_strv_free(skipped);
+        unlink(dx);
+        rename(aside, dx);
+        free(aside);
+        free(dx);
+    }
+    ok(vs_store_undefine(st, "lk", true, &err) == 0, "undefine works again without links");
+    vs_domain_def_free(def);
+    rm_rf(outside);
+    free(outside);
+}
+
+/* ---- damaged snapshot files ----------------------------------------- */
+
+static char *
+damage_str(vs_dom *d)
+{
+    const vs_snap_damage *dmg;
+    size_t n, i;
+    vs_buf b = VS_BUF_INIT;
+    vs_error err;
+    const char *p;
+
+    if (vs_dom_damaged(d, &dmg, &n, &err) < 0)
+        return vs_xasprintf("error: %s", err.msg);
+    for (i = 0; i < n; i++) {
+        if (i)
+            vs_buf_addc(&b, ' ');
+        for (p = dmg[i].file; *p; p++) {
+            if ((unsigned char)*p < 0x20)
+                vs_buf_addf(&b, "\\x%02x", (unsigned char)*p);
+            else
+                vs_buf_addc(&b, *p);
+        }
+    }
+    return vs_buf_steal(&b);
+}
+
+/* Open dm, load the tree; the tree and the damage as strings. */
+static void
+load_damage(vs_store *st, char **tree, char **damage, bool *from_index, size_t *parsed)
+{
+    vs_error err;
+    vs_dom *d = vs_dom_open(st, "dm", VS_LOCK_SHARED, &err);
+    vs_snap_tree *t = d ? vs_dom_tree(d, &err) : NULL;
+
+    *tree = t ? tree_str(t) : vs_xasprintf("failed: %s", err.msg);
+    if (from_index)
+        *from_index = d && d->tree_from_index;
+    if (parsed)
+        *parsed = d ? d->tree_parsed : 0;
+    *damage = d ? damage_str(d) : vs_xstrdup("");
+    vs_dom_close(d);
+}
+
+static void
+test_damaged(vs_store *st)
+{
+    vs_domain_def *def = mkdom("dm", "66666666-2222-3333-4444-555555555555");
+    vs_error err;
+    vs_dom *d;
+    char *tree, *dmg, *p, *good_s2 = NULL;
+    bool from_index;
+    size_t parsed;
+
+    vs_store_define(st, def, NULL, &err);
+    vs_domain_def_free(def);
+    d = vs_dom_open(st, "dm", VS_LOCK_EXCLUSIVE, &err);
+    put_snap(d, "s1", NULL, 100, "shutoff", false);
+    put_snap(d, "s2", "s1", 200, "shutoff", false);
+    put_snap(d, "s3", "s1", 300, "shutoff", false);
+    ok(vs_dom_damaged(d, &(const vs_snap_damage *){ NULL }, &parsed, &err) == 0 && parsed == 0,
+       "no damage in a store vsnap wrote");
+    vs_dom_close(d);
+    p = path_in("dm", "snapshots/s2.xml");
+    vs_file_read(p, 1 << 20, &good_s2, NULL, NULL);
+    free(p);
+
+    /* truncated (in place), holding another snapshot, a link, a directory,
+     * a name no snapshot can have */
+    p = path_in("dm", "snapshots/s2.xml");
+    {
+        FILE *f = fopen(p, "r+");
+
+        if (f) {
+            if (ftruncate(fileno(f), 40) < 0)
+                ok(0, "truncate");
+            fclose(f);
+        }
+    }
+    free(p);
+    p = path_in("dm", "snapshots/other.xml");
+    write_raw(p, good_s2 ? good_s2 : "");
+    free(p);
+    p = path_in("dm", "snapshots/l.xml");
+    if (symlink("/etc/hostname", p) < 0)
+        ok(0, "symlink");
+    free(p);
+    p = path_in("dm", "snapshots/dir.xml");
+    mkdir(p, 0700);
+    free(p);
+    p = path_in("dm", "snapshots/a\001b.xml");
+    write_raw(p, "x");
+    free(p);
+    p = path_in("dm", "snapshots/notes.txt");
+    write_raw(p, "not a snapshot file name: ignored");
+    free(p);
+
+    load_damage(st, &tree, &dmg, NULL, NULL);
+    is_str(tree, "s1:- s3:s1", "damaged files are not in the tree");
+    is_str(dmg, "a\\x01b.xml dir.xml l.xml other.xml s2.xml", "... and are all reported, by file name");
+    free(tree);
+    free(dmg);
+    d = vs_dom_open(st, "dm", VS_LOCK_SHARED, &err);
+    {
+        const vs_snap_damage *x;
+        size_t n, i;
+        bool named = true;
+
+        vs_dom_damaged(d, &x, &n, &err);
+        for (i = 0; i < n; i++) {
+            char *shown = vs_xasprintf("%s/dm/snapshots/", root);
+
+            named &= strstr(x[i].reason, shown) != NULL && !strchr(x[i].reason, '\n');
+            free(shown);
+        }
+        ok(n == 5 && named, "every reason is one line naming the file");
+        for (i = 0; i < n; i++)
+            printf("#   %s: %s\n", x[i].file, x[i].reason);
+        ok(n == 5 && strstr(x[3].reason, "holds snapshot 's2'"), "wrong <name>: says what it holds");
+        ok(n == 5 && strstr(x[1].reason, "not a regular file"), "a directory: not a regular file");
+        ok(n == 5 && strstr(x[0].reason, "control characters"), "a bad name: says why");
+    }
+    vs_dom_close(d);
+
+    /* the damage is kept in the index: a fresh index serves it unparsed */
+    settle(st, "dm");
+    load_damage(st, &tree, &dmg, &from_index, &parsed);
+    ok(from_index && parsed == 0, "fresh index: nothing parsed");
+    is_str(dmg, "a\\x01b.xml dir.xml l.xml other.xml s2.xml", "... and the same damage, from the index");
+    free(tree);
+    free(dmg);
+    p = path_in("dm", "index");
+    {
+        char *data = NULL;
+
+        vs_file_read(p, 1 << 20, &data, NULL, NULL);
+        ok(data && strstr(data, "\n\ta\\x01b.xml\t"), "the index escapes the bad name");
+        ok(data && strncmp(data, "vsnap-index 2 ", 14) == 0 && strstr(data, " 2 5\n"),
+           "the index header counts 2 snapshots and 5 damaged files");
+        free(data);
+    }
+    free(p);
+
+    /* index stale (the directory changed): damage recorded for unchanged
+     * files is reused, not parsed again */
+    p = path_in("dm", "snapshots/new.xml");
+    write_raw(p, "<domainsnapshot>");
+    free(p);
+    load_damage(st, &tree, &dmg, &from_index, &parsed);
+    ok(!from_index && parsed == 1, "stale index: only the new file parsed (%zu)", parsed);
+    is_str(dmg, "a\\x01b.xml dir.xml l.xml new.xml other.xml s2.xml", "... and it joins the damage");
+    free(tree);
+    free(dmg);
+
+    /* fixed in place while the index is fresh: vs_dom_damaged checks every
+     * file's stat and sees it */
+    settle(st, "dm");
+    p = path_in("dm", "snapshots/s2.xml");
+    {
+        int fd = open(p, O_WRONLY | O_TRUNC);
+
+        if (fd < 0 || write(fd, good_s2, strlen(good_s2)) < 0)
+            ok(0, "rewrite s2 in place");
+        if (fd >= 0)
+            close(fd);
+    }
+    free(p);
+    d = vs_dom_open(st, "dm", VS_LOCK_SHARED, &err);
+    {
+        vs_snap_tree *t = vs_dom_tree(d, &err);
+        char *before = tree_str(t), *after;
+
+        ok(d->tree_from_index, "fixed in place: the listing still comes from the fresh index");
+        is_str(before, "s1:- s3:s1", "... which does not see it (by design)");
+        dmg = damage_str(d);
+        is_str(dmg, "a\\x01b.xml dir.xml l.xml new.xml other.xml", "vs_dom_damaged sees the repair");
+        ok(vs_dom_tree(d, &err) == t, "... the tree pointer stays valid");
+        after = tree_str(vs_dom_tree(d, &err));
+        is_str(after, "s1:- s2:s1 s3:s1", "... and the tree has s2 again");
+        free(before);
+        free(after);
+        free(dmg);
+    }
+    vs_dom_close(d);
+    load_damage(st, &tree, &dmg, NULL, NULL);
+    is_str(dmg, "a\\x01b.xml dir.xml l.xml new.xml other.xml", "the repair is in the index it flushed");
+    free(tree);
+    free(dmg);
+
+    /* damaged in place while the index is fresh */
+    settle(st, "dm");
+    p = path_in("dm", "snapshots/s3.xml");
+    write_raw(p, "<domainsnapshot><name>s3</name>");
+    free(p);
+    d = vs_dom_open(st, "dm", VS_LOCK_SHARED, &err);
+    vs_dom_tree(d, &err);
+    dmg = damage_str(d);
+    is_str(dmg, "a\\x01b.xml dir.xml l.xml new.xml other.xml s3.xml",
+           "damaged in place under a fresh index: vs_dom_damaged sees it");
+    free(dmg);
+    tree = tree_str(vs_dom_tree(d, &err));
+    is_str(tree, "s1:- s2:s1", "... and s3 leaves the tree");
+    free(tree);
+    vs_dom_close(d);
+
+    /* fixed by writing the snapshot, or by removing the file */
+    d = vs_dom_open(st, "dm", VS_LOCK_EXCLUSIVE, &err);
+    vs_dom_tree(d, &err);
+    ok(put_snap(d, "s3", "s1", 300, "shutoff", false) == 0, "write s3 over its damaged file");
+    ok(vs_dom_remove_snapshot(d, "new", &err) == 0 && vs_dom_remove_snapshot(d, "other", &err) == 0,
+       "remove two damaged files");
+    dmg = damage_str(d);
+    is_str(dmg, "a\\x01b.xml dir.xml l.xml", "... they leave the damage list at once");
+    free(dmg);
+    vs_dom_close(d);
+    p = path_in("dm", "snapshots/l.xml");
+    unlink(p);
+    free(p);
+    p = path_in("dm", "snapshots/a\001b.xml");
+    unlink(p);
+    free(p);
+    load_damage(st, &tree, &dmg, NULL, NULL);
+    is_str(dmg, "dir.xml", "files removed by hand leave at the next load");
+    is_str(tree, "s1:- s2:s1 s3:s1", "... and the tree is whole");
+    free(tree);
+    free(dmg);
+
+    /* unreadable: only a user that permissions apply to can see it */
+    if (geteuid() != 0) {
+        p = path_in("dm", "snapshots/s2.xml");
+        chmod(p, 0);
+        load_damage(st, &tree, &dmg, NULL, NULL);
+        is_str(dmg, "dir.xml s2.xml", "an unreadable file is damaged");
+        chmod(p, 0600);
+        free(tree);
+        free(dmg);
+        free(p);
+    } else {
+        ok(1, "# SKIP unreadable file: running as root");
+    }
+
+    /* undefine counts damaged files as snapshots */
+    d = vs_dom_open(st, "dm", VS_LOCK_EXCLUSIVE, &err);
+    vs_dom_remove_snapshot(d, "s3", &err);
+    vs_dom_remove_snapshot(d, "s2", &err);
+    vs_dom_remove_snapshot(d, "s1", &err);
+    vs_dom_close(d);
+    ok(vs_store_undefine(st, "dm", false, &err) < 0, "undefine refuses a domain with only a damaged file");
+    is_str(err.msg, "Requested operation is not valid: cannot delete inactive domain with 1 snapshots",
+           "... counting it");
+    ok(vs_store_undefine(st, "dm", true, &err) == 0, "--snapshots-metadata removes it");
+    free(good_s2);
+}
+
+/* ---- creation order ------------------------------------------------- */
+
+static char *
+topo_str(vs_store *st, const char *dom)
+{
+    vs_error err;
+    vs_dom *d = vs_dom_open(st, dom, VS_LOCK_SHARED, &err);
+    vs_snap_tree *t = d ? vs_dom_tree(d, &err) : NULL;
+    vs_buf b = VS_BUF_INIT;
+    long *sel;
+    size_t n, i;
+
+    if (!t) {
+        vs_dom_close(d);
+        return vs_xasprintf("failed: %s", err.msg);
+    }
+    n = vs_snap_tree_select(t, -1, VS_LIST_TOPOLOGICAL, &sel);
+    for (i = 0; i < n; i++)
+        vs_buf_addf(&b, "%s%s", i ? " " : "", t->e[sel[i]].name);
+    free(sel);
+    vs_dom_close(d);
+    return vs_buf_steal(&b);
+}
+
+static void
+test_seq(vs_store *st)
+{
+    /* created in this order, all in one second, names in no useful order */
+    static const char *const order[] = { "root", "zeta", "alpha", "mid", "beta" };
+    vs_error err;
+    vs_dom *d;
+    char *s, *p, *data = NULL;
+    int k;
+    size_t i;
+
+    for (k = 0; k < 3; k++) {
+        char dname[16];
+        vs_domain_def *def;
+
+        snprintf(dname, sizeof(dname), "sq%d", k);
+        def = mkdom(dname, k == 0 ? "77777777-2222-3333-4444-555555555550" :
+                           k == 1 ? "77777777-2222-3333-4444-555555555551" :
+                                    "77777777-2222-3333-4444-555555555552");
+        vs_store_define(st, def, NULL, &err);
+        vs_domain_def_free(def);
+        d = vs_dom_open(st, dname, VS_LOCK_EXCLUSIVE, &err);
+        /* k = 1: a tree already loaded; k = 2: closed and reopened each time */
+        for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+            if (k == 2) {
+                vs_dom_close(d);
+                d = vs_dom_open(st, dname, VS_LOCK_EXCLUSIVE, &err);
+            }
+            put_snap(d, order[i], i ? "root" : NULL, 5000, "shutoff", false);
+        }
+        vs_dom_close(d);
+        s = topo_str(st, dname);
+        is_str(s, "root beta mid alpha zeta", "store %d: siblings created in one second list newest first", k);
+        free(s);
+    }
+    p = path_in("sq0", "snapshots/alpha.xml");
+    vs_file_read(p, 1 << 20, &data, NULL, NULL);
+    ok(data && strncmp(data, "<?vsnap-seq 3?>\n<domainsnapshot>\n", 33) == 0,
+       "the file starts with its sequence number");
+    free(data);
+    data = NULL;
+    d = vs_dom_open(st, "sq0", VS_LOCK_EXCLUSIVE, &err);
+    {
+        vs_snapshot_def *def = vs_dom_read_snapshot(d, "alpha", &err);
+        char *text = def ? vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE) : NULL;
+
+        ok(text && strncmp(text, "<domainsnapshot>\n", 17) == 0 && !strstr(text, "vsnap-seq"),
+           "read back and printed, the snapshot shows no sequence number");
+        /* redefining it keeps its number */
+        ok(def && vs_dom_write_snapshot(d, def, &err) == 0, "rewrite alpha");
+        free(text);
+        vs_snapshot_def_free(def);
+    }
+    vs_dom_close(d);
+    vs_file_read(p, 1 << 20, &data, NULL, NULL);
+    ok(data && strncmp(data, "<?vsnap-seq 3?>\n", 16) == 0, "... it keeps number 3");
+    free(data);
+    data = NULL;
+    free(p);
+    s = topo_str(st, "sq0");
+    is_str(s, "root beta mid alpha zeta", "... and its place");
+    free(s);
+
+    /* from a fresh index and after a rebuild */
+    settle(st, "sq0");
+    s = topo_str(st, "sq0");
+    is_str(s, "root beta mid alpha zeta", "the order comes back from the index");
+    free(s);
+    p = path_in("sq0", "index");
+    vs_file_read(p, 1 << 20, &data, NULL, NULL);
+    ok(data && strstr(data, "\nalpha\troot\t5000\tshutoff\t--\t") && strstr(data, "\t3\n"),
+       "the index carries the number");
+    free(data);
+    data = NULL;
+    unlink(p);
+    free(p);
+    s = topo_str(st, "sq0");
+    is_str(s, "root beta mid alpha zeta", "... and a rebuild reads it from the files");
+    free(s);
+
+    /* a file without a number (libvirt's, an older vsnap's) comes after
+     * those with one; a new snapshot gets max + 1 even after a removal */
+    p = path_in("sq0", "snapshots/old.xml");
+    {
+        vs_snapshot_def *def = mksnap("old", "root", 9999, "shutoff", false);
+        char *text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+
+        write_raw(p, text);
+        free(text);
+        vs_snapshot_def_free(def);
+    }
+    free(p);
+    s = topo_str(st, "sq0");
+    is_str(s, "root beta mid alpha zeta old", "a snapshot without a number lists after the numbered");
+    free(s);
+    d = vs_dom_open(st, "sq0", VS_LOCK_EXCLUSIVE, &err);
+    vs_dom_remove_snapshot(d, "beta", &err);
+    put_snap(d, "new", "root", 1, "shutoff", false);
+    vs_dom_close(d);
+    s = topo_str(st, "sq0");
+    is_str(s, "root new mid alpha zeta old", "a new snapshot is the newest, whatever its time");
+    free(s);
+    p = path_in("sq0", "snapshots/new.xml");
+    vs_file_read(p, 1 << 20, &data, NULL, NULL);
+    ok(data && strncmp(data, "<?vsnap-seq 5?>\n", 16) == 0, "... numbered one past the highest left");
+    free(data);
+    data = NULL;
+    free(p);
+    /* rewriting a file without a number does not give it one */
+    d = vs_dom_open(st, "sq0", VS_LOCK_EXCLUSIVE, &err);
+    put_snap(d, "old", "root", 9999, "shutoff", false);
+    vs_dom_close(d);
+    p = path_in("sq0", "snapshots/old.xml");
+    vs_file_read(p, 1 << 20, &data, NULL, NULL);
+    ok(data && strncmp(data, "<domainsnapshot>", 16) == 0, "rewritten, an unnumbered file stays unnumbered");
+    free(data);
+    free(p);
+}
+
+/* ---- journal and overlay registry ------------------------------------ */
+
+static void
+test_journal_registry(vs_store *st)
+{
+    vs_error err;
+    vs_dom *d = vs_dom_open(st, "vm2", VS_LOCK_EXCLUSIVE, &err);
+    char *text = NULL, **paths = NULL, *p, *data = NULL;
+    size_t len = 7;
+    char *two[] = { "/img/a.s1", "/img/b c", NULL }, *bad[] = { "rel/x", NULL };
+    int e;
+
+    if (!d) {
+        ok(0, "open vm2");
+        return;
+    }
+    for (e = 0; e < VS_DOM_NENTRIES; e++) {
+        char *got = vs_dom_entry_path(d, (vs_dom_entry)e), *want = path_in("vm2", vs_dom_layout[e].name);
+
+        is_str(got, want, "layout entry %d is %s", e, vs_dom_layout[e].name);
+        free(got);
+        free(want);
+    }
+    ok(!vs_dom_journal_exists(d), "no journal");
+    ok(vs_dom_journal_load(d, &text, &len, &err) == 0 && !text, "load: none, *text NULL");
+    ok(vs_dom_journal_remove(d, &err) == 0, "removing an absent journal is fine");
+    ok(vs_dom_journal_store(d, "{\"x\":1}", 7, &err) == 0 && vs_dom_journal_exists(d), "store");
+    p = path_in("vm2", "journal");
+    ok(file_mode(p) == 0600, "journal is 0600");
+    ok(vs_dom_journal_load(d, &text, &len, &err) == 0 && text && len == 7 && strcmp(text, "{\"x\":1}") == 0,
+       "load gives it back");
+    free(text);
+    ok(vs_dom_journal_remove(d, &err) == 0 && !vs_dom_journal_exists(d) && !vs_file_exists(p),
+       "remove");
+    free(p);
+
+    ok(vs_dom_registry_load(d, &paths, &err) == 0 && paths && !paths[0], "registry: missing is empty");
+    vs_strv_free(paths);
+    ok(vs_dom_registry_store(d, two, &err) == 0, "store two paths");
+    p = path_in("vm2", "overlays");
+    vs_file_read(p, 1 << 10, &data, NULL, NULL);
+    is_str(data, "/img/a.s1\n/img/b c\n", "one path per line");
+    free(data);
+    ok(vs_dom_registry_load(d, &paths, &err) == 0 && vs_strv_len(paths) == 2 &&
+       strcmp(paths[1], "/img/b c") == 0, "load gives them back");
+    vs_strv_free(paths);
+    ok(vs_dom_registry_store(d, bad, &err) < 0 && err.code == VS_ERR_INTERNAL, "a relative path is refused");
+    ok(vs_file_exists(p), "... the registry kept");
+    ok(vs_dom_registry_store(d, NULL, &err) == 0 && !vs_file_exists(p), "storing none removes the file");
+    free(p);
+    ok(vs_dom_check_writable(d, &err) == 0, "check_writable on a writable domain");
+    vs_dom_close(d);
+}
+
 int
 main(void)
 {
@@ -927,10 +1674,10 @@ main(void)
     }
     root = vs_path_join(base, "root");
     umask(022);   /* modes must not depend on the caller's umask */
-    st = vs_store_open(root, &err);
+    st = vs_store_open(root, VS_STORE_MAY_BE_ABSENT, &err);
     ok(st != NULL, "store opens without creating anything");
     ok(!vs_file_exists(root), "... root not created yet");
-    ok(vs_store_open("", &err) == NULL, "empty root refused");
+    ok(vs_store_open("", 0, &err) == NULL, "empty root refused");
 
     test_define(st);
     test_open(st);
@@ -938,8 +1685,13 @@ main(void)
     test_index(st);
     test_inconsistent(st);
     test_lock(st);
+    test_journal_registry(st);
     test_undefine(st);
     test_big(st);
+    test_root();
+    test_links(st);
+    test_damaged(st);
+    test_seq(st);
 
     vs_store_free(st);
     rm_rf(base);

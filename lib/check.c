@@ -251,53 +251,65 @@ defs_free(defs *ds)
     free(ds->v);
 }
 
-/* Every snapshot file of d; unreadable ones are reported when rep != NULL. */
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+report_damaged(vs_check_report *rep, vs_dom *d, const char *file, const char *why)
+{
+    size_t n = strlen(file);
+    char *name = vs_xstrndup(file, n > 4 && strcmp(file + n - 4, ".xml") == 0 ? n - 4 : n);
+
+    report(rep, VS_CHECK_METADATA,
+           "snapshot file '%s/snapshots/%s' cannot be used: %s; until it is mended no snapshot "
+           "of the domain can be created, reverted or deleted: restore it from a backup, "
+           "replace it with 'vsnap snapshot-create %s FILE --redefine', or forget it with "
+           "'vsnap snapshot-delete %s %s --metadata' (its images stay as they are)",
+           d->dir, file, why, d->name, d->name, name);
+    free(name);
+}
+
+/* Every snapshot file of d, through the store (which never follows a link):
+ * the ones it can use, and, reported when rep != NULL, the ones it cannot. */
 static int
 load_defs(vs_dom *d, defs *ds, vs_check_report *rep, vs_error *err)
 {
-    char *sdir = vs_path_join(d->dir, "snapshots");
-    struct dirent **ents = NULL;
-    int n, i;
+    const vs_snap_damage *dmg;
+    vs_snap_tree *t;
+    char **names = NULL;
+    size_t nd, i;
 
     ds->v = NULL;
     ds->n = 0;
-    n = scandir(sdir, &ents, NULL, alphasort);
-    if (n < 0) {
-        int e = errno;
+    if (!(t = vs_dom_tree(d, err)) || vs_dom_damaged(d, &dmg, &nd, err) < 0)
+        return -1;
+    for (i = 0; rep && i < nd; i++)
+        report_damaged(rep, d, dmg[i].file, dmg[i].reason);
+    if (!(t = vs_dom_tree(d, err)))
+        return -1;
+    for (i = 0; i < t->n; i++)
+        vs_strv_push(&names, t->e[i].name);
+    if (names)
+        qsort(names, t->n, sizeof(*names), cmp_name);
+    ds->v = vs_xcalloc(t->n + 1, sizeof(*ds->v));
+    for (i = 0; names && names[i]; i++) {
+        vs_snapshot_def *def;
+        vs_error e;
 
-        if (e != ENOENT)
-            vs_error_sys(err, e, "cannot list '%s'", sdir);
-        free(sdir);
-        return e == ENOENT ? 0 : -1;
-    }
-    ds->v = vs_xcalloc((size_t)n + 1, sizeof(*ds->v));
-    for (i = 0; i < n; i++) {
-        const char *fn = ents[i]->d_name;
-        size_t len = strlen(fn);
+        vs_error_clear(&e);
+        if ((def = vs_dom_read_snapshot(d, names[i], &e))) {
+            ds->v[ds->n++] = def;
+        } else if (rep) {
+            char *file = vs_xasprintf("%s.xml", names[i]);
 
-        if (fn[0] != '.' && len > 4 && strcmp(fn + len - 4, ".xml") == 0) {
-            char *name = vs_xstrndup(fn, len - 4);
-            vs_error e;
-            vs_snapshot_def *def;
-
-            vs_error_clear(&e);
-            def = vs_dom_read_snapshot(d, name, &e);
-            if (def)
-                ds->v[ds->n++] = def;
-            else if (rep)
-                report(rep, VS_CHECK_METADATA,
-                       "snapshot file '%s/%s' cannot be used: %s; until it is mended no "
-                       "snapshot of the domain can be created, reverted or deleted: restore it "
-                       "from a backup, replace it with 'vsnap snapshot-create %s FILE "
-                       "--redefine', or forget it with 'vsnap snapshot-delete %s %s "
-                       "--metadata' (its images stay as they are)",
-                       sdir, fn, e.msg, d->name, d->name, name);
-            free(name);
+            report_damaged(rep, d, file, e.msg);
+            free(file);
         }
-        free(ents[i]);
     }
-    free(ents);
-    free(sdir);
+    vs_strv_free(names);
     return 0;
 }
 

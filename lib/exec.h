@@ -51,6 +51,12 @@ const vs_executor *vs_executor_for(vs_step_kind kind);
  * when it cannot be read or does not exist. */
 int vs_exec_backing_is(const char *path, const char *backing);
 
+/* Whether a step of the plan before s changes s's file (a tag deleted from,
+ * or a backing name rewritten in, an image the plan then commits or
+ * removes): then the file's inode change time moves on, and a replay
+ * compares only its device and inode with what the plan recorded. */
+bool vs_exec_changed_by_plan(const vs_exec_ctx *x, const vs_step *s);
+
 /* qemu-img create of an overlay, then made private (0600) and durable (the
  * file and its directory synced) before anything names it. */
 int vs_exec_create_image(const char *path, const char *fmt, const char *backing,

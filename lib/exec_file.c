@@ -25,16 +25,32 @@ dir_of(const char *path)
     return vs_xstrndup(path, (size_t)(slash - path));
 }
 
-/* Whether path is still the file the plan saw (or, planned as absent, still absent). */
+/* Whether path is still the file the plan saw (or, planned as absent, still
+ * absent): a removal checks that it did not change either. */
 static bool
-unchanged(const vs_step *s)
+unchanged(const vs_step *s, bool strict)
 {
     vs_file_id now;
 
     vs_file_id_get(s->path, &now);
     if (!s->expect.exists)
         return !now.exists;
-    return vs_file_id_same(&now, &s->expect);
+    return strict ? vs_file_id_unchanged(&s->expect, &now) : vs_file_id_same(&now, &s->expect);
+}
+
+bool
+vs_exec_changed_by_plan(const vs_exec_ctx *x, const vs_step *s)
+{
+    size_t i;
+
+    for (i = 0; x->plan && i < x->plan->n && &x->plan->steps[i] != s; i++) {
+        const vs_step *t = &x->plan->steps[i];
+
+        if (vs_step_info(t->kind)->mech != VS_MECH_STORE && t->path &&
+            strcmp(t->path, s->path) == 0)
+            return true;
+    }
+    return false;
 }
 
 static vs_seen
@@ -42,7 +58,6 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
 {
     struct stat sb;
 
-    (void)x;
     if (why)
         *why = NULL;
     switch (s->kind) {
@@ -51,13 +66,13 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
          * version 1 journal did not record which: done when `from` is gone */
         if (!s->expect.exists)
             return vs_file_exists(s->from) ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
-        return unchanged(s) ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
+        return unchanged(s, false) ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
     case VS_STEP_REMOVE_IMAGE:
         if (lstat(s->path, &sb) < 0)
             return VS_SEEN_DONE;
         if (!S_ISREG(sb.st_mode))
             return VS_SEEN_DONE;   /* a block device is never removed: nothing to do */
-        if (!unchanged(s)) {
+        if (!unchanged(s, !vs_exec_changed_by_plan(x, s))) {
             /* the planned file is gone from there: another one, not ours, is there now */
             if (why)
                 *why = vs_xasprintf("'%s' is not the file the plan meant to remove", s->path);

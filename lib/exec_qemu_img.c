@@ -212,7 +212,6 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
     vs_file_id now;
     int rc;
 
-    (void)x;
     if (why)
         *why = NULL;
     switch (s->kind) {
@@ -234,7 +233,8 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
         vs_file_id_get(s->path, &now);
         if (!now.exists)
             return VS_SEEN_DONE;
-        if (s->expect.exists && !vs_file_id_same(&now, &s->expect)) {
+        if (s->expect.exists && !(vs_exec_changed_by_plan(x, s) ? vs_file_id_same(&s->expect, &now)
+                                                                : vs_file_id_unchanged(&s->expect, &now))) {
             if (why)
                 *why = vs_xasprintf("'%s' is another file than the one the plan commits", s->path);
             return VS_SEEN_CONFLICT;

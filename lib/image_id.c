@@ -19,12 +19,20 @@ vs_file_id_get(const char *path, vs_file_id *id)
     id->dev = (unsigned long long)sb.st_dev;
     id->ino = (unsigned long long)sb.st_ino;
     id->size = (long long)sb.st_size;
+    id->ctime_ns = (long long)sb.st_ctim.tv_sec * 1000000000LL + sb.st_ctim.tv_nsec;
 }
 
 bool
 vs_file_id_same(const vs_file_id *a, const vs_file_id *b)
 {
     return a->exists && b->exists && a->dev == b->dev && a->ino == b->ino;
+}
+
+bool
+vs_file_id_unchanged(const vs_file_id *then, const vs_file_id *now)
+{
+    return vs_file_id_same(then, now) && then->size == now->size &&
+           then->ctime_ns == now->ctime_ns;
 }
 
 bool

@@ -16,12 +16,17 @@ typedef struct vs_file_id {
     unsigned long long dev;
     unsigned long long ino;
     long long size;
+    long long ctime_ns;      /* inode change time: a file made again under a recycled
+                              * inode number has another */
 } vs_file_id;
 
 /* Look path up (never fails: an unreadable or missing file is !exists). */
 void vs_file_id_get(const char *path, vs_file_id *id);
 /* Both exist and are the same file. */
 bool vs_file_id_same(const vs_file_id *a, const vs_file_id *b);
+/* ... and it has not changed in between: same size and inode change time
+ * (what a replay checks before it removes a file). */
+bool vs_file_id_unchanged(const vs_file_id *then, const vs_file_id *now);
 
 /*
  * Two image names mean the same image when both exist and are one file

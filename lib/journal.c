@@ -74,6 +74,7 @@ step_to_json(const vs_step *s)
         json_object_object_add(e, "dev", json_object_new_int64((int64_t)s->expect.dev));
         json_object_object_add(e, "ino", json_object_new_int64((int64_t)s->expect.ino));
         json_object_object_add(e, "size", json_object_new_int64((int64_t)s->expect.size));
+        json_object_object_add(e, "ctime", json_object_new_int64((int64_t)s->expect.ctime_ns));
         json_object_object_add(o, "expect", e);
     }
     if (s->keep_on_undo)
@@ -158,6 +159,7 @@ steps_from_json(json_object *a, vs_plan *p, bool fin, const char *where, vs_erro
             s->expect.dev = (unsigned long long)get_int(e, "dev", 0);
             s->expect.ino = (unsigned long long)get_int(e, "ino", 0);
             s->expect.size = get_int(e, "size", 0);
+            s->expect.ctime_ns = get_int(e, "ctime", 0);
         }
         s->keep_on_undo = json_object_object_get_ex(o, "keep_on_undo", &k) &&
                           json_object_get_boolean(k);

@@ -10,6 +10,12 @@ tests_unit_test_external_oracle_SOURCES = tests/unit/test_external_oracle.c test
 tests_unit_test_external_oracle_LDADD = $(VSNAP_LIBS)
 TESTS += tests/unit/test_external tests/unit/test_external_oracle
 
+# The step table, the journal codec, the executors' observations, finally actions.
+check_PROGRAMS += tests/unit/test_plan
+tests_unit_test_plan_SOURCES = tests/unit/test_plan.c tests/unit/ext_util.h tests/tap.h
+tests_unit_test_plan_LDADD = $(VSNAP_LIBS)
+TESTS += tests/unit/test_plan
+
 # The image graph and the reclaim decisions on models built in memory.
 check_PROGRAMS += tests/unit/test_reclaim
 tests_unit_test_reclaim_SOURCES = tests/unit/test_reclaim.c tests/tap.h

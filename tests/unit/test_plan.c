@@ -1,0 +1,333 @@
+/* Unit tests: the step table (every kind has a row, and validation follows
+ * its columns), the journal codec (round trip, version 1, damage), what the
+ * executors observe, and the runner's finally actions, undo failures and
+ * repair by observation. Real files and qemu-img in a scratch store. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "image_graph.h"
+#include "journal.h"
+#include "plan.h"
+#include "plan_run.h"
+#include "../tap.h"
+#include "ext_util.h"
+
+static vs_dom *d;
+
+static void
+open_dom(void)
+{
+    vs_error err;
+
+    vs_error_clear(&err);
+    if (!(d = vs_dom_open(ext_st, "vm", VS_LOCK_EXCLUSIVE, &err)))
+        printf("# open: %s\n", err.msg);
+}
+
+static char *
+scratch_file(const char *name, const char *content)
+{
+    char *p = vs_path_join(ext_imgdir, name);
+
+    vs_file_write_atomic(p, content, strlen(content), 0600, NULL);
+    return p;
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+static void
+test_table(void)
+{
+    vs_plan *p;
+    vs_error err;
+    int k;
+
+    for (k = 0; k < VS_STEP_KIND_COUNT; k++) {
+        const vs_step_kind_info *i = vs_step_info((vs_step_kind)k);
+
+        ok(i->name && vs_step_kind_parse(i->name) == k, "kind %d has a row and a name (%s)", k,
+           i->name ? i->name : "-");
+        ok(!(i->replay == VS_REPLAY_NEVER && !i->undoable),
+           "%s: a step that cannot be replayed can be undone", i->name);
+        ok(!i->can_finally || i->replay == VS_REPLAY_SAME,
+           "%s: a finally action gives the same result when it runs again", i->name);
+    }
+    ok(vs_step_kind_parse("no-such-kind") < 0, "an unknown name is no kind");
+
+    /* the commit point and the columns */
+    vs_error_clear(&err);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_commit_image(p, "/x/a", "qcow2", "/x/b", NULL);
+    vs_plan_commit_point(p);
+    ok(vs_plan_validate(p, &err) < 0 && strstr(err.msg, "cannot be undone"),
+       "a commit before the commit point is refused: %s", err.msg);
+    vs_plan_free(p);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_tag(p, VS_STEP_TAG_CREATE, "/x/a", "t1", NULL);
+    ok(vs_plan_validate(p, &err) < 0 && strstr(err.msg, "cannot be replayed"),
+       "a tag created after the commit point is refused: %s", err.msg);
+    vs_plan_free(p);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_tag(p, VS_STEP_TAG_APPLY, "/x/a", NULL, NULL);
+    ok(vs_plan_validate(p, &err) < 0 && strstr(err.msg, "lacks a field"),
+       "a step without a field it needs is refused: %s", err.msg);
+    vs_plan_free(p);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_begin_finally(p);
+    vs_plan_write_domain(p, "<domain/>", "<domain/>", NULL);
+    ok(vs_plan_validate(p, &err) < 0 && strstr(err.msg, "cannot be a finally action"),
+       "a metadata write is no finally action: %s", err.msg);
+    vs_plan_free(p);
+}
+
+/* ---- the codec -------------------------------------------------------------- */
+
+static void
+test_codec(void)
+{
+    vs_journal_state st = { VS_JOURNAL_COMMITTED, 2, 0, (char *)"it stopped" }, back;
+    vs_plan *p = vs_plan_new("snapshot-delete", "vm", "u-u-i-d", "s1"), *q = NULL;
+    vs_step *s;
+    vs_error err;
+    char *text, **files;
+    const char *v1;
+
+    vs_plan_create_image(p, "/x/new", "qcow2", "/x/base", "qcow2", "why 1");
+    vs_plan_commit_point(p);
+    s = vs_plan_remove_image(p, "/x/old", NULL);
+    s->expect.exists = true;
+    s->expect.dev = 7;
+    s->expect.ino = 99;
+    s->expect.size = 4096;
+    vs_plan_write_snapshot(p, "s1", "<new/>", "<old/>", NULL);
+    vs_plan_set_current(p, NULL, "s1", NULL);
+    vs_plan_begin_finally(p);
+    vs_plan_remove_image(p, "/x/tmp", "finally");
+    text = vs_journal_encode(p, &st);
+    vs_error_clear(&err);
+    ok(vs_journal_decode(text, strlen(text), "(test)", &q, &back, &err) == 0 && q,
+       "a journal decodes (%s)", err.msg);
+    if (q) {
+        ok(q->n == 4 && q->nfin == 1 && q->commit == 1 && strcmp(q->uuid, "u-u-i-d") == 0,
+           "... the same steps, finally actions and commit point");
+        ok(back.phase == VS_JOURNAL_COMMITTED && back.done == 2 && back.fin_done == 0 &&
+           back.failure && strcmp(back.failure, "it stopped") == 0, "... the same progress");
+        ok(q->steps[1].expect.exists && q->steps[1].expect.ino == 99 &&
+           q->steps[1].expect.size == 4096, "... what a file was is kept");
+        ok(strcmp(q->steps[2].old_text, "<old/>") == 0 && !q->steps[3].name &&
+           strcmp(q->steps[3].old_name, "s1") == 0, "... the values a step replaces are kept");
+        files = vs_journal_files(q);
+        ok(vs_strv_len(files) == 4, "the files it names: new, base, old, tmp (%zu)",
+           vs_strv_len(files));
+        vs_strv_free(files);
+        vs_plan_free(q);
+    }
+    vs_journal_state_clear(&back);
+    /* a truncated journal */
+    ok(vs_journal_decode(text, strlen(text) / 2, "(test)", &q, &back, &err) < 0 &&
+       strstr(err.msg, "move it away only after checking"), "a truncated journal is refused: %s",
+       err.msg);
+    free(text);
+    vs_plan_free(p);
+    /* what vsnap 0.1 wrote is still read, so that an upgrade can repair it */
+    v1 = "{\"vsnap-journal\":1,\"operation\":\"snapshot-revert\",\"domain\":\"vm\","
+         "\"snapshot\":\"s1\",\"phase\":\"committed\",\"commit\":1,\"done\":1,\"steps\":["
+         "{\"kind\":\"create-image\",\"path\":\"/x/t\",\"fmt\":\"qcow2\",\"backing\":\"/x/b\","
+         "\"backing_fmt\":\"qcow2\"},{\"kind\":\"replace-image\",\"path\":\"/x/o\",\"from\":\"/x/t\"}]}";
+    ok(vs_journal_decode(v1, strlen(v1), "(test)", &q, &back, &err) == 0 && q && q->n == 2 &&
+       back.phase == VS_JOURNAL_COMMITTED, "a version 1 journal is read (%s)", err.msg);
+    vs_plan_free(q);
+    vs_journal_state_clear(&back);
+}
+
+/* ---- observations ------------------------------------------------------------- */
+
+static void
+test_observe(void)
+{
+    vs_exec_ctx x = { d, NULL, NULL };
+    vs_plan *p = vs_plan_new("t", "vm", NULL, NULL);
+    char *base = vs_path_join(ext_imgdir, "vda.qcow2"), *ov = vs_path_join(ext_imgdir, "ov.qcow2");
+    char *other = scratch_file("other", "x"), *why = NULL;
+    vs_step *s;
+    vs_error err;
+
+    vs_error_clear(&err);
+    s = vs_plan_create_image(p, ov, "qcow2", base, "qcow2", NULL);
+    ok(vs_exec_qemu_img.observe(&x, s, NULL) == VS_SEEN_NOT_DONE, "create: not done yet");
+    ok(vs_exec_qemu_img.run(&x, s, &err) == 0, "create runs (%s)", err.msg);
+    ok(vs_exec_qemu_img.observe(&x, s, NULL) == VS_SEEN_DONE, "create: done");
+    ok(vs_exec_qemu_img.undo(&x, s, &err) == 0 && !vs_file_exists(ov), "create: undone");
+    vs_file_write_atomic(ov, "", 0, 0600, NULL);
+    ok(vs_exec_qemu_img.observe(&x, s, NULL) == VS_SEEN_UNKNOWN,
+       "create: an empty file there is a create cut short");
+    ok(vs_exec_qemu_img.undo(&x, s, &err) == 0 && !vs_file_exists(ov), "... and its undo removes it");
+    vs_exec_create_image(ov, "qcow2", other, "raw", &err);
+    ok(vs_exec_qemu_img.observe(&x, s, &why) == VS_SEEN_CONFLICT && why,
+       "create: another image there is a conflict (%s)", why ? why : "");
+    free(why);
+    ok(vs_exec_qemu_img.undo(&x, s, &err) < 0 && vs_file_exists(ov),
+       "... and its undo leaves it alone: %s", err.msg);
+    unlink(ov);
+    vs_plan_free(p);
+
+    /* a removal knows the file it meant */
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    s = vs_plan_remove_image(p, other, NULL);
+    unlink(other);
+    free(scratch_file("other", "another file, same name"));
+    why = NULL;
+    ok(vs_exec_file.observe(&x, s, &why) == VS_SEEN_DONE && why,
+       "remove: another file under the name is not the one planned (%s)", why ? why : "");
+    free(why);
+    ok(vs_exec_file.run(&x, s, &err) == 0 && vs_file_exists(other),
+       "... and a replayed removal leaves it alone");
+    vs_plan_free(p);
+
+    /* metadata steps: done, not done, changed by someone else */
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    s = vs_plan_set_current(p, "nosuch", NULL, NULL);
+    ok(vs_exec_store.observe(&x, s, NULL) == VS_SEEN_NOT_DONE, "set-current: not done");
+    ok(vs_exec_store.run(&x, s, &err) == 0 && vs_exec_store.observe(&x, s, NULL) == VS_SEEN_DONE,
+       "set-current: done (%s)", err.msg);
+    vs_dom_set_current(d, "else", NULL);
+    ok(vs_exec_store.observe(&x, s, NULL) == VS_SEEN_CONFLICT &&
+       vs_exec_store.undo(&x, s, &err) < 0, "set-current changed since: its undo refuses: %s",
+       err.msg);
+    vs_dom_set_current(d, NULL, NULL);
+    vs_plan_free(p);
+    free(base);
+    free(ov);
+    free(other);
+}
+
+/* ---- finally actions, undo failures ---------------------------------------- */
+
+#ifdef VSNAP_FAILPOINTS
+/* Execute p in a child with failpoint fp armed; its exit status. */
+static int
+execute_with(vs_plan *p, const char *fp)
+{
+    pid_t pid;
+    int status = 0;
+
+    fflush(stdout);
+    if ((pid = fork()) == 0) {
+        vs_error e;
+
+        setenv("VSNAP_FAILPOINT", fp, 1);
+        vs_error_clear(&e);
+        _exit(vs_plan_execute(p, d, &e) < 0 ? 1 : 0);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+#endif
+
+static void
+test_finally(void)
+{
+    char *a = vs_path_join(ext_imgdir, "fa.qcow2"), *base = vs_path_join(ext_imgdir, "vda.qcow2");
+    char *mark = NULL;
+    vs_buf rep = VS_BUF_INIT;
+    vs_plan *p;
+    vs_error err;
+
+    /* success: the finally action runs, the journal goes */
+    mark = scratch_file("mark", "x");
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_create_image(p, a, "qcow2", base, "qcow2", NULL);
+    vs_plan_commit_point(p);
+    vs_plan_begin_finally(p);
+    vs_plan_remove_image(p, mark, "finally");
+    vs_error_clear(&err);
+    ok(vs_plan_execute(p, d, &err) == 0 && !vs_file_exists(mark) && vs_file_exists(a) &&
+       !vs_dom_journal_exists(d), "finally runs after success (%s)", err.msg);
+    unlink(a);
+    vs_plan_free(p);
+
+    /* a failure before the commit point: undone, and the finally action ran */
+    free(mark);
+    mark = scratch_file("mark", "x");
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_create_image(p, a, "qcow2", base, "qcow2", NULL);
+    vs_plan_create_image(p, "/nonexistent/x.qcow2", "qcow2", base, "qcow2", NULL);
+    vs_plan_commit_point(p);
+    vs_plan_begin_finally(p);
+    vs_plan_remove_image(p, mark, "finally");
+    ok(vs_plan_execute(p, d, &err) < 0 && !vs_file_exists(a) && !vs_file_exists(mark) &&
+       !vs_dom_journal_exists(d), "finally runs after a rollback: %s", err.msg);
+    vs_plan_free(p);
+
+    /* a failure after the commit point: the journal stays, finally ran */
+    free(mark);
+    mark = scratch_file("mark", "x");
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_write_snapshot(p, "x", "<not xml", NULL, NULL);
+    vs_plan_begin_finally(p);
+    vs_plan_remove_image(p, mark, "finally");
+    vs_error_clear(&err);
+    ok(vs_plan_execute(p, d, &err) < 0 && vs_dom_journal_exists(d) && !vs_file_exists(mark),
+       "finally runs after a failure past the commit point: %s", err.msg);
+    vs_dom_journal_remove(d, NULL);
+    vs_plan_free(p);
+
+#ifdef VSNAP_FAILPOINTS
+    /* a crash before the finally action: the repair runs it */
+    free(mark);
+    mark = scratch_file("mark", "x");
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_create_image(p, a, "qcow2", base, "qcow2", NULL);
+    vs_plan_commit_point(p);
+    vs_plan_begin_finally(p);
+    vs_plan_remove_image(p, mark, "finally");
+    ok(execute_with(p, "plan-step:2:kill") == 137 && vs_dom_journal_exists(d) &&
+       vs_file_exists(mark), "killed before the finally action");
+    vs_error_clear(&err);
+    ok(vs_plan_repair(d, &rep, &err) == 0 && !vs_file_exists(mark) && !vs_file_exists(a) &&
+       !vs_dom_journal_exists(d), "the repair rolls back and runs it (%s)", err.msg);
+    vs_buf_reset(&rep);
+    vs_plan_free(p);
+
+    /* an undo that fails keeps the journal, and the repair finishes the undo */
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_create_image(p, a, "qcow2", base, "qcow2", NULL);
+    vs_plan_create_image(p, "/nonexistent/x.qcow2", "qcow2", base, "qcow2", NULL);
+    vs_plan_commit_point(p);
+    ok(execute_with(p, "plan-undo:1") == 1 && vs_dom_journal_exists(d),
+       "an undo that fails leaves the journal");
+    vs_error_clear(&err);
+    ok(vs_plan_repair(d, &rep, &err) == 0 && !vs_file_exists(a) && !vs_dom_journal_exists(d),
+       "... and the repair finishes the rollback (%s)", err.msg);
+    vs_buf_reset(&rep);
+    vs_plan_free(p);
+#else
+    ok(1, "# SKIP failpoints are not compiled in");
+#endif
+    free(mark);
+    free(a);
+    free(base);
+}
+
+int
+main(void)
+{
+    if (ext_setup("vsnap-plan") < 0) {
+        printf("Bail out! cannot set up a scratch store\n");
+        return 1;
+    }
+    open_dom();
+    test_table();
+    test_codec();
+    test_observe();
+    test_finally();
+    vs_dom_close(d);
+    ext_teardown();
+    return tap_done() + (tap_failed ? 1 : 0);
+}

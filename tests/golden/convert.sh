@@ -162,7 +162,9 @@ override 11-edit-invalid-crash 3 0 'broken\n\n' '' "virsh had died; the snapshot
 
 # 12: every line is its own process (echo is vsnap's too).
 
-SCENARIOS="01-create-list-info 02-tree-branches 03-print-xml 05-offline 06-revert
+# 00: the help text of every snapshot command, one help command a line.
+
+SCENARIOS="00-help 01-create-list-info 02-tree-branches 03-print-xml 05-offline 06-revert
 07-delete 08a-redefine-prep 08b-redefine 09-edit 10-errors 11-edit-invalid-crash 12-parse-errors"
 
 # ------------------------------------------------------------- helpers --

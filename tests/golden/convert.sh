@@ -49,7 +49,8 @@ from() { rule "$1" "$2" from "$3" "$4"; }
 edit() { rule "$1" "$2" edit "$3" "$4"; }
 # Save the raw stdout under @WORK@/FILE for later commands.
 save() { rule "$1" "$2" save "$3" ""; }
-# Printed XML that is not checked against the schema.
+# Printed XML that the schema refuses (virsh prints it as given); run.sh
+# checks that it is refused instead of that it validates.
 xmlskip() { rule "$1" "$2" xmlskip "" "$3"; }
 # Only the last line of stderr is compared (the rest is a library message
 # whose details depend on the XML formatting).

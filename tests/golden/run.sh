@@ -244,7 +244,14 @@ for exp in "$GOLDEN_DIR"/expected/*.txt; do
             xml=$(cat "$E/$k.xml")
             case $xml in
             skip\ *)
-                skipped "$desc: printed XML matches the schema" "${xml#skip }" ;;
+                # printed as virsh prints it, which libvirt's schema refuses
+                if [ -z "$RNG" ]; then
+                    skipped "$desc: the schema refuses the printed XML" "$NO_RNG"
+                elif xmllint --noout --relaxng "$RNG" "$W/out" > "$W/xmllint" 2>&1; then
+                    notok "$desc: the schema refuses the printed XML (${xml#skip })" "$W/xmllint"
+                else
+                    ok "$desc: the schema refuses the printed XML (${xml#skip })"
+                fi ;;
             *)
                 if [ -z "$RNG" ]; then
                     skipped "$desc: printed XML matches the schema" "$NO_RNG"

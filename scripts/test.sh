@@ -13,7 +13,8 @@
 # The last line is "N passed, N failed", summed over the test-suite summaries of
 # every run (ERROR and XPASS count as failed); the exit status is 1 when a test
 # or a step failed. VSNAP_REFERENCE=DIR names the shared reference material
-# (libvirt corpus, virsh transcripts) when it is not at SRCDIR/../shared/reference.
+# (libvirt corpus, virsh transcripts) when it is not at SRCDIR/../shared/reference;
+# the tests only cross-check against it, and skip those checks without it.
 #
 # The in-tree build is cleaned (make distclean) before step 3, because automake
 # refuses an out-of-tree build of a configured source tree; run make or
@@ -110,9 +111,9 @@ build_tree() {
         run_step "$name build" make -C "$dir" -j"$jobs"
 }
 
-# Tests that compare with libvirt's corpus and virsh's transcripts read them from
-# the reference directory; configure guesses SRCDIR/../shared/reference, and
-# VSNAP_REFERENCE in the environment points elsewhere.
+# Cross-checks with libvirt's corpus and virsh's transcripts read them from the
+# reference directory; configure guesses SRCDIR/../shared/reference, and
+# VSNAP_REFERENCE in the environment points elsewhere. Nothing else needs it.
 ref_flags=()
 if [ -n "${VSNAP_REFERENCE:-}" ]; then
     ref_flags=(--with-reference="$VSNAP_REFERENCE")

@@ -49,7 +49,8 @@ from() { rule "$1" "$2" from "$3" "$4"; }
 edit() { rule "$1" "$2" edit "$3" "$4"; }
 # Save the raw stdout under @WORK@/FILE for later commands.
 save() { rule "$1" "$2" save "$3" ""; }
-# Printed XML that is not checked against the schema.
+# Printed XML that the schema refuses (virsh prints it as given); run.sh
+# checks that it is refused instead of that it validates.
 xmlskip() { rule "$1" "$2" xmlskip "" "$3"; }
 # Only the last line of stderr is compared (the rest is a library message
 # whose details depend on the XML formatting).
@@ -162,7 +163,9 @@ override 11-edit-invalid-crash 3 0 'broken\n\n' '' "virsh had died; the snapshot
 
 # 12: every line is its own process (echo is vsnap's too).
 
-SCENARIOS="01-create-list-info 02-tree-branches 03-print-xml 05-offline 06-revert
+# 00: the help text of every snapshot command, one help command a line.
+
+SCENARIOS="00-help 01-create-list-info 02-tree-branches 03-print-xml 05-offline 06-revert
 07-delete 08a-redefine-prep 08b-redefine 09-edit 10-errors 11-edit-invalid-crash 12-parse-errors"
 
 # ------------------------------------------------------------- helpers --

@@ -6,6 +6,7 @@ EXTRA_DIST += \
 	tests/golden/convert.sh \
 	tests/golden/golden-lib.sh \
 	tests/golden/normalize.awk \
+	tests/golden/expected/00-help.txt \
 	tests/golden/expected/01-create-list-info.txt \
 	tests/golden/expected/02-tree-branches.txt \
 	tests/golden/expected/03-print-xml.txt \

@@ -15,3 +15,6 @@ EXTRA_DIST += tests/scenarios/fake-qemu-img-fail-second
 # --enable-failpoints, skips otherwise)
 TESTS += tests/scenarios/internal-crash.sh
 EXTRA_DIST += tests/scenarios/internal-crash.sh
+# validate.sh: --validate reads the installed schemas (the configured directory)
+TESTS += tests/scenarios/validate.sh
+EXTRA_DIST += tests/scenarios/validate.sh

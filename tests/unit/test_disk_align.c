@@ -1,4 +1,6 @@
-/* Snapshot disk alignment, virsh-behaviour.md B.3 (lib/disk_align.c). */
+/* Snapshot disk alignment, virsh-behaviour.md B.3 (lib/disk_align.c): cases
+ * built in code, and the project's corpus tests/corpus/align (XML in, XML or
+ * the error message out). */
 #include "config.h"
 
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include "mem.h"
 #include "path.h"
 #include "../tap.h"
+#include "corpus.h"
 
 static char *tmpdir;
 
@@ -566,6 +569,115 @@ test_errors(void)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* tests/corpus/align */
+
+/* Create (or with undo, remove in reverse) the files the corpus lists. */
+static void
+corpus_files(const corpus *c, const char *dir, bool undo)
+{
+    char *list = corpus_read(c, "files"), *line, *save = NULL;
+    char *lines[64];
+    size_t n = 0, i;
+
+    if (!undo)
+        ok(list != NULL, "align corpus: file list readable");
+    for (line = list ? strtok_r(list, "\n", &save) : NULL; line && n < 64;
+         line = strtok_r(NULL, "\n", &save))
+        if (line[0] != '#' && line[0])
+            lines[n++] = line;
+    for (i = 0; i < n; i++) {
+        const char *l = lines[undo ? n - 1 - i : i];
+        char *path = vs_xasprintf("%s/%s", dir, l + (strncmp(l, "dir ", 4) == 0 ? 4 : 5));
+
+        if (strncmp(l, "dir ", 4) == 0)
+            undo ? rmdir(path) : mkdir(path, 0700);
+        else if (undo)
+            unlink(path);
+        else
+            touch(path);
+        free(path);
+    }
+    free(list);
+}
+
+static void
+run_align_corpus(void)
+{
+    char *dir = vs_xasprintf("%s/corpus", tmpdir);
+    corpus c;
+    size_t i;
+
+    if (corpus_open(&c, "align") < 0 || mkdir(dir, 0700) < 0) {
+        corpus_free(&c);
+        free(dir);
+        return;
+    }
+    corpus_files(&c, dir, false);
+    for (i = 0; i < c.ncases; i++) {
+        const corpus_case *cc = &c.cases[i];
+        const char *n = cc->name, *domfile = corpus_word(cc, 0), *sw = corpus_word(cc, 2);
+        const char *deflt = corpus_word(cc, 1);
+        char *in = corpus_subst(corpus_file(&c, cc, ".xml"), "@DIR@", dir);
+        char *want = corpus_subst(corpus_file(&c, cc, ".out"), "@DIR@", dir);
+        char *want_err = corpus_subst(corpus_chomp(corpus_file(&c, cc, ".err")), "@DIR@", dir);
+        char *domxml = NULL, *before = NULL, *got = NULL;
+        vs_domain_def *dom = NULL;
+        vs_snapshot_def *def = NULL;
+        vs_snap_location loc = strcmp(deflt, "internal") == 0 ? VS_LOC_INTERNAL : VS_LOC_EXTERNAL;
+        bool uniform = strncmp(sw, "uniform", 7) == 0, force = strcmp(sw, "uniform,force") == 0;
+        vs_error err;
+        int r;
+
+        if (!in || cc->nwords != 3 || (strcmp(deflt, "internal") != 0 && strcmp(deflt, "external") != 0) ||
+            (strcmp(sw, "-") != 0 && strcmp(sw, "uniform") != 0 && !force)) {
+            ok(0, "%s: manifest line %d and %s.xml are usable", n, cc->line, n);
+            goto next;
+        }
+        if (strcmp(domfile, "-") != 0) {
+            char *f = vs_xasprintf("%s.xml", domfile);
+
+            domxml = corpus_subst(corpus_read(&c, f), "@DIR@", dir);
+            free(f);
+            vs_error_clear(&err);
+            dom = domxml ? vs_domain_def_parse(domxml, strlen(domxml), domfile, &err) : NULL;
+            if (!dom) {
+                ok(0, "%s: domain %s.xml parses: %s", n, domfile, err.msg);
+                goto next;
+            }
+        }
+        vs_error_clear(&err);
+        if (!(def = vs_snapshot_def_parse(in, strlen(in), "(domain_snapshot)", 0, 0, &err))) {
+            ok(0, "%s: snapshot XML parses: %s", n, err.msg);
+            goto next;
+        }
+        before = vs_snapshot_def_format_str(def, 0);
+        r = vs_disk_align(def, dom, loc, uniform, force, &err);
+        got = vs_snapshot_def_format_str(def, 0);
+        if (want_err) {
+            ok(r < 0, "%s: refused", n);
+            is_str(err.msg, want_err, "%s: message", n);
+            is_str(got, before, "%s: the definition is unchanged", n);
+        } else {
+            ok(r == 0, "%s: aligns%s%s", n, r ? ": " : "", r ? err.msg : "");
+            is_str(got, want ? want : in, "%s: result is %s", n, want ? "NAME.out" : "the input");
+        }
+ next:
+        vs_snapshot_def_free(def);
+        vs_domain_def_free(dom);
+        free(before);
+        free(got);
+        free(domxml);
+        free(in);
+        free(want);
+        free(want_err);
+    }
+    corpus_files(&c, dir, true);
+    ok(rmdir(dir) == 0, "align corpus: scratch files removed");
+    corpus_free(&c);
+    free(dir);
+}
+
 static void
 remove_tree(void)
 {
@@ -616,6 +728,7 @@ main(void)
     test_defaults();
     test_requests();
     test_errors();
+    run_align_corpus();
 
     remove_tree();
     for (i = 0; i < npaths; i++)

@@ -11,6 +11,7 @@
 #include "path.h"
 #include "xml.h"
 #include "../tap.h"
+#include "../testenv.h"
 
 static char *
 data_path(const char *name)
@@ -107,6 +108,24 @@ expect_error(const char *xml, const char *want, const char *what)
 
 /* ---- round trips ---- */
 
+static char *domain_rng;    /* $VSNAP_SCHEMAS/domain.rng, or NULL */
+
+/* What vsnap prints as a domain definition validates against domain.rng. */
+static void
+ok_domain_valid(const char *xml, const char *label)
+{
+    vs_error err;
+    xmlDocPtr doc;
+
+    if (!domain_rng)
+        return;     /* main reports one skip */
+    vs_error_clear(&err);
+    doc = vs_xml_parse(xml, strlen(xml), "(output)", &err);
+    ok(doc && vs_xml_validate(doc, domain_rng, &err) == 0, "%s: validates against domain.rng%s%s",
+       label, err.msg[0] ? ": " : "", err.msg);
+    xmlFreeDoc(doc);
+}
+
 static void
 test_roundtrip_file(const char *name)
 {
@@ -124,6 +143,15 @@ test_roundtrip_file(const char *name)
     is_str(sec, text, "%s: secure format is byte-identical", name);
     out = fmt(def, 0, true, NULL);
     is_str(out, sec, "%s: formatting twice gives the same text", name);
+    ok_domain_valid(sec, name);
+    free(out);
+    out = fmt(def, 0, false, NULL);
+    {
+        char *label = vs_xasprintf("%s without security fields", name);
+
+        ok_domain_valid(out, label);
+        free(label);
+    }
     free(out);
     free(sec);
     free(text);
@@ -245,14 +273,14 @@ test_embedding(void)
 static void
 test_reference(void)
 {
-    const char *ref = getenv("VSNAP_REFERENCE");
+    const char *ref = testenv_reference();
     char *dir;
     DIR *dh;
     struct dirent *de;
     int checked = 0;
 
-    if (!ref || !*ref) {
-        printf("ok %d # SKIP VSNAP_REFERENCE is not set\n", ++tap_n);
+    if (!ref) {
+        testenv_skip_cross_checks();
         return;
     }
     dir = vs_xasprintf("%s/libvirt/tests/qemudomainsnapshotxml2xmlout", ref);
@@ -772,6 +800,8 @@ test_names(void)
 int
 main(void)
 {
+    if (!(domain_rng = testenv_schema("domain.rng")))
+        testenv_skip_schemas();
     test_names();
     test_roundtrip_file("disks.xml");
     test_roundtrip_file("odd.xml");
@@ -784,5 +814,6 @@ main(void)
     test_disks();
     test_copy();
     test_set_source();
+    free(domain_rng);
     return tap_done();
 }

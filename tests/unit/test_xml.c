@@ -14,15 +14,12 @@
 #include "path.h"
 #include "xml.h"
 #include "../tap.h"
+#include "../testenv.h"
+
+#include <dirent.h>
 
 static char *scratch;
-static const char *reference;
-
-static void
-skip(const char *why)
-{
-    printf("ok %d # SKIP %s\n", ++tap_n, why);
-}
+static const char *reference;   /* ../shared/reference for the cross-checks, or NULL */
 
 static xmlDocPtr
 parse_str(const char *s, vs_error *e)
@@ -347,8 +344,67 @@ format_tree(vs_buf *b, xmlNodePtr n)
     }
 }
 
+/* Parse `path` and format it back: byte for byte the same text. */
 static void
-test_roundtrip(void)
+roundtrip_file(const char *path, const char *label, bool plain)
+{
+    char *data = NULL;
+    size_t len;
+    xmlDocPtr d;
+    vs_error e;
+
+    if (vs_file_read(path, VS_XML_MAX_SIZE, &data, &len, &e) < 0) {
+        ok(0, "%s readable: %s", label, e.msg);
+        return;
+    }
+    d = vs_xml_parse(data, len, path, &e);
+    if (!d) {
+        ok(0, "%s parses: %s", label, e.msg);
+    } else {
+        vs_buf b = VS_BUF_INIT;
+
+        if (plain)
+            vs_xml_format_node(&b, xmlDocGetRootElement(d), 0);
+        else
+            format_tree(&b, xmlDocGetRootElement(d));
+        vs_buf_addc(&b, '\n');
+        is_str(vs_buf_str(&b), data, "%s round-trips byte for byte", label);
+        vs_buf_reset(&b);
+    }
+    xmlFreeDoc(d);
+    free(data);
+}
+
+/* Every expected output of the project's snapshot corpus is libvirt-style XML. */
+static void
+test_roundtrip_corpus(void)
+{
+    const char *top = getenv("top_srcdir");
+    char *dir = vs_xasprintf("%s/tests/corpus/snapshot", top && *top ? top : ".");
+    DIR *dh = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    while (dh && (de = readdir(dh))) {
+        size_t l = strlen(de->d_name);
+        char *path;
+
+        if (l < 5 || strcmp(de->d_name + l - 4, ".out") != 0)
+            continue;
+        path = vs_xasprintf("%s/%s", dir, de->d_name);
+        roundtrip_file(path, de->d_name, true);
+        free(path);
+        n++;
+    }
+    if (dh)
+        closedir(dh);
+    ok(n > 10, "%d corpus outputs round-tripped (%s)", n, dir);
+    free(dir);
+}
+
+/* Cross-check: libvirt's own snapshot corpus. */
+static void
+test_roundtrip_libvirt(void)
 {
     static const char *files[] = {
         "all_parameters.xml", "disk-seclabel.xml", "disk_driver_name_null.xml",
@@ -357,39 +413,12 @@ test_roundtrip(void)
         "metadata.xml", "name_and_description.xml", "noparent.xml",
         "noparent_nodescription.xml", "noparent_nodescription_noactive.xml",
         "qcow2-metadata-cache.xml", NULL };
-    vs_error e;
 
-    if (!reference) {
-        skip("VSNAP_REFERENCE is not set: libvirt round trip");
-        return;
-    }
     for (int i = 0; files[i]; i++) {
         char *path = vs_xasprintf("%s/libvirt/tests/qemudomainsnapshotxml2xmlout/%s",
                                   reference, files[i]);
-        char *data = NULL;
-        size_t len;
-        xmlDocPtr d;
 
-        if (vs_file_read(path, VS_XML_MAX_SIZE, &data, &len, &e) < 0) {
-            skip(e.msg);
-            free(path);
-            continue;
-        }
-        d = vs_xml_parse(data, len, path, &e);
-        if (!d) {
-            ok(0, "%s parses: %s", files[i], e.msg);
-        } else {
-            vs_buf b = VS_BUF_INIT;
-            if (strcmp(files[i], "full_domain.xml") == 0)
-                vs_xml_format_node(&b, xmlDocGetRootElement(d), 0);
-            else
-                format_tree(&b, xmlDocGetRootElement(d));
-            vs_buf_addc(&b, '\n');
-            is_str(vs_buf_str(&b), data, "%s round-trips byte for byte", files[i]);
-            vs_buf_reset(&b);
-        }
-        xmlFreeDoc(d);
-        free(data);
+        roundtrip_file(path, files[i], strcmp(files[i], "full_domain.xml") == 0);
         free(path);
     }
 }
@@ -397,6 +426,7 @@ test_roundtrip(void)
 static void
 test_validate(void)
 {
+    const char *top = getenv("top_srcdir");
     char *rng, *path, *data = NULL, *want;
     size_t len;
     vs_error e;
@@ -412,20 +442,20 @@ test_validate(void)
     ok(strstr(e.msg, "/x-no-such.rng") != NULL, "missing schema message names it: %s", e.msg);
     xmlFreeDoc(d);
 
-    if (!reference) {
-        skip("VSNAP_REFERENCE is not set: validation");
+    if (!(rng = testenv_schema("domainsnapshot.rng"))) {
+        testenv_skip_schemas();
         return;
     }
-    rng = vs_xasprintf("%s/libvirt/schemas/domainsnapshot.rng", reference);
-    path = vs_xasprintf("%s/libvirt/tests/qemudomainsnapshotxml2xmlout/full_domain.xml", reference);
+    /* a snapshot with a full <domain> (nested grammar of domain.rng) */
+    path = vs_xasprintf("%s/tests/corpus/snapshot/domain-secure.xml", top && *top ? top : ".");
     if (vs_file_read(path, VS_XML_MAX_SIZE, &data, &len, &e) == 0 &&
         (d = vs_xml_parse(data, len, path, &e))) {
         vs_error_clear(&e);
-        ok(vs_xml_validate(d, rng, &e) == 0, "full_domain.xml is valid%s", e.msg);
+        ok(vs_xml_validate(d, rng, &e) == 0, "domain-secure.xml is valid%s", e.msg);
         ok(vs_xml_validate(d, rng, &e) == 0, "validating twice (cached schema)");
         xmlFreeDoc(d);
     } else {
-        skip(e.msg);
+        ok(0, "%s: %s", path, e.msg);
     }
     free(data);
 
@@ -516,9 +546,7 @@ main(void)
     char *stderr_text = NULL;
     int saved, fd;
 
-    reference = getenv("VSNAP_REFERENCE");
-    if (reference && !*reference)
-        reference = NULL;
+    reference = testenv_reference();
     if (!(scratch = mkdtemp(tmpl))) {
         printf("Bail out! mkdtemp failed\n");
         return 1;
@@ -533,8 +561,12 @@ main(void)
     test_doctype();
     test_size_cap();
     test_format();
-    test_roundtrip();
+    test_roundtrip_corpus();
     test_validate();
+    if (reference)
+        test_roundtrip_libvirt();
+    else
+        testenv_skip_cross_checks();
     test_xpath();
 
     fflush(stderr);

@@ -544,10 +544,10 @@ scan_dir(vs_dom *d, const char *dir, cset *s, char *const *uuids, unsigned flags
 static int
 check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
 {
-    vs_plan *p = NULL, *merge = NULL, *tail = NULL;
+    vs_plan *p = NULL;
     vs_model m;
     vs_error e;
-    size_t i, lead = 0;
+    size_t i;
     int ret = 0;
 
     vs_error_clear(&e);
@@ -555,19 +555,8 @@ check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
     if (vs_model_load(&m, d, VS_MODEL_IMAGES, &e) < 0)
         goto out;
     p = vs_plan_new("snapshot-check --repair", d->name, m.dom->uuid, NULL);
-    merge = vs_plan_new("merge", NULL, NULL, NULL);
-    tail = vs_plan_new("tail", NULL, NULL, NULL);
-    if (vs_reclaim(&m, true, merge, tail, p, &e) < 0 ||
-        vs_reclaim_check_images(&m, merge, &e) < 0)
+    if (vs_reclaim_plan(&m, p, NULL, false, &e) < 0)
         goto out;
-    while (lead < merge->n && merge->steps[lead].kind == VS_STEP_REBASE_IMAGE)
-        vs_plan_add_copy(p, &merge->steps[lead++]);
-    vs_plan_commit_point(p);
-    for (i = lead; i < merge->n; i++)
-        vs_plan_add_copy(p, &merge->steps[i]);
-    vs_model_plan_metadata(&m, p, NULL);
-    for (i = 0; i < tail->n; i++)
-        vs_plan_add_copy(p, &tail->steps[i]);
     /* only when images are involved or the registry names files that are
      * gone: a registry that merely lists overlays the metadata names too is
      * how earlier releases wrote it */
@@ -603,8 +592,6 @@ check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
     }
  out:
     vs_plan_free(p);
-    vs_plan_free(merge);
-    vs_plan_free(tail);
     vs_model_release(&m);
     return ret;
 }

@@ -13,18 +13,6 @@
 #include "mem.h"
 #include "path.h"
 
-static char *
-dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (!slash)
-        return vs_xstrdup(".");
-    if (slash == path)
-        return vs_xstrdup("/");
-    return vs_xstrndup(path, (size_t)(slash - path));
-}
-
 /* Whether path is still the file the plan saw (or, planned as absent, still
  * absent): a removal checks that it did not change either. */
 static bool
@@ -114,7 +102,7 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
             return -1;
         if (rename(s->from, s->path) < 0)
             return vs_error_sys(err, errno, "cannot rename '%s' to '%s'", s->from, s->path);
-        dir = dir_of(s->path);
+        dir = vs_path_dir(s->path);
         ret = vs_dir_sync(dir, err);
         free(dir);
         return ret;

@@ -84,7 +84,7 @@ static int
 settle_new_image(const char *path, vs_error *err)
 {
     struct stat sb;
-    char *dir, *slash;
+    char *dir;
     int fd, ret;
 
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
@@ -102,11 +102,8 @@ settle_new_image(const char *path, vs_error *err)
     close(fd);
     if (!S_ISREG(sb.st_mode))
         return 0;
-    dir = vs_xstrdup(path);
-    slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    ret = vs_dir_sync(slash ? dir : ".", err);
+    dir = vs_path_dir(path);
+    ret = vs_dir_sync(dir, err);
     free(dir);
     return ret;
 }

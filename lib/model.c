@@ -21,21 +21,21 @@ vs_disk_is_local(const vs_domain_disk *dd)
     return (dd->type == VS_STORAGE_FILE || dd->type == VS_STORAGE_BLOCK) && dd->source;
 }
 
-static vs_snap_disk *
-entry_for(vs_snap_disk *disks, size_t n, const char *target)
+vs_snap_disk *
+vs_model_disk_entry(const vs_snapshot_def *def, const char *target)
 {
     size_t i;
 
-    for (i = 0; target && i < n; i++)
-        if (disks[i].name && strcmp(disks[i].name, target) == 0)
-            return &disks[i];
+    for (i = 0; target && i < def->ndisks; i++)
+        if (def->disks[i].name && strcmp(def->disks[i].name, target) == 0)
+            return &def->disks[i];
     return NULL;
 }
 
 vs_snap_location
 vs_model_disk_location(const vs_snapshot_def *def, const vs_domain_disk *dd)
 {
-    vs_snap_disk *e = entry_for(def->disks, def->ndisks, dd->target);
+    vs_snap_disk *e = vs_model_disk_entry(def, dd->target);
 
     if (e)
         return e->snapshot == VS_LOC_DEFAULT ? VS_LOC_NO : e->snapshot;
@@ -205,8 +205,8 @@ typedef enum { REF_DOMAIN, REF_CONTENT, REF_OVERLAY, REF_REVERT } ref_kind;
 typedef void (*ref_fn)(vs_model *m, const char *path, const char *fmt, ref_kind kind, long snap,
                        const char *target, vs_snap_location loc);
 
-static const char *
-entry_fmt(const vs_snap_disk *e)
+const char *
+vs_model_entry_fmt(const vs_snap_disk *e)
 {
     return e->format ? e->format : "qcow2";
 }
@@ -248,11 +248,11 @@ for_each_ref(vs_model *m, ref_fn fn)
         dom_refs(m, def->inactive_dom, REF_CONTENT, (long)s, def, fn);
         for (k = 0; k < def->ndisks; k++)
             if (entry_local(&def->disks[k]))
-                fn(m, def->disks[k].source, entry_fmt(&def->disks[k]), REF_OVERLAY, (long)s,
+                fn(m, def->disks[k].source, vs_model_entry_fmt(&def->disks[k]), REF_OVERLAY, (long)s,
                    def->disks[k].name, VS_LOC_EXTERNAL);
         for (k = 0; k < def->nrevert_disks; k++)
             if (entry_local(&def->revert_disks[k]))
-                fn(m, def->revert_disks[k].source, entry_fmt(&def->revert_disks[k]), REF_REVERT,
+                fn(m, def->revert_disks[k].source, vs_model_entry_fmt(&def->revert_disks[k]), REF_REVERT,
                    (long)s, def->revert_disks[k].name, VS_LOC_EXTERNAL);
     }
 }

@@ -84,6 +84,10 @@ void vs_model_recount(vs_model *m);
 /* Where snapshot def keeps domain disk dd: its entry's location, or what a
  * definition without entries means (C.2's rule for internal snapshots). */
 vs_snap_location vs_model_disk_location(const vs_snapshot_def *def, const vs_domain_disk *dd);
+/* Snapshot def's <disks> entry for disk `target`, or NULL; an entry's
+ * format (qcow2 when it names none). */
+vs_snap_disk *vs_model_disk_entry(const vs_snapshot_def *def, const char *target);
+const char *vs_model_entry_fmt(const vs_snap_disk *e);
 /* The image snapshot s recorded for disk target (a local disk), or NULL. */
 const vs_domain_disk *vs_model_snap_disk(const vs_model *m, long s, const char *target);
 /* A local disk: file or block storage with a source. */

@@ -297,8 +297,8 @@ vs_file_read_at(int dirfd, const char *name, const char *shown, size_t max, char
     return ret;
 }
 
-static char *
-dir_of(const char *path)
+char *
+vs_path_dir(const char *path)
 {
     const char *slash = strrchr(path, '/');
 
@@ -436,7 +436,7 @@ int
 vs_file_write_atomic(const char *path, const char *data, size_t len,
                      mode_t mode, vs_error *err)
 {
-    char *dir = dir_of(path);
+    char *dir = vs_path_dir(path);
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     int dirfd, ret;
@@ -455,7 +455,7 @@ int
 vs_file_write_atomic_at(int dirfd, const char *name, const char *shown, const char *data,
                         size_t len, mode_t mode, vs_error *err)
 {
-    char *dir = dir_of(shown);
+    char *dir = vs_path_dir(shown);
     int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, err);
 
     free(dir);
@@ -473,7 +473,7 @@ vs_file_remove(const char *path, vs_error *err)
             return 0;
         return vs_error_sys(err, errno, "cannot remove '%s'", path);
     }
-    dir = dir_of(path);
+    dir = vs_path_dir(path);
     ret = vs_dir_sync(dir, err);
     free(dir);
     return ret;
@@ -492,7 +492,7 @@ vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *err)
             return 0;
         return vs_error_sys(err, errno, "cannot remove '%s'", shown);
     }
-    dir = dir_of(shown);
+    dir = vs_path_dir(shown);
     ret = sync_fd(dirfd, dir, err);
     free(dir);
     return ret;

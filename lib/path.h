@@ -23,6 +23,10 @@
  */
 int vs_name_check(const char *what, const char *name, vs_error *err);
 
+/* The directory part of path: "." without one, "/" for a file at the root
+ * (caller frees). */
+char *vs_path_dir(const char *path);
+
 /* "dir/name" (caller frees). */
 char *vs_path_join(const char *dir, const char *name);
 

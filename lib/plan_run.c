@@ -389,6 +389,20 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
     return ret;
 }
 
+int
+vs_plan_run_or_dry(vs_plan *p, vs_dom *d, vs_plan **dry, vs_error *err)
+{
+    int ret;
+
+    if (dry) {
+        *dry = p;
+        return 0;
+    }
+    ret = vs_plan_execute(p, d, err);
+    vs_plan_free(p);
+    return ret;
+}
+
 /* ---- repair ------------------------------------------------------------ */
 
 static int

@@ -31,6 +31,10 @@
  */
 int vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err);
 
+/* What every verb does with its plan: with dry != NULL hand it over (*dry,
+ * the caller's to free) and change nothing; otherwise execute it. Takes p. */
+int vs_plan_run_or_dry(vs_plan *p, vs_dom *d, vs_plan **dry, vs_error *err);
+
 /* d's journal, decoded: 0 with *p NULL when there is none. Release st with
  * vs_journal_state_clear, *p with vs_plan_free. */
 int vs_plan_load_journal(vs_dom *d, vs_plan **p, vs_journal_state *st, vs_error *err);

@@ -324,3 +324,35 @@ vs_reclaim_check_images(const vs_model *m, const vs_plan *merge, vs_error *err)
     }
     return 0;
 }
+
+int
+vs_reclaim_plan(vs_model *m, vs_plan *p, const vs_plan *tags, bool metadata_only,
+                vs_error *err)
+{
+    vs_plan *merge = vs_plan_new("merge", NULL, NULL, NULL);
+    vs_plan *tail = vs_plan_new("tail", NULL, NULL, NULL);
+    size_t i, lead = 0;
+    int ret = -1;
+
+    if (!metadata_only &&
+        (vs_reclaim(m, true, merge, tail, p, err) < 0 || vs_reclaim_check_images(m, merge, err) < 0))
+        goto out;
+    while (lead < merge->n && vs_step_info(merge->steps[lead].kind)->undoable)
+        vs_plan_add_copy(p, &merge->steps[lead++]);
+    if (!metadata_only)
+        vs_plan_commit_point(p);
+    for (i = 0; tags && i < tags->n; i++)
+        vs_plan_add_copy(p, &tags->steps[i]);
+    for (i = lead; i < merge->n; i++)
+        vs_plan_add_copy(p, &merge->steps[i]);
+    vs_model_plan_metadata(m, p, NULL);
+    for (i = 0; i < tail->n; i++)
+        vs_plan_add_copy(p, &tail->steps[i]);
+    if (metadata_only)
+        vs_plan_commit_point(p);
+    ret = 0;
+ out:
+    vs_plan_free(merge);
+    vs_plan_free(tail);
+    return ret;
+}

@@ -33,6 +33,18 @@
 int vs_reclaim(vs_model *m, bool allow_merge, vs_plan *merge, vs_plan *tail, vs_plan *notes,
                vs_error *err);
 
+/*
+ * A plan that ends in reclaim, assembled into p: vs_reclaim with merges
+ * (unless metadata_only) and vs_reclaim_check_images, then the steps in the
+ * order every such planner uses: the leading merge steps that can be undone,
+ * the commit point, `tags` (the internal snapshots deleted; may be NULL), the
+ * other merge steps, the metadata the model now says
+ * (vs_model_plan_metadata), the removals. A metadata-only plan can be undone
+ * entirely, so its commit point is its end.
+ */
+int vs_reclaim_plan(vs_model *m, vs_plan *p, const vs_plan *tags, bool metadata_only,
+                    vs_error *err);
+
 /* Plan the recreation of overlay i, empty on base (create a temporary image
  * beside it, then move it over), into tail; the image's state in the model
  * follows. */

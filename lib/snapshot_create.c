@@ -192,21 +192,6 @@ new_plan(vs_dom *d, const char *operation, const char *snapshot, vs_error *err)
     return vs_plan_new(operation, d->name, dom->uuid, snapshot);
 }
 
-/* Run p, or hand it to the dry run. Takes p. */
-static int
-run_or_return(vs_dom *d, vs_plan *p, vs_plan **dry, vs_error *err)
-{
-    int ret;
-
-    if (dry) {
-        *dry = p;
-        return 0;
-    }
-    ret = vs_plan_execute(p, d, err);
-    vs_plan_free(p);
-    return ret;
-}
-
 /* ---- redefine ---------------------------------------------------------- */
 
 static bool
@@ -326,7 +311,7 @@ plan_redefine(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
         free(cur);
     }
     vs_plan_commit_point(p);
-    return run_or_return(d, p, dry, err);
+    return vs_plan_run_or_dry(p, d, dry, err);
 }
 
 /* ---- a new offline internal snapshot ----------------------------------- */
@@ -432,7 +417,7 @@ plan_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
         vs_plan_set_current(p, def->name, cur, NULL);
     }
     vs_plan_commit_point(p);
-    ret = run_or_return(d, p, dry, err);
+    ret = vs_plan_run_or_dry(p, d, dry, err);
     p = NULL;
  out:
     vs_plan_free(p);
@@ -704,7 +689,7 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
     if (!no_meta)
         vs_plan_set_current(p, def->name, current, NULL);
     vs_plan_commit_point(p);
-    ret = run_or_return(d, p, dry, err);
+    ret = vs_plan_run_or_dry(p, d, dry, err);
     p = NULL;
  out:
     vs_plan_free(p);

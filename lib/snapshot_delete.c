@@ -162,9 +162,8 @@ vs_delete_plan_model(vs_model *m, char *const *names, unsigned flags, vs_plan *p
                      vs_error *err)
 {
     bool metadata_only = (flags & VS_DELETE_METADATA_ONLY) != 0;
-    vs_plan *tags = vs_plan_new("tags", NULL, NULL, NULL), *merge = vs_plan_new("merge", NULL, NULL, NULL),
-            *tail = vs_plan_new("tail", NULL, NULL, NULL);
-    size_t i, k, lead = 0;
+    vs_plan *tags = vs_plan_new("tags", NULL, NULL, NULL);
+    size_t i, k;
     int ret = -1;
 
     for (i = 0; names[i]; i++) {
@@ -187,32 +186,11 @@ vs_delete_plan_model(vs_model *m, char *const *names, unsigned flags, vs_plan *p
         if (s >= 0)
             simulate_delete(m, s, metadata_only ? NULL : tags);
     }
-    if (!metadata_only) {
-        if (vs_reclaim(m, true, merge, tail, p, err) < 0 ||
-            vs_reclaim_check_images(m, merge, err) < 0)
-            goto out;
-    }
-    /* leading safe rebases | commit point | internal snapshots deleted |
-     * merges | metadata | removals. A metadata-only delete can be undone
-     * entirely: its commit point is the end. */
-    while (lead < merge->n && merge->steps[lead].kind == VS_STEP_REBASE_IMAGE)
-        vs_plan_add_copy(p, &merge->steps[lead++]);
-    if (!metadata_only)
-        vs_plan_commit_point(p);
-    for (i = 0; i < tags->n; i++)
-        vs_plan_add_copy(p, &tags->steps[i]);
-    for (i = lead; i < merge->n; i++)
-        vs_plan_add_copy(p, &merge->steps[i]);
-    vs_model_plan_metadata(m, p, NULL);
-    for (i = 0; i < tail->n; i++)
-        vs_plan_add_copy(p, &tail->steps[i]);
-    if (metadata_only)
-        vs_plan_commit_point(p);
+    if (vs_reclaim_plan(m, p, tags, metadata_only, err) < 0)
+        goto out;
     ret = 0;
  out:
     vs_plan_free(tags);
-    vs_plan_free(merge);
-    vs_plan_free(tail);
     return ret;
 }
 
@@ -226,7 +204,6 @@ plan_forget_damaged(vs_dom *d, const char *name, vs_plan **dry, vs_error *err)
     vs_plan *p;
     char *cur;
     size_t i;
-    int ret;
 
     if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))
         return -1;
@@ -256,13 +233,7 @@ plan_forget_damaged(vs_dom *d, const char *name, vs_plan **dry, vs_error *err)
     free(cur);
     vs_plan_commit_point(p);
     vs_plan_remove_snapshot(p, name, NULL, "its file cannot be read, so it is forgotten");
-    if (dry) {
-        *dry = p;
-        return 0;
-    }
-    ret = vs_plan_execute(p, d, err);
-    vs_plan_free(p);
-    return ret;
+    return vs_plan_run_or_dry(p, d, dry, err);
 }
 
 /* Whether snapshot `name` has a file that cannot be used: one the tree
@@ -321,13 +292,8 @@ vs_snapshot_delete_set(vs_dom *d, char *const *targets, unsigned flags, vs_plan 
                     m.dom->uuid, targets[0] && !targets[1] ? targets[0] : NULL);
     if (vs_delete_plan_model(&m, names, flags, p, err) < 0)
         goto out;
-    if (dry) {
-        *dry = p;
-        p = NULL;
-        ret = 0;
-    } else {
-        ret = vs_plan_execute(p, d, err);
-    }
+    ret = vs_plan_run_or_dry(p, d, dry, err);
+    p = NULL;
  out:
     vs_plan_free(p);
     vs_model_release(&m);

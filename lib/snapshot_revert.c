@@ -48,22 +48,6 @@ state_offline(vs_snap_state s)
            s == VS_STATE_DISK_SNAPSHOT || s == VS_STATE_NOSTATE;
 }
 
-static vs_snap_disk *
-entry_for(vs_snap_disk *disks, size_t n, const char *target)
-{
-    size_t i;
-
-    for (i = 0; target && i < n; i++)
-        if (disks[i].name && strcmp(disks[i].name, target) == 0)
-            return &disks[i];
-    return NULL;
-}
-
-static const char *
-entry_fmt(const vs_snap_disk *e)
-{
-    return e->format ? e->format : "qcow2";
-}
 
 /* "<image minus suffix>.<unix time>", made unique. Caller frees. */
 static char *
@@ -172,7 +156,7 @@ decide(vs_model *m, long si, const vs_domain_def *newdom, bool is_ext, rv_action
             }
         }
         if (act[i] == RV_OVERLAY) {
-            vs_snap_disk *e = entry_for(def->disks, def->ndisks, dd->target);
+            vs_snap_disk *e = vs_model_disk_entry(def, dd->target);
             long o;
 
             if (!e || e->snapshot != VS_LOC_EXTERNAL || !e->source ||
@@ -225,16 +209,16 @@ vs_revert_plan_model(vs_model *m, long si, vs_plan *p, vs_error *err)
         src = vs_xstrdup(dd->source);
         srcfmt = vs_xstrdup(dd->format ? dd->format : "raw");
         if (reuse) {
-            vs_snap_disk *e = entry_for(def->disks, def->ndisks, dd->target);
+            vs_snap_disk *e = vs_model_disk_entry(def, dd->target);
             char *tmp = vs_tmp_image_name(e->source, m->dom->uuid);
 
             why = vs_xasprintf("overlay of snapshot '%s' for disk %s, recreated empty",
                                def->name, dd->target);
-            vs_plan_create_image(pre, tmp, entry_fmt(e), src, srcfmt, why);
-            vs_plan_replace_image(tail, tmp, e->source, entry_fmt(e), src, srcfmt, why);
+            vs_plan_create_image(pre, tmp, vs_model_entry_fmt(e), src, srcfmt, why);
+            vs_plan_replace_image(tail, tmp, e->source, vs_model_entry_fmt(e), src, srcfmt, why);
             free(tmp);
             path = vs_xstrdup(e->source);
-            ret = vs_domain_def_set_disk_source(newdom, i, VS_STORAGE_FILE, path, entry_fmt(e),
+            ret = vs_domain_def_set_disk_source(newdom, i, VS_STORAGE_FILE, path, vs_model_entry_fmt(e),
                                                 err);
         } else {
             path = revert_overlay_name(m, pre, src);
@@ -375,13 +359,8 @@ revert_common(vs_dom *d, const char *name, unsigned flags, vs_plan **dry, vs_err
     p = vs_plan_new("snapshot-revert", d->name, m.dom->uuid, name);
     if (vs_revert_plan_model(&m, si, p, err) < 0)
         goto out;
-    if (dry) {
-        *dry = p;
-        p = NULL;
-        ret = 0;
-    } else {
-        ret = vs_plan_execute(p, d, err);
-    }
+    ret = vs_plan_run_or_dry(p, d, dry, err);
+    p = NULL;
  out:
     vs_plan_free(p);
     vs_model_release(&m);

@@ -257,7 +257,7 @@ static const shape shapes[] = {
     { "chain: the root's overlay holds nothing: no commit",
       { { "b", NULL, NULL, 16, false }, { "oA", "b", NULL, 16, true }, { "oB", "oA", NULL, 16, false } },
       "oB", { { "A", NULL, "b", "oA" }, { "B", "A", "oA", "oB" } }, "B", NULL, NULL,
-      "delete A", "retarget-image oB b; write-snapshot B; remove-snapshot A; remove-image oA",
+      "delete A", "retarget-image oB b; | write-snapshot B; remove-snapshot A; remove-image oA",
       NULL, NULL },
     { "chain: the empty overlay was grown: it is committed",
       { { "b", NULL, NULL, 16, false }, { "oA", "b", NULL, 32, true }, { "oB", "oA", NULL, 32, false } },

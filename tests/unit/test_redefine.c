@@ -133,7 +133,7 @@ fresh_domain(vs_store **st, vs_error *err)
     touch(p);
     free(p);
     def = vs_domain_def_parse(domain_text, strlen(domain_text), "domain.xml", err);
-    *st = vs_store_open(root, err);
+    *st = vs_store_open(root, 0, err);
     if (def && *st && vs_store_define(*st, def, &created, err) == 0)
         d = vs_dom_open(*st, "vm", VS_LOCK_EXCLUSIVE, err);
     vs_domain_def_free(def);

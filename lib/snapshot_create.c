@@ -24,13 +24,6 @@
 #define F_QUIESCE     "VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE"
 #define F_LIVE        "VIR_DOMAIN_SNAPSHOT_CREATE_LIVE"
 
-vs_domstate
-vs_domain_state(vs_dom *d)
-{
-    (void)d;
-    return VS_DOMSTATE_SHUTOFF;
-}
-
 /* ---- helpers shared with revert, delete and edit ---------------------- */
 
 void

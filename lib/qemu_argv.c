@@ -79,7 +79,7 @@ static const rule rules[] = {
     { "devices/emulator", "", false },
     { "devices/disk", "type|device|snapshot", false },
     { "devices/disk/driver", "name|type|cache|discard|io|detect_zeroes", false },
-    { "devices/disk/source", "file|dev", false },
+    { "devices/disk/source", "file|dev|protocol|name", false },  /* network: refused by type */
     /* the chain is read from the image headers by QEMU itself */
     { "devices/disk/backingStore", "type|index", true },
     { "devices/disk/target", "dev|bus|tray", false },

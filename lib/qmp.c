@@ -291,6 +291,8 @@ read_message(vs_qmp *q, long long deadline, json_object **msg, vs_error *err)
         r = recv(q->fd, q->rbuf, sizeof(q->rbuf), 0);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
+        if (r < 0 && errno == ECONNRESET)
+            r = 0;
         if (r < 0) {
             vs_error_sys(err, errno, "cannot read from %s", q->what);
             return set_broken(q, err);
@@ -343,6 +345,10 @@ send_all(vs_qmp *q, const char *data, size_t len, int fd, long long deadline, vs
         }
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+            vs_error_set(err, VS_ERR_OPERATION_FAILED, "%s closed the connection", q->what);
+            return set_broken(q, err);
+        }
         if (w < 0 && errno != EAGAIN) {
             vs_error_sys(err, errno, "cannot write to %s", q->what);
             return set_broken(q, err);
@@ -685,8 +691,8 @@ vs_qmp_job_wait(vs_qmp *q, const char *id, const char *status, int timeout_ms, v
             ret = 0;
             break;
         }
-        if (strcmp(last, "concluded") == 0 || strcmp(last, "null") == 0 ||
-            strcmp(last, "aborting") == 0) {
+        /* "aborting" goes on to "concluded", where the error is */
+        if (strcmp(last, "concluded") == 0 || strcmp(last, "null") == 0) {
             char *msg = NULL;
 
             if (strcmp(last, "null") != 0 && job_error(q, id, &msg, err) < 0)

@@ -170,7 +170,7 @@ cmd_qemu_monitor_command(vs_ctl *ctl, const vs_args *a)
     }
     if (hmp) {
         if (vs_qmp_hmp(q, text, &reply, &ctl->err) == 0) {
-            vs_out(ctl, "%s", reply);
+            vs_out(ctl, "%s\n", reply);
             ret = 0;
         }
     } else {

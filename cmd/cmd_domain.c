@@ -50,7 +50,25 @@ int
 cmd_undefine(vs_ctl *ctl, const vs_args *a)
 {
     const char *name = vs_arg_str(a, "domain");
+    vs_run_info info;
+    vs_dom *d;
 
+    /* The run directory goes with the domain's: a QEMU that runs would be
+     * left without its monitor and pid file. */
+    if ((d = vs_dom_open(ctl->store, name, VS_LOCK_SHARED, NULL))) {
+        int rc = vs_domain_run_info(d, &info, &ctl->err);
+
+        vs_dom_close(d);
+        if (rc < 0 || info.state != VS_RUN_SHUTOFF) {
+            if (rc == 0)
+                vs_error_set(&ctl->err, VS_ERR_OPERATION_INVALID,
+                             "domain '%s' is %s: vsnap undefines only shut-off domains; "
+                             "shut it down or destroy it first", name,
+                             vs_run_state_name(info.state));
+            vs_print_error(ctl, "Failed to undefine domain '%s'", name);
+            return -1;
+        }
+    }
     if (vs_store_undefine(ctl->store, name, vs_arg_bool(a, "snapshots-metadata"), &ctl->err) < 0) {
         if (ctl->err.code == VS_ERR_NO_DOMAIN) {
             vs_error_clear(&ctl->err);

@@ -388,7 +388,7 @@ probe(vs_dom *d, vs_run_info *info, vs_qmp **q, bool write, vs_error *err)
         /* Shut off. QEMU removes its pid file when it ends by itself; one
          * left behind means it died (killed, crashed). */
         if (rec.state != VS_RUN_SHUTOFF) {
-            const char *why = present ? "failed" : "shutdown";
+            const char *why = present ? "crashed" : "shutdown";
             info_set(info, VS_RUN_SHUTOFF, why, -1);
             if (write)
                 state_write(d, VS_RUN_SHUTOFF, why, -1, NULL);

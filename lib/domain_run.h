@@ -49,10 +49,11 @@ const char *vs_run_state_name(vs_run_state s);
 
 /*
  * The domain's state, from QMP query-status when QEMU runs. A stale pid file
- * or socket (QEMU gone) means shut off and is cleaned up: a pid file left
- * behind means QEMU died ("shut off (failed)"), none means it ended by
- * itself ("shut off (shutdown)"). The caller holds the domain's lock
- * (shared is enough).
+ * or socket (QEMU gone) means shut off and is cleaned up: QEMU removes its
+ * pid file when it ends by itself ("shut off (shutdown)"), so one left
+ * behind means QEMU died ("shut off (crashed)", libvirt's word when QEMU
+ * vanishes); a start that failed is "shut off (failed)". The caller holds
+ * the domain's lock (shared is enough).
  */
 int vs_domain_run_info(vs_dom *d, vs_run_info *info, vs_error *err);
 

@@ -72,6 +72,9 @@ expect_error "snapshot-revert too" "error: Failed to revert snapshot before
 $msg" snapshot-revert anchor before
 expect_error "snapshot-delete too" "error: Failed to delete snapshot before
 $msg" snapshot-delete anchor before
+expect_error "snapshot-check too" "$msg" snapshot-check anchor
+expect_error "undefine of a running domain is refused" "error: Failed to undefine domain 'anchor'
+error: Requested operation is not valid: domain 'anchor' is running: vsnap undefines only shut-off domains; shut it down or destroy it first" undefine anchor --snapshots-metadata
 t_is "the image still has only its offline snapshot" "$(qemu-img snapshot -U -l "$tmp/a.qcow2" | awk 'NR > 2 {print $2}')" "before"
 
 # ---- the monitor -----------------------------------------------------------
@@ -152,7 +155,7 @@ t_is "running (unpaused)" "$(state anchor)" "running (unpaused)"
 pid=$(qemu_pid)
 kill -9 "$pid"
 while ! gone "$pid"; do sleep 0.01; done
-t_is "QEMU killed from outside: shut off (failed)" "$(state anchor)" "shut off (failed)"
+t_is "QEMU killed from outside: shut off (crashed)" "$(state anchor)" "shut off (crashed)"
 t_check "its pid file and socket are cleaned up" test ! -e "$run_dir/pid" -a ! -e "$run_dir/monitor.sock"
 expect_ok "start again" start anchor
 pid=$(qemu_pid)
@@ -166,7 +169,7 @@ printf '%s\n' "$dead" >"$run_dir/pid"
 echo "running booted $dead" >"$run_dir/state"
 run list --all
 t_is "stale pid file and socket: list says shut off" "$(out | sed -n 3p | awk '{print $1, $2, $3, $4}')" "- anchor shut off"
-t_is "stale pid file and socket: shut off (failed)" "$(state anchor)" "shut off (failed)"
+t_is "stale pid file and socket: shut off (crashed)" "$(state anchor)" "shut off (crashed)"
 t_check "stale files removed" test ! -e "$run_dir/pid" -a ! -e "$run_dir/monitor.sock"
 expect_ok "start after stale files" start anchor
 expect_ok "destroy" destroy anchor

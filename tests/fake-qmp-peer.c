@@ -184,14 +184,16 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
-    if (strlen(argv[2]) >= sizeof(sa.sun_path)) {
+    /* Listen under a temporary name, then rename: the socket appears only
+     * once it accepts connections. */
+    if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.tmp", argv[2]) >= (int)sizeof(sa.sun_path)) {
         fprintf(stderr, "socket path too long\n");
         return 2;
     }
-    strcpy(sa.sun_path, argv[2]);
-    unlink(argv[2]);
+    unlink(sa.sun_path);
     if ((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
-        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 8) < 0) {
+        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 8) < 0 ||
+        rename(sa.sun_path, argv[2]) < 0) {
         perror("fake-qmp-peer");
         return 1;
     }

@@ -753,12 +753,11 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
     ret = 0;
  out:
     if (ret < 0 && pid > 0) {
-        char *pp = run_file(d, "pid");
+        /* QEMU started but did not get ready: it goes, and start failed */
         vs_qmp_free(q);
         q = NULL;
         kill(pid, SIGKILL);
         kill_qemu(pid, NULL);
-        free(pp);
         run_cleanup(d);
         vs_error_clear(&e2);
         state_write(d, VS_RUN_SHUTOFF, "failed", -1, &e2);

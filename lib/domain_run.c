@@ -913,6 +913,26 @@ vs_domain_resume(vs_dom *d, vs_error *err)
     return ret;
 }
 
+vs_domain_def *
+vs_domain_live_def(vs_dom *d, vs_error *err)
+{
+    char *path = run_file(d, "domain.xml"), *data = NULL;
+    vs_domain_def *def = NULL, *pers;
+    vs_run_info info;
+    size_t len;
+
+    if (probe(d, &info, NULL, false, err) == 0 && info.state != VS_RUN_SHUTOFF &&
+        vs_file_read(path, VS_XML_MAX_SIZE, &data, &len, NULL) == 0)
+        def = vs_domain_def_parse(data, len, path, err);
+    free(data);
+    free(path);
+    if (def)
+        return def;
+    if (!(pers = vs_dom_def(d, err)))
+        return NULL;
+    return vs_domain_def_copy(pers);
+}
+
 vs_qmp *
 vs_domain_agent(vs_dom *d, int timeout_ms, vs_error *err)
 {

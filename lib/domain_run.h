@@ -108,6 +108,11 @@ vs_qmp *vs_domain_agent(vs_dom *d, int timeout_ms, vs_error *err);
  */
 int vs_domain_require_inactive(vs_dom *d, vs_error *err);
 
+/* The definition the running domain was started with (<domain>/run/domain.xml;
+ * caller frees with vs_domain_def_free). A domain vsnap did not start, or
+ * one that is shut off: its persistent definition. */
+vs_domain_def *vs_domain_live_def(vs_dom *d, vs_error *err);
+
 /* <domain>/run (caller frees). */
 char *vs_domain_run_dir(const vs_dom *d);
 

@@ -258,6 +258,122 @@ fi
 t_is "... and it answers" "$("$VSNAP" -d "$deep" domstate anchor 2>&1 | head -1)" "running"
 "$VSNAP" -d "$deep" -q destroy anchor >/dev/null 2>&1
 
+# ---- a guest that powers off while shutdown waits ---------------------------
+# No guest OS here reacts to the power button; SIGTERM makes QEMU end the way
+# a powered-off guest does (a SHUTDOWN event, then exit).
+expect_ok "start" start anchor
+pid=$(qemu_pid)
+(sleep 0.5; kill -TERM "$pid") &
+run shutdown anchor --timeout 20
+t_is "shutdown succeeds when the guest goes off within the wait" "$rc" 0
+expect_stdout "... printing virsh's line" "Domain 'anchor' is being shutdown
+"
+t_is "shut off (shutdown)" "$(state anchor)" "shut off (shutdown)"
+expect_ok "start" start anchor
+t0=$(date +%s%N)
+expect_ok "shutdown --timeout 0 returns at once, as virsh" shutdown anchor --timeout 0
+t_check "... without waiting" test $((($(date +%s%N) - t0) / 1000000)) -lt 1000
+expect_ok "destroy" destroy anchor
+
+# ---- every translated device, in a real QEMU ---------------------------------
+make_image "$tmp/s.qcow2"
+make_image "$tmp/c.qcow2"
+qemu-img create -q -f raw "$tmp/cd.iso" 1M
+head -c 262144 /dev/zero >"$tmp/code.fd"
+head -c 131072 /dev/zero >"$tmp/vars-template.fd"
+cat >"$tmp/full.xml" <<EOF
+<domain type='qemu'>
+  <name>full</name>
+  <uuid>33333333-4444-5555-6666-777777777777</uuid>
+  <memory unit='MiB'>48</memory>
+  <vcpu placement='static' current='1'>2</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <loader readonly='yes' type='pflash'>$tmp/code.fd</loader>
+    <nvram template='$tmp/vars-template.fd'>$tmp/vars.fd</nvram>
+    <boot dev='cdrom'/>
+    <boot dev='hd'/>
+  </os>
+  <features>
+    <acpi/>
+    <apic/>
+  </features>
+  <cpu mode='custom' match='exact' check='none'>
+    <model fallback='forbid'>qemu64</model>
+  </cpu>
+  <clock offset='utc'>
+    <timer name='rtc' tickpolicy='catchup'/>
+  </clock>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='writeback' discard='unmap'/>
+      <source file='$tmp/s.qcow2'/>
+      <target dev='sda' bus='sata'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$tmp/c.qcow2'/>
+      <target dev='sdb' bus='scsi'/>
+      <serial>SCSI-1</serial>
+    </disk>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/>
+      <source file='$tmp/cd.iso'/>
+      <target dev='hdc' bus='ide'/>
+      <readonly/>
+    </disk>
+    <controller type='usb' index='0' model='qemu-xhci'/>
+    <controller type='scsi' index='0' model='virtio-scsi'/>
+    <interface type='user'>
+      <mac address='52:54:00:aa:bb:cc'/>
+      <model type='virtio'/>
+    </interface>
+    <serial type='pty'>
+      <target type='isa-serial' port='0'>
+        <model name='isa-serial'/>
+      </target>
+    </serial>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
+    <input type='tablet' bus='usb'/>
+    <input type='mouse' bus='ps2'/>
+    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1' passwd='pw'/>
+    <video>
+      <model type='vga' vram='16384' heads='1' primary='yes'/>
+    </video>
+    <audio id='1' type='none'/>
+    <memballoon model='virtio'/>
+    <rng model='virtio'>
+      <backend model='random'>/dev/urandom</backend>
+    </rng>
+  </devices>
+</domain>
+EOF
+must define "$tmp/full.xml"
+run start full
+if [ "$rc" = 0 ]; then t_ok "a domain with every translated device starts in QEMU"; else t_not_ok "a domain with every translated device starts in QEMU"; t_diag "$tmp/err"; fi
+t_check "... its NVRAM was copied from the template" cmp -s "$tmp/vars.fd" "$tmp/vars-template.fd"
+run qemu-monitor-command full --return-value query-block
+t_check "... its disks are the named nodes" grep -q '"node-name":"vsnap-sda-0-format"' "$tmp/out"
+run qemu-monitor-command full --hmp info vnc
+t_check "... VNC listens, with a password" grep -q "Auth: vnc" "$tmp/out"
+t_check "... the serial console goes to its log" test -f "$meta/full/run/serial0.log"
+t_is "... the agent socket is there (0600)" "$(stat -c '%a %F' "$meta/full/run/agent.sock")" "600 socket"
+t0=$(date +%s)
+expect_error "qemu-agent-command with no agent in the guest: not responding, within --timeout" \
+    "error: Guest agent is not responding: Guest agent not available for now" \
+    qemu-agent-command full --timeout 1 '{"execute":"guest-ping"}'
+t_check "... in about a second" test $(($(date +%s) - t0)) -le 3
+expect_ok "destroy" destroy full
+
 # ---- KVM ---------------------------------------------------------------------------
 sed "s/<domain type='qemu'>/<domain type='kvm'>/; s/<name>anchor</<name>k</; s/11111111-2222/11111111-9999/" \
     "$tmp/anchor.xml" >"$tmp/k.xml"

@@ -144,6 +144,14 @@ int cmd_snapshot_list(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_parent(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_revert(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_check(vs_ctl *ctl, const vs_args *a);   /* cmd_check.c */
+/* cmd_run.c: running domains */
+int cmd_start(vs_ctl *ctl, const vs_args *a);
+int cmd_shutdown(vs_ctl *ctl, const vs_args *a);
+int cmd_destroy(vs_ctl *ctl, const vs_args *a);
+int cmd_suspend(vs_ctl *ctl, const vs_args *a);
+int cmd_resume(vs_ctl *ctl, const vs_args *a);
+int cmd_qemu_monitor_command(vs_ctl *ctl, const vs_args *a);
+int cmd_qemu_agent_command(vs_ctl *ctl, const vs_args *a);
 int cmd_help(vs_ctl *ctl, const vs_args *a);
 int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);

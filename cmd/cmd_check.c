@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "../lib/check.h"
+#include "../lib/domain_run.h"
 #include "../lib/mem.h"
 
 int
@@ -16,6 +17,9 @@ cmd_snapshot_check(vs_ctl *ctl, const vs_args *a)
     size_t i;
     int ret = 0;
 
+    /* Images QEMU has open can be neither checked reliably nor repaired. */
+    if (vs_domain_require_inactive(ctl->dom, &ctl->err) < 0)
+        return -1;
     if (vs_snapshot_check(ctl->dom, flags, &rep, &ctl->err) < 0)
         return -1;
     for (line = rep.repaired; line && *line; line++)

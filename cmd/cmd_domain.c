@@ -1,4 +1,5 @@
-/* Domain commands: define, undefine, list, dumpxml, domstate, domblklist. */
+/* Domain commands: define, undefine, list, dumpxml, domstate, domblklist
+ * (the lifecycle commands are in cmd_run.c). */
 #include "config.h"
 
 #include <stdio.h>
@@ -8,23 +9,13 @@
 #include "buf.h"
 #include "cmd.h"
 #include "domain_def.h"
+#include "domain_run.h"
 #include "mem.h"
 #include "path.h"
 #include "print.h"
 #include "snapshot_ops.h"
 #include "store.h"
 #include "xml.h"
-
-static const char *
-state_name(vs_domstate s)
-{
-    switch (s) {
-    case VS_DOMSTATE_RUNNING: return "running";
-    case VS_DOMSTATE_PAUSED:  return "paused";
-    case VS_DOMSTATE_SHUTOFF: break;
-    }
-    return "shut off";
-}
 
 /*
  * define and undefine change a domain without the dispatcher opening it
@@ -77,6 +68,7 @@ int
 cmd_undefine(vs_ctl *ctl, const vs_args *a)
 {
     const char *name = vs_arg_str(a, "domain");
+    vs_run_info info;
     vs_dom *d;
 
     /* virsh looks the domain up first: a domain that cannot be opened (the
@@ -90,6 +82,22 @@ cmd_undefine(vs_ctl *ctl, const vs_args *a)
         return -1;
     }
     vs_dom_close(d);
+    /* The run directory goes with the domain's: a QEMU that runs would be
+     * left without its monitor and pid file. */
+    if ((d = vs_dom_open(ctl->store, name, VS_LOCK_SHARED, NULL))) {
+        int rc = vs_domain_run_info(d, &info, &ctl->err);
+
+        vs_dom_close(d);
+        if (rc < 0 || info.state != VS_RUN_SHUTOFF) {
+            if (rc == 0)
+                vs_error_set(&ctl->err, VS_ERR_OPERATION_INVALID,
+                             "domain '%s' is %s: vsnap undefines only shut-off domains; "
+                             "shut it down or destroy it first", name,
+                             vs_run_state_name(info.state));
+            vs_print_error(ctl, "Failed to undefine domain '%s'", name);
+            return -1;
+        }
+    }
     if (refuse_interrupted(ctl, name) < 0 ||
         vs_store_undefine(ctl->store, name, vs_arg_bool(a, "snapshots-metadata"), &ctl->err) < 0) {
         if (ctl->err.code == VS_ERR_NO_DOMAIN) {
@@ -104,15 +112,79 @@ cmd_undefine(vs_ctl *ctl, const vs_args *a)
     return 0;
 }
 
+/* One row of `list`. */
+typedef struct list_row {
+    char *name;
+    vs_run_info info;
+} list_row;
+
+static int
+row_cmp(const void *pa, const void *pb)
+{
+    const list_row *a = pa, *b = pb;
+    bool aa = a->info.state != VS_RUN_SHUTOFF, ba = b->info.state != VS_RUN_SHUTOFF;
+
+    /* virsh: active domains first by id, then inactive ones by name */
+    if (aa != ba)
+        return aa ? -1 : 1;
+    if (aa && a->info.pid != b->info.pid)
+        return a->info.pid < b->info.pid ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+/*
+ * The state of one listed domain. A listing must not wait for a busy
+ * domain: when another command holds its lock (and so perhaps its monitor,
+ * which takes one client at a time), the state comes from the pid file and
+ * what vsnap recorded, without QMP. A domain undefined meanwhile drops out.
+ */
+static bool
+list_state(vs_ctl *ctl, const char *name, vs_run_info *info)
+{
+    vs_error e;
+    vs_dom *d;
+    int wait = ctl->store->lock_wait, rc;
+
+    vs_error_clear(&e);
+    if (!(d = vs_dom_open(ctl->store, name, VS_LOCK_NONE, &e))) {
+        /* undefined meanwhile: it drops out; anything else is said */
+        if (e.code != VS_ERR_NO_DOMAIN)
+            vs_print_warning(ctl, "%s; domain '%s' not listed", e.msg, name);
+        return false;
+    }
+    ctl->store->lock_wait = 0;
+    rc = vs_dom_relock(d, VS_LOCK_SHARED, &e);
+    ctl->store->lock_wait = wait;
+    if (rc < 0 && e.code != VS_ERR_BUSY) {
+        vs_dom_close(d);
+        return false;
+    }
+    vs_error_clear(&e);
+    if (rc < 0 || vs_domain_run_info(d, info, &e) < 0) {
+        vs_error_clear(&e);
+        if (vs_domain_run_peek(d, info, &e) < 0) {
+            vs_dom_close(d);
+            return false;
+        }
+    }
+    vs_dom_close(d);
+    return true;
+}
+
 int
 cmd_list(vs_ctl *ctl, const vs_args *a)
 {
     static const char *const headers[] = { "Id", "Name", "State" };
-    bool all = vs_arg_bool(a, "all");
+    bool all = vs_arg_bool(a, "all"), inactive = vs_arg_bool(a, "inactive");
     bool names_only = vs_arg_bool(a, "name");
+    bool f_run = vs_arg_bool(a, "state-running"), f_pause = vs_arg_bool(a, "state-paused");
+    bool f_off = vs_arg_bool(a, "state-shutoff"), f_other = vs_arg_bool(a, "state-other");
+    bool any_state = f_run || f_pause || f_off || f_other;
+    bool want_active = all || !inactive, want_inactive = all || inactive;
+    list_row *rows = NULL;
+    size_t i, n = 0;
     vs_table *t = NULL;
     char **names = NULL, **skipped = NULL;
-    size_t i;
 
     if (vs_store_scan(ctl->store, &names, &skipped, &ctl->err) < 0)
         return -1;
@@ -120,33 +192,46 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
     for (i = 0; skipped[i]; i++)
         vs_print_warning(ctl, "%s; not listed", skipped[i]);
     vs_strv_free(skipped);
+    rows = vs_xcalloc(vs_strv_len(names) + 1, sizeof(*rows));
+    for (i = 0; names[i]; i++) {
+        vs_run_info info;
+        bool active, keep;
+
+        if (!list_state(ctl, names[i], &info))
+            continue;
+        active = info.state != VS_RUN_SHUTOFF;
+        keep = active ? want_active : want_inactive;
+        if (keep && any_state)
+            keep = (f_run && info.state == VS_RUN_RUNNING) ||
+                   (f_pause && info.state == VS_RUN_PAUSED) ||
+                   (f_off && info.state == VS_RUN_SHUTOFF) ||
+                   (f_other && info.state != VS_RUN_RUNNING && info.state != VS_RUN_PAUSED &&
+                    info.state != VS_RUN_SHUTOFF);
+        if (!keep)
+            continue;
+        rows[n].name = names[i];
+        rows[n].info = info;
+        n++;
+    }
+    qsort(rows, n, sizeof(*rows), row_cmp);
     if (!names_only)
         t = vs_table_new(headers, 3);
-    for (i = 0; names[i]; i++) {
-        vs_domstate st;
+    for (i = 0; i < n; i++) {
         vs_dom *d;
-        vs_error err;
 
-        /* No lock: a listing must not wait for a busy domain, and a domain
-         * undefined meanwhile simply drops out. */
-        vs_error_clear(&err);
-        if (!(d = vs_dom_open(ctl->store, names[i], VS_LOCK_NONE, &err))) {
-            if (err.code != VS_ERR_NO_DOMAIN)
-                vs_print_warning(ctl, "%s; domain '%s' not listed", err.msg, names[i]);
-            continue;
-        }
-        st = vs_domain_state(d);
-        /* without --all virsh lists only active domains */
-        if (!all && st == VS_DOMSTATE_SHUTOFF) {
+        /* an interrupted operation of a domain listed: one warning line */
+        if ((d = vs_dom_open(ctl->store, rows[i].name, VS_LOCK_NONE, NULL))) {
+            vs_cmd_interrupted(ctl, d, false, NULL);
             vs_dom_close(d);
-            continue;
         }
-        vs_cmd_interrupted(ctl, d, false, NULL);
-        vs_dom_close(d);
         if (names_only) {
-            vs_out(ctl, "%s\n", names[i]);
+            vs_out(ctl, "%s\n", rows[i].name);
         } else {
-            const char *row[3] = { "-", names[i], state_name(st) };
+            char id[32] = "-";
+            const char *row[3] = { id, rows[i].name, vs_run_state_name(rows[i].info.state) };
+
+            if (rows[i].info.state != VS_RUN_SHUTOFF && rows[i].info.pid > 0)
+                snprintf(id, sizeof(id), "%ld", (long)rows[i].info.pid);
             vs_table_add_row(t, row);
         }
     }
@@ -154,6 +239,7 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
         vs_table_print(ctl, t);
         vs_table_free(t);
     }
+    free(rows);
     vs_strv_free(names);
     return 0;
 }
@@ -175,8 +261,14 @@ cmd_dumpxml(vs_ctl *ctl, const vs_args *a)
 int
 cmd_domstate(vs_ctl *ctl, const vs_args *a)
 {
-    (void)a;
-    vs_out(ctl, "%s\n", state_name(vs_domain_state(ctl->dom)));
+    vs_run_info info;
+
+    if (vs_domain_run_info(ctl->dom, &info, &ctl->err) < 0)
+        return -1;
+    if (vs_arg_bool(a, "reason"))
+        vs_out(ctl, "%s (%s)\n", vs_run_state_name(info.state), info.reason);
+    else
+        vs_out(ctl, "%s\n", vs_run_state_name(info.state));
     return 0;
 }
 

@@ -38,6 +38,7 @@ static const vs_opt_def opts_domblklist[] = {
 
 static const vs_opt_def opts_domstate[] = {
     OPT_DOMAIN,
+    OPT_BOOL("reason", "also print reason for the state"),
     OPT_END
 };
 
@@ -48,7 +49,12 @@ static const vs_opt_def opts_dumpxml[] = {
 };
 
 static const vs_opt_def opts_list[] = {
+    OPT_BOOL("inactive", "list inactive domains"),
     OPT_BOOL("all", "list inactive & active domains"),
+    OPT_BOOL("state-running", "list domains in running state"),
+    OPT_BOOL("state-paused", "list domains in paused state"),
+    OPT_BOOL("state-shutoff", "list domains in shutoff state"),
+    OPT_BOOL("state-other", "list domains in other states"),
     OPT_BOOL("name", "list domain names only"),
     OPT_END
 };
@@ -56,6 +62,49 @@ static const vs_opt_def opts_list[] = {
 static const vs_opt_def opts_undefine[] = {
     OPT_DOMAIN,
     OPT_BOOL("snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)"),
+    OPT_END
+};
+
+/* ------------------------------------------------- running domains -- */
+
+static const vs_opt_def opts_start[] = {
+    { "domain", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL,
+      "name of the inactive domain", VS_COMPLETE_DOMAIN },
+    OPT_BOOL("paused", "leave the guest paused after creation"),
+    OPT_END
+};
+
+static const vs_opt_def opts_shutdown[] = {
+    OPT_DOMAIN,
+    { "mode", VS_OT_STRING, 0, "shutdown mode: acpi|agent|initctl|signal|paravirt",
+      VS_COMPLETE_NONE },
+    /* vsnap's own; hidden so that help stays virsh's (documented in vsnap.1) */
+    { "timeout", VS_OT_INT, VS_OF_HIDDEN,
+      "seconds to wait for the guest to power off (0: do not wait)", VS_COMPLETE_NONE },
+    OPT_END
+};
+
+static const vs_opt_def opts_destroy[] = {
+    OPT_DOMAIN,
+    OPT_END
+};
+
+static const vs_opt_def opts_qemu_monitor_command[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("hmp", "command is in human monitor protocol"),
+    OPT_BOOL("pretty", "pretty-print any qemu monitor protocol output"),
+    OPT_BOOL("return-value", "extract the value of the 'return' key from the returned string"),
+    { "cmd", VS_OT_ARGV, VS_OF_REQUIRED | VS_OF_POSITIONAL, "command", VS_COMPLETE_NONE },
+    OPT_END
+};
+
+static const vs_opt_def opts_qemu_agent_command[] = {
+    OPT_DOMAIN,
+    { "timeout", VS_OT_INT, 0, "timeout seconds. must be positive.", VS_COMPLETE_NONE },
+    OPT_BOOL("async", "execute command without waiting for timeout"),
+    OPT_BOOL("block", "execute command without timeout"),
+    OPT_BOOL("pretty", "pretty-print the output"),
+    { "cmd", VS_OT_ARGV, VS_OF_REQUIRED | VS_OF_POSITIONAL, "command", VS_COMPLETE_NONE },
     OPT_END
 };
 
@@ -259,6 +308,13 @@ const vs_cmd_group vs_cmd_groups[] = {
 const vs_cmd_def vs_commands[] = {
     { "define", "domain", "define (but don't start) a domain from an XML file",
       "Define a domain.", opts_define, 0, cmd_define, NULL },
+    /* Running domains (cmd_run.c: destroy, qemu-*, resume, shutdown, start,
+     * suspend). State changes and the monitor and agent commands (which can
+     * change anything) hold the exclusive lock; domstate a shared one; list
+     * none (see cmd_list). */
+    { "destroy", "domain", "destroy (stop) a domain",
+      "Forcefully stop a given domain, but leave its resources intact.", opts_destroy, CF_RW,
+      cmd_destroy, NULL },
     { "domblklist", "domain", "list all domain blocks",
       "Get the summary of block devices for a domain.", opts_domblklist, CF_RO,
       cmd_domblklist, NULL },
@@ -269,6 +325,21 @@ const vs_cmd_def vs_commands[] = {
       cmd_dumpxml, NULL },
     { "list", "domain", "list domains", "Returns list of domains.", opts_list, 0,
       cmd_list, NULL },
+    { "qemu-agent-command", "domain", "QEMU Guest Agent Command",
+      "Run an arbitrary qemu guest agent command; use at your own risk",
+      opts_qemu_agent_command, CF_RW, cmd_qemu_agent_command, NULL },
+    { "qemu-monitor-command", "domain", "QEMU Monitor Command", "QEMU Monitor Command",
+      opts_qemu_monitor_command, CF_RW, cmd_qemu_monitor_command, NULL },
+    { "resume", "domain", "resume a domain", "Resume a previously suspended domain.",
+      opts_destroy, CF_RW, cmd_resume, NULL },
+    { "shutdown", "domain", "gracefully shutdown a domain", "Run shutdown in the target domain.",
+      opts_shutdown, CF_RW, cmd_shutdown, NULL },
+    { "start", "domain", "start a (previously defined) inactive domain",
+      "Start a domain, either from the last managedsave\n"
+      "    state, or via a fresh boot if no managedsave state\n"
+      "    is present.", opts_start, CF_RW, cmd_start, NULL },
+    { "suspend", "domain", "suspend a domain", "Suspend a running domain.", opts_destroy, CF_RW,
+      cmd_suspend, NULL },
     { "undefine", "domain", "undefine a domain",
       "Undefine an inactive domain, or convert persistent to transient.", opts_undefine,
       0 /* locks through vs_store_undefine */, cmd_undefine, NULL },

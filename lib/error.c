@@ -22,6 +22,9 @@ vs_error_prefix(vs_err_code code)
     case VS_ERR_REVERT_FORCE:       return "revert requires force: ";
     case VS_ERR_NO_SUPPORT:         return "Operation not supported: ";
     case VS_ERR_SCHEMA:             return "XML document failed to validate against schema: ";
+    case VS_ERR_TIMEOUT:            return "operation timed out: ";
+    case VS_ERR_AGENT_UNRESPONSIVE: return "Guest agent is not responding: ";
+    case VS_ERR_ARG_UNSUPPORTED:    return "argument unsupported: ";
     case VS_ERR_OK:
     case VS_ERR_PLAIN:
     case VS_ERR_BUSY:

@@ -30,6 +30,9 @@ typedef enum vs_err_code {
     VS_ERR_SCHEMA,             /* "XML document failed to validate against schema: " */
     VS_ERR_BUSY,               /* another vsnap holds the domain lock; no prefix */
     VS_ERR_SYSTEM,             /* system call failed; message ends in ": strerror" */
+    VS_ERR_TIMEOUT,            /* "operation timed out: " */
+    VS_ERR_AGENT_UNRESPONSIVE, /* "Guest agent is not responding: " */
+    VS_ERR_ARG_UNSUPPORTED,    /* "argument unsupported: " */
 } vs_err_code;
 
 #define VS_ERROR_MSG_MAX 4096

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "path.h"
 #include "plan_run.h"
+#include "domain_run.h"
 #include "journal.h"
 #include "snapshot_tree.h"
 
@@ -540,6 +541,10 @@ vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
         return -1;
     if (!(flags & VS_MODEL_IMAGES))
         return 0;
+    /* qemu-img must not touch images a running QEMU holds (live plans are
+     * their own steps) */
+    if (vs_domain_require_inactive(d, err) < 0)
+        return -1;
     m->images = true;
     vs_model_refs_initial(m);
     if (vs_graph_close_chains(&m->g, true, err) < 0)

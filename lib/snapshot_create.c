@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "disk_align.h"
+#include "domain_run.h"
 #include "image_id.h"
 #include "mem.h"
 #include "model.h"
@@ -28,13 +29,6 @@
 #define F_DISK_ONLY   "VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY"
 #define F_QUIESCE     "VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE"
 #define F_LIVE        "VIR_DOMAIN_SNAPSHOT_CREATE_LIVE"
-
-vs_domstate
-vs_domain_state(vs_dom *d)
-{
-    (void)d;
-    return VS_DOMSTATE_SHUTOFF;
-}
 
 /* ---- helpers shared with revert, delete and edit ---------------------- */
 
@@ -715,7 +709,7 @@ plan_new(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_erro
                             "--quiesce requires a running domain with a guest agent");
     if (!(dom = vs_dom_def(d, err)))
         return -1;
-    if (vs_model_check_usable(d, def->name, err) < 0)
+    if (vs_domain_require_inactive(d, err) < 0 || vs_model_check_usable(d, def->name, err) < 0)
         return -1;
     vs_domain_def_free(def->dom);
     def->dom = vs_domain_def_copy(dom);

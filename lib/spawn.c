@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -448,6 +449,166 @@ vs_spawn_interactive(const char *const argv[], vs_error *err)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     return status;
+}
+
+/* In the intermediate child of vs_spawn_daemon: become the program. Only
+ * async-signal-safe calls; the exec errno goes to rep. */
+static void __attribute__((noreturn))
+daemon_exec(const char *const argv[], char *const envp[], int rep, int devnull, int log_fd,
+            const int *keep, size_t nkeep)
+{
+    int lifted[16], e, hi;
+    size_t i;
+
+    child_reset_signals();
+    if (setsid() < 0) {
+        e = errno;
+        goto fail;
+    }
+    /* Lift everything above the numbers we are about to fill. */
+    for (i = 0; i < nkeep; i++) {
+        if ((lifted[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64)) < 0) {
+            e = errno;
+            goto fail;
+        }
+    }
+    if ((devnull = fcntl(devnull, F_DUPFD_CLOEXEC, 64)) < 0 ||
+        (log_fd = fcntl(log_fd, F_DUPFD_CLOEXEC, 64)) < 0 ||
+        (hi = fcntl(rep, F_DUPFD_CLOEXEC, 64)) < 0) {
+        e = errno;
+        goto fail;
+    }
+    rep = hi;
+    if (dup2(devnull, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0) {
+        e = errno;
+        goto fail;
+    }
+    for (i = 0; i < nkeep; i++) {
+        if (dup2(lifted[i], 3 + (int)i) < 0) {
+            e = errno;
+            goto fail;
+        }
+    }
+    /* The report pipe goes right after the kept ones; close the rest. */
+    if (dup3(rep, 3 + (int)nkeep, O_CLOEXEC) < 0) {
+        e = errno;
+        goto fail;
+    }
+    rep = 3 + (int)nkeep;
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)rep + 1, ~0U, 0U) != 0)
+#endif
+    {
+        long max = sysconf(_SC_OPEN_MAX);
+        int fd;
+
+        if (max < 0 || max > 65536)
+            max = 65536;
+        for (fd = rep + 1; fd < max; fd++)
+            close(fd);
+    }
+    if (envp)
+        execvpe(argv[0], (char *const *)argv, envp);
+    else
+        execvp(argv[0], (char *const *)argv);
+    e = errno;
+ fail:
+    if (write(rep, &e, sizeof(e)) < 0) {
+        /* nothing left to report to */
+    }
+    _exit(127);
+}
+
+extern char **environ;
+
+int
+vs_spawn_daemon(const char *const argv[], char *const env[], int log_fd, const int *keep_fds,
+                size_t nkeep, pid_t *pid, vs_error *err)
+{
+    int rep[2] = { -1, -1 }, pidp[2] = { -1, -1 }, devnull = -1, e = 0, st;
+    char **envp = NULL;
+    pid_t mid, prog = -1;
+    ssize_t r;
+    size_t i, n = 0;
+
+    *pid = -1;
+    if (!argv || !argv[0] || nkeep > 16)
+        return vs_error_set(err, VS_ERR_INTERNAL, "no program to run");
+    if (env && env[0]) {
+        size_t ne = 0, k;
+        while (environ && environ[ne])
+            ne++;
+        while (env[n])
+            n++;
+        envp = calloc(ne + n + 1, sizeof(char *));
+        if (!envp)
+            abort();
+        k = 0;
+        for (i = 0; i < ne; i++) {
+            size_t j, nl = strcspn(environ[i], "=");
+            bool over = false;
+            for (j = 0; j < n; j++)
+                if (strncmp(env[j], environ[i], nl) == 0 && env[j][nl] == '=')
+                    over = true;
+            if (!over)
+                envp[k++] = environ[i];
+        }
+        for (i = 0; i < n; i++)
+            envp[k++] = env[i];
+        envp[k] = NULL;
+    }
+    if ((devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+        pipe2(rep, O_CLOEXEC) < 0 || pipe2(pidp, O_CLOEXEC) < 0) {
+        vs_error_sys(err, errno, "cannot run '%s'", argv[0]);
+        goto out;
+    }
+    if ((mid = fork()) < 0) {
+        vs_error_sys(err, errno, "cannot run '%s'", argv[0]);
+        goto out;
+    }
+    if (mid == 0) {
+        /* The intermediate: fork the program and exit, so that the program
+         * is not vsnap's child. */
+        pid_t p = fork();
+
+        if (p == 0)
+            daemon_exec(argv, envp, rep[1], devnull, log_fd, keep_fds, nkeep);
+        if (write(pidp[1], &p, sizeof(p)) < 0) {
+            /* the parent sees a short read */
+        }
+        _exit(p < 0 ? 1 : 0);
+    }
+    close(rep[1]);
+    rep[1] = -1;
+    close(pidp[1]);
+    pidp[1] = -1;
+    while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+        ;
+    do {
+        r = read(pidp[0], &prog, sizeof(prog));
+    } while (r < 0 && errno == EINTR);
+    if (r != (ssize_t)sizeof(prog) || prog <= 0) {
+        vs_error_set(err, VS_ERR_INTERNAL, "cannot start '%s'", argv[0]);
+        goto out;
+    }
+    e = exec_result(rep[0]);
+    rep[0] = -1;
+    if (e) {
+        vs_error_sys(err, e, "cannot execute '%s'", argv[0]);
+        goto out;
+    }
+    *pid = prog;
+ out:
+    if (devnull >= 0)
+        close(devnull);
+    for (i = 0; i < 2; i++) {
+        if (rep[i] >= 0)
+            close(rep[i]);
+        if (pidp[i] >= 0)
+            close(pidp[i]);
+    }
+    free(envp);
+    return *pid > 0 ? 0 : -1;
 }
 
 void

@@ -3,6 +3,7 @@
 #define VSNAP_SPAWN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "error.h"
 
 typedef struct vs_spawn_result {
@@ -40,6 +41,18 @@ int vs_spawn_all(const char *const *const argvs[], size_t n, vs_spawn_result *re
 /* Run with the terminal inherited (an editor): returns the exit status, -1 if
  * it could not start. */
 int vs_spawn_interactive(const char *const argv[], vs_error *err);
+
+/*
+ * Start a long-running program (QEMU) detached from vsnap: in a session of
+ * its own, not vsnap's child (it is reparented to init when vsnap exits),
+ * stdin from /dev/null, stdout and stderr appended to log_fd, and
+ * keep_fds[i] open as descriptor 3 + i; every other descriptor closed.
+ * `env` (NULL-terminated NAME=VALUE, may be NULL) is added to vsnap's
+ * environment. Returns once the program was executed (an exec failure is
+ * the error) with its process id in *pid.
+ */
+int vs_spawn_daemon(const char *const argv[], char *const env[], int log_fd,
+                    const int *keep_fds, size_t nkeep, pid_t *pid, vs_error *err);
 
 void vs_spawn_result_free(vs_spawn_result *res);
 

@@ -286,10 +286,17 @@ fi
 run help domain
 expect "help GROUP" 0 " Domain Management (help keyword 'domain'):
     define                         define (but don't start) a domain from an XML file
+    destroy                        destroy (stop) a domain
     domblklist                     list all domain blocks
     domstate                       domain state
     dumpxml                        domain information in XML
     list                           list domains
+    qemu-agent-command             QEMU Guest Agent Command
+    qemu-monitor-command           QEMU Monitor Command
+    resume                         resume a domain
+    shutdown                       gracefully shutdown a domain
+    start                          start a (previously defined) inactive domain
+    suspend                        suspend a domain
     undefine                       undefine a domain
 
 " ""

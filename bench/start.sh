@@ -1,0 +1,34 @@
+#!/bin/sh
+# `vsnap start` (until QMP answers and the guest runs) against QEMU started
+# directly until its QMP answers, in the same run (bench/start.c). A domain of
+# 64 MiB with two 1 GiB qcow2 disks, TCG, no guest OS. BENCH_RUNS runs.
+set -eu
+: "${VSNAP:?}" "${BENCH_START:?}"
+runs=${BENCH_RUNS:-20}
+w=$(mktemp -d "${TMPDIR:-/tmp}/vsnap-bench-start.XXXXXX")
+trap 'rm -rf "$w"' EXIT
+qemu-img create -q -f qcow2 "$w/a.qcow2" 1G
+qemu-img create -q -f qcow2 "$w/b.qcow2" 1G
+cat >"$w/bench.xml" <<XML
+<domain type='qemu'>
+  <name>bench</name>
+  <memory unit='KiB'>65536</memory>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$w/a.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$w/b.qcow2'/>
+      <target dev='vdb' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+XML
+"$VSNAP" -q -d "$w/meta" define "$w/bench.xml"
+"$BENCH_START" "$VSNAP" "$w/meta" bench "$w/a.qcow2" "$w/b.qcow2" "$runs"

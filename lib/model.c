@@ -122,7 +122,11 @@ check_usable(vs_dom *planned, vs_dom *o, const char *replacing, vs_error *err)
         what = vs_xasprintf("the snapshots of domain '%s' cannot be listed: %s", o->name, e.msg);
         goto fail;
     }
-    if (vs_dom_damaged(o, &dmg, &nd, &e) < 0) {
+    /* What the tree knows of is enough (a planner reads every file it relies
+     * on, and so sees one damaged in place); only when it knows of damage
+     * are the files looked at again, as one may have been mended in place. */
+    if (vs_dom_damaged_known(o, &dmg, &nd, &e) < 0 ||
+        (nd > 0 && vs_dom_damaged(o, &dmg, &nd, &e) < 0)) {
         what = vs_xasprintf("the snapshots of domain '%s' cannot be listed: %s", o->name, e.msg);
         goto fail;
     }

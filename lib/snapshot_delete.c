@@ -241,25 +241,16 @@ plan_forget_damaged(vs_dom *d, const char *name, vs_plan **dry, vs_error *err)
 static bool
 is_damaged(vs_dom *d, const char *name)
 {
-    const vs_snap_damage *dmg = NULL;
-    size_t n = 0, i;
-    char *file = vs_xasprintf("%s.xml", name);
     vs_snapshot_def *def;
     vs_error e;
-    bool yes = false;
 
-    if (vs_dom_damaged(d, &dmg, &n, NULL) < 0)
-        n = 0;
-    for (i = 0; i < n; i++)
-        if (strcmp(dmg[i].file, file) == 0)
-            yes = true;
-    free(file);
-    if (yes || !vs_dom_snapshot_file_exists(d, name))
-        return yes;
     vs_error_clear(&e);
-    if ((def = vs_dom_read_snapshot(d, name, &e)))
+    if ((def = vs_dom_read_snapshot(d, name, &e))) {
         vs_snapshot_def_free(def);
-    return !def && e.code != VS_ERR_NO_SNAPSHOT;
+        return false;
+    }
+    /* "not found" for a name with no file at all; the store says why else */
+    return vs_dom_snapshot_file_exists(d, name);
 }
 
 int

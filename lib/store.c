@@ -1890,6 +1890,18 @@ vs_dom_tree(vs_dom *d, vs_error *err)
 }
 
 int
+vs_dom_damaged_known(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!vs_dom_tree(d, err))
+        return -1;
+    *out = d->damage;
+    *n = d->ndamage;
+    return 0;
+}
+
+int
 vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err)
 {
     vs_snap_tree *t;

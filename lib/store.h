@@ -213,6 +213,11 @@ vs_snap_tree *vs_dom_tree(vs_dom *d, vs_error *err);
  * (snapshots/ cannot be read).
  */
 int vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err);
+/* The same list as far as the tree knows it, without looking at the files
+ * again (what the index recorded, or what the last load or check saw): for
+ * planners, which read every snapshot file they rely on anyway and so see a
+ * file damaged in place when they read it. O(1) once the tree is loaded. */
+int vs_dom_damaged_known(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err);
 
 /* Write the index now if it is out of date (vs_dom_close does this too). */
 int vs_dom_flush_index(vs_dom *d, vs_error *err);

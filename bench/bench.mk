@@ -4,7 +4,7 @@
 EXTRA_PROGRAMS = bench/gen bench/driver
 bench_gen_SOURCES = bench/gen.c
 bench_gen_LDADD = $(VSNAP_LIBS)
-bench_driver_SOURCES = bench/driver.c
+bench_driver_SOURCES = bench/driver.c cmd/print.c
 bench_driver_LDADD = $(VSNAP_LIBS)
 EXTRA_DIST += bench/run.sh bench/README.md
 

@@ -144,6 +144,7 @@ int cmd_snapshot_list(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_parent(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_revert(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_check(vs_ctl *ctl, const vs_args *a);   /* cmd_check.c */
+int cmd_snapshot_prune(vs_ctl *ctl, const vs_args *a);   /* cmd_prune.c */
 int cmd_help(vs_ctl *ctl, const vs_args *a);
 int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);

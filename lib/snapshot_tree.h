@@ -116,21 +116,4 @@ size_t vs_snap_tree_select(const vs_snap_tree *t, long from, unsigned flags, lon
  * equal but for case bytewise). */
 void vs_snap_tree_sort_by_name(const vs_snap_tree *t, long *idx, size_t n);
 
-/*
- * virsh's --tree rendering (A.6), appended to b. With `from` < 0 the whole
- * tree; with `from` >= 0 `from` and all its descendants, `from` as the root.
- */
-void vs_snap_tree_render(const vs_snap_tree *t, long from, vs_buf *b);
-
-/*
- * The general form, which is what snapshot-list --tree needs: render the
- * entries of a selection (as vs_snap_tree_select returns it) in its order.
- * An entry whose parent is not in the selection is printed as a root; each
- * node's children are the selected entries naming it as parent, in selection
- * order. So `--from S --tree` is select(S, VS_LIST_TREE_ROOT) (S and its direct
- * children only, transcript 02 [18]), `--from S --descendants --tree` adds
- * VS_LIST_DESCENDANTS, and `--topological` keeps libvirt's sibling order.
- */
-void vs_snap_tree_render_selection(const vs_snap_tree *t, const long *sel, size_t n, vs_buf *b);
-
 #endif

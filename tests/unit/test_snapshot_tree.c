@@ -9,6 +9,7 @@
 #include "path.h"
 #include "snapshot_tree.h"
 #include "tap.h"
+#include "../../cmd/print.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -53,16 +54,45 @@ sel_names(const vs_snap_tree *t, long from, unsigned flags)
     return s;
 }
 
+/* A selection drawn as snapshot-list --tree draws it (cmd/print.c): each
+ * entry's parent, when the selection holds it, is its parent in the drawing. */
 static char *
 render(const vs_snap_tree *t, long from, unsigned flags)
 {
     vs_buf b = VS_BUF_INIT;
-    long *sel;
-    size_t n = vs_snap_tree_select(t, from, flags, &sel);
+    long *sel, *pos, *up;
+    const char **nm;
+    size_t n = vs_snap_tree_select(t, from, flags, &sel), k;
 
-    vs_snap_tree_render_selection(t, sel, n, &b);
+    pos = vs_xmalloc((t->n + 1) * sizeof(*pos));
+    up = vs_xmalloc((n + 1) * sizeof(*up));
+    nm = vs_xcalloc(n + 1, sizeof(*nm));
+    for (k = 0; k < t->n; k++)
+        pos[k] = -1;
+    for (k = 0; k < n; k++)
+        pos[sel[k]] = (long)k;
+    for (k = 0; k < n; k++) {
+        long p = t->e[sel[k]].parent_idx;
+
+        up[k] = p >= 0 ? pos[p] : -1;
+        nm[k] = t->e[sel[k]].name;
+    }
+    vs_tree_draw(nm, up, n, &b);
+    free(nm);
+    free(up);
+    free(pos);
     free(sel);
     return vs_buf_steal(&b);
+}
+
+/* The whole tree (from < 0), or `from` and all its descendants. */
+static void
+tree_render(const vs_snap_tree *t, long from, vs_buf *b)
+{
+    char *s = render(t, from, from >= 0 ? VS_LIST_DESCENDANTS | VS_LIST_TREE_ROOT : 0);
+
+    vs_buf_add(b, s);
+    free(s);
 }
 
 #define IS_SEL(t, from, flags, want, ...) do { \
@@ -176,7 +206,7 @@ test_transcript02(void)
     {
         vs_buf b = VS_BUF_INIT;
 
-        vs_snap_tree_render(t, b1, &b);
+        tree_render(t, b1, &b);
         is_str(vs_buf_str(&b), "b1\n  |\n  +- b2\n  +- c1\n    \n", "vs_snap_tree_render(from) = subtree");
         vs_buf_reset(&b);
     }
@@ -192,7 +222,7 @@ test_transcript02(void)
     {
         vs_buf b = VS_BUF_INIT;
 
-        vs_snap_tree_render(t, -1, &b);
+        tree_render(t, -1, &b);
         ok(b.data && strstr(b.data, "+- b3"), "vs_snap_tree_render(-1) = whole tree");
         vs_buf_reset(&b);
     }
@@ -571,7 +601,7 @@ test_scale(void)
         vs_buf b = VS_BUF_INIT;
         long last = vs_snap_tree_find(t, "c9999");
 
-        vs_snap_tree_render(t, t->e[t->e[last].parent_idx].parent_idx, &b);
+        tree_render(t, t->e[t->e[last].parent_idx].parent_idx, &b);
         is_str(vs_buf_str(&b), "c9997\n  |\n  +- c9998\n      |\n      +- c9999\n        \n",
                "render from deep inside a chain");
         vs_buf_reset(&b);

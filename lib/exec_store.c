@@ -202,6 +202,21 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     return put(x, s, new_value(s), err);
 }
 
+/* A run of snapshot writes or removals, made durable together (store.h). */
+static int
+run_group(vs_exec_ctx *x, const vs_step *const *s, size_t n, vs_error *err)
+{
+    size_t i;
+    int ret = 0;
+
+    vs_dom_batch_begin(x->d);
+    for (i = 0; i < n && ret == 0; i++)
+        ret = run(x, s[i], err);
+    if (vs_dom_batch_end(x->d, ret == 0, ret == 0 ? err : NULL) < 0)
+        ret = -1;
+    return ret;
+}
+
 static int
 undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
 {
@@ -223,7 +238,7 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
 const vs_executor vs_exec_store = {
     .mech = VS_MECH_STORE,
     .run = run,
-    .run_group = NULL,
+    .run_group = run_group,
     .undo = undo,
     .observe = observe,
 };

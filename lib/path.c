@@ -268,18 +268,21 @@ vs_dir_sync(const char *dir, vs_error *err)
 }
 
 int
-vs_file_write_atomic(const char *path, const char *data, size_t len,
-                     mode_t mode, vs_error *err)
+vs_file_write_temp(const char *path, const char *data, size_t len, mode_t mode, bool sync,
+                   char **tmp_out, vs_error *err)
 {
     char *dir = dir_of(path);
     /* short, so that a 255-byte target name still leaves room */
     char *tmp = vs_xasprintf("%s/.tmp.XXXXXX", dir);
     size_t done = 0;
-    int fd, ret = -1;
+    int fd;
 
+    free(dir);
+    *tmp_out = NULL;
     if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
         vs_error_sys(err, errno, "cannot create temporary file for '%s'", path);
-        goto out_nofile;
+        free(tmp);
+        return -1;
     }
     while (done < len) {
         ssize_t w = write(fd, data + done, len - done);
@@ -295,7 +298,7 @@ vs_file_write_atomic(const char *path, const char *data, size_t len,
         vs_error_sys(err, errno, "cannot set permissions of '%s'", tmp);
         goto fail;
     }
-    if (fsync(fd) < 0) {
+    if (sync && fsync(fd) < 0) {
         vs_error_sys(err, errno, "cannot sync '%s'", tmp);
         goto fail;
     }
@@ -308,22 +311,54 @@ vs_file_write_atomic(const char *path, const char *data, size_t len,
         vs_error_sys(err, errno, "cannot write '%s'", tmp);
         goto fail;
     }
-    fd = -1;
-    if (rename(tmp, path) < 0) {
-        vs_error_sys(err, errno, "cannot replace '%s'", path);
-        goto fail;
-    }
-    ret = vs_dir_sync(dir, err);
-    goto out_nofile;
+    *tmp_out = tmp;
+    return 0;
 
  fail:
     if (fd >= 0)
         close(fd);
     unlink(tmp);
- out_nofile:
     free(tmp);
+    return -1;
+}
+
+int
+vs_file_write_atomic(const char *path, const char *data, size_t len,
+                     mode_t mode, vs_error *err)
+{
+    char *dir, *tmp;
+    int ret;
+
+    if (vs_file_write_temp(path, data, len, mode, true, &tmp, err) < 0)
+        return -1;
+    if (rename(tmp, path) < 0) {
+        vs_error_sys(err, errno, "cannot replace '%s'", path);
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    dir = dir_of(path);
+    ret = vs_dir_sync(dir, err);
     free(dir);
     return ret;
+}
+
+int
+vs_fs_sync(const char *path, vs_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return vs_error_sys(err, errno, "cannot open '%s'", path);
+    if (syncfs(fd) < 0) {
+        int e = errno;
+
+        close(fd);
+        return vs_error_sys(err, e, "cannot sync the file system of '%s'", path);
+    }
+    close(fd);
+    return 0;
 }
 
 int

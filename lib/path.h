@@ -47,6 +47,15 @@ int vs_file_read(const char *path, size_t max, char **data, size_t *len, vs_erro
 int vs_file_write_atomic(const char *path, const char *data, size_t len,
                          mode_t mode, vs_error *err);
 
+/* The first half of vs_file_write_atomic, for writes made durable in bulk:
+ * data written in full to a new temporary file beside path with mode,
+ * fsynced only when `sync`; *tmp (caller frees) names it, for the caller to
+ * rename over path or unlink. */
+int vs_file_write_temp(const char *path, const char *data, size_t len, mode_t mode, bool sync,
+                       char **tmp, vs_error *err);
+/* Everything written to the file system that holds path, on disk (syncfs). */
+int vs_fs_sync(const char *path, vs_error *err);
+
 /* unlink + fsync of the directory; a missing file is not an error. */
 int vs_file_remove(const char *path, vs_error *err);
 

@@ -73,7 +73,10 @@ typedef struct vs_step_kind_info {
     bool changes_data;        /* changes what a guest reads from some image */
     bool needs_qemu;          /* talks to a running QEMU */
     bool can_finally;         /* may be a finally action (runs on every path) */
-    bool groupable;           /* independent steps of this kind may run at once */
+    bool groupable;           /* independent steps of this kind may run at once (image
+                               * steps: up to four at a time; metadata steps on
+                               * different snapshots: a whole run, made durable
+                               * together) */
     unsigned needs;           /* VS_SF_* fields it needs to run (NULL text is "" for
                                * WRITE_REGISTRY; SET_CURRENT's NULL name is "none") */
     unsigned undo_needs;      /* ... and to be undone */

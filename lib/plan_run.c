@@ -133,19 +133,24 @@ related(const vs_step *a, const vs_step *b)
 /*
  * How many steps from i on can run together: steps of one groupable kind on
  * files no other step of the group touches (two disks' overlays, say), all
- * on the same side of the commit point.
+ * on the same side of the commit point. Image steps run at once, at most
+ * MAX_GROUP of them; metadata steps on different snapshots form one group
+ * however long the run, which the store makes durable together.
  */
 static size_t
 group_size(const vs_plan *p, size_t i)
 {
+    const vs_step_kind_info *info = vs_step_info(p->steps[i].kind);
+    bool store = info->mech == VS_MECH_STORE;
     size_t n = 1, k;
 
-    if (!vs_step_info(p->steps[i].kind)->groupable)
+    if (!info->groupable)
         return 1;
-    while (n < MAX_GROUP && i + n < p->n && p->steps[i + n].kind == p->steps[i].kind &&
+    while ((store || n < MAX_GROUP) && i + n < p->n && p->steps[i + n].kind == p->steps[i].kind &&
            (i < p->commit) == (i + n < p->commit)) {
         for (k = i; k < i + n; k++)
-            if (related(&p->steps[k], &p->steps[i + n]))
+            if (store ? strcmp(p->steps[k].name, p->steps[i + n].name) == 0
+                      : related(&p->steps[k], &p->steps[i + n]))
                 return n;
         n++;
     }

@@ -473,6 +473,7 @@ vs_dom_close(vs_dom *d)
     if (!d)
         return;
     damaged_clear(d);
+    vs_dom_batch_end(d, false, NULL);
     /* The index is a cache: failing to write it costs a rebuild later. */
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
@@ -626,6 +627,114 @@ dir_mtime(const char *path)
     return stat(path, &st) == 0 ? ts_ns(&st.st_mtim) : 0;
 }
 
+/* From this many files on a batch syncs the file system once (syncfs)
+ * instead of each file. */
+#define BATCH_SYNCFS_MIN 16
+
+static int
+fsync_file(const char *path, vs_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
+
+    if (fd < 0)
+        return vs_error_sys(err, errno, "cannot open '%s'", path);
+    if (fsync(fd) < 0)
+        ret = vs_error_sys(err, errno, "cannot sync '%s'", path);
+    close(fd);
+    return ret;
+}
+
+/* The files of a batch waiting for vs_dom_batch_end. */
+typedef struct vs_dom_batch {
+    char **tmp;              /* the new file, beside... */
+    char **path;             /* ... its place */
+    char **name;             /* the snapshot */
+    size_t n, cap;
+    bool removed;            /* something was unlinked: the directory needs a sync */
+} vs_dom_batch;
+
+void
+vs_dom_batch_begin(vs_dom *d)
+{
+    if (!d->batch)
+        d->batch = vs_xcalloc(1, sizeof(*d->batch));
+}
+
+int
+vs_dom_batch_end(vs_dom *d, bool commit, vs_error *err)
+{
+    vs_dom_batch *b = d->batch;
+    char *sdir;
+    size_t i = 0;
+    int ret = 0;
+
+    if (!b)
+        return 0;
+    d->batch = NULL;
+    sdir = snapdir_path(d);
+    /* Data first, then the names: each file is old or new after a crash.
+     * A few files are synced one by one; many at once with one syncfs,
+     * which costs what the file system has pending, not a sync per file. */
+    if (commit && b->n >= BATCH_SYNCFS_MIN) {
+        if (vs_fs_sync(sdir, err) < 0)
+            commit = false, ret = -1;
+    } else {
+        for (i = 0; commit && i < b->n; i++)
+            if (fsync_file(b->tmp[i], err) < 0)
+                commit = false, ret = -1;
+        i = 0;
+    }
+    for (i = 0; commit && i < b->n; i++) {
+        struct stat st;
+        long k;
+
+        if (rename(b->tmp[i], b->path[i]) < 0) {
+            ret = vs_error_sys(err, errno, "cannot replace '%s'", b->path[i]);
+            break;
+        }
+        if (d->tree && (k = vs_snap_tree_find(d->tree, b->name[i])) >= 0 &&
+            stat(b->path[i], &st) == 0) {
+            d->tree->e[k].file_mtime = ts_ns(&st.st_mtim);
+            d->tree->e[k].file_size = (long long)st.st_size;
+        }
+    }
+    if ((b->n || b->removed) && ret == 0 && vs_dir_sync(sdir, err) < 0)
+        ret = -1;
+    for (; i < b->n; i++)
+        unlink(b->tmp[i]);
+    if (ret < 0 || !commit) {
+        /* what the tree says may not be on disk */
+        vs_snap_tree_free(d->tree);
+        d->tree = NULL;
+        d->tree_stale = false;
+        d->index_dirty = false;
+    } else if (d->tree) {
+        d->snapdir_mtime = dir_mtime(sdir);
+    }
+    vs_strv_free(b->tmp);
+    vs_strv_free(b->path);
+    vs_strv_free(b->name);
+    free(b);
+    free(sdir);
+    return ret;
+}
+
+static void
+batch_add(vs_dom_batch *b, char *tmp, const char *path, const char *name)
+{
+    if (b->n + 1 >= b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->tmp = vs_xreallocarray(b->tmp, b->cap, sizeof(*b->tmp));
+        b->path = vs_xreallocarray(b->path, b->cap, sizeof(*b->path));
+        b->name = vs_xreallocarray(b->name, b->cap, sizeof(*b->name));
+    }
+    b->tmp[b->n] = tmp;
+    b->path[b->n] = vs_xstrdup(path);
+    b->name[b->n] = vs_xstrdup(name);
+    b->n++;
+    b->tmp[b->n] = b->path[b->n] = b->name[b->n] = NULL;
+}
+
 int
 vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
 {
@@ -636,7 +745,8 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
     if (vs_name_check("snapshot", def->name, err) < 0)
         return -1;
     sdir = snapdir_path(d);
-    if (mkdir(sdir, DIR_MODE) < 0 && errno != EEXIST) {
+    /* (a batch made sure of the directory with its first file) */
+    if ((!d->batch || !d->batch->n) && mkdir(sdir, DIR_MODE) < 0 && errno != EEXIST) {
         vs_error_sys(err, errno, "cannot create directory '%s'", sdir);
         goto out;
     }
@@ -651,20 +761,29 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
                      def->name, strlen(text), VS_XML_MAX_SIZE);
         goto out;
     }
-    if (vs_file_write_atomic(path, text, strlen(text), FILE_MODE, err) < 0)
+    if (d->batch) {
+        char *tmp;
+
+        if (vs_file_write_temp(path, text, strlen(text), FILE_MODE, false, &tmp, err) < 0)
+            goto out;
+        batch_add(d->batch, tmp, path, def->name);
+    } else if (vs_file_write_atomic(path, text, strlen(text), FILE_MODE, err) < 0) {
         goto out;
+    }
     if (d->tree) {
         vs_snap_entry e;
 
         vs_snap_entry_from_def(&e, def);
-        if (stat(path, &st) == 0) {
+        /* a batched file is not in place yet: vs_dom_batch_end records it */
+        if (!d->batch && stat(path, &st) == 0) {
             e.file_mtime = ts_ns(&st.st_mtim);
             e.file_size = (long long)st.st_size;
         }
         vs_snap_tree_update(d->tree, &e);
         d->tree_stale = true;
         d->index_dirty = true;
-        d->snapdir_mtime = dir_mtime(sdir);
+        if (!d->batch)   /* vs_dom_batch_end takes it */
+            d->snapdir_mtime = dir_mtime(sdir);
     }
     ret = 0;
  out:
@@ -687,7 +806,15 @@ vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
         free(path);
         return no_snapshot(err, name);
     }
-    if (vs_file_remove(path, err) < 0) {
+    if (d->batch) {
+        /* the directory is synced once, at vs_dom_batch_end */
+        if (unlink(path) < 0 && errno != ENOENT) {
+            vs_error_sys(err, errno, "cannot remove '%s'", path);
+            free(path);
+            return -1;
+        }
+        d->batch->removed = true;
+    } else if (vs_file_remove(path, err) < 0) {
         free(path);
         return -1;
     }
@@ -696,9 +823,11 @@ vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
         vs_snap_tree_remove(d->tree, name);
         d->tree_stale = true;
         d->index_dirty = true;
-        sdir = snapdir_path(d);
-        d->snapdir_mtime = dir_mtime(sdir);
-        free(sdir);
+        if (!d->batch) {   /* vs_dom_batch_end takes it */
+            sdir = snapdir_path(d);
+            d->snapdir_mtime = dir_mtime(sdir);
+            free(sdir);
+        }
     }
     return 0;
 }

@@ -38,6 +38,7 @@ typedef struct vs_dom {
     /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
     bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
     size_t tree_parsed;     /* snapshot files parsed by that load */
+    struct vs_dom_batch *batch;       /* private: vs_dom_batch_begin's writes */
     struct vs_snap_damage *damaged;   /* private: vs_dom_damaged's list */
     size_t ndamaged;
     bool damaged_loaded;
@@ -121,6 +122,21 @@ bool vs_dom_has_snapshot(vs_dom *d, const char *name);
 int vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err);
 /* Remove a snapshot's file and its tree entry. */
 int vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err);
+
+/*
+ * Snapshot files written and removed in bulk (a plan's run of metadata
+ * steps): from vs_dom_batch_begin on, vs_dom_write_snapshot writes each new
+ * file in full beside its place and vs_dom_remove_snapshot unlinks, both
+ * without syncing; vs_dom_batch_end(commit) then syncs the data once,
+ * renames the new files into place and syncs the directory once, so a
+ * thousand files cost a few syncs instead of two thousand, and a crash still
+ * leaves each file old or new. Without commit (a step failed) the new files
+ * are dropped and their snapshots stay as they were on disk (the in-memory
+ * tree is dropped too). Reading a snapshot written in the batch before its
+ * end gives the old file.
+ */
+void vs_dom_batch_begin(vs_dom *d);
+int vs_dom_batch_end(vs_dom *d, bool commit, vs_error *err);
 
 /* Current snapshot name (caller frees) or NULL with *err untouched when none. */
 char *vs_dom_current(vs_dom *d);

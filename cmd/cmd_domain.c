@@ -58,7 +58,10 @@ cmd_define(vs_ctl *ctl, const vs_args *a)
     if (!(def = vs_domain_def_parse(data, len, file, &ctl->err)) ||
         refuse_interrupted(ctl, def->name) < 0 ||
         vs_store_define(ctl->store, def, NULL, &ctl->err) < 0) {
-        vs_print_error(ctl, "Failed to define domain from %s", file);
+        if (vs_cmd_skip_busy(ctl, "define", &ctl->err))
+            ret = 0;
+        else
+            vs_print_error(ctl, "Failed to define domain from %s", file);
         goto out;
     }
     vs_out_extra(ctl, "Domain '%s' defined from %s\n", def->name, file);
@@ -81,6 +84,8 @@ cmd_undefine(vs_ctl *ctl, const vs_args *a)
 
     if (refuse_interrupted(ctl, name) < 0 ||
         vs_store_undefine(ctl->store, name, vs_arg_bool(a, "snapshots-metadata"), &ctl->err) < 0) {
+        if (vs_cmd_skip_busy(ctl, "undefine", &ctl->err))
+            return 0;
         if (ctl->err.code == VS_ERR_NO_DOMAIN) {
             vs_error_clear(&ctl->err);
             vs_print_error(ctl, "failed to get domain '%s'", name);

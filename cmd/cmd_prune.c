@@ -131,6 +131,7 @@ cmd_snapshot_prune(vs_ctl *ctl, const vs_args *a)
         vs_result_strv(&r, row, PR_REASONS, why);
         vs_strv_free(why);
     }
+    vs_cmd_done_reading(ctl);
     if (json) {
         vs_result_print_json(ctl, &r);
     } else if (dry) {

@@ -605,6 +605,10 @@ applied:
     goto out;
 
 fail:
+    if (vs_cmd_skip_busy(ctl, "snapshot-edit", &err)) {
+        ret = 0;
+        goto out;
+    }
     /* The cause first, then virsh's summary line. */
     if (err.code != VS_ERR_OK)
         vs_print_error(ctl, "%s", err.msg);
@@ -826,6 +830,7 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
         }
         vs_result_set_forest(&r, up);
     }
+    vs_cmd_done_reading(ctl);
     if (json)
         vs_result_print_json(ctl, &r);
     else if (tree)

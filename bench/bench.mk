@@ -34,3 +34,17 @@ bench-external: vsnap$(EXEEXT)
 	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' BENCH_RUNS='$(BENCH_RUNS)' BENCH_OUT='$(BENCH_OUT)' \
 	$(SHELL) $(top_srcdir)/bench/external.sh
 EXTRA_DIST += bench/external.sh
+# retention (issue 11): snapshot-prune deleting 1,000 of 10,000 metadata-only
+# snapshots (target < 2 s), its --dry-run (< 100 ms), snapshot-list --json at
+# 10,000 (<= 1.5x the plain listing); fails when a target is missed
+EXTRA_PROGRAMS += bench/gen_prune
+bench_gen_prune_SOURCES = bench/gen_prune.c
+bench_gen_prune_LDADD = $(VSNAP_LIBS)
+bench: bench-prune
+.PHONY: bench-prune
+bench-prune: bench/gen_prune$(EXEEXT) vsnap$(EXEEXT)
+	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' \
+	BENCH_GEN_PRUNE='$(abs_top_builddir)/bench/gen_prune$(EXEEXT)' \
+	BENCH_RUNS='$(BENCH_RUNS)' BENCH_OUT='$(BENCH_OUT)' \
+	$(SHELL) $(top_srcdir)/bench/prune.sh
+EXTRA_DIST += bench/prune.sh

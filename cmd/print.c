@@ -96,8 +96,21 @@ cell_set(cell *c, const char *s)
     memset(&st, 0, sizeof(st));
     while (i < len) {
         wchar_t wc;
-        size_t n = mbrtowc(&wc, s + i, len - i, &st);
+        size_t n, run = i;
         int w;
+
+        /* printable ASCII is itself, one column wide, in every locale: only
+         * the rest goes through mbrtowc (a listing of 10,000 names spends
+         * most of its time here otherwise) */
+        while (run < len && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f)
+            run++;
+        if (run > i) {
+            vs_buf_addn(&b, s + i, run - i);
+            width += run - i;
+            i = run;
+            continue;
+        }
+        n = mbrtowc(&wc, s + i, len - i, &st);
 
         if (n == (size_t)-1 || n == (size_t)-2 || n == 0 ||
             !iswprint((wint_t)wc) || (w = wcwidth(wc)) < 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -234,12 +235,21 @@ cmd_snapshot_create_as(vs_ctl *ctl, const vs_args *a)
 {
     unsigned flags = collect_flags(a, create_flags, sizeof(create_flags) / sizeof(create_flags[0]));
     vs_buf xml = VS_BUF_INIT;
-    char *warn = NULL;
+    const char *prefix = vs_arg_str(a, "name-prefix");
+    char *warn = NULL, *made = NULL;
     int ret;
 
-    if (vs_snapshot_args_to_xml(vs_arg_str(a, "name"), vs_arg_str(a, "description"),
-                                vs_arg_str(a, "memspec"), vs_arg_argv(a, "diskspec"),
-                                &xml, &warn, &ctl->err) < 0) {
+    if (prefix && vs_arg_str(a, "name"))
+        return exclusive_error(ctl, "name", "name-prefix");
+    /* under the domain's lock, so that two runs in one second get two names */
+    if (prefix && !(made = vs_snapshot_name_from_prefix(ctl->dom, prefix, (long long)time(NULL),
+                                                        &ctl->err)))
+        return -1;
+    ret = vs_snapshot_args_to_xml(made ? made : vs_arg_str(a, "name"),
+                                  vs_arg_str(a, "description"), vs_arg_str(a, "memspec"),
+                                  vs_arg_argv(a, "diskspec"), &xml, &warn, &ctl->err);
+    free(made);
+    if (ret < 0) {
         /* virsh reports the storage type on a line of its own first. */
         if (warn)
             vs_print_error(ctl, "%s", warn);

@@ -108,6 +108,8 @@ static const vs_opt_def opts_snapshot_create_as[] = {
       "disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]",
       VS_COMPLETE_DISKSPEC },
     /* vsnap's own; hidden so that help stays virsh's (documented in vsnap.1) */
+    { "name-prefix", VS_OT_STRING, VS_OF_HIDDEN,
+      "name the snapshot PREFIX-YYYYmmdd-HHMMSS (UTC), made unique", VS_COMPLETE_NONE },
     { "dry-run", VS_OT_BOOL, VS_OF_HIDDEN,
       "print the plan (images created, merged, removed; metadata changed), change nothing",
       VS_COMPLETE_NONE },

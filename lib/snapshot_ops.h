@@ -127,6 +127,15 @@ int vs_snapshot_prune(vs_dom *d, const vs_ret_policy *pol, long long now, unsign
                       vs_prune_result *res, vs_error *err);
 void vs_prune_result_clear(vs_prune_result *res);
 
+/*
+ * snapshot-create-as --name-prefix (snapshot_name.c): PREFIX-YYYYmmdd-HHMMSS
+ * of `now` in UTC, so that names sort in the order the snapshots were taken
+ * (across DST changes too), made unique in d with -02, -03, ... -99 for
+ * several in one second; checked as every snapshot name is. Caller frees;
+ * NULL with err set.
+ */
+char *vs_snapshot_name_from_prefix(vs_dom *d, const char *prefix, long long now, vs_error *err);
+
 /* ---- Shared by the operation files (lib/snapshot_*.c); not for cmd/. ---- */
 
 /* One image holding (or about to hold) a snapshot's internal qcow2 data. */

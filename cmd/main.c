@@ -15,6 +15,7 @@
 #include "lock.h"
 #include "plan_run.h"
 #include "mem.h"
+#include "progress.h"
 #include "parse.h"
 #include "path.h"
 #include "store.h"
@@ -308,6 +309,30 @@ usage(void)
            "\n");
 }
 
+/* Progress of long work on stderr, when that is a terminal (progress.h):
+ * one line rewritten in place, cleared when the work ends. */
+static void
+show_progress(void *ctx, const char *what, double percent, bool done)
+{
+    static int width;
+    vs_error safe;
+    int n;
+
+    (void)ctx;
+    if (done) {
+        if (width > 0)
+            fprintf(stderr, "\r%*s\r", width, "");
+        width = 0;
+    } else {
+        /* through vs_error for its \xNN encoding of control bytes in paths */
+        vs_error_set(&safe, VS_ERR_PLAIN, "%s", what);
+        n = fprintf(stderr, "\r%s: %3d%%", safe.msg, (int)percent);
+        if (n > width)
+            width = n;
+    }
+    fflush(stderr);
+}
+
 /* --wait SECONDS: 0 (try once) up to a day. */
 static int
 parse_wait(const char *s, int *out)
@@ -432,6 +457,8 @@ main(int argc, char **argv)
     completing = nrest > 0 && strcmp(rest[0], "complete") == 0;
     if (completing)
         silence_for_completion();
+    else if (!ctl.quiet && isatty(STDERR_FILENO))
+        vs_progress_set_sink(show_progress, NULL);
 
     root = vs_default_root(dir_opt);
     if (!(ctl.store = vs_store_open(root, &err))) {

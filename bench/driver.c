@@ -95,21 +95,9 @@ run_once(vs_store *st, const char *dom, const char *mode, const char *name)
         n = vs_snap_tree_select(t, -1, 0, &sel);
         nm = vs_xcalloc(n + 1, sizeof(*nm));
         up = vs_xmalloc((n + 1) * sizeof(*up));
-        {
-            long *pos = vs_xmalloc((t->n + 1) * sizeof(*pos));
-
-            for (i = 0; i < t->n; i++)
-                pos[i] = -1;
-            for (i = 0; i < n; i++)
-                pos[sel[i]] = (long)i;
-            for (i = 0; i < n; i++) {
-                long p = t->e[sel[i]].parent_idx;
-
-                up[i] = p >= 0 ? pos[p] : -1;
-                nm[i] = t->e[sel[i]].name;
-            }
-            free(pos);
-        }
+        vs_snap_tree_selection_parents(t, sel, n, up);
+        for (i = 0; i < n; i++)
+            nm[i] = t->e[sel[i]].name;
         vs_tree_draw(nm, up, n, &b);
         free(nm);
         free(up);

@@ -758,7 +758,7 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
     unsigned flags = 0;
     vs_snap_tree *t;
     vs_result r;
-    long start = -1, *sel = NULL, *pos = NULL, *up = NULL;
+    long start = -1, *sel = NULL, *up = NULL;
     size_t n, i;
 
     if (tree && name)
@@ -826,18 +826,8 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
         vs_result_str(&r, row, SL_LINK, e->parent_idx >= 0 ? t->e[e->parent_idx].name : NULL);
     }
     if (tree) {
-        /* each row's parent row: a parent outside the selection makes a root */
-        pos = vs_xmalloc((t->n ? t->n : 1) * sizeof(*pos));
         up = vs_xmalloc((n ? n : 1) * sizeof(*up));
-        for (i = 0; i < t->n; i++)
-            pos[i] = -1;
-        for (i = 0; i < n; i++)
-            pos[sel[i]] = (long)i;
-        for (i = 0; i < n; i++) {
-            long p = t->e[sel[i]].parent_idx;
-
-            up[i] = p >= 0 ? pos[p] : -1;
-        }
+        vs_snap_tree_selection_parents(t, sel, n, up);
         vs_result_set_forest(&r, up);
     }
     vs_cmd_done_reading(ctl);
@@ -852,7 +842,6 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
                                        (parent ? 1UL << SL_PARENT : 0));
     vs_result_release(&r);
     free(up);
-    free(pos);
     free(sel);
     return 0;
 }

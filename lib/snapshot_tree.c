@@ -736,3 +736,21 @@ vs_snap_tree_select(const vs_snap_tree *t, long from, unsigned flags, long **out
     *out = cand;
     return n;
 }
+
+void
+vs_snap_tree_selection_parents(const vs_snap_tree *t, const long *sel, size_t n, long *parent)
+{
+    long *pos = vs_xmalloc((t->n ? t->n : 1) * sizeof(*pos));
+    size_t k;
+
+    for (k = 0; k < t->n; k++)
+        pos[k] = -1;
+    for (k = 0; k < n; k++)
+        pos[sel[k]] = (long)k;
+    for (k = 0; k < n; k++) {
+        long p = t->e[sel[k]].parent_idx;
+
+        parent[k] = p >= 0 ? pos[p] : -1;
+    }
+    free(pos);
+}

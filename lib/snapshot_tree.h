@@ -116,4 +116,16 @@ size_t vs_snap_tree_select(const vs_snap_tree *t, long from, unsigned flags, lon
  * equal but for case bytewise). */
 void vs_snap_tree_sort_by_name(const vs_snap_tree *t, long *idx, size_t n);
 
+/*
+ * The hierarchy of a selection (as vs_snap_tree_select returns it), which
+ * snapshot-list --tree draws and --json nests: parent[k] (n entries, the
+ * caller's) is the position in sel of sel[k]'s parent, or -1 when the
+ * selection does not hold it (sel[k] is then a root). So `--from S --tree`
+ * is select(S, VS_LIST_TREE_ROOT) (S and its direct children only,
+ * transcript 02 [18]), `--from S --descendants --tree` adds
+ * VS_LIST_DESCENDANTS, and the selection's order is the drawing's.
+ */
+void vs_snap_tree_selection_parents(const vs_snap_tree *t, const long *sel, size_t n,
+                                    long *parent);
+
 #endif

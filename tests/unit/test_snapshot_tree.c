@@ -54,33 +54,24 @@ sel_names(const vs_snap_tree *t, long from, unsigned flags)
     return s;
 }
 
-/* A selection drawn as snapshot-list --tree draws it (cmd/print.c): each
- * entry's parent, when the selection holds it, is its parent in the drawing. */
+/* A selection drawn as snapshot-list --tree draws it (cmd/print.c), with
+ * the hierarchy vs_snap_tree_selection_parents gives it. */
 static char *
 render(const vs_snap_tree *t, long from, unsigned flags)
 {
     vs_buf b = VS_BUF_INIT;
-    long *sel, *pos, *up;
+    long *sel, *up;
     const char **nm;
     size_t n = vs_snap_tree_select(t, from, flags, &sel), k;
 
-    pos = vs_xmalloc((t->n + 1) * sizeof(*pos));
     up = vs_xmalloc((n + 1) * sizeof(*up));
     nm = vs_xcalloc(n + 1, sizeof(*nm));
-    for (k = 0; k < t->n; k++)
-        pos[k] = -1;
+    vs_snap_tree_selection_parents(t, sel, n, up);
     for (k = 0; k < n; k++)
-        pos[sel[k]] = (long)k;
-    for (k = 0; k < n; k++) {
-        long p = t->e[sel[k]].parent_idx;
-
-        up[k] = p >= 0 ? pos[p] : -1;
         nm[k] = t->e[sel[k]].name;
-    }
     vs_tree_draw(nm, up, n, &b);
     free(nm);
     free(up);
-    free(pos);
     free(sel);
     return vs_buf_steal(&b);
 }

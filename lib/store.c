@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failpoint.h"
 #include "mem.h"
 #include "path.h"
 #include "store.h"
@@ -688,6 +689,11 @@ vs_dom_batch_end(vs_dom *d, bool commit, vs_error *err)
         struct stat st;
         long k;
 
+        /* tests: a crash (or failure) between two renames of a batch */
+        if (vs_failpoint("store-batch")) {
+            ret = vs_error_set(err, VS_ERR_INTERNAL, "failpoint store-batch");
+            break;
+        }
         if (rename(b->tmp[i], b->path[i]) < 0) {
             ret = vs_error_sys(err, errno, "cannot replace '%s'", b->path[i]);
             break;
@@ -808,6 +814,10 @@ vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
     }
     if (d->batch) {
         /* the directory is synced once, at vs_dom_batch_end */
+        if (vs_failpoint("store-batch")) {
+            free(path);
+            return vs_error_set(err, VS_ERR_INTERNAL, "failpoint store-batch");
+        }
         if (unlink(path) < 0 && errno != ENOENT) {
             vs_error_sys(err, errno, "cannot remove '%s'", path);
             free(path);

@@ -133,7 +133,8 @@ int vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err);
  * leaves each file old or new. Without commit (a step failed) the new files
  * are dropped and their snapshots stay as they were on disk (the in-memory
  * tree is dropped too). Reading a snapshot written in the batch before its
- * end gives the old file.
+ * end gives the old file. Failpoint (tests): "store-batch" before each
+ * rename at the end and before each unlink.
  */
 void vs_dom_batch_begin(vs_dom *d);
 int vs_dom_batch_end(vs_dom *d, bool commit, vs_error *err);

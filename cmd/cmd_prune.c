@@ -55,10 +55,7 @@ policy_from(vs_ctl *ctl, const vs_args *a, vs_ret_policy *p)
         p->within_set = true;
     }
     p->match = vs_arg_str(a, "match");
-    if (!vs_ret_policy_has_rule(p))
-        return vs_error_set(&ctl->err, VS_ERR_PLAIN, "snapshot-prune needs a retention rule: "
-                            "--keep-last, --keep-hourly, --keep-daily, --keep-weekly, "
-                            "--keep-monthly, --keep-yearly or --keep-within");
+    /* a policy without a rule is refused by the planner */
     return 0;
 }
 

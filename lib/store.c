@@ -677,12 +677,17 @@ vs_dom_batch_end(vs_dom *d, bool commit, vs_error *err)
      * A few files are synced one by one; many at once with one syncfs,
      * which costs what the file system has pending, not a sync per file. */
     if (commit && b->n >= BATCH_SYNCFS_MIN) {
-        if (vs_fs_sync(sdir, err) < 0)
-            commit = false, ret = -1;
+        if (vs_fs_sync(sdir, err) < 0) {
+            commit = false;
+            ret = -1;
+        }
     } else {
-        for (i = 0; commit && i < b->n; i++)
-            if (fsync_file(b->tmp[i], err) < 0)
-                commit = false, ret = -1;
+        for (i = 0; commit && i < b->n; i++) {
+            if (fsync_file(b->tmp[i], err) < 0) {
+                commit = false;
+                ret = -1;
+            }
+        }
         i = 0;
     }
     for (i = 0; commit && i < b->n; i++) {

@@ -4,7 +4,7 @@
 EXTRA_PROGRAMS = bench/gen bench/driver bench/start
 bench_gen_SOURCES = bench/gen.c
 bench_gen_LDADD = $(VSNAP_LIBS)
-bench_driver_SOURCES = bench/driver.c
+bench_driver_SOURCES = bench/driver.c cmd/print.c
 bench_driver_LDADD = $(VSNAP_LIBS)
 EXTRA_DIST += bench/run.sh bench/README.md
 
@@ -44,3 +44,17 @@ bench-start: bench/start$(EXEEXT) vsnap$(EXEEXT)
 	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' BENCH_START='$(abs_top_builddir)/bench/start$(EXEEXT)' \
 	BENCH_RUNS='$(BENCH_RUNS)' $(SHELL) $(top_srcdir)/bench/start.sh
 EXTRA_DIST += bench/start.sh
+# retention (issue 11): snapshot-prune deleting 1,000 of 10,000 metadata-only
+# snapshots (target < 2 s), its --dry-run (< 100 ms), snapshot-list --json at
+# 10,000 (<= 1.5x the plain listing); fails when a target is missed
+EXTRA_PROGRAMS += bench/gen_prune
+bench_gen_prune_SOURCES = bench/gen_prune.c
+bench_gen_prune_LDADD = $(VSNAP_LIBS)
+bench: bench-prune
+.PHONY: bench-prune
+bench-prune: bench/gen_prune$(EXEEXT) vsnap$(EXEEXT)
+	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' \
+	BENCH_GEN_PRUNE='$(abs_top_builddir)/bench/gen_prune$(EXEEXT)' \
+	BENCH_RUNS='$(BENCH_RUNS)' BENCH_OUT='$(BENCH_OUT)' \
+	$(SHELL) $(top_srcdir)/bench/prune.sh
+EXTRA_DIST += bench/prune.sh

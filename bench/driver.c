@@ -29,6 +29,7 @@
 #include "path.h"
 #include "snapshot_ops.h"
 #include "store.h"
+#include "../cmd/print.h"
 
 static double
 now_ms(void)
@@ -87,7 +88,19 @@ run_once(vs_store *st, const char *dom, const char *mode, const char *name)
                 vs_buf_addc(&b, '\n');
             }
     } else if (strcmp(mode, "tree") == 0) {
-        vs_snap_tree_render(t, -1, &b);
+        /* as snapshot-list --tree: the whole selection drawn (cmd/print.c) */
+        const char **nm;
+        long *up;
+
+        n = vs_snap_tree_select(t, -1, 0, &sel);
+        nm = vs_xcalloc(n + 1, sizeof(*nm));
+        up = vs_xmalloc((n + 1) * sizeof(*up));
+        vs_snap_tree_selection_parents(t, sel, n, up);
+        for (i = 0; i < n; i++)
+            nm[i] = t->e[sel[i]].name;
+        vs_tree_draw(nm, up, n, &b);
+        free(nm);
+        free(up);
     } else if (strcmp(mode, "info") == 0) {
         vs_snapshot_def *def = vs_dom_read_snapshot(d, name, &err);
         long idx = vs_snap_tree_find(t, name);

@@ -97,6 +97,7 @@ struct vs_ctl {
     vs_error err;               /* filled by a failing command; printed by the dispatcher */
     FILE *out;                  /* stdout */
     bool quit;                  /* set by quit/exit: stop the current sequence or shell */
+    bool skip_busy;             /* --if-busy=skip: a busy domain skips the command */
 };
 
 /* Parsed options of one command. Values are owned by the args. */
@@ -126,6 +127,18 @@ void vs_print_warning(vs_ctl *ctl, const char *fmt, ...) VS_PRINTF(2, 3);
  */
 int vs_cmd_interrupted(vs_ctl *ctl, vs_dom *d, bool changes, vs_error *err);
 
+/*
+ * --if-busy=skip: when err says a domain stayed busy (VS_ERR_BUSY) and the
+ * user asked to skip, print one note on stderr (not under -q), "note:
+ * CMD skipped: domain 'D' is busy: ...", clear err and return true; the
+ * command then counts as done (status 0). Otherwise false. (main.c)
+ */
+bool vs_cmd_skip_busy(vs_ctl *ctl, const char *cmd, vs_error *err);
+
+/* A command has read everything it prints: let go of the domain's lock, so
+ * that a slow reader of the output (a pager) holds no writer up. (main.c) */
+void vs_cmd_done_reading(vs_ctl *ctl);
+
 /* Command runners, one file per family (cmd_domain.c, cmd_snapshot.c). */
 int cmd_define(vs_ctl *ctl, const vs_args *a);
 int cmd_undefine(vs_ctl *ctl, const vs_args *a);
@@ -152,6 +165,7 @@ int cmd_suspend(vs_ctl *ctl, const vs_args *a);
 int cmd_resume(vs_ctl *ctl, const vs_args *a);
 int cmd_qemu_monitor_command(vs_ctl *ctl, const vs_args *a);
 int cmd_qemu_agent_command(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_prune(vs_ctl *ctl, const vs_args *a);   /* cmd_prune.c */
 int cmd_help(vs_ctl *ctl, const vs_args *a);
 int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);

@@ -13,6 +13,7 @@
 #include "mem.h"
 #include "path.h"
 #include "print.h"
+#include "result.h"
 #include "snapshot_ops.h"
 #include "store.h"
 #include "xml.h"
@@ -48,7 +49,10 @@ cmd_define(vs_ctl *ctl, const vs_args *a)
     if (!(def = vs_domain_def_parse(data, len, file, &ctl->err)) ||
         refuse_interrupted(ctl, def->name) < 0 ||
         vs_store_define(ctl->store, def, NULL, &ctl->err) < 0) {
-        vs_print_error(ctl, "Failed to define domain from %s", file);
+        if (vs_cmd_skip_busy(ctl, "define", &ctl->err))
+            ret = 0;
+        else
+            vs_print_error(ctl, "Failed to define domain from %s", file);
         goto out;
     }
     vs_out_extra(ctl, "Domain '%s' defined from %s\n", def->name, file);
@@ -100,6 +104,8 @@ cmd_undefine(vs_ctl *ctl, const vs_args *a)
     }
     if (refuse_interrupted(ctl, name) < 0 ||
         vs_store_undefine(ctl->store, name, vs_arg_bool(a, "snapshots-metadata"), &ctl->err) < 0) {
+        if (vs_cmd_skip_busy(ctl, "undefine", &ctl->err))
+            return 0;
         if (ctl->err.code == VS_ERR_NO_DOMAIN) {
             vs_error_clear(&ctl->err);
             vs_print_error(ctl, "failed to get domain '%s'", name);
@@ -171,10 +177,17 @@ list_state(vs_ctl *ctl, const char *name, vs_run_info *info)
     return true;
 }
 
+/* list: virsh's Id / Name / State table; --json {"domains": [...]}. */
+enum { DL_ID, DL_NAME, DL_STATE, DL_NCOLS };
+static const vs_rcol domain_cols[DL_NCOLS] = {
+    [DL_ID] = { "id", VS_RT_INT, "Id", NULL, "-" },   /* QEMU's pid; none when shut off */
+    [DL_NAME] = { "name", VS_RT_STR, "Name", NULL, "" },
+    [DL_STATE] = { "state", VS_RT_STR, "State", NULL, "" },
+};
+
 int
 cmd_list(vs_ctl *ctl, const vs_args *a)
 {
-    static const char *const headers[] = { "Id", "Name", "State" };
     bool all = vs_arg_bool(a, "all"), inactive = vs_arg_bool(a, "inactive");
     bool names_only = vs_arg_bool(a, "name");
     bool f_run = vs_arg_bool(a, "state-running"), f_pause = vs_arg_bool(a, "state-paused");
@@ -183,8 +196,13 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
     bool want_active = all || !inactive, want_inactive = all || inactive;
     list_row *rows = NULL;
     size_t i, n = 0;
-    vs_table *t = NULL;
+    bool json = vs_arg_bool(a, "json");
     char **names = NULL, **skipped = NULL;
+    vs_result r;
+
+    if (json && names_only)
+        return vs_error_set(&ctl->err, VS_ERR_PLAIN,
+                            "Options --json and --name are mutually exclusive");
 
     if (vs_store_scan(ctl->store, &names, &skipped, &ctl->err) < 0)
         return -1;
@@ -214,31 +232,29 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
         n++;
     }
     qsort(rows, n, sizeof(*rows), row_cmp);
-    if (!names_only)
-        t = vs_table_new(headers, 3);
+    vs_result_init(&r, "domains", domain_cols, DL_NCOLS, NULL);
     for (i = 0; i < n; i++) {
         vs_dom *d;
+        size_t row;
 
         /* an interrupted operation of a domain listed: one warning line */
         if ((d = vs_dom_open(ctl->store, rows[i].name, VS_LOCK_NONE, NULL))) {
             vs_cmd_interrupted(ctl, d, false, NULL);
             vs_dom_close(d);
         }
-        if (names_only) {
-            vs_out(ctl, "%s\n", rows[i].name);
-        } else {
-            char id[32] = "-";
-            const char *row[3] = { id, rows[i].name, vs_run_state_name(rows[i].info.state) };
-
-            if (rows[i].info.state != VS_RUN_SHUTOFF && rows[i].info.pid > 0)
-                snprintf(id, sizeof(id), "%ld", (long)rows[i].info.pid);
-            vs_table_add_row(t, row);
-        }
+        row = vs_result_add_row(&r);
+        if (rows[i].info.state != VS_RUN_SHUTOFF && rows[i].info.pid > 0)
+            vs_result_int(&r, row, DL_ID, (long long)rows[i].info.pid);
+        vs_result_str(&r, row, DL_NAME, rows[i].name);
+        vs_result_str(&r, row, DL_STATE, vs_run_state_name(rows[i].info.state));
     }
-    if (t) {
-        vs_table_print(ctl, t);
-        vs_table_free(t);
-    }
+    if (json)
+        vs_result_print_json(ctl, &r);
+    else if (names_only)
+        vs_result_print_names(ctl, &r, DL_NAME, -1);
+    else
+        vs_result_print_table(ctl, &r, ~0UL);
+    vs_result_release(&r);
     free(rows);
     vs_strv_free(names);
     return 0;
@@ -292,36 +308,42 @@ disk_source(const vs_domain_disk *disk)
     return NULL;
 }
 
+/* domblklist: virsh's Target / Source table, with --details Type and
+ * Device first; --json {"disks": [...]} always with every column. */
+enum { DB_TYPE, DB_DEVICE, DB_TARGET, DB_SOURCE, DB_NCOLS };
+static const vs_rcol disk_cols[DB_NCOLS] = {
+    [DB_TYPE] = { "type", VS_RT_STR, "Type", NULL, "" },
+    [DB_DEVICE] = { "device", VS_RT_STR, "Device", NULL, "" },
+    [DB_TARGET] = { "target", VS_RT_STR, "Target", NULL, "" },
+    [DB_SOURCE] = { "source", VS_RT_STR, "Source", NULL, "-" },
+};
+
 int
 cmd_domblklist(vs_ctl *ctl, const vs_args *a)
 {
-    static const char *const short_hdr[] = { "Target", "Source" };
-    static const char *const long_hdr[] = { "Type", "Device", "Target", "Source" };
     bool details = vs_arg_bool(a, "details");
     vs_domain_def *def = vs_dom_def(ctl->dom, &ctl->err);
-    vs_table *t;
+    vs_result r;
     size_t i;
 
     if (!def)
         return -1;
-    t = details ? vs_table_new(long_hdr, 4) : vs_table_new(short_hdr, 2);
+    vs_result_init(&r, "disks", disk_cols, DB_NCOLS, ctl->dom->name);
     for (i = 0; i < def->ndisks; i++) {
         const vs_domain_disk *disk = &def->disks[i];
         char *src = disk_source(disk);
-        const char *s = src && *src ? src : "-";
-        const char *target = disk->target ? disk->target : "";
+        size_t row = vs_result_add_row(&r);
 
-        if (details) {
-            const char *row[4] = { vs_storage_type_name(disk->type),
-                                   disk->device ? disk->device : "disk", target, s };
-            vs_table_add_row(t, row);
-        } else {
-            const char *row[2] = { target, s };
-            vs_table_add_row(t, row);
-        }
+        vs_result_str(&r, row, DB_TYPE, vs_storage_type_name(disk->type));
+        vs_result_str(&r, row, DB_DEVICE, disk->device ? disk->device : "disk");
+        vs_result_str(&r, row, DB_TARGET, disk->target ? disk->target : "");
+        vs_result_str(&r, row, DB_SOURCE, src && *src ? src : NULL);
         free(src);
     }
-    vs_table_print(ctl, t);
-    vs_table_free(t);
+    if (vs_arg_bool(a, "json"))
+        vs_result_print_json(ctl, &r);
+    else
+        vs_result_print_table(ctl, &r, details ? ~0UL : (1UL << DB_TARGET) | (1UL << DB_SOURCE));
+    vs_result_release(&r);
     return 0;
 }

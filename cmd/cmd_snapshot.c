@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
 #include "domain_run.h"
 #include "parse.h"
 #include "print.h"
+#include "result.h"
 #include "../lib/buf.h"
 #include "../lib/mem.h"
 #include "../lib/path.h"
@@ -233,12 +235,21 @@ cmd_snapshot_create_as(vs_ctl *ctl, const vs_args *a)
 {
     unsigned flags = collect_flags(a, create_flags, sizeof(create_flags) / sizeof(create_flags[0]));
     vs_buf xml = VS_BUF_INIT;
-    char *warn = NULL;
+    const char *prefix = vs_arg_str(a, "name-prefix");
+    char *warn = NULL, *made = NULL;
     int ret;
 
-    if (vs_snapshot_args_to_xml(vs_arg_str(a, "name"), vs_arg_str(a, "description"),
-                                vs_arg_str(a, "memspec"), vs_arg_argv(a, "diskspec"),
-                                &xml, &warn, &ctl->err) < 0) {
+    if (prefix && vs_arg_str(a, "name"))
+        return exclusive_error(ctl, "name", "name-prefix");
+    /* under the domain's lock, so that two runs in one second get two names */
+    if (prefix && !(made = vs_snapshot_name_from_prefix(ctl->dom, prefix, (long long)time(NULL),
+                                                        &ctl->err)))
+        return -1;
+    ret = vs_snapshot_args_to_xml(made ? made : vs_arg_str(a, "name"),
+                                  vs_arg_str(a, "description"), vs_arg_str(a, "memspec"),
+                                  vs_arg_argv(a, "diskspec"), &xml, &warn, &ctl->err);
+    free(made);
+    if (ret < 0) {
         /* virsh reports the storage type on a line of its own first. */
         if (warn)
             vs_print_error(ctl, "%s", warn);
@@ -258,10 +269,17 @@ cmd_snapshot_create_as(vs_ctl *ctl, const vs_args *a)
     return ret;
 }
 
+/* snapshot-current --json: {"current": NAME or null}. */
+enum { SC_CURRENT };
+static const vs_rcol current_head[] = {
+    [SC_CURRENT] = { "current", VS_RT_STR, NULL, NULL, NULL },
+};
+
 int
 cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
 {
     bool name_only = vs_arg_bool(a, "name");
+    bool json = vs_arg_bool(a, "json");
     const char *snapname = vs_arg_str(a, "snapshotname");
     vs_snap_tree *t;
     char *xml;
@@ -269,6 +287,8 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
 
     if (name_only && snapname)
         return exclusive_error(ctl, "name", "snapshotname");
+    if (json && snapname)
+        return exclusive_error(ctl, "json", "snapshotname");
 
     if (snapname) {
         /* --security-info means nothing here: virsh redefines the secure XML. */
@@ -282,6 +302,17 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
 
     if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
         return -1;
+    if (json) {
+        vs_result r;
+
+        /* no current snapshot is an answer here, not a failure */
+        vs_result_init(&r, NULL, NULL, 0, ctl->dom->name);
+        vs_result_set_head(&r, current_head, 1);
+        vs_result_str(&r, VS_RHEAD, SC_CURRENT, t->current >= 0 ? t->e[t->current].name : NULL);
+        vs_result_print_json(ctl, &r);
+        vs_result_release(&r);
+        return 0;
+    }
     if (t->current < 0)
         return vs_error_set(&ctl->err, VS_ERR_PLAIN, "domain '%s' has no current snapshot",
                             ctl->dom->name);
@@ -587,6 +618,10 @@ applied:
     goto out;
 
 fail:
+    if (vs_cmd_skip_busy(ctl, "snapshot-edit", &err)) {
+        ret = 0;
+        goto out;
+    }
     /* The cause first, then virsh's summary line. */
     if (err.code != VS_ERR_OK)
         vs_print_error(ctl, "%s", err.msg);
@@ -606,54 +641,102 @@ out:
 
 /* ------------------------------------------------------------------------ */
 
+/* snapshot-info: virsh's fields; --json the same as {"snapshot": {...}}. */
+enum { SI_NAME, SI_DOMAIN, SI_CURRENT, SI_STATE, SI_LOCATION, SI_PARENT, SI_CHILDREN,
+       SI_DESCENDANTS, SI_METADATA, SI_NCOLS };
+static const vs_rcol info_cols[SI_NCOLS] = {
+    [SI_NAME] = { "name", VS_RT_STR, NULL, "Name:", "" },
+    [SI_DOMAIN] = { NULL, VS_RT_STR, NULL, "Domain:", "" },   /* JSON: the top-level "domain" */
+    [SI_CURRENT] = { "current", VS_RT_BOOL, NULL, "Current:", "" },
+    [SI_STATE] = { "state", VS_RT_STR, NULL, "State:", "" },
+    [SI_LOCATION] = { "location", VS_RT_STR, NULL, "Location:", "" },
+    [SI_PARENT] = { "parent", VS_RT_STR, NULL, "Parent:", "-" },
+    [SI_CHILDREN] = { "children", VS_RT_INT, NULL, "Children:", "" },
+    [SI_DESCENDANTS] = { "descendants", VS_RT_INT, NULL, "Descendants:", "" },
+    [SI_METADATA] = { "metadata", VS_RT_BOOL, NULL, "Metadata:", "" },
+};
+
 int
 cmd_snapshot_info(vs_ctl *ctl, const vs_args *a)
 {
     vs_snap_tree *t;
-    vs_snapshot_def *def;
-    char num[32];
+    vs_snapshot_def *def = NULL;
+    vs_result r;
     char *name;
     long idx;
+    size_t known = SI_CURRENT + 1;   /* the fields virsh has printed when a later step fails */
     int ret = -1;
 
     if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, &t, &idx)))
         return -1;
-    vs_print_field(ctl, "Name:", name);
-    vs_print_field(ctl, "Domain:", ctl->dom->name);
-    vs_print_field(ctl, "Current:", t->current == idx ? "yes" : "no");
+    vs_result_init(&r, "snapshot", info_cols, SI_NCOLS, ctl->dom->name);
+    r.single = true;
+    vs_result_add_row(&r);
+    vs_result_str(&r, 0, SI_NAME, name);
+    vs_result_str(&r, 0, SI_DOMAIN, ctl->dom->name);
+    vs_result_bool(&r, 0, SI_CURRENT, t->current == idx);
 
     /* State, location and parent come from the snapshot's own XML, as in virsh. */
     if (!(def = vs_dom_read_snapshot(ctl->dom, name, &ctl->err)))
         goto out;
     if (def->state == VS_STATE_NOSTATE) {
         vs_error_set(&ctl->err, VS_ERR_PLAIN, "unexpected problem reading snapshot xml");
-        goto out_def;
+        goto out;
     }
-    vs_print_field(ctl, "State:", vs_snap_state_name(def->state));
-    vs_print_field(ctl, "Location:",
-                   vs_snapshot_def_location_external(def) ? "external" : "internal");
-    vs_print_field(ctl, "Parent:", def->parent ? def->parent : "-");
+    vs_result_str(&r, 0, SI_STATE, vs_snap_state_name(def->state));
+    vs_result_str(&r, 0, SI_LOCATION,
+                  vs_snapshot_def_location_external(def) ? "external" : "internal");
+    vs_result_str(&r, 0, SI_PARENT, def->parent);
+    known = SI_PARENT + 1;
 
     /* reading the snapshot may have refreshed the index */
     if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
-        goto out_def;
+        goto out;
     if ((idx = vs_snap_tree_find(t, name)) < 0) {
         vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
                      "no domain snapshot with matching name '%s'", name);
-        goto out_def;
+        goto out;
     }
-    snprintf(num, sizeof(num), "%zu", t->e[idx].nchildren);
-    vs_print_field(ctl, "Children:", num);
-    snprintf(num, sizeof(num), "%zu", vs_snap_tree_descendants(t, idx));
-    vs_print_field(ctl, "Descendants:", num);
-    vs_print_field(ctl, "Metadata:", "yes");
+    vs_result_int(&r, 0, SI_CHILDREN, (long long)t->e[idx].nchildren);
+    vs_result_int(&r, 0, SI_DESCENDANTS, (long long)vs_snap_tree_descendants(t, idx));
+    vs_result_bool(&r, 0, SI_METADATA, true);
     ret = 0;
-out_def:
-    vs_snapshot_def_free(def);
 out:
+    if (ret == 0 && vs_arg_bool(a, "json")) {
+        vs_result_print_json(ctl, &r);
+    } else if (ret == 0) {
+        vs_result_print_fields(ctl, &r);
+    } else if (!vs_arg_bool(a, "json")) {
+        /* virsh has printed the fields it knew when it fails */
+        size_t k;
+
+        for (k = 0; k < known; k++) {
+            char *v = vs_result_text(&r, 0, k);
+
+            vs_print_field(ctl, info_cols[k].label, v);
+            free(v);
+        }
+    }
+    vs_result_release(&r);
+    vs_snapshot_def_free(def);
     free(name);
     return ret;
 }
+
+/* snapshot-list: one row per selected snapshot. */
+enum { SL_NAME, SL_TIME, SL_STATE, SL_PARENT, SL_CURRENT, SL_LOCATION, SL_LINK, SL_NCOLS };
+static const vs_rcol list_cols[SL_NCOLS] = {
+    [SL_NAME] = { "name", VS_RT_STR, "Name", NULL, "" },
+    [SL_TIME] = { "creation_time", VS_RT_TIME, "Creation Time", NULL, "" },
+    [SL_STATE] = { "state", VS_RT_STR, "State", NULL, "" },
+    /* the table shows the XML's parent name, as virsh reads it */
+    [SL_PARENT] = { "parent", VS_RT_STR, "Parent", NULL, "" },
+    [SL_CURRENT] = { "current", VS_RT_BOOL, NULL, NULL, "" },
+    [SL_LOCATION] = { "location", VS_RT_STR, NULL, NULL, "" },
+    /* --name --parent (virsh 10.3+): the parent as the API sees it (a
+     * dangling one is none) */
+    [SL_LINK] = { NULL, VS_RT_STR, NULL, NULL, "" },
+};
 
 int
 cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
@@ -668,16 +751,17 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
         { "internal", VS_LIST_INTERNAL },
         { "external", VS_LIST_EXTERNAL },
     };
-    static const char *const headers[] = { "Name", "Creation Time", "State", "Parent" };
     bool tree = vs_arg_bool(a, "tree");
     bool name = vs_arg_bool(a, "name");
+    bool json = vs_arg_bool(a, "json");
     bool from = vs_arg_str(a, "from") != NULL;
     bool parent = vs_arg_bool(a, "parent");
     bool roots = vs_arg_bool(a, "roots");
     bool current = vs_arg_bool(a, "current");
     unsigned flags = 0;
     vs_snap_tree *t;
-    long start = -1, *sel = NULL;
+    vs_result r;
+    long start = -1, *sel = NULL, *up = NULL;
     size_t n, i;
 
     if (tree && name)
@@ -692,6 +776,8 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
         return exclusive_error(ctl, "roots", "from");
     if (roots && current)
         return exclusive_error(ctl, "roots", "current");
+    if (json && name)
+        return exclusive_error(ctl, "json", "name");
     for (i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
         if (!vs_arg_bool(a, filters[i].opt))
             continue;
@@ -729,41 +815,36 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
     }
 
     n = vs_snap_tree_select(t, start, flags, &sel);
-    if (tree) {
-        vs_buf b = VS_BUF_INIT;
+    vs_result_init(&r, "snapshots", list_cols, SL_NCOLS, ctl->dom->name);
+    for (i = 0; i < n; i++) {
+        const vs_snap_entry *e = &t->e[sel[i]];
+        size_t row = vs_result_add_row(&r);
 
-        vs_snap_tree_render_selection(t, sel, n, &b);
-        vs_out(ctl, "%s", vs_buf_str(&b));
-        vs_buf_reset(&b);
-    } else if (name) {
-        for (i = 0; i < n; i++) {
-            const vs_snap_entry *e = &t->e[sel[i]];
-
-            /* virsh 10.3+: the parent as the API sees it (a dangling one is none) */
-            if (parent && e->parent_idx >= 0)
-                vs_out(ctl, "%s\t%s\n", e->name, t->e[e->parent_idx].name);
-            else
-                vs_out(ctl, "%s\n", e->name);
-        }
-    } else {
-        vs_table *tb = vs_table_new(headers, parent ? 4 : 3);
-
-        for (i = 0; i < n; i++) {
-            const vs_snap_entry *e = &t->e[sel[i]];
-            char when[64];
-            const char *cells[4];
-
-            vs_format_time(e->creation_time, when);
-            cells[0] = e->name;
-            cells[1] = when;
-            cells[2] = vs_snap_state_name(e->state);
-            /* the table shows the XML's parent name, as virsh reads it */
-            cells[3] = e->parent ? e->parent : "";
-            vs_table_add_row(tb, cells);
-        }
-        vs_table_print(ctl, tb);
-        vs_table_free(tb);
+        vs_result_str(&r, row, SL_NAME, e->name);
+        vs_result_int(&r, row, SL_TIME, e->creation_time);
+        vs_result_str(&r, row, SL_STATE, vs_snap_state_name(e->state));
+        vs_result_str(&r, row, SL_PARENT, e->parent);
+        vs_result_bool(&r, row, SL_CURRENT, sel[i] == t->current);
+        vs_result_str(&r, row, SL_LOCATION, e->location_external ? "external" : "internal");
+        vs_result_str(&r, row, SL_LINK, e->parent_idx >= 0 ? t->e[e->parent_idx].name : NULL);
     }
+    if (tree) {
+        up = vs_xmalloc((n ? n : 1) * sizeof(*up));
+        vs_snap_tree_selection_parents(t, sel, n, up);
+        vs_result_set_forest(&r, up);
+    }
+    vs_cmd_done_reading(ctl);
+    if (json)
+        vs_result_print_json(ctl, &r);
+    else if (tree)
+        vs_result_print_tree(ctl, &r, SL_NAME);
+    else if (name)
+        vs_result_print_names(ctl, &r, SL_NAME, parent ? SL_LINK : -1);
+    else
+        vs_result_print_table(ctl, &r, (1UL << SL_NAME) | (1UL << SL_TIME) | (1UL << SL_STATE) |
+                                       (parent ? 1UL << SL_PARENT : 0));
+    vs_result_release(&r);
+    free(up);
     free(sel);
     return 0;
 }

@@ -18,6 +18,11 @@
 #define OPT_SNAPNAME(h) \
     { "snapshotname", VS_OT_STRING, VS_OF_POSITIONAL, h, VS_COMPLETE_SNAPSHOT }
 #define OPT_END { NULL, 0, 0, NULL, VS_COMPLETE_NONE }
+/* vsnap's own on virsh's listing commands; hidden so that help stays
+ * virsh's (documented in vsnap.1, JSON OUTPUT) */
+#define OPT_JSON_HIDDEN \
+    { "json", VS_OT_BOOL, VS_OF_HIDDEN, "print the result as JSON (vsnap(1), JSON OUTPUT)", \
+      VS_COMPLETE_NONE }
 
 #define CF_RO (VS_CF_DOMAIN | VS_CF_LOCK_SH)
 #define CF_RW (VS_CF_DOMAIN | VS_CF_LOCK_EX)
@@ -33,6 +38,7 @@ static const vs_opt_def opts_define[] = {
 static const vs_opt_def opts_domblklist[] = {
     OPT_DOMAIN,
     OPT_BOOL("details", "additionally display the type and device value"),
+    OPT_JSON_HIDDEN,
     OPT_END
 };
 
@@ -56,6 +62,7 @@ static const vs_opt_def opts_list[] = {
     OPT_BOOL("state-shutoff", "list domains in shutoff state"),
     OPT_BOOL("state-other", "list domains in other states"),
     OPT_BOOL("name", "list domain names only"),
+    OPT_JSON_HIDDEN,
     OPT_END
 };
 
@@ -150,6 +157,8 @@ static const vs_opt_def opts_snapshot_create_as[] = {
       "disk attributes: disk[,snapshot=type][,driver=type][,stype=type][,file=name]",
       VS_COMPLETE_DISKSPEC },
     /* vsnap's own; hidden so that help stays virsh's (documented in vsnap.1) */
+    { "name-prefix", VS_OT_STRING, VS_OF_HIDDEN,
+      "name the snapshot PREFIX-YYYYmmdd-HHMMSS (UTC), made unique", VS_COMPLETE_NONE },
     { "dry-run", VS_OT_BOOL, VS_OF_HIDDEN,
       "print the plan (images created, merged, removed; metadata changed), change nothing",
       VS_COMPLETE_NONE },
@@ -162,6 +171,7 @@ static const vs_opt_def opts_snapshot_current[] = {
     OPT_BOOL("security-info", "include security sensitive information in XML dump"),
     { "snapshotname", VS_OT_STRING, VS_OF_POSITIONAL | VS_OF_CHANGES,
       "name of existing snapshot to make current", VS_COMPLETE_SNAPSHOT },
+    OPT_JSON_HIDDEN,
     OPT_END
 };
 
@@ -202,6 +212,7 @@ static const vs_opt_def opts_snapshot_info[] = {
     OPT_DOMAIN,
     OPT_SNAPNAME("snapshot name"),
     OPT_BOOL("current", "info on current snapshot"),
+    OPT_JSON_HIDDEN,
     OPT_END
 };
 
@@ -225,6 +236,7 @@ static const vs_opt_def opts_snapshot_list[] = {
     OPT_BOOL("descendants", "with --from, list all descendants"),
     OPT_BOOL("name", "list snapshot names only"),
     OPT_BOOL("topological", "sort list topologically rather than by name"),
+    OPT_JSON_HIDDEN,
     OPT_END
 };
 
@@ -253,6 +265,32 @@ static const vs_opt_def opts_snapshot_revert[] = {
 static const vs_opt_def opts_snapshot_check[] = {
     OPT_DOMAIN,
     OPT_BOOL("repair", "finish or roll back an interrupted operation and remove the files it left"),
+    OPT_BOOL("json", "print the problems as JSON"),
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_prune[] = {
+    OPT_DOMAIN,
+    { "keep-last", VS_OT_INT, 0, "keep the N newest snapshots", VS_COMPLETE_NONE },
+    { "keep-hourly", VS_OT_INT, 0, "keep the newest snapshot of each of the last N hours",
+      VS_COMPLETE_NONE },
+    { "keep-daily", VS_OT_INT, 0, "keep the newest snapshot of each of the last N days",
+      VS_COMPLETE_NONE },
+    { "keep-weekly", VS_OT_INT, 0, "keep the newest snapshot of each of the last N weeks",
+      VS_COMPLETE_NONE },
+    { "keep-monthly", VS_OT_INT, 0, "keep the newest snapshot of each of the last N months",
+      VS_COMPLETE_NONE },
+    { "keep-yearly", VS_OT_INT, 0, "keep the newest snapshot of each of the last N years",
+      VS_COMPLETE_NONE },
+    { "keep-within", VS_OT_STRING, 0,
+      "keep every snapshot newer than DURATION (90m, 36h, 7d, 2w, 1y, 1d12h)", VS_COMPLETE_NONE },
+    { "match", VS_OT_STRING, 0, "prune only snapshots whose names match this glob",
+      VS_COMPLETE_NONE },
+    { "dry-run", VS_OT_BOOL, VS_OF_READS_ONLY,
+      "print each snapshot, keep or delete, and the rules that decided it; change nothing",
+      VS_COMPLETE_NONE },
+    OPT_BOOL("plan", "with --dry-run, also print the plan of the deletions"),
+    OPT_BOOL("json", "print the decisions as JSON"),
     OPT_END
 };
 
@@ -350,6 +388,12 @@ const vs_cmd_def vs_commands[] = {
       "    with the metadata, image files nothing refers to, and an operation that\n"
       "    was interrupted. --repair finishes or rolls back that operation.",
       opts_snapshot_check, CF_RW | VS_CF_REPAIRS, cmd_snapshot_check, NULL },
+    { "snapshot-prune", "beyond", "Delete the snapshots a retention policy does not keep",
+      "Keep, per period of local time, the newest snapshot of each of the last N\n"
+      "    hours, days, weeks, months or years, the N newest, and every snapshot\n"
+      "    newer than a duration; delete the other snapshots whose names match\n"
+      "    --match (default: all), never the current one, in one plan.",
+      opts_snapshot_prune, CF_RW, cmd_snapshot_prune, NULL },
     { "snapshot-create", "snapshot", "Create a snapshot from XML",
       "Create a snapshot (disk and RAM) from XML", opts_snapshot_create, CF_RW,
       cmd_snapshot_create, NULL },

@@ -12,8 +12,10 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "lock.h"
 #include "plan_run.h"
 #include "mem.h"
+#include "progress.h"
 #include "parse.h"
 #include "path.h"
 #include "store.h"
@@ -78,6 +80,10 @@ vs_cmd_interrupted(vs_ctl *ctl, vs_dom *d, bool changes, vs_error *err)
         if (r < 0 || !vs_dom_journal_exists(d))
             return 0;
     }
+    /* A reader shares the domain with a writer whose plan is running
+     * (lock.h): that journal is the running plan's. */
+    if (d->lock_mode == VS_LOCK_SHARED && vs_lock_writer_active(d->lock_fd))
+        return 0;
     if (changes)
         return vs_plan_refuse_interrupted(d, err);
     vs_error_clear(&e);
@@ -87,6 +93,27 @@ vs_cmd_interrupted(vs_ctl *ctl, vs_dom *d, bool changes, vs_error *err)
                      what ? what : "unreadable journal", d->name);
     free(what);
     return 0;
+}
+
+bool
+vs_cmd_skip_busy(vs_ctl *ctl, const char *cmd, vs_error *err)
+{
+    if (!ctl->skip_busy || err->code != VS_ERR_BUSY)
+        return false;
+    if (!ctl->quiet) {
+        fflush(ctl->out ? ctl->out : stdout);
+        fprintf(stderr, "note: %s skipped: %s\n", cmd, err->msg);
+        fflush(stderr);
+    }
+    vs_error_clear(err);
+    return true;
+}
+
+void
+vs_cmd_done_reading(vs_ctl *ctl)
+{
+    if (ctl->dom && ctl->dom->lock_mode != VS_LOCK_NONE)
+        vs_dom_relock(ctl->dom, VS_LOCK_NONE, NULL);
 }
 
 /* Run one parsed command: open its domain, run it, print its error. */
@@ -100,6 +127,8 @@ run_call(vs_ctl *ctl, const vs_call *call)
     size_t i;
 
     vs_error_clear(&ctl->err);
+    /* what a waiting command names as the holder of this one's lock */
+    vs_lock_set_owner(def->name);
     if (def->flags & VS_CF_DOMAIN) {
         vs_lock_mode mode = lock_mode(a);
         const char *name;
@@ -111,7 +140,9 @@ run_call(vs_ctl *ctl, const vs_call *call)
         name = a->v[dom_idx].str;
         vs_error_clear(&err);
         if (!(ctl->dom = vs_dom_open(ctl->store, name, mode, &err))) {
-            if (err.code == VS_ERR_NO_DOMAIN)
+            if (vs_cmd_skip_busy(ctl, def->name, &err))
+                ret = 0;
+            else if (err.code == VS_ERR_NO_DOMAIN)
                 vs_print_error(ctl, "failed to get domain '%s'", name);
             else
                 vs_print_error(ctl, "%s", err.msg);
@@ -131,6 +162,9 @@ run_call(vs_ctl *ctl, const vs_call *call)
             goto out;
     }
     ret = def->run(ctl, a);
+    /* a lock taken again on the way (snapshot-edit) */
+    if (ret < 0 && vs_cmd_skip_busy(ctl, def->name, &ctl->err))
+        ret = 0;
     if (ret < 0 && ctl->err.code != VS_ERR_OK)
         vs_print_error(ctl, "%s", ctl->err.msg);
  out:
@@ -263,6 +297,9 @@ usage(void)
            "    -h | --help             this help\n"
            "    -q | --quiet            quiet mode\n"
            "    -v | --version          program version\n"
+           "    --wait=SECONDS          how long to wait for a busy domain (default 30)\n"
+           "    --if-busy=fail|skip     when it stays busy: fail (default), or skip the\n"
+           "                            command with a note and exit status 0\n"
            "\n"
            "  Without a command vsnap starts an interactive shell.\n"
            "  Several commands can be given in one string, separated by ';'.\n"
@@ -270,6 +307,45 @@ usage(void)
            "  (specify 'vsnap help' for the list of commands,\n"
            "   'vsnap help <command>' for details about a command)\n"
            "\n");
+}
+
+/* Progress of long work on stderr, when that is a terminal (progress.h):
+ * one line rewritten in place, cleared when the work ends. */
+static void
+show_progress(void *ctx, const char *what, double percent, bool done)
+{
+    static int width;
+    vs_error safe;
+    int n;
+
+    (void)ctx;
+    if (done) {
+        if (width > 0)
+            fprintf(stderr, "\r%*s\r", width, "");
+        width = 0;
+    } else {
+        /* through vs_error for its \xNN encoding of control bytes in paths */
+        vs_error_set(&safe, VS_ERR_PLAIN, "%s", what);
+        n = fprintf(stderr, "\r%s: %3d%%", safe.msg, (int)percent);
+        if (n > width)
+            width = n;
+    }
+    fflush(stderr);
+}
+
+/* --wait SECONDS: 0 (try once) up to a day. */
+static int
+parse_wait(const char *s, int *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 86400)
+        return -1;
+    *out = (int)v;
+    return 0;
 }
 
 /* Data already written but not flushed must not be lost silently. */
@@ -290,9 +366,12 @@ close_stdout(void)
 int
 main(int argc, char **argv)
 {
-    char *dir_opt = NULL;
+    char *dir_opt = NULL, *wait_opt = NULL, *busy_opt = NULL;
     struct poptOption options[] = {
         { "dir", 'd', POPT_ARG_STRING, &dir_opt, 'd', "metadata directory", "DIR" },
+        { "wait", 0, POPT_ARG_STRING, &wait_opt, 'w', "seconds to wait for a busy domain",
+          "SECONDS" },
+        { "if-busy", 0, POPT_ARG_STRING, &busy_opt, 'b', "fail or skip", "fail|skip" },
         { "help", 'h', POPT_ARG_NONE, NULL, 'h', "this help", NULL },
         { "quiet", 'q', POPT_ARG_NONE, NULL, 'q', "quiet mode", NULL },
         { "version", 'v', POPT_ARG_NONE, NULL, 'v', "program version", NULL },
@@ -305,7 +384,7 @@ main(int argc, char **argv)
     const char **rest;
     char *root = NULL;
     size_t nrest = 0;
-    int rc, status = 0;
+    int rc, status = 0, wait = -1;
     bool completing;
 
     setlocale(LC_ALL, "");
@@ -323,16 +402,22 @@ main(int argc, char **argv)
             usage();
             poptFreeContext(pc);
             free(dir_opt);
+            free(wait_opt);
+            free(busy_opt);
             return close_stdout();
         case 'v':
             printf("vsnap %s\n", PACKAGE_VERSION);
             poptFreeContext(pc);
             free(dir_opt);
+            free(wait_opt);
+            free(busy_opt);
             return close_stdout();
         case 'q':
             ctl.quiet = true;
             break;
         case 'd':
+        case 'w':
+        case 'b':
             break;
         }
     }
@@ -342,13 +427,28 @@ main(int argc, char **argv)
         fprintf(stderr, "Try 'vsnap --help' for more information.\n");
         poptFreeContext(pc);
         free(dir_opt);
+        free(wait_opt);
+        free(busy_opt);
         return 1;
     }
     if (dir_opt && !*dir_opt) {
         fputs("error: option --dir needs a directory\n", stderr);
+        status = 1;
+    } else if (wait_opt && parse_wait(wait_opt, &wait) < 0) {
+        fprintf(stderr, "error: option --wait needs a number of seconds, 0 or more, not '%s'\n",
+                wait_opt);
+        status = 1;
+    } else if (busy_opt && strcmp(busy_opt, "fail") != 0 && strcmp(busy_opt, "skip") != 0) {
+        fprintf(stderr, "error: option --if-busy takes fail or skip, not '%s'\n", busy_opt);
+        status = 1;
+    }
+    ctl.skip_busy = busy_opt && strcmp(busy_opt, "skip") == 0;
+    free(wait_opt);
+    free(busy_opt);
+    if (status) {
         poptFreeContext(pc);
         free(dir_opt);
-        return 1;
+        return status;
     }
 
     rest = poptGetArgs(pc);
@@ -357,6 +457,8 @@ main(int argc, char **argv)
     completing = nrest > 0 && strcmp(rest[0], "complete") == 0;
     if (completing)
         silence_for_completion();
+    else if (!ctl.quiet && isatty(STDERR_FILENO))
+        vs_progress_set_sink(show_progress, NULL);
 
     root = vs_default_root(dir_opt);
     /* A directory the user named must exist (define creates it); vsnap's own
@@ -367,6 +469,8 @@ main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    if (wait >= 0)
+        ctl.store->lock_wait = wait;
 
     if (nrest == 0) {
         vs_shell_run(&ctl);

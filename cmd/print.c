@@ -105,8 +105,21 @@ cell_set(cell *c, const char *s)
     memset(&st, 0, sizeof(st));
     while (i < len) {
         wchar_t wc;
-        size_t n = mbrtowc(&wc, s + i, len - i, &st);
+        size_t n, run = i;
         int w;
+
+        /* printable ASCII is itself, one column wide, in every locale: only
+         * the rest goes through mbrtowc (a listing of 10,000 names spends
+         * most of its time here otherwise) */
+        while (run < len && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f)
+            run++;
+        if (run > i) {
+            vs_buf_addn(&b, s + i, run - i);
+            width += run - i;
+            i = run;
+            continue;
+        }
+        n = mbrtowc(&wc, s + i, len - i, &st);
 
         if (n == (size_t)-1 || n == (size_t)-2 || n == 0 ||
             !iswprint((wint_t)wc) || (w = wcwidth(wc)) < 0) {
@@ -227,4 +240,106 @@ vs_format_time(long long t, char out[64])
 
     if (!localtime_r(&tt, &tm) || strftime(out, 64, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
         snprintf(out, 64, "%lld", t);
+}
+
+/* ------------------------------------------------------------------ tree -- */
+
+typedef struct indent {
+    char *s;
+    size_t len, cap;
+} indent;
+
+static void
+indent_add(indent *in, const char *two)
+{
+    vs_xgrow(&in->s, &in->cap, in->len + 2, 1);
+    in->s[in->len++] = two[0];
+    in->s[in->len++] = two[1];
+}
+
+typedef struct frame {
+    size_t k;          /* the node */
+    long cursor;       /* next child to visit, -1 = done */
+    bool root, last;
+} frame;
+
+void
+vs_tree_draw(const char *const *names, const long *parent, size_t n, vs_buf *b)
+{
+    long *first, *next;
+    frame *stack;
+    size_t depth = 0, k;
+    indent in = { NULL, 0, 64 };
+
+    if (!n)
+        return;
+    in.s = vs_xmalloc(in.cap);
+    first = vs_xmalloc(n * sizeof(*first));
+    next = vs_xmalloc(n * sizeof(*next));
+    for (k = 0; k < n; k++)
+        first[k] = next[k] = -1;
+    /* Children lists in node order (prepend while walking backwards). */
+    for (k = n; k-- > 0;) {
+        long p = parent[k];
+
+        if (p >= 0) {
+            next[k] = first[p];
+            first[p] = (long)k;
+        }
+    }
+    stack = vs_xmalloc(n * sizeof(*stack));
+
+    for (k = 0; k < n; k++) {
+        size_t cur = k;
+        bool root = true, last = true;
+
+        if (parent[k] >= 0)
+            continue;
+        /* A root is its own last sibling, as in virsh. */
+        for (;;) {
+            frame *f;
+
+            /* enter node `cur` */
+            vs_buf_addn(b, in.s, in.len);
+            if (!root)
+                vs_buf_add(b, "+- ");
+            vs_buf_add(b, names[cur]);
+            vs_buf_addc(b, '\n');
+            if (!root)
+                indent_add(&in, last ? "  " : "| ");
+            if (first[cur] >= 0) {
+                vs_buf_addn(b, in.s, in.len);
+                vs_buf_add(b, "  |\n");
+            }
+            indent_add(&in, "  ");
+            f = &stack[depth++];
+            f->k = cur;
+            f->cursor = first[cur];
+            f->root = root;
+            f->last = last;
+
+            /* leave finished nodes until one has a child left to visit */
+            while (depth > 0 && stack[depth - 1].cursor < 0) {
+                f = &stack[--depth];
+                in.len -= 2;
+                if (first[f->k] < 0 && f->last) {
+                    vs_buf_addn(b, in.s, in.len);
+                    vs_buf_addc(b, '\n');
+                }
+                if (!f->root)
+                    in.len -= 2;
+            }
+            if (depth == 0)
+                break;
+            f = &stack[depth - 1];
+            cur = (size_t)f->cursor;
+            f->cursor = next[cur];
+            root = false;
+            last = next[cur] < 0;
+        }
+    }
+    free(in.s);
+    free(stack);
+    free(next);
+    free(first);
 }

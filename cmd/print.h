@@ -3,6 +3,7 @@
 #define VSNAP_PRINT_H
 
 #include <stddef.h>
+#include "../lib/buf.h"
 #include "cmd.h"
 
 /*
@@ -21,5 +22,13 @@ void vs_print_field(vs_ctl *ctl, const char *label, const char *value);
 
 /* Creation time as virsh prints it: local time "YYYY-MM-DD HH:MM:SS +hhmm". */
 void vs_format_time(long long t, char out[64]);
+
+/*
+ * virsh's --tree drawing (A.6), appended to b: nodes 0..n-1 named names[k],
+ * parent[k] the node above k or -1 for a root. Roots and each node's
+ * children are drawn in node order, so the caller's order (snapshot-list's
+ * selection: by name, or --topological) is the order on the page.
+ */
+void vs_tree_draw(const char *const *names, const long *parent, size_t n, vs_buf *b);
 
 #endif

@@ -164,25 +164,35 @@ vs_model_check_usable(vs_dom *d, const char *replacing, vs_error *err)
     return check_usable(d, d, replacing, err);
 }
 
-/* Read the snapshots `only` names (NULL: all of them). */
+/* Read the snapshots `only` names (NULL: all of them), in the tree's order. */
 static int
 load_snapshots(vs_model *m, char *const *only, vs_error *err)
 {
     vs_snap_tree *t;
-    char **names = NULL;
-    size_t i, j, n;
+    unsigned char *want;
+    char **names;
+    size_t i, n = 0, nn = 0;
+    int ret = 0;
 
     if (!(t = vs_dom_tree(m->d, err)))
         return -1;
-    for (i = 0; i < t->n; i++) {
-        for (j = 0; only && only[j] && strcmp(only[j], t->e[i].name) != 0; j++)
-            ;
-        if (!only || only[j])
-            vs_strv_push(&names, t->e[i].name);
+    /* membership through the tree's name map, so that a set of thousands
+     * stays linear; the names are copied first because reading a snapshot
+     * may refresh the tree */
+    want = vs_xcalloc(t->n + 1, 1);
+    for (i = 0; only && only[i]; i++) {
+        long k = vs_snap_tree_find(t, only[i]);
+
+        if (k >= 0)
+            want[k] = 1;
     }
-    n = vs_strv_len(names);
-    m->snaps = vs_xcalloc(n + 1, sizeof(*m->snaps));
-    for (i = 0; i < n; i++) {
+    names = vs_xcalloc(t->n + 1, sizeof(*names));
+    for (i = 0; i < t->n; i++)
+        if (!only || want[i])
+            names[nn++] = vs_xstrdup(t->e[i].name);
+    free(want);
+    m->snaps = vs_xcalloc(nn + 1, sizeof(*m->snaps));
+    for (i = 0; i < nn; i++) {
         vs_error e;
         vs_snapshot_def *def;
 
@@ -193,15 +203,17 @@ load_snapshots(vs_model *m, char *const *only, vs_error *err)
 
             cannot_plan(err, m->d, what);
             free(what);
-            vs_strv_free(names);
-            return -1;
+            ret = -1;
+            break;
         }
-        m->snaps[m->nsnaps].def = def;
-        m->snaps[m->nsnaps].text = vs_model_format_snapshot(def);
-        m->nsnaps++;
+        m->snaps[n].def = def;
+        m->snaps[n].text = vs_model_format_snapshot(def);
+        m->nsnaps = ++n;
     }
-    vs_strv_free(names);
-    return 0;
+    for (i = 0; i < nn; i++)
+        free(names[i]);
+    free(names);
+    return ret;
 }
 
 /* ---- references ------------------------------------------------------------ */
@@ -838,8 +850,33 @@ vs_model_plan_metadata(vs_model *m, vs_plan *p, const char *first)
         vs_plan_set_current(p, m->current, m->current_before, NULL);
     plan_registry(m, p);
     /* in the order they were deleted: children before their parents */
-    for (k = 1; k <= (int)m->nsnaps; k++)
+    {
+        size_t nrem = 0, *order = vs_xcalloc(m->nsnaps + 1, sizeof(*order)), i;
+        int top = 0;
+
         for (s = 0; s < m->nsnaps; s++)
-            if (m->snaps[s].removed && m->snaps[s].removed_order == k)
-                vs_plan_remove_snapshot(p, m->snaps[s].def->name, m->snaps[s].text, NULL);
+            if (m->snaps[s].removed && m->snaps[s].removed_order > top)
+                top = m->snaps[s].removed_order;
+        /* orders are small and dense: a counting sort keeps this linear */
+        {
+            size_t *count = vs_xcalloc((size_t)top + 2, sizeof(*count));
+
+            for (s = 0; s < m->nsnaps; s++)
+                if (m->snaps[s].removed)
+                    count[m->snaps[s].removed_order]++;
+            for (k = 1; k <= top + 1; k++)
+                count[k] += count[k - 1];
+            for (s = m->nsnaps; s-- > 0;)
+                if (m->snaps[s].removed)
+                    order[--count[m->snaps[s].removed_order]] = s;
+            for (s = 0; s < m->nsnaps; s++)
+                nrem += m->snaps[s].removed;
+            free(count);
+        }
+        for (i = 0; i < nrem; i++)
+            if (m->snaps[order[i]].removed_order >= 1)
+                vs_plan_remove_snapshot(p, m->snaps[order[i]].def->name,
+                                        m->snaps[order[i]].text, NULL);
+        free(order);
+    }
 }

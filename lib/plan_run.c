@@ -6,6 +6,7 @@
 
 #include "exec.h"
 #include "failpoint.h"
+#include "lock.h"
 #include "mem.h"
 #include "plan_run.h"
 
@@ -167,6 +168,32 @@ run_steps(vs_exec_ctx *x, const vs_step *steps, size_t n, vs_error *err)
         v[i] = &steps[i];
     ret = ex->run_group(x, v, n, err);
     free(v);
+    return ret;
+}
+
+/*
+ * Image work (qemu-img) can take minutes; the metadata on disk does not
+ * change meanwhile, so readers may come in (lock.h): the writer lock stays,
+ * the metadata lock goes for the while. Metadata steps, file steps and
+ * undos run with readers kept out.
+ */
+static int
+run_steps_admitting_readers(vs_exec_ctx *x, const vs_step *steps, size_t n, vs_error *err)
+{
+    bool admit = vs_step_info(steps[0].kind)->mech == VS_MECH_QEMU_IMG &&
+                 x->d->lock_mode == VS_LOCK_EXCLUSIVE && x->d->lock_fd >= 0;
+    vs_error e;
+    int ret;
+
+    if (admit && vs_lock_admit_readers(x->d->lock_fd, err) < 0)
+        return -1;
+    ret = run_steps(x, steps, n, err);
+    vs_error_clear(&e);
+    if (admit && vs_lock_exclude_readers(x->d->lock_fd, &e) < 0) {
+        if (ret == 0 && err)
+            *err = e;
+        ret = -1;
+    }
     return ret;
 }
 
@@ -356,7 +383,8 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
                 goto out;
             }
         }
-        if (boundary("plan-step", err) < 0 || run_steps(&x, &p->steps[i], g, err) < 0) {
+        if (boundary("plan-step", err) < 0 ||
+            run_steps_admitting_readers(&x, &p->steps[i], g, err) < 0) {
             /* the whole group: undoing a step that did not run is harmless */
             if (i < p->commit)
                 ret = roll_back(&x, p, &st, i + g, err);

@@ -7,6 +7,7 @@
 
 #include "mem.h"
 #include "path.h"
+#include "progress.h"
 #include "qemu_img.h"
 #include "spawn.h"
 
@@ -237,6 +238,14 @@ qargv_clear(qargv *q)
     free(q->what);
 }
 
+/* Long work reports progress when someone shows it (progress.h): commits
+ * and safe rebases copy data; the rest only writes headers. */
+static bool
+with_progress(vs_qimg_op op)
+{
+    return (op == VS_QIMG_COMMIT || op == VS_QIMG_REBASE) && vs_progress_wanted();
+}
+
 static void
 build_job(const vs_qemu_img_job *j, qargv *q)
 {
@@ -264,7 +273,7 @@ build_job(const vs_qemu_img_job *j, qargv *q)
                              : vs_xasprintf("failed to commit image '%s' into its backing file",
                                             j->image);
         q->argv[i++] = "commit";
-        q->argv[i++] = "-q";
+        q->argv[i++] = with_progress(j->op) ? "-p" : "-q";
         q->argv[i++] = "-f";
         q->argv[i++] = j->fmt;
         /* -d: the image is removed by the caller once every reference moved,
@@ -282,7 +291,7 @@ build_job(const vs_qemu_img_job *j, qargv *q)
                        : vs_xasprintf("failed to rebase image '%s' onto '%s'", j->image,
                                       j->backing);
         q->argv[i++] = "rebase";
-        q->argv[i++] = "-q";
+        q->argv[i++] = with_progress(j->op) ? "-p" : "-q";
         q->argv[i++] = "-f";
         q->argv[i++] = j->fmt;
         if (j->op == VS_QIMG_REBASE_UNSAFE)
@@ -299,12 +308,16 @@ build_job(const vs_qemu_img_job *j, qargv *q)
     q->argv[i] = NULL;
 }
 
+static int run_many(const vs_qemu_img_job *jobs, size_t n, vs_error *err);
+
 static int
 run_job(const vs_qemu_img_job *j, vs_error *err)
 {
     qargv q;
     int ret;
 
+    if (with_progress(j->op))
+        return run_many(j, 1, err);
     build_job(j, &q);
     ret = run_qemu_img(q.argv, NULL, err, q.what);
     qargv_clear(&q);
@@ -359,17 +372,90 @@ last_line(const char *s)
     return vs_xstrndup(start, (size_t)(end - start));
 }
 
+/* What qemu-img -p writes, "    (12.34/100%)\r" again and again, read as
+ * it comes: the last complete figure of each job, and their mean reported. */
+typedef struct meter {
+    size_t n;
+    double *pct;
+    char (*tail)[32];        /* the end of each job's output so far */
+    char *what;
+    int shown;               /* the whole percent last reported, -1 none */
+} meter;
+
+static void
+meter_watch(void *ctx, size_t job, const char *data, size_t len)
+{
+    meter *m = ctx;
+    char buf[96], *end, *open;
+    size_t keep = strlen(m->tail[job]), take = len < 63 ? len : 63;
+    double sum = 0;
+    size_t i;
+
+    /* the previous tail and the newest bytes: a figure split over two reads is whole */
+    memcpy(buf, m->tail[job], keep);
+    memcpy(buf + keep, data + len - take, take);
+    buf[keep + take] = '\0';
+    if ((end = strstr(buf, "/100%)"))) {
+        char *last = end;
+
+        while ((end = strstr(end + 1, "/100%)")))
+            last = end;
+        *last = '\0';
+        if ((open = strrchr(buf, '(')))
+            m->pct[job] = strtod(open + 1, NULL);
+        *last = '/';
+    }
+    keep = strlen(buf);
+    take = keep < 31 ? keep : 31;
+    memcpy(m->tail[job], buf + keep - take, take);
+    m->tail[job][take] = '\0';
+    for (i = 0; i < m->n; i++)
+        sum += m->pct[i];
+    if ((int)(sum / (double)m->n) != m->shown) {
+        m->shown = (int)(sum / (double)m->n);
+        vs_progress_report(m->what, sum / (double)m->n, false);
+    }
+}
+
+static char *
+meter_what(const vs_qemu_img_job *jobs, size_t n)
+{
+    bool commit = jobs[0].op == VS_QIMG_COMMIT;
+
+    if (n > 1)
+        return vs_xasprintf("%s %zu images", commit ? "committing" : "rebasing", n);
+    if (commit)
+        return vs_xasprintf("committing '%s' into %s", jobs[0].image,
+                            jobs[0].backing ? jobs[0].backing : "its backing file");
+    return vs_xasprintf("rebasing '%s'", jobs[0].image);
+}
+
 int
 vs_qemu_img_run_jobs(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
+{
+    if (n == 1)
+        return run_job(&jobs[0], err);
+    return run_many(jobs, n, err);
+}
+
+static int
+run_many(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
 {
     qargv *q;
     const char *const **argvs;
     vs_spawn_result *res;
+    meter m;
     size_t i;
     int ret;
 
-    if (n == 1)
-        return run_job(&jobs[0], err);
+    memset(&m, 0, sizeof(m));
+    if (with_progress(jobs[0].op)) {
+        m.n = n;
+        m.pct = vs_xcalloc(n, sizeof(*m.pct));
+        m.tail = vs_xcalloc(n, sizeof(*m.tail));
+        m.what = meter_what(jobs, n);
+        m.shown = -1;
+    }
     q = vs_xcalloc(n + 1, sizeof(*q));
     argvs = vs_xcalloc(n + 1, sizeof(*argvs));
     res = vs_xcalloc(n + 1, sizeof(*res));
@@ -377,7 +463,13 @@ vs_qemu_img_run_jobs(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
         build_job(&jobs[i], &q[i]);
         argvs[i] = q[i].argv;
     }
-    ret = vs_spawn_all(argvs, n, res, err);
+    ret = vs_spawn_all_watched(argvs, n, res, m.what ? meter_watch : NULL, &m, err);
+    if (m.what) {
+        vs_progress_report(m.what, 100, true);
+        free(m.what);
+        free(m.pct);
+        free(m.tail);
+    }
     for (i = 0; ret == 0 && i < n; i++) {
         if (res[i].status != 0) {
             char *line = last_line(res[i].err);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include "domain_def.h"
 #include "plan.h"
+#include "retention.h"
 #include "snapshot_def.h"
 #include "store.h"
 
@@ -93,6 +94,47 @@ int vs_snapshot_edit_apply(vs_dom *d, const char *name, const char *xml, size_t 
 /* The domain's run state; "shut off" until vsnap can run domains. */
 typedef enum { VS_DOMSTATE_SHUTOFF = 0, VS_DOMSTATE_RUNNING, VS_DOMSTATE_PAUSED } vs_domstate;
 vs_domstate vs_domain_state(vs_dom *d);
+
+/* snapshot-prune (snapshot_prune.c): every snapshot of the domain with the
+ * reasons that keep it (vs_ret_reason bits, retention.h; 0: deleted). */
+typedef struct vs_prune_item {
+    char *name;
+    long long creation_time;
+    unsigned why;
+} vs_prune_item;
+
+typedef struct vs_prune_result {
+    vs_prune_item *items;    /* oldest first */
+    size_t n;
+    size_t ndelete;          /* items with why 0 */
+    vs_plan *plan;           /* DRY_RUN | PLAN: the plan of the deletions, NULL if none */
+} vs_prune_result;
+
+enum {
+    VS_PRUNE_DRY_RUN = 1 << 0,   /* decide, change nothing */
+    VS_PRUNE_PLAN    = 1 << 1,   /* with DRY_RUN: also plan the deletions (reads every snapshot) */
+};
+
+/*
+ * Decide with policy pol at `now` from d's index which snapshots go, and
+ * (without DRY_RUN) delete them all in one plan (vs_snapshot_delete_set),
+ * which fails as a whole and then changes nothing. The current snapshot is
+ * never deleted; a kept snapshot needs nothing a pruned one had (see
+ * snapshot_prune.c). Release res with vs_prune_result_clear (it is empty
+ * after a failure).
+ */
+int vs_snapshot_prune(vs_dom *d, const vs_ret_policy *pol, long long now, unsigned flags,
+                      vs_prune_result *res, vs_error *err);
+void vs_prune_result_clear(vs_prune_result *res);
+
+/*
+ * snapshot-create-as --name-prefix (snapshot_name.c): PREFIX-YYYYmmdd-HHMMSS
+ * of `now` in UTC, so that names sort in the order the snapshots were taken
+ * (across DST changes too), made unique in d with -02, -03, ... -99 for
+ * several in one second; checked as every snapshot name is. Caller frees;
+ * NULL with err set.
+ */
+char *vs_snapshot_name_from_prefix(vs_dom *d, const char *prefix, long long now, vs_error *err);
 
 /* ---- Shared by the operation files (lib/snapshot_*.c); not for cmd/. ---- */
 

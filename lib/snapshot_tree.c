@@ -1,4 +1,4 @@
-/* The snapshot hierarchy of one domain: name lookup, links, selection, --tree. */
+/* The snapshot hierarchy of one domain: name lookup, links, selection. */
 #include "config.h"
 
 #include <stdint.h>
@@ -771,121 +771,20 @@ vs_snap_tree_select(const vs_snap_tree *t, long from, unsigned flags, long **out
     return n;
 }
 
-typedef struct indent {
-    char *s;
-    size_t len, cap;
-} indent;
-
-static void
-indent_add(indent *in, const char *two)
-{
-    vs_xgrow(&in->s, &in->cap, in->len + 2, 1);
-    in->s[in->len++] = two[0];
-    in->s[in->len++] = two[1];
-}
-
-typedef struct frame {
-    size_t k;          /* position in the selection */
-    long cursor;       /* next child to visit (position), -1 = done */
-    bool root, last;
-} frame;
-
 void
-vs_snap_tree_render_selection(const vs_snap_tree *t, const long *sel, size_t n, vs_buf *b)
+vs_snap_tree_selection_parents(const vs_snap_tree *t, const long *sel, size_t n, long *parent)
 {
-    long *pos, *first, *next;
-    frame *stack;
-    size_t depth = 0, k;
-    indent in = { NULL, 0, 64 };
+    long *pos = vs_xmalloc((t->n ? t->n : 1) * sizeof(*pos));
+    size_t k;
 
-    if (!n)
-        return;
-    in.s = vs_xmalloc(in.cap);
-    pos = vs_xmalloc((t->n ? t->n : 1) * sizeof(*pos));
     for (k = 0; k < t->n; k++)
         pos[k] = -1;
     for (k = 0; k < n; k++)
         pos[sel[k]] = (long)k;
-    first = vs_xmalloc(n * sizeof(*first));
-    next = vs_xmalloc(n * sizeof(*next));
-    for (k = 0; k < n; k++)
-        first[k] = next[k] = -1;
-    /* Children lists in selection order (prepend while walking backwards). */
-    for (k = n; k-- > 0;) {
-        long p = t->e[sel[k]].parent_idx;
-
-        if (p >= 0 && pos[p] >= 0) {
-            next[k] = first[pos[p]];
-            first[pos[p]] = (long)k;
-        }
-    }
-    stack = vs_xmalloc(n * sizeof(*stack));
-
     for (k = 0; k < n; k++) {
         long p = t->e[sel[k]].parent_idx;
-        bool is_root = p < 0 || pos[p] < 0;
-        size_t cur = k;
-        bool root = true, last = true;
 
-        if (!is_root)
-            continue;
-        /* A root is its own last sibling, as in virsh. */
-        for (;;) {
-            frame *f;
-
-            /* enter node `cur` */
-            vs_buf_addn(b, in.s, in.len);
-            if (!root)
-                vs_buf_add(b, "+- ");
-            vs_buf_add(b, t->e[sel[cur]].name);
-            vs_buf_addc(b, '\n');
-            if (!root)
-                indent_add(&in, last ? "  " : "| ");
-            if (first[cur] >= 0) {
-                vs_buf_addn(b, in.s, in.len);
-                vs_buf_add(b, "  |\n");
-            }
-            indent_add(&in, "  ");
-            f = &stack[depth++];
-            f->k = cur;
-            f->cursor = first[cur];
-            f->root = root;
-            f->last = last;
-
-            /* leave finished nodes until one has a child left to visit */
-            while (depth > 0 && stack[depth - 1].cursor < 0) {
-                f = &stack[--depth];
-                in.len -= 2;
-                if (first[f->k] < 0 && f->last) {
-                    vs_buf_addn(b, in.s, in.len);
-                    vs_buf_addc(b, '\n');
-                }
-                if (!f->root)
-                    in.len -= 2;
-            }
-            if (depth == 0)
-                break;
-            f = &stack[depth - 1];
-            cur = (size_t)f->cursor;
-            f->cursor = next[cur];
-            root = false;
-            last = next[cur] < 0;
-        }
+        parent[k] = p >= 0 ? pos[p] : -1;
     }
-    free(in.s);
-    free(stack);
-    free(next);
-    free(first);
     free(pos);
-}
-
-void
-vs_snap_tree_render(const vs_snap_tree *t, long from, vs_buf *b)
-{
-    long *sel;
-    size_t n = vs_snap_tree_select(t, from,
-                                   from >= 0 ? VS_LIST_DESCENDANTS | VS_LIST_TREE_ROOT : 0, &sel);
-
-    vs_snap_tree_render_selection(t, sel, n, b);
-    free(sel);
 }

@@ -128,20 +128,15 @@ size_t vs_snap_tree_select(const vs_snap_tree *t, long from, unsigned flags, lon
 void vs_snap_tree_sort_by_name(const vs_snap_tree *t, long *idx, size_t n);
 
 /*
- * virsh's --tree rendering (A.6), appended to b. With `from` < 0 the whole
- * tree; with `from` >= 0 `from` and all its descendants, `from` as the root.
+ * The hierarchy of a selection (as vs_snap_tree_select returns it), which
+ * snapshot-list --tree draws and --json nests: parent[k] (n entries, the
+ * caller's) is the position in sel of sel[k]'s parent, or -1 when the
+ * selection does not hold it (sel[k] is then a root). So `--from S --tree`
+ * is select(S, VS_LIST_TREE_ROOT) (S and its direct children only,
+ * transcript 02 [18]), `--from S --descendants --tree` adds
+ * VS_LIST_DESCENDANTS, and the selection's order is the drawing's.
  */
-void vs_snap_tree_render(const vs_snap_tree *t, long from, vs_buf *b);
-
-/*
- * The general form, which is what snapshot-list --tree needs: render the
- * entries of a selection (as vs_snap_tree_select returns it) in its order.
- * An entry whose parent is not in the selection is printed as a root; each
- * node's children are the selected entries naming it as parent, in selection
- * order. So `--from S --tree` is select(S, VS_LIST_TREE_ROOT) (S and its direct
- * children only, transcript 02 [18]), `--from S --descendants --tree` adds
- * VS_LIST_DESCENDANTS, and `--topological` keeps libvirt's sibling order.
- */
-void vs_snap_tree_render_selection(const vs_snap_tree *t, const long *sel, size_t n, vs_buf *b);
+void vs_snap_tree_selection_parents(const vs_snap_tree *t, const long *sel, size_t n,
+                                    long *parent);
 
 #endif

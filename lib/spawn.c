@@ -253,6 +253,13 @@ typedef struct job {
 int
 vs_spawn_all(const char *const *const argvs[], size_t n, vs_spawn_result *res, vs_error *err)
 {
+    return vs_spawn_all_watched(argvs, n, res, NULL, NULL, err);
+}
+
+int
+vs_spawn_all_watched(const char *const *const argvs[], size_t n, vs_spawn_result *res,
+                     vs_spawn_watch_fn watch, void *ctx, vs_error *err)
+{
     job *jobs = vs_xcalloc(n ? n : 1, sizeof(*jobs));
     struct pollfd *pfd = vs_xcalloc(2 * n + 1, sizeof(*pfd));
     int devnull = -1, ret = 0;
@@ -331,6 +338,8 @@ vs_spawn_all(const char *const *const argvs[], size_t n, vs_spawn_result *res, v
                 continue;
             }
             vs_buf_addn((k % 2) ? &j->eb : &j->ob, chunk, (size_t)r);
+            if (watch && k % 2 == 0)
+                watch(ctx, k / 2, chunk, (size_t)r);
         }
     }
     for (i = 0; i < n; i++) {

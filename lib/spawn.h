@@ -38,6 +38,13 @@ int vs_spawn_check(const char *const argv[], char **out, vs_error *err);
 int vs_spawn_all(const char *const *const argvs[], size_t n, vs_spawn_result *res,
                  vs_error *err);
 
+/* vs_spawn_all, with watch(ctx, i, data, len) called with every chunk
+ * program i writes to its stdout as it comes (a progress meter); the
+ * chunks are captured in res too. */
+typedef void (*vs_spawn_watch_fn)(void *ctx, size_t job, const char *data, size_t len);
+int vs_spawn_all_watched(const char *const *const argvs[], size_t n, vs_spawn_result *res,
+                         vs_spawn_watch_fn watch, void *ctx, vs_error *err);
+
 /* Run with the terminal inherited (an editor): returns the exit status, -1 if
  * it could not start. */
 int vs_spawn_interactive(const char *const argv[], vs_error *err);

@@ -8,8 +8,9 @@
 # 3. build again out of tree with --enable-sanitizers --enable-werror and run
 #    `make check` under AddressSanitizer and UBSan;
 # 4. `make distcheck` (skip with VSNAP_SKIP_DISTCHECK=1).
-# After step 2 the CLI tests run again under valgrind (`make check-valgrind`;
-# skip with VSNAP_SKIP_VALGRIND=1).
+# After step 2 the concurrency test runs (`make check-concurrency`: 16
+# processes on one domain), then the CLI tests again under valgrind (`make
+# check-valgrind`; skip with VSNAP_SKIP_VALGRIND=1).
 # The last line is "N passed, N failed", summed over the test-suite summaries of
 # every run (ERROR and XPASS count as failed); the exit status is 1 when a test
 # or a step failed. VSNAP_REFERENCE=DIR names the shared reference material
@@ -135,6 +136,8 @@ fi
 # kills vsnap at (release builds, and distcheck, leave them out and that test skips).
 if build_tree werror "$top" ./configure --enable-werror --enable-failpoints "${ref_flags[@]}"; then
     run_check werror "$top"
+    # 16 processes creating, listing and pruning one domain's snapshots at once.
+    run_check concurrency "$top" check-concurrency
     # The CLI tests once more with every vsnap under valgrind's memcheck.
     if [ "${VSNAP_SKIP_VALGRIND:-0}" = 1 ]; then
         step "valgrind skipped (VSNAP_SKIP_VALGRIND=1)"

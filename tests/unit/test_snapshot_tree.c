@@ -10,6 +10,7 @@
 #include "snapshot_tree.h"
 #include "tap.h"
 #include "testenv.h"
+#include "../../cmd/print.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -54,16 +55,36 @@ sel_names(const vs_snap_tree *t, long from, unsigned flags)
     return s;
 }
 
+/* A selection drawn as snapshot-list --tree draws it (cmd/print.c), with
+ * the hierarchy vs_snap_tree_selection_parents gives it. */
 static char *
 render(const vs_snap_tree *t, long from, unsigned flags)
 {
     vs_buf b = VS_BUF_INIT;
-    long *sel;
-    size_t n = vs_snap_tree_select(t, from, flags, &sel);
+    long *sel, *up;
+    const char **nm;
+    size_t n = vs_snap_tree_select(t, from, flags, &sel), k;
 
-    vs_snap_tree_render_selection(t, sel, n, &b);
+    up = vs_xmalloc((n + 1) * sizeof(*up));
+    nm = vs_xcalloc(n + 1, sizeof(*nm));
+    vs_snap_tree_selection_parents(t, sel, n, up);
+    for (k = 0; k < n; k++)
+        nm[k] = t->e[sel[k]].name;
+    vs_tree_draw(nm, up, n, &b);
+    free(nm);
+    free(up);
     free(sel);
     return vs_buf_steal(&b);
+}
+
+/* The whole tree (from < 0), or `from` and all its descendants. */
+static void
+tree_render(const vs_snap_tree *t, long from, vs_buf *b)
+{
+    char *s = render(t, from, from >= 0 ? VS_LIST_DESCENDANTS | VS_LIST_TREE_ROOT : 0);
+
+    vs_buf_add(b, s);
+    free(s);
 }
 
 #define IS_SEL(t, from, flags, want, ...) do { \
@@ -178,7 +199,7 @@ test_transcript02(void)
     {
         vs_buf b = VS_BUF_INIT;
 
-        vs_snap_tree_render(t, b1, &b);
+        tree_render(t, b1, &b);
         is_str(vs_buf_str(&b), "b1\n  |\n  +- b2\n  +- c1\n    \n", "vs_snap_tree_render(from) = subtree");
         vs_buf_reset(&b);
     }
@@ -194,7 +215,7 @@ test_transcript02(void)
     {
         vs_buf b = VS_BUF_INIT;
 
-        vs_snap_tree_render(t, -1, &b);
+        tree_render(t, -1, &b);
         ok(b.data && strstr(b.data, "+- b3"), "vs_snap_tree_render(-1) = whole tree");
         vs_buf_reset(&b);
     }
@@ -573,7 +594,7 @@ test_scale(void)
         vs_buf b = VS_BUF_INIT;
         long last = vs_snap_tree_find(t, "c9999");
 
-        vs_snap_tree_render(t, t->e[t->e[last].parent_idx].parent_idx, &b);
+        tree_render(t, t->e[t->e[last].parent_idx].parent_idx, &b);
         is_str(vs_buf_str(&b), "c9997\n  |\n  +- c9998\n      |\n      +- c9999\n        \n",
                "render from deep inside a chain");
         vs_buf_reset(&b);

@@ -1,0 +1,438 @@
+/* The result model and its renderings (result.h). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "mem.h"
+#include "print.h"
+#include "result.h"
+
+/* ---- the model ----------------------------------------------------------- */
+
+void
+vs_result_init(vs_result *r, const char *member, const vs_rcol *cols, size_t ncols,
+               const char *domain)
+{
+    memset(r, 0, sizeof(*r));
+    r->member = member;
+    r->cols = cols;
+    r->ncols = ncols;
+    r->domain = vs_xstrdup(domain);
+}
+
+void
+vs_result_set_head(vs_result *r, const vs_rcol *head, size_t nhead)
+{
+    r->head = head;
+    r->nhead = nhead;
+    r->headv = vs_xcalloc(nhead ? nhead : 1, sizeof(*r->headv));
+}
+
+size_t
+vs_result_add_row(vs_result *r)
+{
+    size_t need = (r->nrows + 1) * r->ncols, cap = r->cap * r->ncols;
+
+    if (need > cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->cells = vs_xreallocarray(r->cells, r->cap * r->ncols, sizeof(*r->cells));
+        memset(r->cells + cap, 0, (r->cap * r->ncols - cap) * sizeof(*r->cells));
+    }
+    return r->nrows++;
+}
+
+static vs_rcell *
+cell(vs_result *r, size_t row, size_t col)
+{
+    if (row == VS_RHEAD)
+        return &r->headv[col];
+    return &r->cells[row * r->ncols + col];
+}
+
+static const vs_rcell *
+ccell(const vs_result *r, size_t row, size_t col)
+{
+    if (row == VS_RHEAD)
+        return &r->headv[col];
+    return &r->cells[row * r->ncols + col];
+}
+
+void
+vs_result_str(vs_result *r, size_t row, size_t col, const char *s)
+{
+    vs_rcell *c = cell(r, row, col);
+
+    free(c->s);
+    c->s = vs_xstrdup(s);
+    c->set = s != NULL;
+}
+
+void
+vs_result_int(vs_result *r, size_t row, size_t col, long long v)
+{
+    vs_rcell *c = cell(r, row, col);
+
+    c->i = v;
+    c->set = true;
+}
+
+void
+vs_result_bool(vs_result *r, size_t row, size_t col, bool v)
+{
+    vs_result_int(r, row, col, v ? 1 : 0);
+}
+
+void
+vs_result_strv(vs_result *r, size_t row, size_t col, char *const *v)
+{
+    vs_rcell *c = cell(r, row, col);
+    size_t i;
+
+    vs_strv_free(c->v);
+    c->v = vs_xcalloc(1, sizeof(*c->v));
+    for (i = 0; v && v[i]; i++)
+        vs_strv_push(&c->v, v[i]);
+    c->set = v != NULL;
+}
+
+void
+vs_result_set_forest(vs_result *r, const long *parent)
+{
+    free(r->parent);
+    r->parent = vs_xmalloc((r->nrows ? r->nrows : 1) * sizeof(*r->parent));
+    if (r->nrows)
+        memcpy(r->parent, parent, r->nrows * sizeof(*r->parent));
+}
+
+static void
+cell_clear(vs_rcell *c)
+{
+    free(c->s);
+    vs_strv_free(c->v);
+}
+
+void
+vs_result_release(vs_result *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nrows * r->ncols; i++)
+        cell_clear(&r->cells[i]);
+    for (i = 0; i < r->nhead; i++)
+        cell_clear(&r->headv[i]);
+    free(r->cells);
+    free(r->headv);
+    free(r->parent);
+    free(r->domain);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---- text ---------------------------------------------------------------- */
+
+static char *
+text_of(const vs_rcol *col, const vs_rcell *c)
+{
+    vs_buf b = VS_BUF_INIT;
+    char when[64];
+    size_t i;
+
+    if (!c->set)
+        return vs_xstrdup(col->none ? col->none : "");
+    switch (col->type) {
+    case VS_RT_STR:
+        return vs_xstrdup(c->s);
+    case VS_RT_INT:
+        return vs_xasprintf("%lld", c->i);
+    case VS_RT_BOOL:
+        return vs_xstrdup(c->i ? "yes" : "no");
+    case VS_RT_TIME:
+        vs_format_time(c->i, when);
+        return vs_xstrdup(when);
+    case VS_RT_STRV:
+        for (i = 0; c->v && c->v[i]; i++) {
+            if (i)
+                vs_buf_addc(&b, ',');
+            vs_buf_add(&b, c->v[i]);
+        }
+        if (!b.len)
+            vs_buf_add(&b, col->none ? col->none : "");
+        return vs_buf_steal(&b);
+    }
+    return vs_xstrdup("");
+}
+
+char *
+vs_result_text(const vs_result *r, size_t row, size_t col)
+{
+    return text_of(row == VS_RHEAD ? &r->head[col] : &r->cols[col], ccell(r, row, col));
+}
+
+void
+vs_result_print_table(vs_ctl *ctl, const vs_result *r, unsigned long mask)
+{
+    const char **headers = vs_xcalloc(r->ncols + 1, sizeof(*headers));
+    char **texts = vs_xcalloc(r->ncols + 1, sizeof(*texts));
+    size_t *which = vs_xcalloc(r->ncols + 1, sizeof(*which));
+    size_t n = 0, row, k;
+    vs_table *t;
+
+    for (k = 0; k < r->ncols; k++)
+        if (r->cols[k].header && (mask & (1UL << k))) {
+            headers[n] = r->cols[k].header;
+            which[n++] = k;
+        }
+    t = vs_table_new(headers, n);
+    for (row = 0; row < r->nrows; row++) {
+        for (k = 0; k < n; k++)
+            texts[k] = vs_result_text(r, row, which[k]);
+        vs_table_add_row(t, (const char *const *)texts);
+        for (k = 0; k < n; k++)
+            free(texts[k]);
+    }
+    vs_table_print(ctl, t);
+    vs_table_free(t);
+    free(which);
+    free(texts);
+    free(headers);
+}
+
+void
+vs_result_print_names(vs_ctl *ctl, const vs_result *r, size_t col, long col2)
+{
+    size_t row;
+
+    for (row = 0; row < r->nrows; row++) {
+        const vs_rcell *a = ccell(r, row, col);
+        const vs_rcell *b = col2 >= 0 ? ccell(r, row, (size_t)col2) : NULL;
+
+        if (b && b->set)
+            vs_out(ctl, "%s\t%s\n", a->s ? a->s : "", b->s);
+        else
+            vs_out(ctl, "%s\n", a->s ? a->s : "");
+    }
+}
+
+void
+vs_result_print_tree(vs_ctl *ctl, const vs_result *r, size_t col)
+{
+    const char **names = vs_xcalloc(r->nrows + 1, sizeof(*names));
+    vs_buf b = VS_BUF_INIT;
+    size_t row;
+
+    for (row = 0; row < r->nrows; row++) {
+        const vs_rcell *c = ccell(r, row, col);
+
+        names[row] = c->s ? c->s : "";
+    }
+    vs_tree_draw(names, r->parent, r->nrows, &b);
+    vs_out(ctl, "%s", vs_buf_str(&b));
+    vs_buf_reset(&b);
+    free(names);
+}
+
+void
+vs_result_print_fields(vs_ctl *ctl, const vs_result *r)
+{
+    size_t k;
+
+    if (r->nrows == 0)
+        return;
+    for (k = 0; k < r->ncols; k++) {
+        char *v;
+
+        if (!r->cols[k].label)
+            continue;
+        v = vs_result_text(r, 0, k);
+        vs_print_field(ctl, r->cols[k].label, v);
+        free(v);
+    }
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void
+json_string(vs_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+
+    vs_buf_addc(b, '"');
+    while (*p) {
+        const unsigned char *run = p;
+
+        /* runs of bytes that need no escape go in at once */
+        while (*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            vs_buf_addn(b, (const char *)run, (size_t)(p - run));
+        if (!*p)
+            break;
+        switch (*p) {
+        case '"': vs_buf_add(b, "\\\""); break;
+        case '\\': vs_buf_add(b, "\\\\"); break;
+        case '\n': vs_buf_add(b, "\\n"); break;
+        case '\t': vs_buf_add(b, "\\t"); break;
+        case '\r': vs_buf_add(b, "\\r"); break;
+        default:
+            vs_buf_add(b, "\\u00");
+            vs_buf_addc(b, hex[*p >> 4]);
+            vs_buf_addc(b, hex[*p & 15]);
+        }
+        p++;
+    }
+    vs_buf_addc(b, '"');
+}
+
+static void
+json_value(vs_buf *b, const vs_rcol *col, const vs_rcell *c)
+{
+    size_t i;
+
+    if (!c->set) {
+        vs_buf_add(b, "null");
+        return;
+    }
+    switch (col->type) {
+    case VS_RT_STR:
+        json_string(b, c->s);
+        break;
+    case VS_RT_INT:
+    case VS_RT_TIME:
+        vs_buf_addf(b, "%lld", c->i);
+        break;
+    case VS_RT_BOOL:
+        vs_buf_add(b, c->i ? "true" : "false");
+        break;
+    case VS_RT_STRV:
+        vs_buf_addc(b, '[');
+        for (i = 0; c->v && c->v[i]; i++) {
+            if (i)
+                vs_buf_addc(b, ',');
+            json_string(b, c->v[i]);
+        }
+        vs_buf_addc(b, ']');
+        break;
+    }
+}
+
+/* The members of row (or of the head), each preceded by a comma when
+ * `more` (something came before in the object). */
+static void
+json_members(vs_buf *b, const vs_result *r, size_t row, bool more)
+{
+    const vs_rcol *cols = row == VS_RHEAD ? r->head : r->cols;
+    size_t n = row == VS_RHEAD ? r->nhead : r->ncols, k;
+
+    for (k = 0; k < n; k++) {
+        if (!cols[k].key)
+            continue;
+        if (more)
+            vs_buf_addc(b, ',');
+        more = true;
+        json_string(b, cols[k].key);
+        vs_buf_addc(b, ':');
+        json_value(b, &cols[k], ccell(r, row, k));
+    }
+}
+
+/* The forest, nested, without recursion: a chain of any depth is fine. */
+static void
+json_forest(vs_buf *b, const vs_result *r)
+{
+    size_t n = r->nrows, k, depth = 0;
+    long *first = vs_xmalloc((n ? n : 1) * sizeof(*first));
+    long *next = vs_xmalloc((n ? n : 1) * sizeof(*next));
+    long *cursor = vs_xmalloc((n ? n : 1) * sizeof(*cursor));
+    size_t *stack = vs_xmalloc((n ? n : 1) * sizeof(*stack));
+    bool any = false;
+
+    for (k = 0; k < n; k++)
+        first[k] = next[k] = -1;
+    for (k = n; k-- > 0;) {
+        long p = r->parent[k];
+
+        if (p >= 0) {
+            next[k] = first[p];
+            first[p] = (long)k;
+        }
+    }
+    vs_buf_addc(b, '[');
+    for (k = 0; k < n; k++) {
+        if (r->parent[k] >= 0)
+            continue;
+        if (any)
+            vs_buf_addc(b, ',');
+        any = true;
+        vs_buf_addc(b, '{');
+        json_members(b, r, k, false);
+        vs_buf_add(b, ",\"children\":[");
+        stack[depth++] = k;
+        cursor[k] = first[k];
+        while (depth > 0) {
+            size_t top = stack[depth - 1];
+            long c = cursor[top];
+
+            if (c < 0) {
+                vs_buf_add(b, "]}");
+                depth--;
+                continue;
+            }
+            cursor[top] = next[c];
+            if (c != first[top])
+                vs_buf_addc(b, ',');
+            vs_buf_addc(b, '{');
+            json_members(b, r, (size_t)c, false);
+            vs_buf_add(b, ",\"children\":[");
+            stack[depth++] = (size_t)c;
+            cursor[c] = first[c];
+        }
+    }
+    vs_buf_addc(b, ']');
+    free(stack);
+    free(cursor);
+    free(next);
+    free(first);
+}
+
+void
+vs_result_print_json(vs_ctl *ctl, const vs_result *r)
+{
+    vs_buf b = VS_BUF_INIT;
+    size_t k;
+
+    vs_buf_addf(&b, "{\"version\":%d", VS_JSON_VERSION);
+    if (r->domain) {
+        vs_buf_add(&b, ",\"domain\":");
+        json_string(&b, r->domain);
+    }
+    json_members(&b, r, VS_RHEAD, true);
+    if (r->member) {
+        vs_buf_addc(&b, ',');
+        json_string(&b, r->member);
+        vs_buf_addc(&b, ':');
+        if (r->single) {
+            vs_buf_addc(&b, '{');
+            if (r->nrows)
+                json_members(&b, r, 0, false);
+            vs_buf_addc(&b, '}');
+        } else if (r->parent) {
+            json_forest(&b, r);
+        } else {
+            vs_buf_addc(&b, '[');
+            for (k = 0; k < r->nrows; k++) {
+                if (k)
+                    vs_buf_addc(&b, ',');
+                vs_buf_addc(&b, '{');
+                json_members(&b, r, k, false);
+                vs_buf_addc(&b, '}');
+            }
+            vs_buf_addc(&b, ']');
+        }
+    }
+    vs_buf_add(&b, "}\n");
+    fwrite(b.data, 1, b.len, ctl->out ? ctl->out : stdout);
+    vs_buf_reset(&b);
+}

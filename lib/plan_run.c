@@ -328,6 +328,15 @@ forward_failed(vs_exec_ctx *x, vs_plan *p, vs_journal_state *st, size_t done, vs
     return -1;
 }
 
+/* Whether p is one step that is atomic by itself (the table's column) and
+ * nothing else: it is then all or nothing without a journal, and a crash
+ * leaves either the old value or the new one. */
+static bool
+alone_atomic(const vs_plan *p)
+{
+    return p->n == 1 && p->nfin == 0 && vs_step_info(p->steps[0].kind)->atomic;
+}
+
 int
 vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
 {
@@ -340,6 +349,11 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
         return -1;
     if (vs_plan_refuse_interrupted(d, err) < 0)
         return -1;
+    if (alone_atomic(p)) {
+        if (boundary("plan-step", err) < 0)
+            return -1;
+        return run_steps(&x, p->steps, 1, err);
+    }
     memset(&st, 0, sizeof(st));
     st.phase = p->commit == 0 ? VS_JOURNAL_COMMITTED : VS_JOURNAL_PREPARED;
     if (journal_put(d, p, &st, err) < 0)

@@ -315,6 +315,55 @@ test_finally(void)
     free(base);
 }
 
+/* A plan of one step the table marks atomic runs without a journal; two
+ * such steps, or one with a finally action, keep it. */
+static void
+test_alone_atomic(void)
+{
+    static const char snap[] = "<domainsnapshot><name>aa</name><state>shutoff</state>"
+                               "<creationTime>1</creationTime></domainsnapshot>";
+    vs_plan *p;
+    vs_error err;
+    int k, natomic = 0;
+
+    for (k = 0; k < VS_STEP_KIND_COUNT; k++)
+        if (vs_step_info((vs_step_kind)k)->atomic)
+            natomic++;
+    ok(vs_step_info(VS_STEP_WRITE_SNAPSHOT)->atomic && vs_step_info(VS_STEP_SET_CURRENT)->atomic &&
+       !vs_step_info(VS_STEP_COMMIT_IMAGE)->atomic && natomic == 5,
+       "the five metadata writes are atomic, image steps are not (%d)", natomic);
+    p = vs_plan_new("t", "vm", NULL, "aa");
+    vs_plan_write_snapshot(p, "aa", snap, NULL, NULL);
+    vs_plan_commit_point(p);
+    vs_error_clear(&err);
+    ok(vs_plan_execute(p, d, &err) == 0 && vs_dom_has_snapshot(d, "aa") &&
+       !vs_dom_journal_exists(d), "one atomic step runs (%s)", err.msg);
+    vs_plan_free(p);
+#ifdef VSNAP_FAILPOINTS
+    /* killed at its only boundary: nothing written, not even a journal */
+    p = vs_plan_new("t", "vm", NULL, "aa");
+    vs_plan_remove_snapshot(p, "aa", snap, NULL);
+    vs_plan_commit_point(p);
+    ok(execute_with(p, "plan-step:1:kill") == 137 && !vs_dom_journal_exists(d),
+       "one atomic step writes no journal");
+    vs_plan_free(p);
+    /* two of them: the journal is written before the first */
+    p = vs_plan_new("t", "vm", NULL, "aa");
+    vs_plan_remove_snapshot(p, "aa", snap, NULL);
+    vs_plan_set_current(p, NULL, NULL, NULL);
+    vs_plan_commit_point(p);
+    ok(execute_with(p, "plan-step:1:kill") == 137 && vs_dom_journal_exists(d),
+       "two atomic steps keep the journal");
+    vs_plan_free(p);
+    vs_dom_journal_remove(d, NULL);
+#else
+    ok(1, "# SKIP failpoints are not compiled in");
+    ok(1, "# SKIP failpoints are not compiled in");
+#endif
+    vs_dom_forget(d);
+    vs_dom_remove_snapshot(d, "aa", NULL);
+}
+
 int
 main(void)
 {
@@ -327,6 +376,7 @@ main(void)
     test_codec();
     test_observe();
     test_finally();
+    test_alone_atomic();
     vs_dom_close(d);
     ext_teardown();
     return tap_done() + (tap_failed ? 1 : 0);

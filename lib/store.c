@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failpoint.h"
 #include "mem.h"
 #include "path.h"
 #include "store.h"
@@ -143,6 +144,11 @@ entry_is(int dirfd, const char *name, int fd)
            same_file(&a, &b);
 }
 
+static void close_parked(vs_store *st, const char *name);
+static void dom_free(vs_dom *d);
+static vs_sync sync_mode(vs_dom *d, bool in_snapdir);
+static void stale_after_failure(vs_dom *d);
+
 /* ---- store ---------------------------------------------------------- */
 
 vs_store *
@@ -166,6 +172,9 @@ vs_store_free(vs_store *st)
 {
     if (!st)
         return;
+    st->hold = 0;
+    vs_store_release(st);
+    free(st->parked);
     free(st->root);
     free(st);
 }
@@ -473,7 +482,7 @@ read_domain_file(int dfd, const char *dir, vs_error *err)
 }
 
 static int
-write_domain_file(int dfd, const char *dir, const vs_domain_def *def, vs_error *err)
+write_domain_file(int dfd, const char *dir, const vs_domain_def *def, vs_sync how, vs_error *err)
 {
     vs_buf b = VS_BUF_INIT;
     char *shown = vs_path_join(dir, entry_name(VS_DOM_DEFINITION));
@@ -481,8 +490,8 @@ write_domain_file(int dfd, const char *dir, const vs_domain_def *def, vs_error *
 
     vs_domain_def_format(&b, def, 0, true, NULL);
     vs_buf_addc(&b, '\n');
-    ret = vs_file_write_atomic_at(dfd, entry_name(VS_DOM_DEFINITION), shown, b.data, b.len,
-                                  FILE_MODE, err);
+    ret = vs_file_write_at(dfd, entry_name(VS_DOM_DEFINITION), shown, b.data, b.len, FILE_MODE,
+                           how, err);
     vs_buf_reset(&b);
     free(shown);
     return ret;
@@ -527,6 +536,7 @@ vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error 
 
     if (vs_name_check("domain", def->name, err) < 0)
         return -1;
+    close_parked(st, def->name);
     if ((dfd = root_open(st, true, NULL, err)) < 0)
         return -1;
     close(dfd);
@@ -555,7 +565,7 @@ vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error 
     } else if (created) {
         *created = true;
     }
-    ret = write_domain_file(dfd, dir, def, err);
+    ret = write_domain_file(dfd, dir, def, VS_SYNC_ALL, err);
  out:
     vs_lock_release(lfd);
     if (dfd >= 0)
@@ -669,6 +679,9 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
     int rfd = -1, ret = -1;
     unsigned i;
 
+    if (vs_name_check("domain", name, err) < 0)
+        return -1;
+    close_parked(st, name);
     if (!(d = vs_dom_open(st, name, VS_LOCK_EXCLUSIVE, err)))
         return -1;
     if ((rfd = root_open(st, false, NULL, err)) < 0)
@@ -735,7 +748,8 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
     if (rfd >= 0)
         close(rfd);
     free(grave);
-    vs_dom_close(d);
+    /* never kept: its directory is gone */
+    dom_free(d);
     return ret;
 }
 
@@ -763,11 +777,145 @@ drop_cache(vs_dom *d)
     d->tree = NULL;
     d->tree_stale = false;
     d->tree_verified = false;
+    d->max_seq_known = false;
     d->index_written = 0;
     damage_clear(d);
     if (d->snap_fd >= 0)
         close(d->snap_fd);
     d->snap_fd = -1;
+}
+
+/* ---- deferred directory syncs ---------------------------------------- */
+
+/*
+ * How a metadata write of d syncs: everything, or (while deferring) the
+ * file's data only, with the directory (snapshots/ when in_snapdir, else
+ * the domain directory) noted for vs_dom_sync. A journal write is never
+ * deferred (store_entry syncs what is pending first).
+ */
+static vs_sync
+sync_mode(vs_dom *d, bool in_snapdir)
+{
+    if (!d->defer_sync)
+        return VS_SYNC_ALL;
+    if (in_snapdir)
+        d->snapdir_unsynced = true;
+    else
+        d->dir_unsynced = true;
+    return VS_SYNC_FILE;
+}
+
+void
+vs_dom_defer_sync(vs_dom *d, bool on)
+{
+    if (!on)
+        vs_dom_sync(d, NULL);
+    d->defer_sync = on;
+}
+
+/* fsync directory fd (shown), with the failpoint of an atomic write's own
+ * directory sync (tests: the names are in place, whether they last is not
+ * known). */
+static int
+dir_sync(int fd, const char *shown, vs_error *err)
+{
+    if (vs_failpoint("file-write-dirsync"))
+        return vs_error_sys(err, EIO, "cannot sync directory '%s'", shown);
+    return vs_dir_sync_fd(fd, shown, err);
+}
+
+int
+vs_dom_sync(vs_dom *d, vs_error *err)
+{
+    char *shown;
+    int ret = 0;
+
+    if (d->snapdir_unsynced && d->snap_fd >= 0) {
+        shown = snapdir_shown(d);
+        ret = dir_sync(d->snap_fd, shown, err);
+        free(shown);
+        if (ret < 0)
+            return -1;
+    }
+    d->snapdir_unsynced = false;
+    if (d->dir_unsynced && dir_sync(d->fd, d->dir, err) < 0)
+        return -1;
+    d->dir_unsynced = false;
+    return 0;
+}
+
+/* A snapshot write or removal failed part-way (the new name may be in
+ * place): what is cached may no longer match the files, so the next
+ * vs_dom_tree reads them again. The index on disk does not match the
+ * directory any more either, so it is not trusted. */
+static void
+stale_after_failure(vs_dom *d)
+{
+    vs_snap_tree_free(d->tree);
+    d->tree = NULL;
+    d->tree_stale = false;
+    d->tree_verified = false;
+    d->max_seq_known = false;
+    d->index_written = 0;
+    d->index_dirty = false;
+    damage_clear(d);
+}
+
+/* ---- domains kept open between the commands of a string --------------- */
+
+void
+vs_store_hold(vs_store *st)
+{
+    st->hold++;
+}
+
+static void
+unpark(vs_store *st, size_t i)
+{
+    st->parked[i] = st->parked[--st->nparked];
+}
+
+void
+vs_store_release(vs_store *st)
+{
+    if (st->hold > 0)
+        st->hold--;
+    if (st->hold > 0)
+        return;
+    while (st->nparked > 0) {
+        vs_dom *d = st->parked[st->nparked - 1];
+
+        unpark(st, st->nparked - 1);
+        dom_free(d);
+    }
+}
+
+/* The kept domain `name`, taken out of the store's keeping; NULL if none. */
+static vs_dom *
+take_parked(vs_store *st, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < st->nparked; i++) {
+        if (strcmp(st->parked[i]->name, name) == 0) {
+            vs_dom *d = st->parked[i];
+
+            unpark(st, i);
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* define and undefine take the domain's lock themselves: a kept opening of
+ * it (whose lock would block them) is closed first. */
+static void
+close_parked(vs_store *st, const char *name)
+{
+    vs_dom *d = take_parked(st, name);
+
+    if (d)
+        dom_free(d);
 }
 
 vs_dom *
@@ -778,6 +926,15 @@ vs_dom_open(vs_store *st, const char *name, vs_lock_mode mode, vs_error *err)
 
     if (vs_name_check("domain", name, err) < 0)
         return NULL;
+    if ((d = take_parked(st, name))) {
+        /* kept with a lock at least as strong: as it was left */
+        if (d->lock_mode >= mode)
+            return d;
+        if (vs_dom_relock(d, mode, err) == 0)
+            return d;
+        dom_free(d);
+        return NULL;
+    }
     if (dom_attach(st, name, false, mode, &dfd, &lfd, err) < 0)
         return NULL;
     d = vs_xcalloc(1, sizeof(*d));
@@ -796,6 +953,7 @@ vs_dom_relock(vs_dom *d, vs_lock_mode mode, vs_error *err)
 {
     int dfd, lfd;
 
+    vs_dom_sync(d, NULL);
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
     vs_lock_release(d->lock_fd);
@@ -831,6 +989,21 @@ vs_dom_close(vs_dom *d)
 {
     if (!d)
         return;
+    /* Kept for the next command of the string, lock and all. */
+    if (d->store->hold > 0 && d->lock_fd >= 0 && !d->defer_sync) {
+        vs_xgrow(&d->store->parked, &d->store->parked_cap, d->store->nparked,
+                 sizeof(*d->store->parked));
+        d->store->parked[d->store->nparked++] = d;
+        return;
+    }
+    dom_free(d);
+}
+
+/* Close d for real: pending syncs, the index, the lock. */
+static void
+dom_free(vs_dom *d)
+{
+    vs_dom_sync(d, NULL);
     /* The index is a cache: failing to write it costs a rebuild later. */
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
@@ -857,7 +1030,7 @@ vs_dom_save_def(vs_dom *d, const vs_domain_def *def, vs_error *err)
 {
     vs_domain_def *copy;
 
-    if (write_domain_file(d->fd, d->dir, def, err) < 0)
+    if (write_domain_file(d->fd, d->dir, def, sync_mode(d, false), err) < 0)
         return -1;
     copy = vs_domain_def_copy(def);
     vs_domain_def_free(d->def);
@@ -901,12 +1074,22 @@ load_entry(vs_dom *d, vs_dom_entry e, size_t max, char **data, size_t *len, vs_e
     return ret;
 }
 
+/* The index is a cache, checked when read: never synced. The journal
+ * must be durable, and so must every deferred write before it: it records
+ * what the plan has done. */
 static int
 store_entry(vs_dom *d, vs_dom_entry e, const char *data, size_t len, vs_error *err)
 {
-    char *shown = vs_dom_entry_path(d, e);
-    int ret = vs_file_write_atomic_at(d->fd, entry_name(e), shown, data, len, FILE_MODE, err);
+    char *shown;
+    int ret;
 
+    if (e == VS_DOM_JOURNAL && vs_dom_sync(d, err) < 0)
+        return -1;
+    shown = vs_dom_entry_path(d, e);
+    ret = vs_file_write_at(d->fd, entry_name(e), shown, data, len, FILE_MODE,
+                           e == VS_DOM_INDEX ? VS_SYNC_NONE
+                           : e == VS_DOM_JOURNAL ? VS_SYNC_ALL : sync_mode(d, false),
+                           err);
     free(shown);
     return ret;
 }
@@ -914,9 +1097,14 @@ store_entry(vs_dom *d, vs_dom_entry e, const char *data, size_t len, vs_error *e
 static int
 remove_entry(vs_dom *d, vs_dom_entry e, vs_error *err)
 {
-    char *shown = vs_dom_entry_path(d, e);
-    int ret = vs_file_remove_at(d->fd, entry_name(e), shown, err);
+    char *shown;
+    int ret;
 
+    if (e == VS_DOM_JOURNAL && vs_dom_sync(d, err) < 0)
+        return -1;
+    shown = vs_dom_entry_path(d, e);
+    ret = vs_file_unlink_at(d->fd, entry_name(e), shown,
+                            e == VS_DOM_JOURNAL ? VS_SYNC_ALL : sync_mode(d, false), err);
     free(shown);
     return ret;
 }
@@ -1234,17 +1422,59 @@ damage_add(vs_dom *d, const char *file, const char *reason, long long mtime, lon
     x->file_size = size;
 }
 
-/* The sequence number the next new snapshot gets. */
+/* The sequence number the next new snapshot gets (the highest is kept
+ * with the tree once known). */
 static unsigned long long
-next_seq(const vs_snap_tree *t)
+next_seq(vs_dom *d, const vs_snap_tree *t)
 {
-    unsigned long long max = 0;
     size_t i;
 
-    for (i = 0; i < t->n; i++)
-        if (t->e[i].seq > max)
-            max = t->e[i].seq;
-    return max + 1;
+    if (!d->max_seq_known) {
+        d->max_seq = 0;
+        for (i = 0; i < t->n; i++)
+            if (t->e[i].seq > d->max_seq)
+                d->max_seq = t->e[i].seq;
+        d->max_seq_known = true;
+    }
+    return d->max_seq + 1;
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Entry idx was just written (vs_snap_tree_update) into a linked tree:
+ * keep the links without relinking everything when that is possible. A
+ * rewrite that keeps the parent and the place among the siblings changes
+ * no link; a new snapshot usually goes first among its parent's children.
+ * Otherwise the tree is relinked on its next use.
+ */
+static void
+relink_after_write(vs_dom *d, long idx, bool existed, bool same_place)
+{
+    vs_snap_tree *t = d->tree;
+
+    if (d->tree_stale)
+        return;
+    if (existed) {
+        if (!same_place)
+            d->tree_stale = true;
+        return;
+    }
+    if (!vs_snap_tree_link_leaf(t, idx)) {
+        d->tree_stale = true;
+        return;
+    }
+    if (t->current < 0 && !t->inconsistent) {
+        char *cur = vs_dom_current(d);
+
+        if (cur && strcmp(cur, t->e[idx].name) == 0)
+            t->current = idx;
+        free(cur);
+    }
 }
 
 int
@@ -1256,7 +1486,8 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
     struct stat sb;
     unsigned long long seq;
     size_t len;
-    long have;
+    long have, idx;
+    bool same_place;
     int sfd, ret = -1;
 
     if (vs_name_check("snapshot", def->name, err) < 0)
@@ -1266,7 +1497,10 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
     if (!(t = vs_dom_tree(d, err)))
         return -1;
     have = vs_snap_tree_find(t, def->name);
-    seq = have >= 0 ? t->e[have].seq : next_seq(t);
+    seq = have >= 0 ? t->e[have].seq : next_seq(d, t);
+    /* a rewrite keeps its place among its siblings (the sort keys) */
+    same_place = have >= 0 && same_str(t->e[have].parent, def->parent) &&
+                 (seq || t->e[have].creation_time == def->creation_time);
     text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
     if (seq)
         data = vs_xasprintf(SEQ_PI_PREFIX "%llu?>\n%s", seq, text);
@@ -1286,17 +1520,21 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
         goto out;
     file = snapshot_file(def->name);
     shown = snapfile_shown(d, file);
-    if (vs_file_write_atomic_at(sfd, file, shown, data, len, FILE_MODE, err) < 0)
+    if (vs_file_write_at(sfd, file, shown, data, len, FILE_MODE, sync_mode(d, true), err) < 0) {
+        stale_after_failure(d);
         goto out;
+    }
     vs_snap_entry_from_def(&e, def);
     e.seq = seq;
     if (fstatat(sfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
         e.file_mtime = ts_ns(&sb.st_mtim);
         e.file_size = (long long)sb.st_size;
     }
-    vs_snap_tree_update(d->tree, &e);
+    idx = vs_snap_tree_update(d->tree, &e);
+    if (seq > d->max_seq)
+        d->max_seq = seq;
+    relink_after_write(d, idx, have >= 0, same_place);
     damage_forget(d, file);
-    d->tree_stale = true;
     d->index_dirty = true;
     d->snapdir_mtime = fd_mtime(sfd);
     ret = 0;
@@ -1323,10 +1561,17 @@ vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
         return -1;
     file = snapshot_file(name);
     shown = snapfile_shown(d, file);
-    ret = vs_file_remove_at(sfd, file, shown, err);
+    ret = vs_file_unlink_at(sfd, file, shown, sync_mode(d, true), err);
+    if (ret < 0)
+        stale_after_failure(d);
     if (ret == 0) {
         damage_forget(d, file);
         if (d->tree) {
+            long k = vs_snap_tree_find(d->tree, name);
+
+            /* the next number is one more than the highest left */
+            if (k >= 0 && d->tree->e[k].seq >= d->max_seq)
+                d->max_seq_known = false;
             vs_snap_tree_remove(d->tree, name);
             d->tree_stale = true;
             d->index_dirty = true;
@@ -1932,6 +2177,7 @@ vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err)
         /* t borrows from the old tree's storage, which replace keeps. */
         vs_snap_tree_replace(d->tree, t);
         d->tree_verified = true;
+        d->max_seq_known = false;
         if (!same)
             d->index_dirty = true;
         if (d->ndamage > 1)

@@ -74,6 +74,9 @@ typedef struct vs_store {
     int lock_wait;          /* seconds to wait for a busy domain lock (default 30) */
     /* private to store.c */
     unsigned flags;
+    int hold;               /* vs_store_hold depth */
+    struct vs_dom **parked; /* domains kept open while held */
+    size_t nparked, parked_cap;
 } vs_store;
 
 /* A snapshot file the tree could not use (vs_dom_damaged). */
@@ -103,6 +106,11 @@ typedef struct vs_dom {
     long long index_written;/* mtime (ns) of the index the tree was loaded from, 0 = none */
     vs_snap_damage *damage; /* the unusable snapshot files, with the tree */
     size_t ndamage, damage_cap;
+    bool defer_sync;        /* vs_dom_defer_sync */
+    bool dir_unsynced;      /* entries of the domain directory changed, not yet synced */
+    bool snapdir_unsynced;  /* entries of snapshots/ changed, not yet synced */
+    bool max_seq_known;     /* max_seq is the tree's highest creation sequence number */
+    unsigned long long max_seq;
     /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
     bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
     size_t tree_parsed;     /* snapshot files parsed by that load */
@@ -118,6 +126,20 @@ typedef struct vs_dom {
  */
 vs_store *vs_store_open(const char *root, unsigned flags, vs_error *err);
 void vs_store_free(vs_store *st);
+
+/*
+ * Keep domains open between commands (a command string). While the store is
+ * held, vs_dom_close of a domain opened with a lock keeps it instead: its
+ * lock, its cached definition and tree, and its index, which is written
+ * once when the domain is really closed. The next vs_dom_open of the same
+ * name gets it back as it was left (a stronger lock is taken first, which
+ * drops the cache). vs_store_release (as often as vs_store_hold) closes
+ * every kept domain; define and undefine close a kept opening of their
+ * domain first, since they lock it themselves. Whatever a kept domain's
+ * commands wrote is as durable as without keeping: only the index waits.
+ */
+void vs_store_hold(vs_store *st);
+void vs_store_release(vs_store *st);
 
 /* Names of defined domains, sorted; *names NULL-terminated, caller frees (vs_strv_free). */
 int vs_store_list_domains(vs_store *st, char ***names, vs_error *err);
@@ -278,5 +300,17 @@ int vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err);
 /* Drop the cached definition and tree: the next vs_dom_def / vs_dom_tree
  * reads the files again (the lock stays). */
 void vs_dom_forget(vs_dom *d);
+
+/*
+ * Deferred directory syncs, for a plan whose journal covers them: while
+ * deferring, each metadata write still writes and fsyncs its temporary file
+ * before the rename, and a removal unlinks, but the directory the name
+ * changed in is only noted; vs_dom_sync fsyncs the noted directories (one
+ * fsync for any number of names). Every journal write or removal syncs
+ * first, by itself, so the journal never records more than is durable.
+ * Turning deferral off syncs what is pending.
+ */
+void vs_dom_defer_sync(vs_dom *d, bool on);
+int vs_dom_sync(vs_dom *d, vs_error *err);
 
 #endif

@@ -222,7 +222,12 @@ execute_with(vs_plan *p, const char *fp)
 
         setenv("VSNAP_FAILPOINT", fp, 1);
         vs_error_clear(&e);
-        _exit(vs_plan_execute(p, d, &e) < 0 ? 1 : 0);
+        if (vs_plan_execute(p, d, &e) < 0) {
+            printf("# %s\n", e.msg);
+            fflush(stdout);
+            _exit(1);
+        }
+        _exit(0);
     }
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return -1;
@@ -315,6 +320,15 @@ test_finally(void)
     free(base);
 }
 
+/* snapshot XML `x` with its first <name> replaced (caller frees) */
+static char *
+replace_name(const char *x, const char *name)
+{
+    const char *a = strstr(x, "<name>"), *b = strstr(x, "</name>");
+
+    return vs_xasprintf("%.*s<name>%s%s", (int)(a - x), x, name, b);
+}
+
 /* A plan of one step the table marks atomic runs without a journal; two
  * such steps, or one with a finally action, keep it. */
 static void
@@ -356,6 +370,35 @@ test_alone_atomic(void)
        "two atomic steps keep the journal");
     vs_plan_free(p);
     vs_dom_journal_remove(d, NULL);
+    /* the metadata steps of a journaled plan share their directory syncs:
+     * the journal's own, then snapshots/ once before the journal goes, so a
+     * failing third sync is never reached (one sync per file would fail) */
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    for (k = 0; k < 3; k++) {
+        static const char *const names[] = { "aa", "ab", "ac" };
+        char *t = replace_name(snap, names[k]);
+        vs_snapshot_def *def = vs_snapshot_def_parse(t, strlen(t), "(test)",
+                                                     VS_SNAP_PARSE_REDEFINE, 0, NULL);
+        char *canon = def ? vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE) : NULL;
+
+        vs_plan_write_snapshot(p, names[k], canon, NULL, NULL);
+        vs_snapshot_def_free(def);
+        free(canon);
+        free(t);
+    }
+    vs_plan_commit_point(p);
+    vs_dom_forget(d);
+    vs_dom_remove_snapshot(d, "aa", NULL);
+    ok(execute_with(p, "file-write-dirsync:3") == 0, "three snapshot files, one directory sync");
+    vs_dom_forget(d);
+    for (k = 0; k < 3; k++)
+        vs_dom_remove_snapshot(d, p->steps[k].name, NULL);
+    k = execute_with(p, "file-write-dirsync:2");
+    vs_dom_forget(d);
+    ok(k == 1 && !vs_dom_journal_exists(d) && !vs_dom_snapshot_file_exists(d, "aa") &&
+       !vs_dom_snapshot_file_exists(d, "ac"),
+       "... and when that sync fails the plan is rolled back (%d)", k);
+    vs_plan_free(p);
 #else
     ok(1, "# SKIP failpoints are not compiled in");
     ok(1, "# SKIP failpoints are not compiled in");

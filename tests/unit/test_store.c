@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1606,6 +1607,82 @@ test_seq(vs_store *st)
 
 /* ---- journal and overlay registry ------------------------------------ */
 
+/* Whether another opening of `dom`'s lock file could take it now. */
+static bool
+lock_free(const char *dom)
+{
+    char *lp = path_in(dom, "lock");
+    int fd = open(lp, O_RDONLY | O_CLOEXEC);
+    bool yes = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+
+    if (fd >= 0)
+        close(fd);
+    free(lp);
+    return yes;
+}
+
+/* A held store keeps what a command string opens: the lock, the tree (kept
+ * linked as snapshots are added), the index (written once, at the release);
+ * define and undefine still take the domain over. */
+static void
+test_hold(vs_store *st)
+{
+    vs_domain_def *def = mkdom("hd", "77777777-2222-3333-4444-5555555555a0");
+    char *ip = path_in("hd", "index"), *kept, *fresh, *fp;
+    vs_dom *d, *e;
+    vs_error err;
+    struct stat sb;
+    int wait = st->lock_wait;
+
+    vs_error_clear(&err);
+    ok(vs_store_define(st, def, NULL, &err) == 0, "hold: define (%s)", err.msg);
+    vs_store_hold(st);
+    d = vs_dom_open(st, "hd", VS_LOCK_EXCLUSIVE, &err);
+    ok(d && put_snap(d, "a", NULL, 10, "shutoff", false) == 0 &&
+       put_snap(d, "b", "a", 20, "shutoff", false) == 0 &&
+       put_snap(d, "c", "a", 20, "shutoff", false) == 0 &&
+       put_snap(d, "d", "c", 5, "shutoff", false) == 0 &&
+       put_snap(d, "b", "a", 20, "shutoff", true) == 0, "hold: snapshots written");
+    vs_dom_close(d);
+    ok(stat(ip, &sb) < 0, "hold: the index waits for the release");
+    ok(!lock_free("hd"), "hold: the lock stays between commands");
+    e = vs_dom_open(st, "hd", VS_LOCK_SHARED, &err);
+    ok(e == d, "hold: the next command gets the same opening");
+    vs_dom_close(e);
+    kept = topo_str(st, "hd");
+    vs_store_release(st);
+    ok(stat(ip, &sb) == 0 && lock_free("hd"), "hold: released: index written, lock free");
+    fresh = topo_str(st, "hd");
+    is_str(kept, fresh, "hold: the tree kept linked is the tree read again");
+    free(kept);
+    free(fresh);
+
+    /* undefine and define in the middle of a string */
+    st->lock_wait = 0;
+    vs_store_hold(st);
+    d = vs_dom_open(st, "hd", VS_LOCK_EXCLUSIVE, &err);
+    vs_dom_close(d);
+    vs_error_clear(&err);
+    ok(vs_store_undefine(st, "hd", true, &err) == 0, "hold: undefine takes a kept domain (%s)",
+       err.msg);
+    ok(vs_dom_open(st, "hd", VS_LOCK_SHARED, &err) == NULL && err.code == VS_ERR_NO_DOMAIN,
+       "hold: ... and it is gone");
+    vs_error_clear(&err);
+    ok(vs_store_define(st, def, NULL, &err) == 0, "hold: define again (%s)", err.msg);
+    d = vs_dom_open(st, "hd", VS_LOCK_EXCLUSIVE, &err);
+    vs_dom_close(d);
+    vs_error_clear(&err);
+    ok(vs_store_define(st, def, NULL, &err) == 0, "hold: define over a kept domain (%s)", err.msg);
+    vs_store_release(st);
+    st->lock_wait = wait;
+    fp = path_in("hd", "snapshots");
+    ok(stat(fp, &sb) < 0, "hold: the new domain has no snapshots");
+    free(fp);
+    vs_store_undefine(st, "hd", true, NULL);
+    vs_domain_def_free(def);
+    free(ip);
+}
+
 static void
 test_journal_registry(vs_store *st)
 {
@@ -1692,6 +1769,7 @@ main(void)
     test_links(st);
     test_damaged(st);
     test_seq(st);
+    test_hold(st);
 
     vs_store_free(st);
     rm_rf(base);

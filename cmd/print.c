@@ -105,8 +105,19 @@ cell_set(cell *c, const char *s)
     memset(&st, 0, sizeof(st));
     while (i < len) {
         wchar_t wc;
-        size_t n = mbrtowc(&wc, s + i, len - i, &st);
+        size_t n, k;
         int w;
+
+        /* printable ASCII is one column in every locale: a run at once */
+        for (k = i; k < len && s[k] >= 0x20 && s[k] < 0x7f; k++)
+            ;
+        if (k > i) {
+            vs_buf_addn(&b, s + i, k - i);
+            width += k - i;
+            i = k;
+            continue;
+        }
+        n = mbrtowc(&wc, s + i, len - i, &st);
 
         if (n == (size_t)-1 || n == (size_t)-2 || n == 0 ||
             !iswprint((wint_t)wc) || (w = wcwidth(wc)) < 0) {
@@ -149,17 +160,21 @@ vs_table_add_row(vs_table *t, const char *const cells[])
     t->rows[t->nrows++] = row;
 }
 
+/* One row into b (written out a row at a time: one stdio call, not one per cell). */
 static void
-print_row(vs_ctl *ctl, const vs_table *t, const cell *row, const size_t *widths)
+print_row(vs_ctl *ctl, vs_buf *b, const vs_table *t, const cell *row, const size_t *widths)
 {
-    size_t i;
+    size_t i, k;
 
+    b->len = 0;
     for (i = 0; i < t->ncols; i++) {
-        vs_out(ctl, " %s", row[i].text);
-        if (i + 1 < t->ncols)
-            vs_out(ctl, "%*s", (int)(widths[i] - row[i].width + 2), "");
+        vs_buf_addc(b, ' ');
+        vs_buf_add(b, row[i].text);
+        for (k = 0; i + 1 < t->ncols && k < widths[i] - row[i].width + 2; k++)
+            vs_buf_addc(b, ' ');
     }
-    vs_out(ctl, "\n");
+    vs_buf_addc(b, '\n');
+    fwrite(b->data, 1, b->len, ctl->out ? ctl->out : stdout);
 }
 
 void
@@ -167,6 +182,7 @@ vs_table_print(vs_ctl *ctl, const vs_table *t)
 {
     size_t *widths = vs_xcalloc(t->ncols, sizeof(*widths));
     size_t i, r, total = 0;
+    vs_buf b = VS_BUF_INIT;
 
     for (i = 0; i < t->ncols; i++) {
         widths[i] = t->header[i].width;
@@ -177,13 +193,14 @@ vs_table_print(vs_ctl *ctl, const vs_table *t)
         total += widths[i] + 3;
     }
     if (!ctl->quiet) {
-        print_row(ctl, t, t->header, widths);
+        print_row(ctl, &b, t, t->header, widths);
         for (i = 0; i < total; i++)
             vs_out(ctl, "-");
         vs_out(ctl, "\n");
     }
     for (r = 0; r < t->nrows; r++)
-        print_row(ctl, t, t->rows[r], widths);
+        print_row(ctl, &b, t, t->rows[r], widths);
+    vs_buf_reset(&b);
     free(widths);
 }
 

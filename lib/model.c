@@ -169,13 +169,24 @@ load_snapshots(vs_model *m, char *const *only, vs_error *err)
 
     if (!(t = vs_dom_tree(m->d, err)))
         return -1;
-    for (i = 0; i < t->n; i++) {
-        for (j = 0; only && only[j] && strcmp(only[j], t->e[i].name) != 0; j++)
-            ;
-        if (!only || only[j])
-            vs_strv_push(&names, t->e[i].name);
+    /* the tree's entries `only` names, each once, in the tree's order */
+    names = vs_xcalloc(t->n + 1, sizeof(*names));
+    n = 0;
+    if (only) {
+        unsigned char *want = vs_xcalloc(t->n ? t->n : 1, 1);
+        long k;
+
+        for (j = 0; only[j]; j++)
+            if ((k = vs_snap_tree_find(t, only[j])) >= 0)
+                want[k] = 1;
+        for (i = 0; i < t->n; i++)
+            if (want[i])
+                names[n++] = vs_xstrdup(t->e[i].name);
+        free(want);
+    } else {
+        for (i = 0; i < t->n; i++)
+            names[n++] = vs_xstrdup(t->e[i].name);
     }
-    n = vs_strv_len(names);
     m->snaps = vs_xcalloc(n + 1, sizeof(*m->snaps));
     for (i = 0; i < n; i++) {
         vs_error e;
@@ -401,8 +412,9 @@ load_other(vs_model *m, vs_dom *o, vs_error *err)
     free(owner);
     if (check_usable(m->d, o, NULL, err) < 0 || !(t = vs_dom_tree(o, err)))
         return -1;
+    names = vs_xcalloc(t->n + 1, sizeof(*names));
     for (i = 0; i < t->n; i++)
-        vs_strv_push(&names, t->e[i].name);
+        names[i] = vs_xstrdup(t->e[i].name);
     for (i = 0; names && names[i]; i++) {
         vs_snapshot_def *sd = vs_dom_read_snapshot(o, names[i], &e);
 

@@ -112,20 +112,45 @@ lookup_snapshot(vs_ctl *ctl, const vs_args *a, const char *opt, bool exclusive,
     return vs_xstrdup(t->e[idx].name);
 }
 
-/* The tree index of a snapshot given by name, with libvirt's lookup error. */
-static long
-find_snapshot(vs_ctl *ctl, const char *name, vs_snap_tree **treep)
+/*
+ * lookup_snapshot's rules for the commands that show one snapshot, answered
+ * without loading the tree when the index can (vs_dom_snapshot_brief).
+ * False with ctl->err set.
+ */
+static bool
+lookup_brief(vs_ctl *ctl, const vs_args *a, const char *opt, vs_snap_brief *b)
 {
-    vs_snap_tree *t;
-    long idx;
+    bool current = vs_arg_bool(a, "current");
+    const char *name = vs_arg_str(a, opt);
+    int r;
 
-    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
-        return -1;
-    if ((idx = vs_snap_tree_find(t, name)) < 0)
-        return vs_dom_snapshot_unknown(ctl->dom, name, &ctl->err);
-    if (treep)
-        *treep = t;
-    return idx;
+    if (current && name) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "--%s and --current are mutually exclusive", opt);
+        return false;
+    }
+    if (!name && !current) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "--%s or --current is required", opt);
+        return false;
+    }
+    if (name) {
+        if ((r = vs_dom_snapshot_brief(ctl->dom, name, b, &ctl->err)) == 0)
+            vs_dom_snapshot_unknown(ctl->dom, name, &ctl->err);
+    } else if ((r = vs_dom_current_brief(ctl->dom, b, &ctl->err)) == 0) {
+        vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT, "the domain does not have a current snapshot");
+    }
+    return r == 1;
+}
+
+/* Whether a snapshot given by name exists, with libvirt's lookup error. */
+static int
+check_snapshot(vs_ctl *ctl, const char *name)
+{
+    vs_snap_brief b;
+    int r = vs_dom_snapshot_brief(ctl->dom, name, &b, &ctl->err);
+
+    if (r == 0)
+        vs_dom_snapshot_unknown(ctl->dom, name, &ctl->err);
+    return r == 1 ? 0 : -1;
 }
 
 /* One snapshot's XML as snapshot-dumpxml prints it (caller frees). */
@@ -259,7 +284,7 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
 {
     bool name_only = vs_arg_bool(a, "name");
     const char *snapname = vs_arg_str(a, "snapshotname");
-    vs_snap_tree *t;
+    vs_snap_brief b;
     char *xml;
     int ret;
 
@@ -268,7 +293,7 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
 
     if (snapname) {
         /* --security-info means nothing here: virsh redefines the secure XML. */
-        if (find_snapshot(ctl, snapname, NULL) < 0)
+        if (check_snapshot(ctl, snapname) < 0)
             return -1;
         if (vs_snapshot_set_current(ctl->dom, snapname, &ctl->err) < 0)
             return -1;
@@ -276,17 +301,16 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
         return 0;
     }
 
-    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
+    if ((ret = vs_dom_current_brief(ctl->dom, &b, &ctl->err)) < 0)
         return -1;
-    if (t->current < 0)
+    if (ret == 0)
         return vs_error_set(&ctl->err, VS_ERR_PLAIN, "domain '%s' has no current snapshot",
                             ctl->dom->name);
     if (name_only) {
-        vs_out(ctl, "%s", t->e[t->current].name);
+        vs_out(ctl, "%s", b.e.name);
         return 0;
     }
-    if (!(xml = snapshot_xml(ctl, t->e[t->current].name, vs_arg_bool(a, "security-info"),
-                             &ctl->err)))
+    if (!(xml = snapshot_xml(ctl, b.e.name, vs_arg_bool(a, "security-info"), &ctl->err)))
         return -1;
     ret = print_xml(ctl, xml, NULL, false);
     free(xml);
@@ -340,7 +364,7 @@ cmd_snapshot_dumpxml(vs_ctl *ctl, const vs_args *a)
     if (!name)      /* the parser enforces it; keep the message if it did not */
         return vs_error_set(&ctl->err, VS_ERR_PLAIN,
                             "command 'snapshot-dumpxml' requires <snapshotname> option");
-    if (find_snapshot(ctl, name, NULL) < 0)
+    if (check_snapshot(ctl, name) < 0)
         return -1;
     if (!(xml = snapshot_xml(ctl, name, vs_arg_bool(a, "security-info"), &ctl->err)))
         return -1;
@@ -602,18 +626,18 @@ out:
 int
 cmd_snapshot_info(vs_ctl *ctl, const vs_args *a)
 {
-    vs_snap_tree *t;
+    vs_snap_brief b;
     vs_snapshot_def *def;
     char num[32];
-    char *name;
-    long idx;
+    const char *name;
     int ret = -1;
 
-    if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, &t, &idx)))
+    if (!lookup_brief(ctl, a, "snapshotname", &b))
         return -1;
+    name = b.e.name;
     vs_print_field(ctl, "Name:", name);
     vs_print_field(ctl, "Domain:", ctl->dom->name);
-    vs_print_field(ctl, "Current:", t->current == idx ? "yes" : "no");
+    vs_print_field(ctl, "Current:", b.current ? "yes" : "no");
 
     /* State, location and parent come from the snapshot's own XML, as in virsh. */
     if (!(def = vs_dom_read_snapshot(ctl->dom, name, &ctl->err)))
@@ -626,25 +650,15 @@ cmd_snapshot_info(vs_ctl *ctl, const vs_args *a)
     vs_print_field(ctl, "Location:",
                    vs_snapshot_def_location_external(def) ? "external" : "internal");
     vs_print_field(ctl, "Parent:", def->parent ? def->parent : "-");
-
-    /* reading the snapshot may have refreshed the index */
-    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
-        goto out_def;
-    if ((idx = vs_snap_tree_find(t, name)) < 0) {
-        vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
-                     "no domain snapshot with matching name '%s'", name);
-        goto out_def;
-    }
-    snprintf(num, sizeof(num), "%zu", t->e[idx].nchildren);
+    snprintf(num, sizeof(num), "%zu", b.nchildren);
     vs_print_field(ctl, "Children:", num);
-    snprintf(num, sizeof(num), "%zu", vs_snap_tree_descendants(t, idx));
+    snprintf(num, sizeof(num), "%zu", b.ndescendants);
     vs_print_field(ctl, "Descendants:", num);
     vs_print_field(ctl, "Metadata:", "yes");
     ret = 0;
 out_def:
     vs_snapshot_def_free(def);
 out:
-    free(name);
     return ret;
 }
 
@@ -764,19 +778,13 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
 int
 cmd_snapshot_parent(vs_ctl *ctl, const vs_args *a)
 {
-    vs_snap_tree *t;
-    long idx, p;
-    char *name;
+    vs_snap_brief b;
 
-    if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, &t, &idx)))
+    if (!lookup_brief(ctl, a, "snapshotname", &b))
         return -1;
-    if ((p = t->e[idx].parent_idx) < 0) {
-        vs_error_set(&ctl->err, VS_ERR_PLAIN, "snapshot '%s' has no parent", name);
-        free(name);
-        return -1;
-    }
-    vs_out(ctl, "%s", t->e[p].name);
-    free(name);
+    if (!b.has_parent)
+        return vs_error_set(&ctl->err, VS_ERR_PLAIN, "snapshot '%s' has no parent", b.e.name);
+    vs_out(ctl, "%s", b.e.parent);
     return 0;
 }
 

@@ -739,6 +739,14 @@ sort_by_name(const vs_snap_tree *t, long *idx, size_t n)
     free(items);
 }
 
+int
+vs_snap_name_cmp(const char *a, const char *b)
+{
+    int r = ascii_casecmp(a, b);
+
+    return r ? r : strcmp(a, b);
+}
+
 void
 vs_snap_tree_sort_by_name(const vs_snap_tree *t, long *idx, size_t n)
 {

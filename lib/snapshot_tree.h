@@ -132,6 +132,8 @@ size_t vs_snap_tree_select(const vs_snap_tree *t, long from, unsigned flags, lon
 /* Sort indexes in the listing order (case-insensitive ASCII by name; names
  * equal but for case bytewise). */
 void vs_snap_tree_sort_by_name(const vs_snap_tree *t, long *idx, size_t n);
+/* That order for two names: <0, 0, >0. */
+int vs_snap_name_cmp(const char *a, const char *b);
 
 /*
  * virsh's --tree rendering (A.6), appended to b. With `from` < 0 the whole

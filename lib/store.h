@@ -111,6 +111,14 @@ typedef struct vs_dom {
     bool snapdir_unsynced;  /* entries of snapshots/ changed, not yet synced */
     bool max_seq_known;     /* max_seq is the tree's highest creation sequence number */
     unsigned long long max_seq;
+    /* the index file the tree was read from or last written to: while it
+     * describes the tree but for the names touched since, changes are
+     * appended to it (store_index.h) */
+    bool index_exact;
+    unsigned long long index_ino;
+    long long index_size, index_base, index_first_written;
+    char **touched;
+    size_t ntouched, touched_cap;
     /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
     bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
     size_t tree_parsed;     /* snapshot files parsed by that load */
@@ -235,6 +243,40 @@ vs_snap_tree *vs_dom_tree(vs_dom *d, vs_error *err);
  * (snapshots/ cannot be read).
  */
 int vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err);
+
+/*
+ * One snapshot as a listing knows it, for the commands that show one
+ * (snapshot-info, snapshot-parent, snapshot-current, snapshot-dumpxml):
+ * from the tree when it is loaded, else from a fresh index without loading
+ * the tree or reading the index whole (a binary search of its sorted lines
+ * and a look at the changes appended to it). When the index cannot tell
+ * (missing, stale, damaged, or parent links that are not consistent, where
+ * the tree decides what is shown), the tree is loaded. A tree served from
+ * the index is not verified file by file (vs_dom_damaged), and neither is
+ * this.
+ */
+typedef struct vs_snap_brief {
+    vs_snap_entry e;         /* name, parent (as its file names it), state, flags, seq;
+                              * strings in `storage` */
+    size_t nchildren, ndescendants;
+    bool has_parent;         /* its parent is a snapshot of the tree (snapshot-parent) */
+    bool current;            /* the domain's current snapshot */
+    char storage[1024];
+} vs_snap_brief;
+
+/* 1 with *out filled; 0 when d has no such snapshot (vs_dom_snapshot_unknown
+ * says why); -1 when the tree cannot be read. */
+int vs_dom_snapshot_brief(vs_dom *d, const char *name, vs_snap_brief *out, vs_error *err);
+/* The current snapshot: 1 with *out filled, 0 when there is none, -1 as above. */
+int vs_dom_current_brief(vs_dom *d, vs_snap_brief *out, vs_error *err);
+
+/*
+ * The names of d's snapshots that start with `prefix`, sorted as listed
+ * (*names NULL-terminated, caller frees): from the tree when it is loaded,
+ * else from a fresh index, reading only the range of names that match.
+ * 0, or -1 (err set) when even the tree cannot be had.
+ */
+int vs_dom_snapshot_names(vs_dom *d, const char *prefix, char ***names, vs_error *err);
 
 /* Write the index now if it is out of date (vs_dom_close does this too). */
 int vs_dom_flush_index(vs_dom *d, vs_error *err);

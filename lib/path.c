@@ -200,8 +200,15 @@ read_fd(int fd, const char *shown, size_t max, char **data, size_t *len, vs_erro
     char *buf = NULL;
     size_t cap = 0, n = 0;
 
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max)
+    bool reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+
+    if (reg && (unsigned long long)st.st_size > max)
         return vs_error_set(err, VS_ERR_PLAIN, "file '%s' is larger than %zu bytes", shown, max);
+    /* a regular file's size is the first guess (one read, and one more for EOF) */
+    if (reg && st.st_size > 0) {
+        cap = (size_t)st.st_size + 2;
+        buf = vs_xmalloc(cap);
+    }
     /* Pipes and growing files have no trustworthy size: read until EOF or max+1. */
     for (;;) {
         ssize_t r;

@@ -18,6 +18,7 @@
 #include "failpoint.h"
 #include "mem.h"
 #include "path.h"
+#include "snapshot_scan.h"
 #include "store.h"
 #include "store_index.h"
 
@@ -1310,6 +1311,48 @@ parse_snapshot_at(vs_dom *d, int sfd, const char *file, const char *name, unsign
     return def;
 }
 
+/*
+ * The index's record of snapshots/<file>, which must hold snapshot `name`,
+ * into *e (strings copied into t by the caller before *data is freed): the
+ * fields scanned from the text, or, when the scan leaves it to the full
+ * parser, parsed. *data (caller frees) is the text. 0, or -1 with err when
+ * the file cannot be used.
+ */
+static int
+entry_of_file(vs_dom *d, int sfd, const char *file, const char *name, vs_snap_entry *e,
+              vs_snapshot_def **def, char **data, vs_error *err)
+{
+    char *shown = snapfile_shown(d, file);
+    size_t len, skip;
+    unsigned long long n;
+    int ret = -1;
+
+    *def = NULL;
+    if (vs_file_read_at(sfd, file, shown, VS_XML_MAX_SIZE, data, &len, err) < 0)
+        goto out;
+    n = seq_of(*data, len, &skip);
+    if (vs_snapshot_scan(*data, len, e) == 1) {
+        if (strcmp(e->name, name) != 0) {
+            vs_error_set(err, VS_ERR_INTERNAL, "snapshot file '%s' holds snapshot '%s'", shown,
+                         e->name);
+            goto out;
+        }
+    } else {
+        /* (the scan changed the text in place: read it again) */
+        free(*data);
+        *def = parse_snapshot_at(d, sfd, file, name, &n, err);
+        *data = NULL;
+        if (!*def)
+            goto out;
+        vs_snap_entry_from_def(e, *def);
+    }
+    e->seq = n;
+    ret = 0;
+ out:
+    free(shown);
+    return ret;
+}
+
 vs_snapshot_def *
 vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err)
 {
@@ -1966,20 +2009,18 @@ rebuild(vs_dom *d, int sfd, const vs_snap_tree *old, const vs_snap_damage *old_d
         }
         vs_error_clear(&why);
         {
-            unsigned long long seq = 0;
+            char *data = NULL;
 
-            def = parse_snapshot_at(d, sfd, de->d_name, name, &seq, &why);
             d->tree_parsed++;
-            if (def) {
-                vs_snap_entry_from_def(&e, def);
-                e.seq = seq;
+            if (entry_of_file(d, sfd, de->d_name, name, &e, &def, &data, &why) == 0) {
                 e.file_mtime = ts_ns(&sb.st_mtim);
                 e.file_size = (long long)sb.st_size;
                 vs_snap_tree_update(t, &e);
-                vs_snapshot_def_free(def);
             } else {
                 damage_add(d, de->d_name, why.msg, ts_ns(&sb.st_mtim), (long long)sb.st_size);
             }
+            vs_snapshot_def_free(def);
+            free(data);
         }
         free(name);
     }

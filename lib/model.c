@@ -11,6 +11,7 @@
 #include "path.h"
 #include "plan_run.h"
 #include "journal.h"
+#include "snapshot_scan.h"
 #include "snapshot_tree.h"
 
 /* ---- small rules ---------------------------------------------------------- */
@@ -105,9 +106,10 @@ cannot_plan(vs_error *err, const vs_dom *d, const char *what)
 }
 
 /* Every snapshot file of o usable and the tree consistent, or an error
- * naming the first problem. */
+ * naming the first problem. With `verify` every file is looked at again
+ * (vs_dom_damaged), else the damage recorded with the tree counts. */
 static int
-check_usable(vs_dom *planned, vs_dom *o, const char *replacing, vs_error *err)
+check_usable(vs_dom *planned, vs_dom *o, const char *replacing, bool verify, vs_error *err)
 {
     const vs_snap_damage *dmg;
     vs_snap_tree *t;
@@ -121,7 +123,7 @@ check_usable(vs_dom *planned, vs_dom *o, const char *replacing, vs_error *err)
         what = vs_xasprintf("the snapshots of domain '%s' cannot be listed: %s", o->name, e.msg);
         goto fail;
     }
-    if (vs_dom_damaged(o, &dmg, &nd, &e) < 0) {
+    if ((verify ? vs_dom_damaged(o, &dmg, &nd, &e) : vs_dom_damaged_recorded(o, &dmg, &nd, &e)) < 0) {
         what = vs_xasprintf("the snapshots of domain '%s' cannot be listed: %s", o->name, e.msg);
         goto fail;
     }
@@ -156,21 +158,67 @@ check_usable(vs_dom *planned, vs_dom *o, const char *replacing, vs_error *err)
 int
 vs_model_check_usable(vs_dom *d, const char *replacing, vs_error *err)
 {
-    return check_usable(d, d, replacing, err);
+    return check_usable(d, d, replacing, true, err);
 }
 
-/* Read the snapshots `only` names (NULL: all of them). */
+/*
+ * What a plan that removes snapshot `name` needs of it: its file's text as
+ * stored (to put it back) and, when the scan vouches for its fields and it
+ * names no image of its own (not external), a definition of those fields
+ * only; otherwise the text parsed whole. NULL with err when it cannot be
+ * used.
+ */
+static vs_snapshot_def *
+load_gone(vs_model *m, const char *name, char **text, vs_error *err)
+{
+    vs_snapshot_def *def = NULL;
+    vs_snap_entry e;
+    char *copy;
+
+    if (!(*text = vs_dom_read_snapshot_text(m->d, name, err)))
+        return NULL;
+    copy = vs_xstrdup(*text);
+    if (vs_snapshot_scan(copy, strlen(copy), &e) == 1 && !e.external &&
+        strcmp(e.name, name) == 0) {
+        def = vs_xcalloc(1, sizeof(*def));
+        def->active = -1;
+        def->name = vs_xstrdup(e.name);
+        def->parent = vs_xstrdup(e.parent);
+        def->state = e.state;
+        def->creation_time = e.creation_time;
+        def->memory = VS_LOC_NO;
+    } else if ((def = vs_snapshot_def_parse(*text, strlen(*text), name,
+                                            VS_SNAP_PARSE_REDEFINE | VS_SNAP_PARSE_ACTIVE_OPTIONAL,
+                                            0, err)) &&
+               (!def->name || strcmp(def->name, name) != 0)) {
+        vs_error_set(err, VS_ERR_INTERNAL, "snapshot file holds snapshot '%s'",
+                     def->name ? def->name : "");
+        vs_snapshot_def_free(def);
+        def = NULL;
+    }
+    free(copy);
+    if (!def) {
+        free(*text);
+        *text = NULL;
+    }
+    return def;
+}
+
+/* Read the snapshots `only` names (NULL: all of them); those in `gone`
+ * (the plan removes them) as load_gone reads them. */
 static int
-load_snapshots(vs_model *m, char *const *only, vs_error *err)
+load_snapshots(vs_model *m, char *const *only, char *const *gone, vs_error *err)
 {
     vs_snap_tree *t;
     char **names = NULL;
+    unsigned char *is_gone;
     size_t i, j, n;
 
     if (!(t = vs_dom_tree(m->d, err)))
         return -1;
     /* the tree's entries `only` names, each once, in the tree's order */
     names = vs_xcalloc(t->n + 1, sizeof(*names));
+    is_gone = vs_xcalloc(t->n + 1, 1);
     n = 0;
     if (only) {
         unsigned char *want = vs_xcalloc(t->n ? t->n : 1, 1);
@@ -179,9 +227,15 @@ load_snapshots(vs_model *m, char *const *only, vs_error *err)
         for (j = 0; only[j]; j++)
             if ((k = vs_snap_tree_find(t, only[j])) >= 0)
                 want[k] = 1;
-        for (i = 0; i < t->n; i++)
+        for (j = 0; gone && gone[j]; j++)
+            if ((k = vs_snap_tree_find(t, gone[j])) >= 0 && want[k])
+                want[k] = 2;
+        for (i = 0; i < t->n; i++) {
+            if (want[i])
+                is_gone[n] = want[i] == 2;
             if (want[i])
                 names[n++] = vs_xstrdup(t->e[i].name);
+        }
         free(want);
     } else {
         for (i = 0; i < t->n; i++)
@@ -191,22 +245,30 @@ load_snapshots(vs_model *m, char *const *only, vs_error *err)
     for (i = 0; i < n; i++) {
         vs_error e;
         vs_snapshot_def *def;
+        char *text = NULL;
 
         vs_error_clear(&e);
-        if (!(def = vs_dom_read_snapshot(m->d, names[i], &e))) {
+        if (is_gone[i])
+            def = load_gone(m, names[i], &text, &e);
+        else
+            def = vs_dom_read_snapshot(m->d, names[i], &e);
+        if (!def) {
             char *what = vs_xasprintf("snapshot file '%s/snapshots/%s.xml' cannot be used (%s)",
                                       m->d->dir, names[i], e.msg);
 
             cannot_plan(err, m->d, what);
             free(what);
             vs_strv_free(names);
+            free(is_gone);
             return -1;
         }
         m->snaps[m->nsnaps].def = def;
-        m->snaps[m->nsnaps].text = vs_model_format_snapshot(def);
+        /* what the plan puts back: the text as formatted, or as stored */
+        m->snaps[m->nsnaps].text = text ? text : vs_model_format_snapshot(def);
         m->nsnaps++;
     }
     vs_strv_free(names);
+    free(is_gone);
     return 0;
 }
 
@@ -410,7 +472,7 @@ load_other(vs_model *m, vs_dom *o, vs_error *err)
     owner = vs_xasprintf("domain '%s' uses it", o->name);
     foreign_dom(m, def, owner);
     free(owner);
-    if (check_usable(m->d, o, NULL, err) < 0 || !(t = vs_dom_tree(o, err)))
+    if (check_usable(m->d, o, NULL, true, err) < 0 || !(t = vs_dom_tree(o, err)))
         return -1;
     names = vs_xcalloc(t->n + 1, sizeof(*names));
     for (i = 0; i < t->n; i++)
@@ -510,7 +572,7 @@ spread_foreign(vs_graph *g)
 }
 
 static int
-load_metadata(vs_model *m, vs_dom *d, char *const *only, vs_error *err)
+load_metadata(vs_model *m, vs_dom *d, char *const *only, char *const *gone, vs_error *err)
 {
     vs_domain_def *dom;
     vs_snap_tree *t;
@@ -518,13 +580,15 @@ load_metadata(vs_model *m, vs_dom *d, char *const *only, vs_error *err)
     memset(m, 0, sizeof(*m));
     m->d = d;
     m->now = (long)time(NULL);
-    if (check_usable(d, d, NULL, err) < 0)
+    /* a model of some snapshots reads those whole; the others count as the
+     * index last saw them */
+    if (check_usable(d, d, NULL, only == NULL, err) < 0)
         return -1;
     if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))
         return -1;
     m->dom = vs_domain_def_copy(dom);
     m->dom_text = vs_model_format_domain(dom);
-    if (load_snapshots(m, only, err) < 0)
+    if (load_snapshots(m, only, gone, err) < 0)
         return -1;
     m->current = vs_dom_current(d);
     if (m->current && !(t = vs_dom_tree(d, err)))
@@ -538,17 +602,18 @@ load_metadata(vs_model *m, vs_dom *d, char *const *only, vs_error *err)
 }
 
 int
-vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, vs_error *err)
+vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, char *const *gone,
+                   vs_error *err)
 {
     char *none[1] = { NULL };
 
-    return load_metadata(m, d, names ? names : none, err);
+    return load_metadata(m, d, names ? names : none, gone, err);
 }
 
 int
 vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
 {
-    if (load_metadata(m, d, NULL, err) < 0)
+    if (load_metadata(m, d, NULL, NULL, err) < 0)
         return -1;
     if (!(flags & VS_MODEL_IMAGES))
         return 0;

@@ -286,7 +286,7 @@ vs_snapshot_delete_set(vs_dom *d, char *const *targets, unsigned flags, vs_plan 
             goto out;
     if (metadata_only) {
         load = involved(d, names);
-        if (vs_model_load_some(&m, d, load, err) < 0)
+        if (vs_model_load_some(&m, d, load, names, err) < 0)
             goto out;
     } else if (vs_model_load(&m, d, VS_MODEL_IMAGES, err) < 0) {
         goto out;

@@ -1387,6 +1387,55 @@ vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err)
     return def;
 }
 
+char *
+vs_dom_read_snapshot_text(vs_dom *d, const char *name, vs_error *err)
+{
+    char *file, *shown, *data = NULL, *text = NULL;
+    vs_error local;
+    size_t len, skip;
+    bool absent;
+    int sfd;
+
+    if (vs_name_check("snapshot", name, NULL) < 0) {
+        no_snapshot(err, name);
+        return NULL;
+    }
+    vs_error_clear(&local);
+    if ((sfd = snapdir(d, false, &absent, &local)) < 0) {
+        if (absent)
+            no_snapshot(err, name);
+        else if (err)
+            *err = local;
+        return NULL;
+    }
+    file = snapshot_file(name);
+    shown = snapfile_shown(d, file);
+    if (vs_file_read_at(sfd, file, shown, VS_XML_MAX_SIZE, &data, &len, &local) == 0) {
+        seq_of(data, len, &skip);
+        text = vs_xstrdup(data + skip);
+    } else if (local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT) {
+        no_snapshot(err, name);
+    } else if (err) {
+        *err = local;
+    }
+    free(data);
+    free(shown);
+    free(file);
+    return text;
+}
+
+int
+vs_dom_damaged_recorded(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!vs_dom_tree(d, err))
+        return -1;
+    *out = d->damage;
+    *n = d->ndamage;
+    return 0;
+}
+
 int
 vs_dom_snapshot_unknown(vs_dom *d, const char *name, vs_error *err)
 {

@@ -281,6 +281,16 @@ int vs_dom_snapshot_names(vs_dom *d, const char *prefix, char ***names, vs_error
 /* Write the index now if it is out of date (vs_dom_close does this too). */
 int vs_dom_flush_index(vs_dom *d, vs_error *err);
 
+/* Snapshot `name`'s file as stored, without its creation-number line
+ * (caller frees): for a plan that only removes it and keeps the text to put
+ * it back. VS_ERR_NO_SNAPSHOT when there is no such file. */
+char *vs_dom_read_snapshot_text(vs_dom *d, const char *name, vs_error *err);
+
+/* The damaged files recorded with the tree, as it was loaded (from the
+ * index: no file is looked at again, unlike vs_dom_damaged). 0 or -1 (no
+ * tree). */
+int vs_dom_damaged_recorded(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err);
+
 /* Read one snapshot. Unknown: "Domain snapshot not found: no domain snapshot with matching name 'S'". */
 vs_snapshot_def *vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err);
 /*

@@ -405,6 +405,7 @@ bool
 vs_index_parse(char *buf, size_t len, vs_snap_tree *t, vs_index_read *r)
 {
     size_t snap_end, base_end, nbase = 0, nlog = 0, nrec = 0, ncommitted = 0, nnew = 0, i, j;
+    size_t nbefore;
     char **base = NULL, **log = NULL, *cl;
     rec *recs = NULL, **fresh = NULL;
     rec_map map = { NULL, 0 };
@@ -553,11 +554,15 @@ vs_index_parse(char *buf, size_t len, vs_snap_tree *t, vs_index_read *r)
                 rest = recs[*s - 1].rest;
             }
         }
-        if (!parse_rest(name, rest, &e, NULL, NULL) || vs_snap_tree_find(t, e.name) >= 0) {
+        if (!parse_rest(name, rest, &e, NULL, NULL)) {
             ok = false;
             continue;
         }
+        /* a name twice replaces the first instead of adding: not an index */
+        nbefore = t->n;
         vs_snap_tree_add_borrowed(t, &e);
+        if (t->n == nbefore)
+            ok = false;
     }
     r->complete = ok && t->n == r->st.count && r->ndamage == r->st.ndamaged;
     free(map.slot);

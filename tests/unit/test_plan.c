@@ -14,6 +14,8 @@
 #include "journal.h"
 #include "plan.h"
 #include "plan_run.h"
+#include "qcow2.h"
+#include "qemu_img.h"
 #include "../tap.h"
 #include "ext_util.h"
 
@@ -407,6 +409,54 @@ test_alone_atomic(void)
     vs_dom_remove_snapshot(d, "aa", NULL);
 }
 
+/* Whether image img holds internal snapshot tag (its qcow2 header). */
+static bool
+tagged(const char *img, const char *tag)
+{
+    vs_image_info info;
+    char **t;
+    bool yes = false;
+
+    if (vs_qcow2_probe(img, &info, NULL) != 1)
+        return false;
+    for (t = info.snapshot_tags; t && *t; t++)
+        if (strcmp(*t, tag) == 0)
+            yes = true;
+    vs_image_info_clear(&info);
+    return yes;
+}
+
+/* Image tags on independent disks run as one group (at once), and a grouped
+ * delete passes over an image that no longer holds its tag. */
+static void
+test_tag_group(void)
+{
+    char *a = vs_path_join(ext_imgdir, "vda.qcow2"), *b = vs_path_join(ext_imgdir, "vdb.qcow2");
+    vs_plan *p;
+    vs_error err;
+
+    ok(vs_step_info(VS_STEP_TAG_CREATE)->groupable && vs_step_info(VS_STEP_TAG_DELETE)->groupable &&
+       vs_step_info(VS_STEP_TAG_APPLY)->groupable, "tag steps on independent images are groupable");
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_tag(p, VS_STEP_TAG_CREATE, a, "g1", NULL);
+    vs_plan_tag(p, VS_STEP_TAG_CREATE, b, "g1", NULL);
+    vs_plan_commit_point(p);
+    vs_error_clear(&err);
+    ok(vs_plan_execute(p, d, &err) == 0 && tagged(a, "g1") && tagged(b, "g1"),
+       "two tags created together (%s)", err.msg);
+    vs_plan_free(p);
+    vs_qemu_img_snapshot_delete(b, "g1", NULL);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_tag(p, VS_STEP_TAG_DELETE, a, "g1", NULL);
+    vs_plan_tag(p, VS_STEP_TAG_DELETE, b, "g1", NULL);
+    vs_error_clear(&err);
+    ok(vs_plan_execute(p, d, &err) == 0 && !tagged(a, "g1") && !tagged(b, "g1"),
+       "two tags deleted together, one of them gone already (%s)", err.msg);
+    vs_plan_free(p);
+    free(a);
+    free(b);
+}
+
 int
 main(void)
 {
@@ -420,6 +470,7 @@ main(void)
     test_observe();
     test_finally();
     test_alone_atomic();
+    test_tag_group();
     vs_dom_close(d);
     ext_teardown();
     return tap_done() + (tap_failed ? 1 : 0);

@@ -28,7 +28,7 @@ const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
         VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING, VS_SF_OLD_BACKING },
     [VS_STEP_RETARGET_IMAGE] = { "retarget-image", IMG, true, VS_REPLAY_SAME, false, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING, VS_SF_OLD_BACKING },
-    [VS_STEP_REMOVE_IMAGE] = { "remove-image", FIL, false, VS_REPLAY_SAME, false, false, true, false, false,
+    [VS_STEP_REMOVE_IMAGE] = { "remove-image", FIL, false, VS_REPLAY_SAME, false, false, true, true, false,
         VS_SF_PATH, 0 },
     [VS_STEP_TAG_CREATE] = { "tag-create", IMG, true, VS_REPLAY_NEVER, false, false, false, true, false,
         VS_SF_PATH | VS_SF_NAME, 0 },

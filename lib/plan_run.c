@@ -361,8 +361,10 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
     if (journal_put(d, p, &st, err) < 0)
         return -1;
     /* The journal covers the metadata steps between two of its writes: their
-     * directory syncs wait for the next journal write (which makes them
-     * first) or the next step of another mechanism, whichever comes first. */
+     * directory syncs wait for the next journal write, which makes them
+     * first. (Until then a crash leaves the journal, and the repair finds
+     * each step done or not, whatever was made durable in which order; an
+     * undo still syncs before it touches an image: see undo_steps.) */
     vs_dom_defer_sync(d, true);
 
     for (i = 0; i < p->n; i += g) {
@@ -378,9 +380,7 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
                 goto out;
             }
         }
-        if (boundary("plan-step", err) < 0 ||
-            (vs_step_info(p->steps[i].kind)->mech != VS_MECH_STORE && vs_dom_sync(d, err) < 0) ||
-            run_steps(&x, &p->steps[i], g, err) < 0) {
+        if (boundary("plan-step", err) < 0 || run_steps(&x, &p->steps[i], g, err) < 0) {
             /* the whole group: undoing a step that did not run is harmless */
             if (i < p->commit)
                 ret = roll_back(&x, p, &st, i + g, err);

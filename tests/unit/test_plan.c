@@ -453,6 +453,26 @@ test_tag_group(void)
     ok(vs_plan_execute(p, d, &err) == 0 && !tagged(a, "g1") && !tagged(b, "g1"),
        "two tags deleted together, one of them gone already (%s)", err.msg);
     vs_plan_free(p);
+    /* removals of several images run together, one sync of their directory */
+    {
+        char *r1 = scratch_file("r1", "x"), *r2 = scratch_file("r2", "y");
+        vs_step *st;
+
+        ok(vs_step_info(VS_STEP_REMOVE_IMAGE)->groupable, "image removals are groupable");
+        p = vs_plan_new("t", "vm", NULL, NULL);
+        st = vs_plan_remove_image(p, r1, NULL);
+        vs_file_id_get(r1, &st->expect);
+        st = vs_plan_remove_image(p, r2, NULL);
+        vs_file_id_get(r2, &st->expect);
+        unlink(r2);
+        vs_error_clear(&err);
+        ok(vs_plan_execute(p, d, &err) == 0 && !vs_file_exists(r1) && !vs_file_exists(r2) &&
+           !vs_dom_journal_exists(d), "two images removed together, one gone already (%s)",
+           err.msg);
+        vs_plan_free(p);
+        free(r1);
+        free(r2);
+    }
     free(a);
     free(b);
 }

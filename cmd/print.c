@@ -102,6 +102,15 @@ cell_set(cell *c, const char *s)
     mbstate_t st;
     size_t len = strlen(s), i = 0, width = 0;
 
+    /* all printable ASCII (the usual case): as it is */
+    while (i < len && s[i] >= 0x20 && s[i] < 0x7f)
+        i++;
+    if (i == len) {
+        c->text = vs_xstrdup(s);
+        c->width = len;
+        return;
+    }
+    i = 0;
     memset(&st, 0, sizeof(st));
     while (i < len) {
         wchar_t wc;
@@ -236,12 +245,55 @@ vs_print_field(vs_ctl *ctl, const char *label, const char *value)
     vs_out(ctl, "%-15s %s\n", label, value);
 }
 
+/* n as `width` decimal digits at p; returns p past them */
+static char *
+put_num(char *p, long n, int width)
+{
+    int i;
+
+    for (i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    return p + width;
+}
+
 void
 vs_format_time(long long t, char out[64])
 {
     time_t tt = (time_t)t;
     struct tm tm;
+    long off;
+    char *p = out;
 
-    if (!localtime_r(&tt, &tm) || strftime(out, 64, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+    if (!localtime_r(&tt, &tm)) {
         snprintf(out, 64, "%lld", t);
+        return;
+    }
+    /* strftime's "%Y-%m-%d %H:%M:%S %z" without its cost (a listing makes
+     * one per snapshot): numbers only, the same in every locale */
+    if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+        if (strftime(out, 64, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+            snprintf(out, 64, "%lld", t);
+        return;
+    }
+    p = put_num(p, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = put_num(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_num(p, tm.tm_mday, 2);
+    *p++ = ' ';
+    p = put_num(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = put_num(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = put_num(p, tm.tm_sec, 2);
+    *p++ = ' ';
+    off = tm.tm_gmtoff / 60;
+    *p++ = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    p = put_num(p, off / 60 % 100, 2);
+    p = put_num(p, off % 60, 2);
+    *p = '\0';
 }

@@ -58,3 +58,17 @@ bench-prune: bench/gen_prune$(EXEEXT) vsnap$(EXEEXT)
 	BENCH_RUNS='$(BENCH_RUNS)' BENCH_OUT='$(BENCH_OUT)' \
 	$(SHELL) $(top_srcdir)/bench/prune.sh
 EXTRA_DIST += bench/prune.sh
+# issue 12's table: bulk redefine, one-snapshot lookups, listings, index
+# rebuild, a 255-snapshot metadata delete and peak RSS at 1,000, 10,000 and
+# 50,000 snapshots, internal and external image work on two disks, each
+# against its floor in the same run (BENCH_SIZES overrides the sizes)
+bench: bench-issue12
+.PHONY: bench-issue12
+BENCH_ISSUE12_SIZES = 1000 10000 50000
+bench-issue12: bench/gen$(EXEEXT) bench/driver$(EXEEXT) vsnap$(EXEEXT)
+	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' \
+	BENCH_GEN='$(abs_top_builddir)/bench/gen$(EXEEXT)' \
+	BENCH_DRIVER='$(abs_top_builddir)/bench/driver$(EXEEXT)' \
+	BENCH_SIZES='$(BENCH_ISSUE12_SIZES)' BENCH_RUNS='$(BENCH_RUNS)' BENCH_OUT='$(BENCH_OUT)' \
+	bash $(top_srcdir)/bench/issue12.sh
+EXTRA_DIST += bench/issue12.sh

@@ -14,10 +14,16 @@
  *   delete   vs_snapshot_delete(NAME, metadata only), one run: the caller
  *            restores the fixture between runs
  *
+ *   driver DIR - floor-writes N
+ *            the floor of a bulk redefine: N files of 1.7 KB written
+ *            durably one by one into DIR (temporary file, fsync, rename,
+ *            fsync of the directory, as every metadata write), one run
+ *
  * Prints "MODE median_ms=X min_ms=Y runs=R maxrss_kb=K".
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +157,32 @@ main(int argc, char **argv)
         runs = atoi(argv[5]);
     if (runs < 1)
         runs = 1;
+    if (strcmp(mode, "floor-writes") == 0) {
+        long k, count = name ? atol(name) : 500;
+        char text[1700], file[32];
+        double t0;
+        int dfd;
+
+        memset(text, 'x', sizeof(text) - 1);
+        text[sizeof(text) - 1] = '\n';
+        if ((dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+            perror(root);
+            return 1;
+        }
+        t0 = now_ms();
+        for (k = 0; k < count; k++) {
+            char *shown;
+
+            snprintf(file, sizeof(file), "f%05ld.xml", k);
+            shown = vs_path_join(root, file);
+            if (vs_file_write_atomic_at(dfd, file, shown, text, sizeof(text), 0600, &err) < 0)
+                fail("write", &err);
+            free(shown);
+        }
+        printf("floor-writes median_ms=%.2f runs=1 files=%ld\n", now_ms() - t0, count);
+        close(dfd);
+        return 0;
+    }
     if (!(st = vs_store_open(root, 0, &err)))
         fail("store", &err);
 

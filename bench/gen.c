@@ -1,21 +1,24 @@
 /*
  * bench/gen: build a benchmark fixture straight into a metadata directory.
  *
- *   gen ROOT DOMAIN N [SEED]
+ *   gen ROOT DOMAIN N [SHAPE]
  *
- * Defines DOMAIN under ROOT and gives it N snapshots shaped as a random
- * recursive tree (each snapshot's parent is a uniformly chosen earlier one),
- * which keeps the depth near 2.5 ln N like a history with many reverts and
- * keeps --tree output proportionate. One exception makes the delete case:
- * snap-00001 has a single child, snap-00002, and no later snapshot picks
- * snap-00001 as parent, so snap-00001 has about half the tree below it but
- * deleting it re-parents one file. Every file is a real <domainsnapshot> with
- * an embedded domain, formatted by the library; they are written without
- * fsync (a fixture, not metadata anyone relies on), and the index is then
- * built by the library exactly as vsnap builds it.
+ * Defines DOMAIN (two qcow2 disks, vda and vdb) under ROOT and gives it N
+ * snapshots snap-00000 ... Every file is a real <domainsnapshot> with the
+ * full embedded domain (about 1.7 KB), formatted by the library. SHAPE:
  *
- * Prints, one per line: the delete target (snap-00001), its descendant and
- * child counts, and the time the cold index rebuild took.
+ *   binary  (default) snapshot i's parent is snapshot (i - 1) / 2: a
+ *           complete binary tree, the shape of issue 12's measurements;
+ *   random  each snapshot's parent is a uniformly chosen earlier one (depth
+ *           near 2.5 ln N, a history with many reverts), except that
+ *           snap-00001 has the single child snap-00002 and half the tree.
+ *
+ * Files are written without fsync (a fixture, not metadata anyone relies
+ * on), and the index is then built by the library exactly as vsnap builds
+ * it. Prints, one per line: the delete target (snap-00001), its descendant
+ * and child counts, a snapshot with a subtree of exactly 255 snapshots
+ * (itself included; "-" when there is none), and the time the cold index
+ * rebuild took.
  */
 #include "config.h"
 
@@ -57,6 +60,11 @@ static const char DOMAIN_XML[] =
     "      <driver name='qemu' type='qcow2'/>\n"
     "      <source file='/var/lib/vsnap-bench/%s.qcow2'/>\n"
     "      <target dev='vda' bus='virtio'/>\n"
+    "    </disk>\n"
+    "    <disk type='file' device='disk'>\n"
+    "      <driver name='qemu' type='qcow2'/>\n"
+    "      <source file='/var/lib/vsnap-bench/%s-data.qcow2'/>\n"
+    "      <target dev='vdb' bus='virtio'/>\n"
     "    </disk>\n"
     "    <interface type='network'>\n"
     "      <mac address='52:54:00:12:34:56'/>\n"
@@ -124,17 +132,19 @@ main(int argc, char **argv)
     vs_snap_tree *t;
     char *xml, *sdir, name[32];
     double t0, rebuild_ms;
-    long best;
+    long best, sub = -1;
     size_t best_desc, best_kids;
+    bool binary;
 
     if (argc < 4) {
-        fprintf(stderr, "usage: gen ROOT DOMAIN N [SEED]\n");
+        fprintf(stderr, "usage: gen ROOT DOMAIN N [binary|random]\n");
         return 2;
     }
     root = argv[1];
     dom_name = argv[2];
     n = atol(argv[3]);
-    rng_state = argc > 4 ? strtoull(argv[4], NULL, 10) : 42;
+    binary = argc <= 4 || strcmp(argv[4], "random") != 0;
+    rng_state = 42;
     if (n < 2) {
         fprintf(stderr, "gen: N must be at least 2\n");
         return 2;
@@ -142,7 +152,7 @@ main(int argc, char **argv)
 
     if (!(st = vs_store_open(root, 0, &err)))
         die("store", &err);
-    xml = vs_xasprintf(DOMAIN_XML, dom_name, dom_name);
+    xml = vs_xasprintf(DOMAIN_XML, dom_name, dom_name, dom_name);
     if (!(dom = vs_domain_def_parse(xml, strlen(xml), "(bench)", &err)))
         die("domain", &err);
     free(xml);
@@ -156,7 +166,7 @@ main(int argc, char **argv)
         vs_buf_add(&b, "<domainsnapshot>\n  <name>x</name>\n  <description>benchmark snapshot</description>\n"
                        "  <state>shutoff</state>\n  <creationTime>1</creationTime>\n"
                        "  <memory snapshot='no'/>\n  <disks>\n    <disk name='vda' snapshot='internal'/>\n"
-                       "  </disks>\n  ");
+                       "    <disk name='vdb' snapshot='internal'/>\n  </disks>\n  ");
         /* extra_indent indents every line but the first, which we indented */
         vs_domain_def_format(&b, dom, 2, true, NULL);
         vs_buf_add(&b, "\n</domainsnapshot>\n");
@@ -173,7 +183,9 @@ main(int argc, char **argv)
     for (i = 0; i < n; i++) {
         char *text, *path;
 
-        if (i <= 2) {
+        if (binary) {
+            parent[i] = i ? (i - 1) / 2 : -1;
+        } else if (i <= 2) {
             parent[i] = i - 1;
         } else {
             do
@@ -222,8 +234,15 @@ main(int argc, char **argv)
     best = vs_snap_tree_find(t, "snap-00001");
     best_desc = vs_snap_tree_descendants(t, best);
     best_kids = t->e[best].nchildren;
-    printf("target=%s\ndescendants=%zu\nchildren=%zu\nrebuild_ms=%.1f\n",
-           t->e[best].name, best_desc, best_kids, rebuild_ms);
+    for (i = 0; i < n && sub < 0; i++) {
+        snprintf(name, sizeof(name), "snap-%05ld", i);
+        if (vs_snap_tree_descendants(t, vs_snap_tree_find(t, name)) == 254)
+            sub = i;
+    }
+    if (sub >= 0)
+        snprintf(name, sizeof(name), "snap-%05ld", sub);
+    printf("target=%s\ndescendants=%zu\nchildren=%zu\nsubtree255=%s\nrebuild_ms=%.1f\n",
+           t->e[best].name, best_desc, best_kids, sub >= 0 ? name : "-", rebuild_ms);
     vs_dom_close(d);
     vs_domain_def_free(dom);
     vs_store_free(st);

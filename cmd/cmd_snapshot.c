@@ -115,20 +115,45 @@ lookup_snapshot(vs_ctl *ctl, const vs_args *a, const char *opt, bool exclusive,
     return vs_xstrdup(t->e[idx].name);
 }
 
-/* The tree index of a snapshot given by name, with libvirt's lookup error. */
-static long
-find_snapshot(vs_ctl *ctl, const char *name, vs_snap_tree **treep)
+/*
+ * lookup_snapshot's rules for the commands that show one snapshot, answered
+ * without loading the tree when the index can (vs_dom_snapshot_brief).
+ * False with ctl->err set.
+ */
+static bool
+lookup_brief(vs_ctl *ctl, const vs_args *a, const char *opt, vs_snap_brief *b)
 {
-    vs_snap_tree *t;
-    long idx;
+    bool current = vs_arg_bool(a, "current");
+    const char *name = vs_arg_str(a, opt);
+    int r;
 
-    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
-        return -1;
-    if ((idx = vs_snap_tree_find(t, name)) < 0)
-        return vs_dom_snapshot_unknown(ctl->dom, name, &ctl->err);
-    if (treep)
-        *treep = t;
-    return idx;
+    if (current && name) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "--%s and --current are mutually exclusive", opt);
+        return false;
+    }
+    if (!name && !current) {
+        vs_error_set(&ctl->err, VS_ERR_PLAIN, "--%s or --current is required", opt);
+        return false;
+    }
+    if (name) {
+        if ((r = vs_dom_snapshot_brief(ctl->dom, name, b, &ctl->err)) == 0)
+            vs_dom_snapshot_unknown(ctl->dom, name, &ctl->err);
+    } else if ((r = vs_dom_current_brief(ctl->dom, b, &ctl->err)) == 0) {
+        vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT, "the domain does not have a current snapshot");
+    }
+    return r == 1;
+}
+
+/* Whether a snapshot given by name exists, with libvirt's lookup error. */
+static int
+check_snapshot(vs_ctl *ctl, const char *name)
+{
+    vs_snap_brief b;
+    int r = vs_dom_snapshot_brief(ctl->dom, name, &b, &ctl->err);
+
+    if (r == 0)
+        vs_dom_snapshot_unknown(ctl->dom, name, &ctl->err);
+    return r == 1 ? 0 : -1;
 }
 
 /* One snapshot's XML as snapshot-dumpxml prints it (caller frees). */
@@ -281,7 +306,7 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
     bool name_only = vs_arg_bool(a, "name");
     bool json = vs_arg_bool(a, "json");
     const char *snapname = vs_arg_str(a, "snapshotname");
-    vs_snap_tree *t;
+    vs_snap_brief b;
     char *xml;
     int ret;
 
@@ -292,7 +317,7 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
 
     if (snapname) {
         /* --security-info means nothing here: virsh redefines the secure XML. */
-        if (find_snapshot(ctl, snapname, NULL) < 0)
+        if (check_snapshot(ctl, snapname) < 0)
             return -1;
         if (vs_snapshot_set_current(ctl->dom, snapname, &ctl->err) < 0)
             return -1;
@@ -300,7 +325,7 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
         return 0;
     }
 
-    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
+    if ((ret = vs_dom_current_brief(ctl->dom, &b, &ctl->err)) < 0)
         return -1;
     if (json) {
         vs_result r;
@@ -308,20 +333,19 @@ cmd_snapshot_current(vs_ctl *ctl, const vs_args *a)
         /* no current snapshot is an answer here, not a failure */
         vs_result_init(&r, NULL, NULL, 0, ctl->dom->name);
         vs_result_set_head(&r, current_head, 1);
-        vs_result_str(&r, VS_RHEAD, SC_CURRENT, t->current >= 0 ? t->e[t->current].name : NULL);
+        vs_result_str(&r, VS_RHEAD, SC_CURRENT, ret == 1 ? b.e.name : NULL);
         vs_result_print_json(ctl, &r);
         vs_result_release(&r);
         return 0;
     }
-    if (t->current < 0)
+    if (ret == 0)
         return vs_error_set(&ctl->err, VS_ERR_PLAIN, "domain '%s' has no current snapshot",
                             ctl->dom->name);
     if (name_only) {
-        vs_out(ctl, "%s", t->e[t->current].name);
+        vs_out(ctl, "%s", b.e.name);
         return 0;
     }
-    if (!(xml = snapshot_xml(ctl, t->e[t->current].name, vs_arg_bool(a, "security-info"),
-                             &ctl->err)))
+    if (!(xml = snapshot_xml(ctl, b.e.name, vs_arg_bool(a, "security-info"), &ctl->err)))
         return -1;
     ret = print_xml(ctl, xml, NULL, false);
     free(xml);
@@ -378,7 +402,7 @@ cmd_snapshot_dumpxml(vs_ctl *ctl, const vs_args *a)
     if (!name)      /* the parser enforces it; keep the message if it did not */
         return vs_error_set(&ctl->err, VS_ERR_PLAIN,
                             "command 'snapshot-dumpxml' requires <snapshotname> option");
-    if (find_snapshot(ctl, name, NULL) < 0)
+    if (check_snapshot(ctl, name) < 0)
         return -1;
     if (!(xml = snapshot_xml(ctl, name, vs_arg_bool(a, "security-info"), &ctl->err)))
         return -1;
@@ -659,22 +683,23 @@ static const vs_rcol info_cols[SI_NCOLS] = {
 int
 cmd_snapshot_info(vs_ctl *ctl, const vs_args *a)
 {
-    vs_snap_tree *t;
+    vs_snap_brief b;
     vs_snapshot_def *def = NULL;
     vs_result r;
-    char *name;
-    long idx;
+    const char *name;
     size_t known = SI_CURRENT + 1;   /* the fields virsh has printed when a later step fails */
     int ret = -1;
 
-    if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, &t, &idx)))
+    /* one lookup, without loading the tree */
+    if (!lookup_brief(ctl, a, "snapshotname", &b))
         return -1;
+    name = b.e.name;
     vs_result_init(&r, "snapshot", info_cols, SI_NCOLS, ctl->dom->name);
     r.single = true;
     vs_result_add_row(&r);
     vs_result_str(&r, 0, SI_NAME, name);
     vs_result_str(&r, 0, SI_DOMAIN, ctl->dom->name);
-    vs_result_bool(&r, 0, SI_CURRENT, t->current == idx);
+    vs_result_bool(&r, 0, SI_CURRENT, b.current);
 
     /* State, location and parent come from the snapshot's own XML, as in virsh. */
     if (!(def = vs_dom_read_snapshot(ctl->dom, name, &ctl->err)))
@@ -689,16 +714,8 @@ cmd_snapshot_info(vs_ctl *ctl, const vs_args *a)
     vs_result_str(&r, 0, SI_PARENT, def->parent);
     known = SI_PARENT + 1;
 
-    /* reading the snapshot may have refreshed the index */
-    if (!(t = vs_dom_tree(ctl->dom, &ctl->err)))
-        goto out;
-    if ((idx = vs_snap_tree_find(t, name)) < 0) {
-        vs_error_set(&ctl->err, VS_ERR_NO_SNAPSHOT,
-                     "no domain snapshot with matching name '%s'", name);
-        goto out;
-    }
-    vs_result_int(&r, 0, SI_CHILDREN, (long long)t->e[idx].nchildren);
-    vs_result_int(&r, 0, SI_DESCENDANTS, (long long)vs_snap_tree_descendants(t, idx));
+    vs_result_int(&r, 0, SI_CHILDREN, (long long)b.nchildren);
+    vs_result_int(&r, 0, SI_DESCENDANTS, (long long)b.ndescendants);
     vs_result_bool(&r, 0, SI_METADATA, true);
     ret = 0;
 out:
@@ -719,7 +736,6 @@ out:
     }
     vs_result_release(&r);
     vs_snapshot_def_free(def);
-    free(name);
     return ret;
 }
 
@@ -852,19 +868,13 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
 int
 cmd_snapshot_parent(vs_ctl *ctl, const vs_args *a)
 {
-    vs_snap_tree *t;
-    long idx, p;
-    char *name;
+    vs_snap_brief b;
 
-    if (!(name = lookup_snapshot(ctl, a, "snapshotname", true, &t, &idx)))
+    if (!lookup_brief(ctl, a, "snapshotname", &b))
         return -1;
-    if ((p = t->e[idx].parent_idx) < 0) {
-        vs_error_set(&ctl->err, VS_ERR_PLAIN, "snapshot '%s' has no parent", name);
-        free(name);
-        return -1;
-    }
-    vs_out(ctl, "%s", t->e[p].name);
-    free(name);
+    if (!b.has_parent)
+        return vs_error_set(&ctl->err, VS_ERR_PLAIN, "snapshot '%s' has no parent", b.e.name);
+    vs_out(ctl, "%s", b.e.parent);
     return 0;
 }
 

@@ -326,15 +326,17 @@ complete_domains(ctx *x, const char *cur)
 static void
 complete_snapshots(ctx *x, const char *cur)
 {
-    vs_snap_tree *t;
+    char **names;
     vs_dom *d;
     size_t i, first = x->out->n;
 
     if (!x->domain || !(d = open_for_reading(x->st, x->domain)))
         return;
-    if ((t = vs_dom_tree(d, NULL))) {
-        for (i = 0; i < t->n; i++)
-            cand_add(x->out, cur, t->e[i].name);
+    /* only the names with the prefix: the index need not be read whole */
+    if (vs_dom_snapshot_names(d, cur, &names, NULL) == 0) {
+        for (i = 0; names[i]; i++)
+            cand_add(x->out, cur, names[i]);
+        vs_strv_free(names);
     }
     close_after_reading(d);
     cand_sort(x->out, first);

@@ -179,14 +179,18 @@ run_call(vs_ctl *ctl, const vs_call *call)
 /*
  * Run a parsed sequence. A failing command does not stop the next; the
  * status is the last command's. After each command virsh prints an empty
- * line unless -q, and quit/exit end the sequence there.
+ * line unless -q, and quit/exit end the sequence there. The store keeps the
+ * domains the sequence opens until it ends (vs_store_hold).
  */
 static int
 run_calls(vs_ctl *ctl, const vs_call_list *l)
 {
+    vs_store *held = ctl->store;
     int ret = 0;
     size_t i;
 
+    if (held)
+        vs_store_hold(held);
     for (i = 0; i < l->n; i++) {
         ret = run_call(ctl, &l->calls[i]);
         if (ctl->quit)
@@ -194,6 +198,8 @@ run_calls(vs_ctl *ctl, const vs_call_list *l)
         if (!(l->calls[i].def->flags & VS_CF_NO_NEWLINE))
             vs_out_extra(ctl, "\n");
     }
+    if (held)
+        vs_store_release(held);
     return ret;
 }
 

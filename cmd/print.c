@@ -102,21 +102,28 @@ cell_set(cell *c, const char *s)
     mbstate_t st;
     size_t len = strlen(s), i = 0, width = 0;
 
+    /* all printable ASCII (the usual case): as it is */
+    while (i < len && s[i] >= 0x20 && s[i] < 0x7f)
+        i++;
+    if (i == len) {
+        c->text = vs_xstrdup(s);
+        c->width = len;
+        return;
+    }
+    i = 0;
     memset(&st, 0, sizeof(st));
     while (i < len) {
         wchar_t wc;
-        size_t n, run = i;
+        size_t n, k;
         int w;
 
-        /* printable ASCII is itself, one column wide, in every locale: only
-         * the rest goes through mbrtowc (a listing of 10,000 names spends
-         * most of its time here otherwise) */
-        while (run < len && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f)
-            run++;
-        if (run > i) {
-            vs_buf_addn(&b, s + i, run - i);
-            width += run - i;
-            i = run;
+        /* printable ASCII is one column in every locale: a run at once */
+        for (k = i; k < len && s[k] >= 0x20 && s[k] < 0x7f; k++)
+            ;
+        if (k > i) {
+            vs_buf_addn(&b, s + i, k - i);
+            width += k - i;
+            i = k;
             continue;
         }
         n = mbrtowc(&wc, s + i, len - i, &st);
@@ -162,17 +169,21 @@ vs_table_add_row(vs_table *t, const char *const cells[])
     t->rows[t->nrows++] = row;
 }
 
+/* One row into b (written out a row at a time: one stdio call, not one per cell). */
 static void
-print_row(vs_ctl *ctl, const vs_table *t, const cell *row, const size_t *widths)
+print_row(vs_ctl *ctl, vs_buf *b, const vs_table *t, const cell *row, const size_t *widths)
 {
-    size_t i;
+    size_t i, k;
 
+    b->len = 0;
     for (i = 0; i < t->ncols; i++) {
-        vs_out(ctl, " %s", row[i].text);
-        if (i + 1 < t->ncols)
-            vs_out(ctl, "%*s", (int)(widths[i] - row[i].width + 2), "");
+        vs_buf_addc(b, ' ');
+        vs_buf_add(b, row[i].text);
+        for (k = 0; i + 1 < t->ncols && k < widths[i] - row[i].width + 2; k++)
+            vs_buf_addc(b, ' ');
     }
-    vs_out(ctl, "\n");
+    vs_buf_addc(b, '\n');
+    fwrite(b->data, 1, b->len, ctl->out ? ctl->out : stdout);
 }
 
 void
@@ -180,6 +191,7 @@ vs_table_print(vs_ctl *ctl, const vs_table *t)
 {
     size_t *widths = vs_xcalloc(t->ncols, sizeof(*widths));
     size_t i, r, total = 0;
+    vs_buf b = VS_BUF_INIT;
 
     for (i = 0; i < t->ncols; i++) {
         widths[i] = t->header[i].width;
@@ -190,13 +202,14 @@ vs_table_print(vs_ctl *ctl, const vs_table *t)
         total += widths[i] + 3;
     }
     if (!ctl->quiet) {
-        print_row(ctl, t, t->header, widths);
+        print_row(ctl, &b, t, t->header, widths);
         for (i = 0; i < total; i++)
             vs_out(ctl, "-");
         vs_out(ctl, "\n");
     }
     for (r = 0; r < t->nrows; r++)
-        print_row(ctl, t, t->rows[r], widths);
+        print_row(ctl, &b, t, t->rows[r], widths);
+    vs_buf_reset(&b);
     free(widths);
 }
 
@@ -232,14 +245,57 @@ vs_print_field(vs_ctl *ctl, const char *label, const char *value)
     vs_out(ctl, "%-15s %s\n", label, value);
 }
 
+/* n as `width` decimal digits at p; returns p past them */
+static char *
+put_num(char *p, long n, int width)
+{
+    int i;
+
+    for (i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    return p + width;
+}
+
 void
 vs_format_time(long long t, char out[64])
 {
     time_t tt = (time_t)t;
     struct tm tm;
+    long off;
+    char *p = out;
 
-    if (!localtime_r(&tt, &tm) || strftime(out, 64, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+    if (!localtime_r(&tt, &tm)) {
         snprintf(out, 64, "%lld", t);
+        return;
+    }
+    /* strftime's "%Y-%m-%d %H:%M:%S %z" without its cost (a listing makes
+     * one per snapshot): numbers only, the same in every locale */
+    if (tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+        if (strftime(out, 64, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
+            snprintf(out, 64, "%lld", t);
+        return;
+    }
+    p = put_num(p, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = put_num(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_num(p, tm.tm_mday, 2);
+    *p++ = ' ';
+    p = put_num(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = put_num(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = put_num(p, tm.tm_sec, 2);
+    *p++ = ' ';
+    off = tm.tm_gmtoff / 60;
+    *p++ = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    p = put_num(p, off / 60 % 100, 2);
+    p = put_num(p, off % 60, 2);
+    *p = '\0';
 }
 
 /* ------------------------------------------------------------------ tree -- */

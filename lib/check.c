@@ -290,10 +290,10 @@ load_defs(vs_dom *d, defs *ds, vs_check_report *rep, vs_error *err)
         report_damaged(rep, d, dmg[i].file, dmg[i].reason);
     if (!(t = vs_dom_tree(d, err)))
         return -1;
+    names = vs_xcalloc(t->n + 1, sizeof(*names));
     for (i = 0; i < t->n; i++)
-        vs_strv_push(&names, t->e[i].name);
-    if (names)
-        qsort(names, t->n, sizeof(*names), cmp_name);
+        names[i] = vs_xstrdup(t->e[i].name);
+    qsort(names, t->n, sizeof(*names), cmp_name);
     ds->v = vs_xcalloc(t->n + 1, sizeof(*ds->v));
     for (i = 0; names && names[i]; i++) {
         vs_snapshot_def *def;

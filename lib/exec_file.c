@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "exec.h"
 #include "image_id.h"
@@ -119,6 +120,50 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     }
 }
 
+/* Several removals: each file unlinked, then each directory synced once
+ * (a removal is done when its directory says so). */
+static int
+run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
+{
+    char **dirs = vs_xcalloc(n + 1, sizeof(*dirs));
+    size_t i, k, nd = 0;
+    int ret = 0;
+
+    for (i = 0; i < n && ret == 0; i++) {
+        const vs_step *s = steps[i];
+        char *why = NULL, *dir;
+        vs_seen seen;
+
+        if (s->kind != VS_STEP_REMOVE_IMAGE) {
+            ret = run(x, s, err);
+            continue;
+        }
+        seen = observe(x, s, &why);
+        note(x, why);
+        free(why);
+        if (seen == VS_SEEN_DONE)
+            continue;
+        if (unlink(s->path) < 0 && errno != ENOENT) {
+            ret = vs_error_sys(err, errno, "cannot remove '%s'", s->path);
+            break;
+        }
+        dir = vs_path_dir(s->path);
+        for (k = 0; k < nd && strcmp(dirs[k], dir) != 0; k++)
+            ;
+        if (k < nd)
+            free(dir);
+        else
+            dirs[nd++] = dir;
+    }
+    for (k = 0; k < nd; k++) {
+        if (ret == 0)
+            ret = vs_dir_sync(dirs[k], err);
+        free(dirs[k]);
+    }
+    free(dirs);
+    return ret;
+}
+
 static int
 undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
 {
@@ -130,7 +175,7 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
 const vs_executor vs_exec_file = {
     .mech = VS_MECH_FILE,
     .run = run,
-    .run_group = NULL,
+    .run_group = run_group,
     .undo = undo,
     .observe = observe,
 };

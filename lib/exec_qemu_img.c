@@ -161,6 +161,9 @@ job_op(vs_step_kind kind)
     case VS_STEP_COMMIT_IMAGE: return VS_QIMG_COMMIT;
     case VS_STEP_REBASE_IMAGE: return VS_QIMG_REBASE;
     case VS_STEP_RETARGET_IMAGE: return VS_QIMG_REBASE_UNSAFE;
+    case VS_STEP_TAG_CREATE: return VS_QIMG_SNAPSHOT_CREATE;
+    case VS_STEP_TAG_APPLY: return VS_QIMG_SNAPSHOT_APPLY;
+    case VS_STEP_TAG_DELETE: return VS_QIMG_SNAPSHOT_DELETE;
     default: return VS_QIMG_CREATE_OVERLAY;
     }
 }
@@ -178,14 +181,24 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
         const vs_step *s = steps[i];
 
         /* a commit or rebase whose image is gone ran already (see run) */
-        if (s->kind != VS_STEP_CREATE_IMAGE && !vs_file_exists(s->path))
+        if (s->kind != VS_STEP_CREATE_IMAGE && s->kind != VS_STEP_TAG_CREATE &&
+            s->kind != VS_STEP_TAG_APPLY && !vs_file_exists(s->path))
             continue;
+        /* a tag already gone was deleted already (see run) */
+        if (s->kind == VS_STEP_TAG_DELETE && (ret = has_tag(s->path, s->name, err)) <= 0) {
+            if (ret < 0) {
+                free(jobs);
+                return -1;
+            }
+            continue;
+        }
         jobs[nj].op = job_op(s->kind);
         jobs[nj].image = s->path;
         jobs[nj].fmt = s->fmt;
         /* a commit goes into the backing file, as run does */
         jobs[nj].backing = s->kind == VS_STEP_COMMIT_IMAGE ? NULL : s->backing;
         jobs[nj].backing_fmt = s->backing_fmt;
+        jobs[nj].tag = s->name;
         nj++;
     }
     ret = nj ? vs_qemu_img_run_jobs(jobs, nj, err) : 0;

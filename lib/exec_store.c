@@ -94,6 +94,41 @@ old_value(const vs_step *s)
     return s->kind == VS_STEP_SET_CURRENT ? s->old_name : s->old_text;
 }
 
+/* A snapshot's text as the store formats it (caller frees), NULL when it
+ * does not parse. */
+static char *
+canonical(const char *text)
+{
+    vs_snapshot_def *def = vs_snapshot_def_parse(text, strlen(text), "(journal)",
+                                                 VS_SNAP_PARSE_REDEFINE |
+                                                 VS_SNAP_PARSE_ACTIVE_OPTIONAL, 0, NULL);
+    char *c = def ? vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE) : NULL;
+
+    vs_snapshot_def_free(def);
+    return c;
+}
+
+/* Whether stored value `now` is `v`: a snapshot's text may be recorded as
+ * its file held it (a removal keeps the text it puts back), so two texts of
+ * one snapshot are the same when they format the same. */
+static bool
+same_value(const vs_step *s, const char *now, const char *v)
+{
+    char *a, *b;
+    bool same;
+
+    if (eq(now, v))
+        return true;
+    if (!now || !v || (s->kind != VS_STEP_WRITE_SNAPSHOT && s->kind != VS_STEP_REMOVE_SNAPSHOT))
+        return false;
+    a = canonical(v);
+    b = canonical(now);
+    same = a && b && strcmp(a, b) == 0;
+    free(a);
+    free(b);
+    return same;
+}
+
 static vs_seen
 observe(vs_exec_ctx *x, const vs_step *s, char **why)
 {
@@ -108,9 +143,10 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
         seen = VS_SEEN_NOT_DONE;   /* forgetting a damaged file: it is still there */
     else if (!ok)
         seen = VS_SEEN_CONFLICT;
-    else if (eq(now, want) || (s->kind == VS_STEP_WRITE_REGISTRY && !*want && now && !*now))
+    else if (same_value(s, now, want) ||
+             (s->kind == VS_STEP_WRITE_REGISTRY && !*want && now && !*now))
         seen = VS_SEEN_DONE;
-    else if (eq(now, old_value(s)))
+    else if (same_value(s, now, old_value(s)))
         seen = VS_SEEN_NOT_DONE;
     else
         seen = VS_SEEN_CONFLICT;

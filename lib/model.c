@@ -12,6 +12,7 @@
 #include "plan_run.h"
 #include "domain_run.h"
 #include "journal.h"
+#include "snapshot_scan.h"
 #include "snapshot_tree.h"
 
 /* ---- small rules ---------------------------------------------------------- */
@@ -122,10 +123,10 @@ check_usable(vs_dom *planned, vs_dom *o, const char *replacing, vs_error *err)
         what = vs_xasprintf("the snapshots of domain '%s' cannot be listed: %s", o->name, e.msg);
         goto fail;
     }
-    /* What the tree knows of is enough (a planner reads every file it relies
-     * on, and so sees one damaged in place); only when it knows of damage
+    /* What the tree recorded is enough (a planner reads every file it relies
+     * on, and so sees one damaged in place); only when it recorded damage
      * are the files looked at again, as one may have been mended in place. */
-    if (vs_dom_damaged_known(o, &dmg, &nd, &e) < 0 ||
+    if (vs_dom_damaged_recorded(o, &dmg, &nd, &e) < 0 ||
         (nd > 0 && vs_dom_damaged(o, &dmg, &nd, &e) < 0)) {
         what = vs_xasprintf("the snapshots of domain '%s' cannot be listed: %s", o->name, e.msg);
         goto fail;
@@ -164,56 +165,115 @@ vs_model_check_usable(vs_dom *d, const char *replacing, vs_error *err)
     return check_usable(d, d, replacing, err);
 }
 
-/* Read the snapshots `only` names (NULL: all of them), in the tree's order. */
+/*
+ * What a plan that removes snapshot `name` needs of it: its file's text as
+ * stored (to put it back) and, when the scan vouches for its fields and it
+ * names no image of its own (not external), a definition of those fields
+ * only; otherwise the text parsed whole. NULL with err when it cannot be
+ * used.
+ */
+static vs_snapshot_def *
+load_gone(vs_model *m, const char *name, char **text, vs_error *err)
+{
+    vs_snapshot_def *def = NULL;
+    vs_snap_entry e;
+    char *copy;
+
+    if (!(*text = vs_dom_read_snapshot_text(m->d, name, err)))
+        return NULL;
+    copy = vs_xstrdup(*text);
+    if (vs_snapshot_scan(copy, strlen(copy), &e) == 1 && !e.external &&
+        strcmp(e.name, name) == 0) {
+        def = vs_xcalloc(1, sizeof(*def));
+        def->active = -1;
+        def->name = vs_xstrdup(e.name);
+        def->parent = vs_xstrdup(e.parent);
+        def->state = e.state;
+        def->creation_time = e.creation_time;
+        def->memory = VS_LOC_NO;
+    } else if ((def = vs_snapshot_def_parse(*text, strlen(*text), name,
+                                            VS_SNAP_PARSE_REDEFINE | VS_SNAP_PARSE_ACTIVE_OPTIONAL,
+                                            0, err)) &&
+               (!def->name || strcmp(def->name, name) != 0)) {
+        vs_error_set(err, VS_ERR_INTERNAL, "snapshot file holds snapshot '%s'",
+                     def->name ? def->name : "");
+        vs_snapshot_def_free(def);
+        def = NULL;
+    }
+    free(copy);
+    if (!def) {
+        free(*text);
+        *text = NULL;
+    }
+    return def;
+}
+
+/* Read the snapshots `only` names (NULL: all of them); those in `gone`
+ * (the plan removes them) as load_gone reads them. */
 static int
-load_snapshots(vs_model *m, char *const *only, vs_error *err)
+load_snapshots(vs_model *m, char *const *only, char *const *gone, vs_error *err)
 {
     vs_snap_tree *t;
-    unsigned char *want;
-    char **names;
-    size_t i, n = 0, nn = 0;
-    int ret = 0;
+    char **names = NULL;
+    unsigned char *is_gone;
+    size_t i, j, n;
 
     if (!(t = vs_dom_tree(m->d, err)))
         return -1;
-    /* membership through the tree's name map, so that a set of thousands
-     * stays linear; the names are copied first because reading a snapshot
-     * may refresh the tree */
-    want = vs_xcalloc(t->n + 1, 1);
-    for (i = 0; only && only[i]; i++) {
-        long k = vs_snap_tree_find(t, only[i]);
-
-        if (k >= 0)
-            want[k] = 1;
-    }
+    /* the tree's entries `only` names, each once, in the tree's order */
     names = vs_xcalloc(t->n + 1, sizeof(*names));
-    for (i = 0; i < t->n; i++)
-        if (!only || want[i])
-            names[nn++] = vs_xstrdup(t->e[i].name);
-    free(want);
-    m->snaps = vs_xcalloc(nn + 1, sizeof(*m->snaps));
-    for (i = 0; i < nn; i++) {
+    is_gone = vs_xcalloc(t->n + 1, 1);
+    n = 0;
+    if (only) {
+        unsigned char *want = vs_xcalloc(t->n ? t->n : 1, 1);
+        long k;
+
+        for (j = 0; only[j]; j++)
+            if ((k = vs_snap_tree_find(t, only[j])) >= 0)
+                want[k] = 1;
+        for (j = 0; gone && gone[j]; j++)
+            if ((k = vs_snap_tree_find(t, gone[j])) >= 0 && want[k])
+                want[k] = 2;
+        for (i = 0; i < t->n; i++) {
+            if (want[i])
+                is_gone[n] = want[i] == 2;
+            if (want[i])
+                names[n++] = vs_xstrdup(t->e[i].name);
+        }
+        free(want);
+    } else {
+        for (i = 0; i < t->n; i++)
+            names[n++] = vs_xstrdup(t->e[i].name);
+    }
+    m->snaps = vs_xcalloc(n + 1, sizeof(*m->snaps));
+    for (i = 0; i < n; i++) {
         vs_error e;
         vs_snapshot_def *def;
+        char *text = NULL;
 
         vs_error_clear(&e);
-        if (!(def = vs_dom_read_snapshot(m->d, names[i], &e))) {
+        if (is_gone[i])
+            def = load_gone(m, names[i], &text, &e);
+        else
+            def = vs_dom_read_snapshot(m->d, names[i], &e);
+        if (!def) {
             char *what = vs_xasprintf("snapshot file '%s/snapshots/%s.xml' cannot be used (%s)",
                                       m->d->dir, names[i], e.msg);
 
             cannot_plan(err, m->d, what);
             free(what);
-            ret = -1;
-            break;
+            vs_strv_free(names);
+            free(is_gone);
+            return -1;
         }
-        m->snaps[n].def = def;
-        m->snaps[n].text = vs_model_format_snapshot(def);
-        m->nsnaps = ++n;
+        m->snaps[m->nsnaps].def = def;
+        /* what the plan puts back: the text as formatted, or as stored */
+        m->snaps[m->nsnaps].text = text ? text : vs_model_format_snapshot(def);
+        m->nsnaps++;
     }
-    for (i = 0; i < nn; i++)
-        free(names[i]);
-    free(names);
-    return ret;
+    vs_strv_free(names);
+    free(is_gone);
+    return 0;
 }
 
 /* ---- references ------------------------------------------------------------ */
@@ -418,8 +478,9 @@ load_other(vs_model *m, vs_dom *o, vs_error *err)
     free(owner);
     if (check_usable(m->d, o, NULL, err) < 0 || !(t = vs_dom_tree(o, err)))
         return -1;
+    names = vs_xcalloc(t->n + 1, sizeof(*names));
     for (i = 0; i < t->n; i++)
-        vs_strv_push(&names, t->e[i].name);
+        names[i] = vs_xstrdup(t->e[i].name);
     for (i = 0; names && names[i]; i++) {
         vs_snapshot_def *sd = vs_dom_read_snapshot(o, names[i], &e);
 
@@ -515,7 +576,7 @@ spread_foreign(vs_graph *g)
 }
 
 static int
-load_metadata(vs_model *m, vs_dom *d, char *const *only, vs_error *err)
+load_metadata(vs_model *m, vs_dom *d, char *const *only, char *const *gone, vs_error *err)
 {
     vs_domain_def *dom;
     vs_snap_tree *t;
@@ -523,13 +584,15 @@ load_metadata(vs_model *m, vs_dom *d, char *const *only, vs_error *err)
     memset(m, 0, sizeof(*m));
     m->d = d;
     m->now = (long)time(NULL);
+    /* a model of some snapshots reads those whole; the others count as the
+     * index last saw them */
     if (check_usable(d, d, NULL, err) < 0)
         return -1;
     if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))
         return -1;
     m->dom = vs_domain_def_copy(dom);
     m->dom_text = vs_model_format_domain(dom);
-    if (load_snapshots(m, only, err) < 0)
+    if (load_snapshots(m, only, gone, err) < 0)
         return -1;
     m->current = vs_dom_current(d);
     if (m->current && !(t = vs_dom_tree(d, err)))
@@ -543,17 +606,18 @@ load_metadata(vs_model *m, vs_dom *d, char *const *only, vs_error *err)
 }
 
 int
-vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, vs_error *err)
+vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, char *const *gone,
+                   vs_error *err)
 {
     char *none[1] = { NULL };
 
-    return load_metadata(m, d, names ? names : none, err);
+    return load_metadata(m, d, names ? names : none, gone, err);
 }
 
 int
 vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
 {
-    if (load_metadata(m, d, NULL, err) < 0)
+    if (load_metadata(m, d, NULL, NULL, err) < 0)
         return -1;
     if (!(flags & VS_MODEL_IMAGES))
         return 0;

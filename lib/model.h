@@ -59,8 +59,13 @@ enum {
 int vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err);
 /* A model of only some snapshots (names; unknown ones are left out), for
  * plans that touch no image and no other snapshot: the rules of
- * vs_model_load hold for the whole domain all the same. */
-int vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, vs_error *err);
+ * vs_model_load hold for the whole domain all the same, with the damage
+ * the index records for the files not read (the snapshots read are read
+ * whole). Those in `gone` (a subset, may be NULL), which the plan removes,
+ * are read as stored: their text is what the plan puts back, and unless
+ * they are external only the fields the tree needs are taken from it. */
+int vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, char *const *gone,
+                       vs_error *err);
 /* Only the first rule (every snapshot file usable, the tree consistent),
  * without reading the files: planners that add a snapshot use it. A damaged
  * file the new snapshot `replacing` (NULL: none) takes the place of is no

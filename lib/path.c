@@ -200,8 +200,15 @@ read_fd(int fd, const char *shown, size_t max, char **data, size_t *len, vs_erro
     char *buf = NULL;
     size_t cap = 0, n = 0;
 
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max)
+    bool reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+
+    if (reg && (unsigned long long)st.st_size > max)
         return vs_error_set(err, VS_ERR_PLAIN, "file '%s' is larger than %zu bytes", shown, max);
+    /* a regular file's size is the first guess (one read, and one more for EOF) */
+    if (reg && st.st_size > 0) {
+        cap = (size_t)st.st_size + 2;
+        buf = vs_xmalloc(cap);
+    }
     /* Pipes and growing files have no trustworthy size: read until EOF or max+1. */
     for (;;) {
         ssize_t r;
@@ -366,7 +373,8 @@ temp_name(char out[12])
  * name it, `shown_dir` its directory. */
 static int
 write_atomic_in(int dirfd, const char *name, const char *shown, const char *shown_dir,
-                const char *data, size_t len, mode_t mode, bool refuse_link, vs_error *err)
+                const char *data, size_t len, mode_t mode, bool refuse_link, vs_sync how,
+                vs_error *err)
 {
     char tmp[12], *tmp_shown = NULL;
     size_t done = 0;
@@ -397,7 +405,7 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
         vs_error_sys(err, errno, "cannot set permissions of '%s'", tmp_shown);
         goto fail;
     }
-    if (fsync(fd) < 0) {
+    if (how != VS_SYNC_NONE && fsync(fd) < 0) {
         vs_error_sys(err, errno, "cannot sync '%s'", tmp_shown);
         goto fail;
     }
@@ -414,6 +422,10 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
     if (renameat(dirfd, tmp, dirfd, name) < 0) {
         vs_error_sys(err, errno, "cannot replace '%s'", shown);
         goto fail;
+    }
+    if (how != VS_SYNC_ALL) {
+        free(tmp_shown);
+        return 0;
     }
     /* (tests: the new file is in place, but whether it lasts is not known) */
     if (vs_failpoint("file-write-dirsync")) {
@@ -444,7 +456,7 @@ vs_file_write_atomic(const char *path, const char *data, size_t len,
     if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         ret = vs_error_sys(err, errno, "cannot create temporary file for '%s'", path);
     } else {
-        ret = write_atomic_in(dirfd, base, path, dir, data, len, mode, false, err);
+        ret = write_atomic_in(dirfd, base, path, dir, data, len, mode, false, VS_SYNC_ALL, err);
         close(dirfd);
     }
     free(dir);
@@ -455,8 +467,15 @@ int
 vs_file_write_atomic_at(int dirfd, const char *name, const char *shown, const char *data,
                         size_t len, mode_t mode, vs_error *err)
 {
+    return vs_file_write_at(dirfd, name, shown, data, len, mode, VS_SYNC_ALL, err);
+}
+
+int
+vs_file_write_at(int dirfd, const char *name, const char *shown, const char *data, size_t len,
+                 mode_t mode, vs_sync how, vs_error *err)
+{
     char *dir = vs_path_dir(shown);
-    int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, err);
+    int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, how, err);
 
     free(dir);
     return ret;
@@ -482,6 +501,12 @@ vs_file_remove(const char *path, vs_error *err)
 int
 vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *err)
 {
+    return vs_file_unlink_at(dirfd, name, shown, VS_SYNC_ALL, err);
+}
+
+int
+vs_file_unlink_at(int dirfd, const char *name, const char *shown, vs_sync how, vs_error *err)
+{
     char *dir;
     int ret;
 
@@ -492,6 +517,8 @@ vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *err)
             return 0;
         return vs_error_sys(err, errno, "cannot remove '%s'", shown);
     }
+    if (how != VS_SYNC_ALL)
+        return 0;
     dir = vs_path_dir(shown);
     ret = sync_fd(dirfd, dir, err);
     free(dir);

@@ -77,6 +77,21 @@ int vs_file_write_atomic_at(int dirfd, const char *name, const char *shown, cons
                             size_t len, mode_t mode, vs_error *err);
 /* unlinkat + fsync of the directory; a missing file is not an error. */
 int vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *err);
+
+/* What an atomic write or a removal makes durable before it returns. */
+typedef enum vs_sync {
+    VS_SYNC_ALL = 0,   /* the file's data and the directory entry */
+    VS_SYNC_FILE,      /* the data only: the caller fsyncs the directory (once for
+                        * several entries) before anything relies on the new name */
+    VS_SYNC_NONE,      /* nothing: a cache, checked when it is read, that a crash may
+                        * leave old, empty or missing */
+} vs_sync;
+/* vs_file_write_atomic_at / vs_file_remove_at with the syncs `how` says
+ * (a removal has no data: VS_SYNC_FILE and VS_SYNC_NONE leave the directory
+ * to the caller). */
+int vs_file_write_at(int dirfd, const char *name, const char *shown, const char *data, size_t len,
+                     mode_t mode, vs_sync how, vs_error *err);
+int vs_file_unlink_at(int dirfd, const char *name, const char *shown, vs_sync how, vs_error *err);
 /* fsync an open directory (file systems that cannot are not an error). */
 int vs_dir_sync_fd(int dirfd, const char *shown, vs_error *err);
 

@@ -14,36 +14,37 @@
 #define STO VS_MECH_STORE
 
 /*
- *                  name             mech undo replay                   data  qemu  final group needs / undo_needs
+ *                  name             mech undo replay                   data  qemu  final group atomic
+ *                  needs / undo_needs
  */
 const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
-    [VS_STEP_CREATE_IMAGE] = { "create-image", IMG, true, VS_REPLAY_SAME, false, false, false, true,
+    [VS_STEP_CREATE_IMAGE] = { "create-image", IMG, true, VS_REPLAY_SAME, false, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING | VS_SF_BACKING_FMT, 0 },
-    [VS_STEP_REPLACE_IMAGE] = { "replace-image", FIL, false, VS_REPLAY_SAME, true, false, false, false,
+    [VS_STEP_REPLACE_IMAGE] = { "replace-image", FIL, false, VS_REPLAY_SAME, true, false, false, false, false,
         VS_SF_PATH | VS_SF_FROM | VS_SF_FMT | VS_SF_BACKING | VS_SF_BACKING_FMT | VS_SF_EXPECT, 0 },
-    [VS_STEP_COMMIT_IMAGE] = { "commit-image", IMG, false, VS_REPLAY_UNTIL_TOUCHED, true, false, false, true,
+    [VS_STEP_COMMIT_IMAGE] = { "commit-image", IMG, false, VS_REPLAY_UNTIL_TOUCHED, true, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT, 0 },
-    [VS_STEP_REBASE_IMAGE] = { "rebase-image", IMG, true, VS_REPLAY_UNTIL_TOUCHED, false, false, false, true,
+    [VS_STEP_REBASE_IMAGE] = { "rebase-image", IMG, true, VS_REPLAY_UNTIL_TOUCHED, false, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING, VS_SF_OLD_BACKING },
-    [VS_STEP_RETARGET_IMAGE] = { "retarget-image", IMG, true, VS_REPLAY_SAME, false, false, false, true,
+    [VS_STEP_RETARGET_IMAGE] = { "retarget-image", IMG, true, VS_REPLAY_SAME, false, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING, VS_SF_OLD_BACKING },
-    [VS_STEP_REMOVE_IMAGE] = { "remove-image", FIL, false, VS_REPLAY_SAME, false, false, true, false,
+    [VS_STEP_REMOVE_IMAGE] = { "remove-image", FIL, false, VS_REPLAY_SAME, false, false, true, true, false,
         VS_SF_PATH, 0 },
-    [VS_STEP_TAG_CREATE] = { "tag-create", IMG, true, VS_REPLAY_NEVER, false, false, false, false,
+    [VS_STEP_TAG_CREATE] = { "tag-create", IMG, true, VS_REPLAY_NEVER, false, false, false, true, false,
         VS_SF_PATH | VS_SF_NAME, 0 },
-    [VS_STEP_TAG_APPLY] = { "tag-apply", IMG, false, VS_REPLAY_UNTIL_TOUCHED, true, false, false, false,
+    [VS_STEP_TAG_APPLY] = { "tag-apply", IMG, false, VS_REPLAY_UNTIL_TOUCHED, true, false, false, true, false,
         VS_SF_PATH | VS_SF_NAME, 0 },
-    [VS_STEP_TAG_DELETE] = { "tag-delete", IMG, false, VS_REPLAY_SAME, false, false, false, false,
+    [VS_STEP_TAG_DELETE] = { "tag-delete", IMG, false, VS_REPLAY_SAME, false, false, false, true, false,
         VS_SF_PATH | VS_SF_NAME, 0 },
-    [VS_STEP_WRITE_SNAPSHOT] = { "write-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false,
+    [VS_STEP_WRITE_SNAPSHOT] = { "write-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
         VS_SF_NAME | VS_SF_TEXT, VS_SF_OLD },
-    [VS_STEP_REMOVE_SNAPSHOT] = { "remove-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false,
+    [VS_STEP_REMOVE_SNAPSHOT] = { "remove-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
         VS_SF_NAME, VS_SF_OLD },
-    [VS_STEP_WRITE_DOMAIN] = { "write-domain", STO, true, VS_REPLAY_SAME, false, false, false, false,
+    [VS_STEP_WRITE_DOMAIN] = { "write-domain", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
         VS_SF_TEXT, VS_SF_OLD },
-    [VS_STEP_SET_CURRENT] = { "set-current", STO, true, VS_REPLAY_SAME, false, false, false, false,
+    [VS_STEP_SET_CURRENT] = { "set-current", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
         0, VS_SF_OLD },
-    [VS_STEP_WRITE_REGISTRY] = { "write-registry", STO, true, VS_REPLAY_SAME, false, false, false, false,
+    [VS_STEP_WRITE_REGISTRY] = { "write-registry", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
         VS_SF_TEXT, VS_SF_OLD },
 };
 

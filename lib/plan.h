@@ -74,6 +74,10 @@ typedef struct vs_step_kind_info {
     bool needs_qemu;          /* talks to a running QEMU */
     bool can_finally;         /* may be a finally action (runs on every path) */
     bool groupable;           /* independent steps of this kind may run at once */
+    bool atomic;              /* carried out as one atomic change of one file (a metadata
+                               * write is temp, fsync, rename, fsync of the directory): a
+                               * plan of this one step is all or nothing by itself, so it
+                               * runs without a journal */
     unsigned needs;           /* VS_SF_* fields it needs to run (NULL text is "" for
                                * WRITE_REGISTRY; SET_CURRENT's NULL name is "none") */
     unsigned undo_needs;      /* ... and to be undone */

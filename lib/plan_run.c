@@ -247,7 +247,9 @@ undo_steps(vs_exec_ctx *x, const vs_plan *p, size_t upto, vs_error *err)
         vs_error e;
 
         vs_error_clear(&e);
-        if (boundary("plan-undo", &e) < 0 || vs_executor_for(s->kind)->undo(x, s, &e) < 0) {
+        if (boundary("plan-undo", &e) < 0 ||
+            (vs_step_info(s->kind)->mech != VS_MECH_STORE && vs_dom_sync(x->d, &e) < 0) ||
+            vs_executor_for(s->kind)->undo(x, s, &e) < 0) {
             char *what = vs_xasprintf("undoing step %zu (%s)", i + 1, vs_step_info(s->kind)->name);
 
             if (err && err->code != VS_ERR_OK)
@@ -355,6 +357,15 @@ forward_failed(vs_exec_ctx *x, vs_plan *p, vs_journal_state *st, size_t done, vs
     return -1;
 }
 
+/* Whether p is one step that is atomic by itself (the table's column) and
+ * nothing else: it is then all or nothing without a journal, and a crash
+ * leaves either the old value or the new one. */
+static bool
+alone_atomic(const vs_plan *p)
+{
+    return p->n == 1 && p->nfin == 0 && vs_step_info(p->steps[0].kind)->atomic;
+}
+
 int
 vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
 {
@@ -367,17 +378,30 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
         return -1;
     if (vs_plan_refuse_interrupted(d, err) < 0)
         return -1;
+    if (alone_atomic(p)) {
+        if (boundary("plan-step", err) < 0)
+            return -1;
+        return run_steps(&x, p->steps, 1, err);
+    }
     memset(&st, 0, sizeof(st));
     st.phase = p->commit == 0 ? VS_JOURNAL_COMMITTED : VS_JOURNAL_PREPARED;
     if (journal_put(d, p, &st, err) < 0)
         return -1;
+    /* The journal covers the metadata steps between two of its writes: their
+     * directory syncs wait for the next journal write, which makes them
+     * first. (Until then a crash leaves the journal, and the repair finds
+     * each step done or not, whatever was made durable in which order; an
+     * undo still syncs before it touches an image: see undo_steps.) */
+    vs_dom_defer_sync(d, true);
 
     for (i = 0; i < p->n; i += g) {
         g = group_size(p, i);
         if (i == p->commit && i > 0) {
             st.phase = VS_JOURNAL_COMMITTED;
             st.done = i;
-            if (boundary("plan-step", err) < 0 || journal_put(d, p, &st, err) < 0) {
+            /* what came before is durable before the journal says so */
+            if (boundary("plan-step", err) < 0 || vs_dom_sync(d, err) < 0 ||
+                journal_put(d, p, &st, err) < 0) {
                 st.phase = VS_JOURNAL_PREPARED;
                 ret = roll_back(&x, p, &st, i, err);
                 goto out;
@@ -394,13 +418,14 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
         }
         if (i >= p->commit && i + g < p->n && needs_mark(p, i, g)) {
             st.done = i + g;
-            if (journal_put(d, p, &st, err) < 0) {
+            if (vs_dom_sync(d, err) < 0 || journal_put(d, p, &st, err) < 0) {
                 ret = forward_failed(&x, p, &st, i + g, err);
                 goto out;
             }
         }
     }
-    if (boundary("plan-step", err) < 0) {
+    /* every step durable before the journal goes or moves on */
+    if (boundary("plan-step", err) < 0 || vs_dom_sync(d, err) < 0) {
         ret = p->commit == p->n ? roll_back(&x, p, &st, p->n, err)
                                 : forward_failed(&x, p, &st, p->n, err);
         goto out;
@@ -413,6 +438,7 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
     }
     ret = clear_journal(d, err);
  out:
+    vs_dom_defer_sync(d, false);
     vs_journal_state_clear(&st);
     return ret;
 }

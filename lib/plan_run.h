@@ -23,7 +23,9 @@
  * journal goes; if an undo fails the journal stays and the error says to run
  * `snapshot-check --repair`. A step that fails after the commit point leaves
  * the journal, and the error says the same. A plan whose commit point is its
- * end is all or nothing: removing the journal is its commit.
+ * end is all or nothing: removing the journal is its commit. A plan of one
+ * step whose kind the table marks atomic (one file written or removed
+ * atomically) needs no journal: it runs alone, all or nothing by itself.
  *
  * Failpoints (tests): "plan-step" at every step boundary (before each step,
  * before the commit point is recorded, before the journal is removed) and

@@ -65,41 +65,30 @@ run_qemu_img(const char *const argv[], char **out, vs_error *err, const char *wh
 }
 
 /* what: the step, already naming the image; owned here. */
-static int
-snapshot_op(const char *flag, const char *image, const char *tag, char *what, vs_error *err)
-{
-    char *img = safe_image_arg(image);
-    const char *argv[] = { vs_qemu_img_prog(), "snapshot", flag, tag, img, NULL };
-    int ret;
-
-    ret = run_qemu_img(argv, NULL, err, what);
-    free(img);
-    free(what);
-    return ret;
-}
+static int run_job(const struct vs_qemu_img_job *j, vs_error *err);
 
 int
 vs_qemu_img_snapshot_create(const char *image, const char *tag, vs_error *err)
 {
-    return snapshot_op("-c", image, tag,
-                       vs_xasprintf("failed to create internal snapshot '%s' of image '%s'",
-                                    tag, image), err);
+    vs_qemu_img_job j = { VS_QIMG_SNAPSHOT_CREATE, image, NULL, NULL, NULL, tag };
+
+    return run_job(&j, err);
 }
 
 int
 vs_qemu_img_snapshot_apply(const char *image, const char *tag, vs_error *err)
 {
-    return snapshot_op("-a", image, tag,
-                       vs_xasprintf("failed to revert image '%s' to internal snapshot '%s'",
-                                    image, tag), err);
+    vs_qemu_img_job j = { VS_QIMG_SNAPSHOT_APPLY, image, NULL, NULL, NULL, tag };
+
+    return run_job(&j, err);
 }
 
 int
 vs_qemu_img_snapshot_delete(const char *image, const char *tag, vs_error *err)
 {
-    return snapshot_op("-d", image, tag,
-                       vs_xasprintf("failed to delete internal snapshot '%s' of image '%s'",
-                                    tag, image), err);
+    vs_qemu_img_job j = { VS_QIMG_SNAPSHOT_DELETE, image, NULL, NULL, NULL, tag };
+
+    return run_job(&j, err);
 }
 
 static char *
@@ -256,6 +245,22 @@ build_job(const vs_qemu_img_job *j, qargv *q)
     q->img = safe_image_arg(j->image);
     q->argv[i++] = vs_qemu_img_prog();
     switch (j->op) {
+    case VS_QIMG_SNAPSHOT_CREATE:
+    case VS_QIMG_SNAPSHOT_APPLY:
+    case VS_QIMG_SNAPSHOT_DELETE:
+        q->what = j->op == VS_QIMG_SNAPSHOT_CREATE
+                  ? vs_xasprintf("failed to create internal snapshot '%s' of image '%s'", j->tag,
+                                 j->image)
+                  : j->op == VS_QIMG_SNAPSHOT_APPLY
+                  ? vs_xasprintf("failed to revert image '%s' to internal snapshot '%s'",
+                                 j->image, j->tag)
+                  : vs_xasprintf("failed to delete internal snapshot '%s' of image '%s'", j->tag,
+                                 j->image);
+        q->argv[i++] = "snapshot";
+        q->argv[i++] = j->op == VS_QIMG_SNAPSHOT_CREATE ? "-c"
+                       : j->op == VS_QIMG_SNAPSHOT_APPLY ? "-a" : "-d";
+        q->argv[i++] = j->tag;
+        break;
     case VS_QIMG_CREATE_OVERLAY:
         q->what = vs_xasprintf("failed to create overlay '%s' on '%s'", j->image, j->backing);
         q->argv[i++] = "create";
@@ -328,7 +333,7 @@ int
 vs_qemu_img_create_overlay(const char *image, const char *fmt, const char *backing,
                            const char *backing_fmt, vs_error *err)
 {
-    vs_qemu_img_job j = { VS_QIMG_CREATE_OVERLAY, image, fmt, backing, backing_fmt };
+    vs_qemu_img_job j = { VS_QIMG_CREATE_OVERLAY, image, fmt, backing, backing_fmt, NULL };
 
     return run_job(&j, err);
 }
@@ -336,7 +341,7 @@ vs_qemu_img_create_overlay(const char *image, const char *fmt, const char *backi
 int
 vs_qemu_img_commit(const char *image, const char *fmt, const char *base, vs_error *err)
 {
-    vs_qemu_img_job j = { VS_QIMG_COMMIT, image, fmt, base, NULL };
+    vs_qemu_img_job j = { VS_QIMG_COMMIT, image, fmt, base, NULL, NULL };
 
     return run_job(&j, err);
 }
@@ -346,7 +351,7 @@ vs_qemu_img_rebase(const char *image, const char *fmt, const char *backing,
                    const char *backing_fmt, bool unsafe, vs_error *err)
 {
     vs_qemu_img_job j = { unsafe ? VS_QIMG_REBASE_UNSAFE : VS_QIMG_REBASE, image, fmt, backing,
-                          backing_fmt };
+                          backing_fmt, NULL };
 
     return run_job(&j, err);
 }

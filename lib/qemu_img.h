@@ -58,6 +58,9 @@ typedef enum vs_qimg_op {
     VS_QIMG_COMMIT,           /* backing: the base, or NULL for the backing file */
     VS_QIMG_REBASE,           /* safe */
     VS_QIMG_REBASE_UNSAFE,    /* -u */
+    VS_QIMG_SNAPSHOT_CREATE,  /* tag: as vs_qemu_img_snapshot_create */
+    VS_QIMG_SNAPSHOT_APPLY,   /* tag: as vs_qemu_img_snapshot_apply */
+    VS_QIMG_SNAPSHOT_DELETE,  /* tag: as vs_qemu_img_snapshot_delete */
 } vs_qimg_op;
 
 typedef struct vs_qemu_img_job {
@@ -66,6 +69,7 @@ typedef struct vs_qemu_img_job {
     const char *fmt;
     const char *backing;
     const char *backing_fmt;
+    const char *tag;          /* the internal snapshot of the SNAPSHOT_ ops */
 } vs_qemu_img_job;
 
 int vs_qemu_img_run_jobs(const vs_qemu_img_job *jobs, size_t n, vs_error *err);

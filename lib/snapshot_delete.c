@@ -114,21 +114,25 @@ collect(vs_dom *d, const char *name, unsigned flags, char ***names, vs_error *er
 {
     vs_snap_tree *t;
     long idx, *desc = NULL;
-    size_t n, i;
+    size_t n, i, have;
 
     if (!(t = vs_dom_tree(d, err)))
         return -1;
     if ((idx = vs_snap_tree_find(t, name)) < 0)
         return vs_error_set(err, VS_ERR_NO_SNAPSHOT,
                             "no domain snapshot with matching name '%s'", name);
-    if (flags & (VS_DELETE_CHILDREN | VS_DELETE_CHILDREN_ONLY)) {
+    n = 0;
+    if (flags & (VS_DELETE_CHILDREN | VS_DELETE_CHILDREN_ONLY))
         n = vs_snap_tree_collect_descendants(t, idx, &desc);
-        for (i = n; i-- > 0;)
-            vs_strv_push(names, t->e[desc[i]].name);
-        free(desc);
-    }
+    /* appended at once: pushing one at a time is quadratic */
+    have = vs_strv_len(*names);
+    *names = vs_xreallocarray(*names, have + n + 2, sizeof(**names));
+    for (i = n; i-- > 0;)
+        (*names)[have++] = vs_xstrdup(t->e[desc[i]].name);
+    free(desc);
     if (!(flags & VS_DELETE_CHILDREN_ONLY))
-        vs_strv_push(names, name);
+        (*names)[have++] = vs_xstrdup(name);
+    (*names)[have] = NULL;
     return 0;
 }
 
@@ -138,18 +142,19 @@ static char **
 involved(vs_dom *d, char *const *names)
 {
     vs_snap_tree *t = vs_dom_tree(d, NULL);
-    char **v = vs_xcalloc(1, sizeof(*v));
-    size_t i, k, nk;
-    long idx, *kids;
+    char **v;
+    size_t i, n = 0, cap = 0;
+    long idx, c;
 
+    for (i = 0; names && names[i]; i++)
+        cap += 1 + (t && (idx = vs_snap_tree_find(t, names[i])) >= 0 ? t->e[idx].nchildren : 0);
+    v = vs_xcalloc(cap + 1, sizeof(*v));
     for (i = 0; names && names[i]; i++) {
-        vs_strv_push(&v, names[i]);
+        v[n++] = vs_xstrdup(names[i]);
         if (!t || (idx = vs_snap_tree_find(t, names[i])) < 0)
             continue;
-        nk = vs_snap_tree_children(t, idx, &kids);
-        for (k = 0; k < nk; k++)
-            vs_strv_push(&v, t->e[kids[k]].name);
-        free(kids);
+        for (c = t->e[idx].first_child; c >= 0 && n < cap; c = t->e[c].next_sibling)
+            v[n++] = vs_xstrdup(t->e[c].name);
     }
     return v;
 }
@@ -271,7 +276,9 @@ load_for_delete(vs_model *m, vs_dom *d, char *const *names, bool metadata_only, 
     size_t i;
     int ret;
 
-    ret = vs_model_load_some(m, d, load, err);
+    /* the snapshots it removes as they are stored: their text is what an
+     * undo puts back */
+    ret = vs_model_load_some(m, d, load, names, err);
     vs_strv_free(load);
     if (ret < 0 || metadata_only)
         return ret;

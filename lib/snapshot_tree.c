@@ -566,6 +566,39 @@ vs_snap_tree_link(vs_snap_tree *t, const char *current, bool *inconsistent)
         *inconsistent = bad;
 }
 
+bool
+vs_snap_tree_link_leaf(vs_snap_tree *t, long idx)
+{
+    vs_snap_entry *e = &t->e[idx];
+    long p = -1, first;
+    sort_item a, b;
+
+    if (t->inconsistent || e->first_child >= 0)
+        return false;
+    if (e->parent && (p = vs_snap_tree_find(t, e->parent)) < 0)
+        return false;
+    first = p >= 0 ? t->e[p].first_child : t->first_root;
+    if (first >= 0) {
+        a.name = e->name;
+        a.ctime = e->creation_time;
+        a.seq = e->seq;
+        b.name = t->e[first].name;
+        b.ctime = t->e[first].creation_time;
+        b.seq = t->e[first].seq;
+        if (cmp_newest_first(&a, &b) >= 0)
+            return false;
+    }
+    e->parent_idx = p;
+    e->next_sibling = first;
+    if (p >= 0) {
+        t->e[p].first_child = idx;
+        t->e[p].nchildren++;
+    } else {
+        t->first_root = idx;
+    }
+    return true;
+}
+
 size_t
 vs_snap_tree_children(const vs_snap_tree *t, long idx, long **out)
 {
@@ -704,6 +737,14 @@ sort_by_name(const vs_snap_tree *t, long *idx, size_t n)
     for (i = 0; i < n; i++)
         idx[i] = items[i].idx;
     free(items);
+}
+
+int
+vs_snap_name_cmp(const char *a, const char *b)
+{
+    int r = ascii_casecmp(a, b);
+
+    return r ? r : strcmp(a, b);
 }
 
 void

@@ -87,6 +87,12 @@ size_t vs_snap_tree_children(const vs_snap_tree *t, long idx, long **out);
  * creation time, newest first, then by name, descending. */
 void vs_snap_tree_link(vs_snap_tree *t, const char *current, bool *inconsistent);
 
+/* Link entry idx, just added with no child into a linked, consistent tree,
+ * as vs_snap_tree_link would: first among its siblings (the newest). False,
+ * with nothing changed, when that is not where it goes (or the tree is
+ * inconsistent, or its parent is missing): then relink the whole tree. */
+bool vs_snap_tree_link_leaf(vs_snap_tree *t, long idx);
+
 long vs_snap_tree_find(const vs_snap_tree *t, const char *name);   /* -1 if absent */
 size_t vs_snap_tree_descendants(const vs_snap_tree *t, long idx);   /* count */
 /* Depth-first pre-order of idx's descendants (idx excluded), parents first. */
@@ -126,6 +132,8 @@ size_t vs_snap_tree_select(const vs_snap_tree *t, long from, unsigned flags, lon
 /* Sort indexes in the listing order (case-insensitive ASCII by name; names
  * equal but for case bytewise). */
 void vs_snap_tree_sort_by_name(const vs_snap_tree *t, long *idx, size_t n);
+/* That order for two names: <0, 0, >0. */
+int vs_snap_name_cmp(const char *a, const char *b);
 
 /*
  * The hierarchy of a selection (as vs_snap_tree_select returns it), which

@@ -15,13 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failpoint.h"
 #include "mem.h"
 #include "path.h"
+#include "snapshot_scan.h"
 #include "store.h"
+#include "store_index.h"
 
 #define DIR_MODE 0700
 #define FILE_MODE 0600
-#define INDEX_MAGIC "vsnap-index 2"
 /* The index of a domain with a million snapshots is well below this. */
 #define INDEX_MAX_SIZE ((size_t)512 * 1024 * 1024)
 #define SMALL_FILE_MAX 4096
@@ -143,6 +145,14 @@ entry_is(int dirfd, const char *name, int fd)
            same_file(&a, &b);
 }
 
+static void close_parked(vs_store *st, const char *name);
+static void dom_free(vs_dom *d);
+static vs_sync sync_mode(vs_dom *d, bool in_snapdir);
+static void stale_after_failure(vs_dom *d);
+static void link_tree(vs_dom *d);
+static void touch(vs_dom *d, const char *name);
+static void touched_clear(vs_dom *d);
+
 /* ---- store ---------------------------------------------------------- */
 
 vs_store *
@@ -166,6 +176,9 @@ vs_store_free(vs_store *st)
 {
     if (!st)
         return;
+    st->hold = 0;
+    vs_store_release(st);
+    free(st->parked);
     free(st->root);
     free(st);
 }
@@ -473,7 +486,7 @@ read_domain_file(int dfd, const char *dir, vs_error *err)
 }
 
 static int
-write_domain_file(int dfd, const char *dir, const vs_domain_def *def, vs_error *err)
+write_domain_file(int dfd, const char *dir, const vs_domain_def *def, vs_sync how, vs_error *err)
 {
     vs_buf b = VS_BUF_INIT;
     char *shown = vs_path_join(dir, entry_name(VS_DOM_DEFINITION));
@@ -481,8 +494,8 @@ write_domain_file(int dfd, const char *dir, const vs_domain_def *def, vs_error *
 
     vs_domain_def_format(&b, def, 0, true, NULL);
     vs_buf_addc(&b, '\n');
-    ret = vs_file_write_atomic_at(dfd, entry_name(VS_DOM_DEFINITION), shown, b.data, b.len,
-                                  FILE_MODE, err);
+    ret = vs_file_write_at(dfd, entry_name(VS_DOM_DEFINITION), shown, b.data, b.len, FILE_MODE,
+                           how, err);
     vs_buf_reset(&b);
     free(shown);
     return ret;
@@ -527,6 +540,7 @@ vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error 
 
     if (vs_name_check("domain", def->name, err) < 0)
         return -1;
+    close_parked(st, def->name);
     if ((dfd = root_open(st, true, NULL, err)) < 0)
         return -1;
     close(dfd);
@@ -555,7 +569,7 @@ vs_store_define(vs_store *st, const vs_domain_def *def, bool *created, vs_error 
     } else if (created) {
         *created = true;
     }
-    ret = write_domain_file(dfd, dir, def, err);
+    ret = write_domain_file(dfd, dir, def, VS_SYNC_ALL, err);
  out:
     vs_lock_release(lfd);
     if (dfd >= 0)
@@ -669,6 +683,9 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
     int rfd = -1, ret = -1;
     unsigned i;
 
+    if (vs_name_check("domain", name, err) < 0)
+        return -1;
+    close_parked(st, name);
     if (!(d = vs_dom_open(st, name, VS_LOCK_EXCLUSIVE, err)))
         return -1;
     if ((rfd = root_open(st, false, NULL, err)) < 0)
@@ -735,7 +752,8 @@ vs_store_undefine(vs_store *st, const char *name, bool with_snapshots, vs_error 
     if (rfd >= 0)
         close(rfd);
     free(grave);
-    vs_dom_close(d);
+    /* never kept: its directory is gone */
+    dom_free(d);
     return ret;
 }
 
@@ -763,11 +781,149 @@ drop_cache(vs_dom *d)
     d->tree = NULL;
     d->tree_stale = false;
     d->tree_verified = false;
+    d->max_seq_known = false;
     d->index_written = 0;
+    d->index_exact = false;
+    touched_clear(d);
     damage_clear(d);
     if (d->snap_fd >= 0)
         close(d->snap_fd);
     d->snap_fd = -1;
+}
+
+/* ---- deferred directory syncs ---------------------------------------- */
+
+/*
+ * How a metadata write of d syncs: everything, or (while deferring) the
+ * file's data only, with the directory (snapshots/ when in_snapdir, else
+ * the domain directory) noted for vs_dom_sync. A journal write is never
+ * deferred (store_entry syncs what is pending first).
+ */
+static vs_sync
+sync_mode(vs_dom *d, bool in_snapdir)
+{
+    if (!d->defer_sync)
+        return VS_SYNC_ALL;
+    if (in_snapdir)
+        d->snapdir_unsynced = true;
+    else
+        d->dir_unsynced = true;
+    return VS_SYNC_FILE;
+}
+
+void
+vs_dom_defer_sync(vs_dom *d, bool on)
+{
+    if (!on)
+        vs_dom_sync(d, NULL);
+    d->defer_sync = on;
+}
+
+/* fsync directory fd (shown), with the failpoint of an atomic write's own
+ * directory sync (tests: the names are in place, whether they last is not
+ * known). */
+static int
+dir_sync(int fd, const char *shown, vs_error *err)
+{
+    if (vs_failpoint("file-write-dirsync"))
+        return vs_error_sys(err, EIO, "cannot sync directory '%s'", shown);
+    return vs_dir_sync_fd(fd, shown, err);
+}
+
+int
+vs_dom_sync(vs_dom *d, vs_error *err)
+{
+    char *shown;
+    int ret = 0;
+
+    if (d->snapdir_unsynced && d->snap_fd >= 0) {
+        shown = snapdir_shown(d);
+        ret = dir_sync(d->snap_fd, shown, err);
+        free(shown);
+        if (ret < 0)
+            return -1;
+    }
+    d->snapdir_unsynced = false;
+    if (d->dir_unsynced && dir_sync(d->fd, d->dir, err) < 0)
+        return -1;
+    d->dir_unsynced = false;
+    return 0;
+}
+
+/* A snapshot write or removal failed part-way (the new name may be in
+ * place): what is cached may no longer match the files, so the next
+ * vs_dom_tree reads them again. The index on disk does not match the
+ * directory any more either, so it is not trusted. */
+static void
+stale_after_failure(vs_dom *d)
+{
+    vs_snap_tree_free(d->tree);
+    d->tree = NULL;
+    d->tree_stale = false;
+    d->tree_verified = false;
+    d->max_seq_known = false;
+    d->index_written = 0;
+    d->index_dirty = false;
+    d->index_exact = false;
+    touched_clear(d);
+    damage_clear(d);
+}
+
+/* ---- domains kept open between the commands of a string --------------- */
+
+void
+vs_store_hold(vs_store *st)
+{
+    st->hold++;
+}
+
+static void
+unpark(vs_store *st, size_t i)
+{
+    st->parked[i] = st->parked[--st->nparked];
+}
+
+void
+vs_store_release(vs_store *st)
+{
+    if (st->hold > 0)
+        st->hold--;
+    if (st->hold > 0)
+        return;
+    while (st->nparked > 0) {
+        vs_dom *d = st->parked[st->nparked - 1];
+
+        unpark(st, st->nparked - 1);
+        dom_free(d);
+    }
+}
+
+/* The kept domain `name`, taken out of the store's keeping; NULL if none. */
+static vs_dom *
+take_parked(vs_store *st, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < st->nparked; i++) {
+        if (strcmp(st->parked[i]->name, name) == 0) {
+            vs_dom *d = st->parked[i];
+
+            unpark(st, i);
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* define and undefine take the domain's lock themselves: a kept opening of
+ * it (whose lock would block them) is closed first. */
+static void
+close_parked(vs_store *st, const char *name)
+{
+    vs_dom *d = take_parked(st, name);
+
+    if (d)
+        dom_free(d);
 }
 
 vs_dom *
@@ -778,6 +934,15 @@ vs_dom_open(vs_store *st, const char *name, vs_lock_mode mode, vs_error *err)
 
     if (vs_name_check("domain", name, err) < 0)
         return NULL;
+    if ((d = take_parked(st, name))) {
+        /* kept with a lock at least as strong: as it was left */
+        if (d->lock_mode >= mode)
+            return d;
+        if (vs_dom_relock(d, mode, err) == 0)
+            return d;
+        dom_free(d);
+        return NULL;
+    }
     if (dom_attach(st, name, false, mode, &dfd, &lfd, err) < 0)
         return NULL;
     d = vs_xcalloc(1, sizeof(*d));
@@ -796,6 +961,7 @@ vs_dom_relock(vs_dom *d, vs_lock_mode mode, vs_error *err)
 {
     int dfd, lfd;
 
+    vs_dom_sync(d, NULL);
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
     vs_lock_release(d->lock_fd);
@@ -831,12 +997,28 @@ vs_dom_close(vs_dom *d)
 {
     if (!d)
         return;
+    /* Kept for the next command of the string, lock and all. */
+    if (d->store->hold > 0 && d->lock_fd >= 0 && !d->defer_sync) {
+        vs_xgrow(&d->store->parked, &d->store->parked_cap, d->store->nparked,
+                 sizeof(*d->store->parked));
+        d->store->parked[d->store->nparked++] = d;
+        return;
+    }
+    dom_free(d);
+}
+
+/* Close d for real: pending syncs, the index, the lock. */
+static void
+dom_free(vs_dom *d)
+{
+    vs_dom_sync(d, NULL);
     /* The index is a cache: failing to write it costs a rebuild later. */
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
     vs_lock_release(d->lock_fd);
     drop_cache(d);
     free(d->damage);
+    free(d->touched);
     if (d->fd >= 0)
         close(d->fd);
     free(d->name);
@@ -857,7 +1039,7 @@ vs_dom_save_def(vs_dom *d, const vs_domain_def *def, vs_error *err)
 {
     vs_domain_def *copy;
 
-    if (write_domain_file(d->fd, d->dir, def, err) < 0)
+    if (write_domain_file(d->fd, d->dir, def, sync_mode(d, false), err) < 0)
         return -1;
     copy = vs_domain_def_copy(def);
     vs_domain_def_free(d->def);
@@ -901,12 +1083,22 @@ load_entry(vs_dom *d, vs_dom_entry e, size_t max, char **data, size_t *len, vs_e
     return ret;
 }
 
+/* The index is a cache, checked when read: never synced. The journal
+ * must be durable, and so must every deferred write before it: it records
+ * what the plan has done. */
 static int
 store_entry(vs_dom *d, vs_dom_entry e, const char *data, size_t len, vs_error *err)
 {
-    char *shown = vs_dom_entry_path(d, e);
-    int ret = vs_file_write_atomic_at(d->fd, entry_name(e), shown, data, len, FILE_MODE, err);
+    char *shown;
+    int ret;
 
+    if (e == VS_DOM_JOURNAL && vs_dom_sync(d, err) < 0)
+        return -1;
+    shown = vs_dom_entry_path(d, e);
+    ret = vs_file_write_at(d->fd, entry_name(e), shown, data, len, FILE_MODE,
+                           e == VS_DOM_INDEX ? VS_SYNC_NONE
+                           : e == VS_DOM_JOURNAL ? VS_SYNC_ALL : sync_mode(d, false),
+                           err);
     free(shown);
     return ret;
 }
@@ -914,9 +1106,14 @@ store_entry(vs_dom *d, vs_dom_entry e, const char *data, size_t len, vs_error *e
 static int
 remove_entry(vs_dom *d, vs_dom_entry e, vs_error *err)
 {
-    char *shown = vs_dom_entry_path(d, e);
-    int ret = vs_file_remove_at(d->fd, entry_name(e), shown, err);
+    char *shown;
+    int ret;
 
+    if (e == VS_DOM_JOURNAL && vs_dom_sync(d, err) < 0)
+        return -1;
+    shown = vs_dom_entry_path(d, e);
+    ret = vs_file_unlink_at(d->fd, entry_name(e), shown,
+                            e == VS_DOM_JOURNAL ? VS_SYNC_ALL : sync_mode(d, false), err);
     free(shown);
     return ret;
 }
@@ -1114,6 +1311,48 @@ parse_snapshot_at(vs_dom *d, int sfd, const char *file, const char *name, unsign
     return def;
 }
 
+/*
+ * The index's record of snapshots/<file>, which must hold snapshot `name`,
+ * into *e (strings copied into t by the caller before *data is freed): the
+ * fields scanned from the text, or, when the scan leaves it to the full
+ * parser, parsed. *data (caller frees) is the text. 0, or -1 with err when
+ * the file cannot be used.
+ */
+static int
+entry_of_file(vs_dom *d, int sfd, const char *file, const char *name, vs_snap_entry *e,
+              vs_snapshot_def **def, char **data, vs_error *err)
+{
+    char *shown = snapfile_shown(d, file);
+    size_t len, skip;
+    unsigned long long n;
+    int ret = -1;
+
+    *def = NULL;
+    if (vs_file_read_at(sfd, file, shown, VS_XML_MAX_SIZE, data, &len, err) < 0)
+        goto out;
+    n = seq_of(*data, len, &skip);
+    if (vs_snapshot_scan(*data, len, e) == 1) {
+        if (strcmp(e->name, name) != 0) {
+            vs_error_set(err, VS_ERR_INTERNAL, "snapshot file '%s' holds snapshot '%s'", shown,
+                         e->name);
+            goto out;
+        }
+    } else {
+        /* (the scan changed the text in place: read it again) */
+        free(*data);
+        *def = parse_snapshot_at(d, sfd, file, name, &n, err);
+        *data = NULL;
+        if (!*def)
+            goto out;
+        vs_snap_entry_from_def(e, *def);
+    }
+    e->seq = n;
+    ret = 0;
+ out:
+    free(shown);
+    return ret;
+}
+
 vs_snapshot_def *
 vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err)
 {
@@ -1146,6 +1385,55 @@ vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err)
     }
     free(file);
     return def;
+}
+
+char *
+vs_dom_read_snapshot_text(vs_dom *d, const char *name, vs_error *err)
+{
+    char *file, *shown, *data = NULL, *text = NULL;
+    vs_error local;
+    size_t len, skip;
+    bool absent;
+    int sfd;
+
+    if (vs_name_check("snapshot", name, NULL) < 0) {
+        no_snapshot(err, name);
+        return NULL;
+    }
+    vs_error_clear(&local);
+    if ((sfd = snapdir(d, false, &absent, &local)) < 0) {
+        if (absent)
+            no_snapshot(err, name);
+        else if (err)
+            *err = local;
+        return NULL;
+    }
+    file = snapshot_file(name);
+    shown = snapfile_shown(d, file);
+    if (vs_file_read_at(sfd, file, shown, VS_XML_MAX_SIZE, &data, &len, &local) == 0) {
+        seq_of(data, len, &skip);
+        text = vs_xstrdup(data + skip);
+    } else if (local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT) {
+        no_snapshot(err, name);
+    } else if (err) {
+        *err = local;
+    }
+    free(data);
+    free(shown);
+    free(file);
+    return text;
+}
+
+int
+vs_dom_damaged_recorded(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!vs_dom_tree(d, err))
+        return -1;
+    *out = d->damage;
+    *n = d->ndamage;
+    return 0;
 }
 
 int
@@ -1216,6 +1504,7 @@ damage_forget(vs_dom *d, const char *file)
             free(d->damage[i].reason);
             d->damage[i] = d->damage[--d->ndamage];
             d->index_dirty = true;
+            d->index_exact = false;   /* damaged-file lines are only rewritten whole */
             return;
         }
     }
@@ -1234,17 +1523,59 @@ damage_add(vs_dom *d, const char *file, const char *reason, long long mtime, lon
     x->file_size = size;
 }
 
-/* The sequence number the next new snapshot gets. */
+/* The sequence number the next new snapshot gets (the highest is kept
+ * with the tree once known). */
 static unsigned long long
-next_seq(const vs_snap_tree *t)
+next_seq(vs_dom *d, const vs_snap_tree *t)
 {
-    unsigned long long max = 0;
     size_t i;
 
-    for (i = 0; i < t->n; i++)
-        if (t->e[i].seq > max)
-            max = t->e[i].seq;
-    return max + 1;
+    if (!d->max_seq_known) {
+        d->max_seq = 0;
+        for (i = 0; i < t->n; i++)
+            if (t->e[i].seq > d->max_seq)
+                d->max_seq = t->e[i].seq;
+        d->max_seq_known = true;
+    }
+    return d->max_seq + 1;
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Entry idx was just written (vs_snap_tree_update) into a linked tree:
+ * keep the links without relinking everything when that is possible. A
+ * rewrite that keeps the parent and the place among the siblings changes
+ * no link; a new snapshot usually goes first among its parent's children.
+ * Otherwise the tree is relinked on its next use.
+ */
+static void
+relink_after_write(vs_dom *d, long idx, bool existed, bool same_place)
+{
+    vs_snap_tree *t = d->tree;
+
+    if (d->tree_stale)
+        return;
+    if (existed) {
+        if (!same_place)
+            d->tree_stale = true;
+        return;
+    }
+    if (!vs_snap_tree_link_leaf(t, idx)) {
+        d->tree_stale = true;
+        return;
+    }
+    if (t->current < 0 && !t->inconsistent) {
+        char *cur = vs_dom_current(d);
+
+        if (cur && strcmp(cur, t->e[idx].name) == 0)
+            t->current = idx;
+        free(cur);
+    }
 }
 
 int
@@ -1256,7 +1587,8 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
     struct stat sb;
     unsigned long long seq;
     size_t len;
-    long have;
+    long have, idx;
+    bool same_place;
     int sfd, ret = -1;
 
     if (vs_name_check("snapshot", def->name, err) < 0)
@@ -1266,7 +1598,10 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
     if (!(t = vs_dom_tree(d, err)))
         return -1;
     have = vs_snap_tree_find(t, def->name);
-    seq = have >= 0 ? t->e[have].seq : next_seq(t);
+    seq = have >= 0 ? t->e[have].seq : next_seq(d, t);
+    /* a rewrite keeps its place among its siblings (the sort keys) */
+    same_place = have >= 0 && same_str(t->e[have].parent, def->parent) &&
+                 (seq || t->e[have].creation_time == def->creation_time);
     text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
     if (seq)
         data = vs_xasprintf(SEQ_PI_PREFIX "%llu?>\n%s", seq, text);
@@ -1286,17 +1621,25 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
         goto out;
     file = snapshot_file(def->name);
     shown = snapfile_shown(d, file);
-    if (vs_file_write_atomic_at(sfd, file, shown, data, len, FILE_MODE, err) < 0)
+    if (vs_file_write_at(sfd, file, shown, data, len, FILE_MODE, sync_mode(d, true), err) < 0) {
+        stale_after_failure(d);
         goto out;
+    }
     vs_snap_entry_from_def(&e, def);
     e.seq = seq;
     if (fstatat(sfd, file, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
         e.file_mtime = ts_ns(&sb.st_mtim);
         e.file_size = (long long)sb.st_size;
     }
-    vs_snap_tree_update(d->tree, &e);
+    /* its old parent's line and its own (with their ancestors') change */
+    if (have >= 0)
+        touch(d, t->e[have].parent);
+    touch(d, def->name);
+    idx = vs_snap_tree_update(d->tree, &e);
+    if (seq > d->max_seq)
+        d->max_seq = seq;
+    relink_after_write(d, idx, have >= 0, same_place);
     damage_forget(d, file);
-    d->tree_stale = true;
     d->index_dirty = true;
     d->snapdir_mtime = fd_mtime(sfd);
     ret = 0;
@@ -1323,10 +1666,20 @@ vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
         return -1;
     file = snapshot_file(name);
     shown = snapfile_shown(d, file);
-    ret = vs_file_remove_at(sfd, file, shown, err);
+    ret = vs_file_unlink_at(sfd, file, shown, sync_mode(d, true), err);
+    if (ret < 0)
+        stale_after_failure(d);
     if (ret == 0) {
         damage_forget(d, file);
         if (d->tree) {
+            long k = vs_snap_tree_find(d->tree, name);
+
+            /* the next number is one more than the highest left */
+            if (k >= 0 && d->tree->e[k].seq >= d->max_seq)
+                d->max_seq_known = false;
+            if (k >= 0)
+                touch(d, d->tree->e[k].parent);
+            touch(d, name);
             vs_snap_tree_remove(d->tree, name);
             d->tree_stale = true;
             d->index_dirty = true;
@@ -1340,180 +1693,38 @@ vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
 
 /* ---- the index ------------------------------------------------------ */
 
-/*
- * One line per snapshot, fields separated by TAB (names cannot hold control
- * characters):
- *   name  parent-or-empty  ctime  state  flags  file-mtime-ns  file-size  seq
- * flags: 'e' external or '-', then 'l' location external or '-'.
- * Then one line per damaged file, with an empty first field (no snapshot
- * name is empty) and the file name escaped (\xNN for control bytes and '\'):
- *   (empty)  file  file-mtime-ns  file-size  reason
- */
-
+/* The index file as a whole read found it (store_index.h has the format). */
 typedef struct index_data {
     char *buf;               /* the file, cut into strings in place */
-    long long dir_mtime;
-    size_t count;            /* from the header */
-    long long written;       /* the index file's own mtime (ns) */
-    bool complete;           /* header parsed and the counts match the lines */
-    vs_snap_damage *damage;  /* damaged-file lines (strings owned here) */
-    size_t ndamage, damage_cap;
+    long long dir_mtime;     /* the snapshots/ mtime it matches */
+    long long file_mtime;    /* the index file's own mtime (ns) */
+    long long written;       /* when its base was written: files as new are read again */
+    bool complete;           /* well formed, counts as recorded */
+    unsigned long long ino;  /* the file, for appending to it */
+    long long size, base_len;
+    vs_index_read r;         /* its damaged-file lines */
 } index_data;
 
 static void
 index_data_clear(index_data *idx)
 {
-    size_t i;
-
-    for (i = 0; i < idx->ndamage; i++) {
-        free(idx->damage[i].file);
-        free(idx->damage[i].reason);
-    }
-    free(idx->damage);
-    idx->damage = NULL;
-    idx->ndamage = idx->damage_cap = 0;
+    vs_index_read_clear(&idx->r);
 }
 
-/* Decimal, optionally negative; the whole string. (strtoll showed up in
- * profiles: three numbers a line, ten thousand lines.) */
-static bool
-parse_ll(const char *s, long long *v)
+/* Open the index for reading: -1 when there is none (or it is no regular
+ * file, or too big); else the descriptor and its stat. */
+static int
+index_open(const vs_dom *d, struct stat *st)
 {
-    unsigned long long x = 0;
-    bool neg = *s == '-';
+    int fd = openat(d->fd, entry_name(VS_DOM_INDEX), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
-    if (neg)
-        s++;
-    if (!*s)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || x > (unsigned long long)LLONG_MAX / 10)
-            return false;
-        x = x * 10 + (unsigned long long)(*s - '0');
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || (size_t)st->st_size > INDEX_MAX_SIZE) {
+        close(fd);
+        return -1;
     }
-    if (x > (unsigned long long)LLONG_MAX)
-        return false;
-    *v = neg ? -(long long)x : (long long)x;
-    return true;
-}
-
-static char *
-next_field(char **p, char sep)
-{
-    char *s = *p, *e;
-
-    if (!s)
-        return NULL;
-    e = strchr(s, sep);
-    if (e) {
-        *e = '\0';
-        *p = e + 1;
-    } else {
-        *p = NULL;
-    }
-    return s;
-}
-
-/* Split line at TABs into f[0..max); the number of fields, max + 1 if more. */
-static size_t
-split_tabs(char *line, char **f, size_t max)
-{
-    char *p = line;
-    size_t n = 0;
-
-    while (p) {
-        if (n == max)
-            return max + 1;
-        f[n++] = next_field(&p, '\t');
-    }
-    return n;
-}
-
-/* Parse a snapshot line's fields into e; strings point into the line. */
-static bool
-index_entry(char **f, vs_snap_entry *e)
-{
-    long long seq;
-    int st;
-
-    memset(e, 0, sizeof(*e));
-    /* The index can be damaged or edited: names from it later build paths. */
-    if (!*f[0] || f[0][0] == '.' || strchr(f[0], '/') || strlen(f[0]) > VS_NAME_MAX)
-        return false;
-    e->name = f[0];
-    e->parent = *f[1] ? f[1] : NULL;
-    if (!parse_ll(f[2], &e->creation_time))
-        return false;
-    if ((st = vs_snap_state_parse(f[3])) < 0)
-        return false;
-    e->state = (vs_snap_state)st;
-    if (strlen(f[4]) != 2)
-        return false;
-    e->external = f[4][0] == 'e';
-    e->location_external = f[4][1] == 'l';
-    if (!parse_ll(f[5], &e->file_mtime) || !parse_ll(f[6], &e->file_size) ||
-        !parse_ll(f[7], &seq) || seq < 0)
-        return false;
-    e->seq = (unsigned long long)seq;
-    return true;
-}
-
-static void
-add_escaped(vs_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            vs_buf_addf(b, "\\x%02x", c);
-        else
-            vs_buf_addc(b, (char)c);
-    }
-}
-
-/* The file name of a damaged-file line; NULL when it is not one. */
-static char *
-unescape(const char *s)
-{
-    vs_buf b = VS_BUF_INIT;
-
-    for (; *s; s++) {
-        unsigned v;
-
-        if (*s != '\\') {
-            vs_buf_addc(&b, *s);
-            continue;
-        }
-        if (s[1] != 'x' || sscanf(s + 2, "%2x", &v) != 1 || !s[2] || !s[3] || v == 0) {
-            vs_buf_reset(&b);
-            return NULL;
-        }
-        vs_buf_addc(&b, (char)v);
-        s += 3;
-    }
-    if (b.len == 0 || b.data[0] == '.' || strchr(b.data, '/')) {
-        vs_buf_reset(&b);
-        return NULL;
-    }
-    return vs_buf_steal(&b);
-}
-
-static bool
-index_damage(char **f, index_data *idx)
-{
-    vs_snap_damage *x;
-    long long mtime, size;
-    char *file;
-
-    if (!parse_ll(f[2], &mtime) || !parse_ll(f[3], &size) || !*f[4] || !(file = unescape(f[1])))
-        return false;
-    vs_xgrow(&idx->damage, &idx->damage_cap, idx->ndamage, sizeof(*idx->damage));
-    x = &idx->damage[idx->ndamage++];
-    x->file = file;
-    x->reason = vs_xstrdup(f[4]);
-    x->file_mtime = mtime;
-    x->file_size = size;
-    return true;
+    return fd;
 }
 
 /* Read the index into `t` (strings borrowed from idx->buf) and idx's damage.
@@ -1523,99 +1734,53 @@ static bool
 index_load(const vs_dom *d, vs_snap_tree *t, index_data *idx)
 {
     struct stat st;
-    char *p, *line;
-    size_t len, n = 0;
-    long long hdr_mtime, hdr_count, hdr_damaged;
+    size_t len, got = 0;
     int fd;
-    bool ok = false;
 
     memset(idx, 0, sizeof(*idx));
-    fd = openat(d->fd, entry_name(VS_DOM_INDEX), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0)
+    if ((fd = index_open(d, &st)) < 0)
         return false;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > INDEX_MAX_SIZE) {
-        close(fd);
-        return false;
-    }
-    idx->written = ts_ns(&st.st_mtim);
+    idx->file_mtime = ts_ns(&st.st_mtim);
+    idx->ino = (unsigned long long)st.st_ino;
     len = (size_t)st.st_size;
     idx->buf = vs_xmalloc(len + 1);
-    {
-        size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, idx->buf + got, len - got);
 
-        while (got < len) {
-            ssize_t r = read(fd, idx->buf + got, len - got);
-
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        len = got;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
     }
     close(fd);
-    idx->buf[len] = '\0';
-    if (strlen(idx->buf) != len)
+    idx->buf[got] = '\0';
+    idx->size = (long long)got;
+    if (got != len || !vs_index_parse(idx->buf, got, t, &idx->r))
         return false;
-
-    p = idx->buf;
-    line = next_field(&p, '\n');
-    if (!line || sscanf(line, INDEX_MAGIC " %lld %lld %lld", &hdr_mtime, &hdr_count,
-                        &hdr_damaged) != 3 ||
-        hdr_count < 0 || hdr_damaged < 0 || strncmp(line, INDEX_MAGIC " ", sizeof(INDEX_MAGIC)) != 0)
-        return false;
-    idx->dir_mtime = hdr_mtime;
-    idx->count = (size_t)hdr_count;
-    if (idx->count <= len / 8)
-        vs_snap_tree_reserve(t, idx->count);
-    ok = true;
-    while (p && *p) {
-        char *end = strchr(p, '\n');
-        char *f[8];
-        size_t nf;
-        vs_snap_entry e;
-
-        if (!end) {        /* truncated last line */
-            ok = false;
-            break;
-        }
-        *end = '\0';
-        line = p;
-        p = end + 1;
-        nf = split_tabs(line, f, 8);
-        if (nf == 5 && !*f[0]) {
-            if (!index_damage(f, idx))
-                ok = false;
-            continue;
-        }
-        if (nf != 8 || !index_entry(f, &e) || vs_snap_tree_find(t, e.name) >= 0) {
-            ok = false;
-            continue;
-        }
-        vs_snap_tree_add_borrowed(t, &e);
-        n++;
-    }
-    idx->complete = ok && n == idx->count && idx->ndamage == (size_t)hdr_damaged;
+    idx->dir_mtime = idx->r.st.dir_mtime;
+    /* the earlier of the base's record and the file's own time: a file as
+     * new as either may have changed in the same clock tick unseen */
+    idx->written = idx->r.st.written && idx->r.st.written < idx->file_mtime ? idx->r.st.written
+                                                                           : idx->file_mtime;
+    idx->base_len = (long long)idx->r.base_len;
+    idx->complete = idx->r.complete;
     return true;
 }
 
-static void
-index_format_line(vs_buf *b, const vs_snap_entry *e)
+/* The coarse clock now: a file written from now on has an mtime at least
+ * this (file times come from it, or from a finer clock never behind it). */
+static long long
+coarse_now(void)
 {
-    char num[128];
-    int len;
+    struct timespec now;
 
-    vs_buf_add(b, e->name);
-    vs_buf_addc(b, '\t');
-    if (e->parent)
-        vs_buf_add(b, e->parent);
-    len = snprintf(num, sizeof(num), "\t%lld\t", e->creation_time);
-    vs_buf_addn(b, num, (size_t)len);
-    vs_buf_add(b, vs_snap_state_name(e->state));
-    len = snprintf(num, sizeof(num), "\t%c%c\t%lld\t%lld\t%llu\n", e->external ? 'e' : '-',
-                   e->location_external ? 'l' : '-', e->file_mtime, e->file_size, e->seq);
-    vs_buf_addn(b, num, (size_t)len);
+#ifdef CLOCK_REALTIME_COARSE
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+#else
+    clock_gettime(CLOCK_REALTIME, &now);
+#endif
+    return ts_ns(&now);
 }
 
 /*
@@ -1645,39 +1810,150 @@ wait_past(long long mtime_ns)
     }
 }
 
+/* Note that name's line (and its ancestors') may change in the index. */
+static void
+touch(vs_dom *d, const char *name)
+{
+    if (!name || !d->index_exact)
+        return;
+    vs_xgrow(&d->touched, &d->touched_cap, d->ntouched, sizeof(*d->touched));
+    d->touched[d->ntouched++] = vs_xstrdup(name);
+}
+
+static void
+touched_clear(vs_dom *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->ntouched; i++)
+        free(d->touched[i]);
+    d->ntouched = 0;
+}
+
+static int
+cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The index rewritten whole from the tree: 0 or -1. */
+static int
+index_compact(vs_dom *d, const size_t *ndesc, long long recorded, vs_error *err)
+{
+    vs_buf b = VS_BUF_INIT;
+    long long written = coarse_now();
+    struct stat st;
+    int ret;
+
+    vs_index_format(&b, d->tree, ndesc, d->damage, d->ndamage, recorded, written);
+    ret = store_entry(d, VS_DOM_INDEX, b.data, b.len, err);
+    d->index_exact = false;
+    if (ret == 0 && fstatat(d->fd, entry_name(VS_DOM_INDEX), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (size_t)st.st_size == b.len) {
+        d->index_exact = true;
+        d->index_ino = (unsigned long long)st.st_ino;
+        d->index_size = d->index_base = (long long)st.st_size;
+        d->index_first_written = written;
+    }
+    vs_buf_reset(&b);
+    return ret;
+}
+
+/*
+ * The changes since the index was read (or last written) appended to it
+ * as one transaction: the lines of the snapshots written and of their
+ * ancestors (whose counts of children and descendants move), the names
+ * removed. 1 appended; 0 when it cannot be (not the file it was, too much
+ * for the log: rewrite it whole instead).
+ */
+static int
+index_append(vs_dom *d, const size_t *ndesc, long long recorded)
+{
+    vs_snap_tree *t = d->tree;
+    unsigned char *mark;
+    long *idx;
+    char **gone;
+    size_t n = 0, ngone = 0, i, off = 0;
+    vs_buf b = VS_BUF_INIT;
+    struct stat st;
+    int fd, ret = 0;
+
+    if (!d->index_exact || d->lock_mode != VS_LOCK_EXCLUSIVE)
+        return 0;
+    mark = vs_xcalloc(t->n ? t->n : 1, 1);
+    idx = vs_xmalloc((t->n ? t->n : 1) * sizeof(*idx));
+    gone = vs_xcalloc(d->ntouched + 1, sizeof(*gone));
+    qsort(d->touched, d->ntouched, sizeof(*d->touched), cmp_strp);
+    for (i = 0; i < d->ntouched; i++) {
+        long k;
+
+        if (i && strcmp(d->touched[i], d->touched[i - 1]) == 0)
+            continue;
+        if ((k = vs_snap_tree_find(t, d->touched[i])) < 0) {
+            gone[ngone++] = d->touched[i];
+            continue;
+        }
+        for (; k >= 0 && !mark[k]; k = t->e[k].parent_idx) {
+            mark[k] = 1;
+            idx[n++] = k;
+        }
+    }
+    vs_index_format_append(&b, t, ndesc, idx, n, gone, ngone, d->ndamage, recorded,
+                           d->index_first_written);
+    if ((size_t)(d->index_size - d->index_base) + b.len > VS_INDEX_LOG_MAX(d->index_base))
+        goto out;
+    fd = openat(d->fd, entry_name(VS_DOM_INDEX), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+                O_NONBLOCK);
+    if (fd < 0)
+        goto out;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (unsigned long long)st.st_ino == d->index_ino && (long long)st.st_size == d->index_size) {
+        while (off < b.len) {
+            ssize_t w = write(fd, b.data + off, b.len - off);
+
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
+        }
+        /* a part written is a transaction cut short: readers ignore it,
+         * and the rewrite below replaces the file */
+        if (off == b.len) {
+            d->index_size += (long long)b.len;
+            ret = 1;
+        }
+    }
+    close(fd);
+ out:
+    vs_buf_reset(&b);
+    free(gone);
+    free(idx);
+    free(mark);
+    return ret;
+}
+
 int
 vs_dom_flush_index(vs_dom *d, vs_error *err)
 {
-    vs_buf b = VS_BUF_INIT;
     long long recorded;
-    long *order;
-    size_t i;
-    int ret;
+    size_t *ndesc;
+    int ret = 0;
 
     if (!d->tree || !d->index_dirty)
         return 0;
+    if (d->tree_stale)
+        link_tree(d);
     /* The mtime the tree matches, taken before it was read or right after
      * our own last change; if the directory changed behind our back since,
-     * the header will not match it and the next load checks the files. */
+     * the record will not match it and the next load checks the files. */
     recorded = d->snapdir_mtime;
-    vs_buf_addf(&b, INDEX_MAGIC " %lld %zu %zu\n", recorded, d->tree->n, d->ndamage);
-    /* In listing order, so that a listing loaded from it needs no sort. */
-    order = vs_xmalloc((d->tree->n ? d->tree->n : 1) * sizeof(*order));
-    for (i = 0; i < d->tree->n; i++)
-        order[i] = (long)i;
-    vs_snap_tree_sort_by_name(d->tree, order, d->tree->n);
-    for (i = 0; i < d->tree->n; i++)
-        index_format_line(&b, &d->tree->e[order[i]]);
-    free(order);
-    for (i = 0; i < d->ndamage; i++) {
-        vs_buf_addc(&b, '\t');
-        add_escaped(&b, d->damage[i].file);
-        vs_buf_addf(&b, "\t%lld\t%lld\t%s\n", d->damage[i].file_mtime, d->damage[i].file_size,
-                    d->damage[i].reason);
-    }
+    ndesc = vs_index_descendants(d->tree);
     wait_past(recorded);
-    ret = store_entry(d, VS_DOM_INDEX, b.data, b.len, err);
-    vs_buf_reset(&b);
+    if (index_append(d, ndesc, recorded) != 1)
+        ret = index_compact(d, ndesc, recorded, err);
+    free(ndesc);
+    touched_clear(d);
     if (ret == 0)
         d->index_dirty = false;
     return ret;
@@ -1782,20 +2058,18 @@ rebuild(vs_dom *d, int sfd, const vs_snap_tree *old, const vs_snap_damage *old_d
         }
         vs_error_clear(&why);
         {
-            unsigned long long seq = 0;
+            char *data = NULL;
 
-            def = parse_snapshot_at(d, sfd, de->d_name, name, &seq, &why);
             d->tree_parsed++;
-            if (def) {
-                vs_snap_entry_from_def(&e, def);
-                e.seq = seq;
+            if (entry_of_file(d, sfd, de->d_name, name, &e, &def, &data, &why) == 0) {
                 e.file_mtime = ts_ns(&sb.st_mtim);
                 e.file_size = (long long)sb.st_size;
                 vs_snap_tree_update(t, &e);
-                vs_snapshot_def_free(def);
             } else {
                 damage_add(d, de->d_name, why.msg, ts_ns(&sb.st_mtim), (long long)sb.st_size);
             }
+            vs_snapshot_def_free(def);
+            free(data);
         }
         free(name);
     }
@@ -1851,21 +2125,29 @@ vs_dom_tree(vs_dom *d, vs_error *err)
     d->snapdir_mtime = fd_mtime(sfd);
 
     old = vs_snap_tree_new();
+    d->index_exact = false;
+    touched_clear(d);
     if (index_load(d, old, &idx) && idx.complete && idx.dir_mtime == d->snapdir_mtime &&
-        idx.written > idx.dir_mtime) {
+        idx.file_mtime > idx.dir_mtime) {
         vs_snap_tree_adopt(old, idx.buf);
-        for (i = 0; i < idx.ndamage; i++)
-            damage_add(d, idx.damage[i].file, idx.damage[i].reason, idx.damage[i].file_mtime,
-                       idx.damage[i].file_size);
+        for (i = 0; i < idx.r.ndamage; i++)
+            damage_add(d, idx.r.damage[i].file, idx.r.damage[i].reason,
+                       idx.r.damage[i].file_mtime, idx.r.damage[i].file_size);
         index_data_clear(&idx);
         d->tree = old;
         d->tree_from_index = true;
         d->tree_verified = false;
         d->index_written = idx.written;
+        /* the file describes this tree exactly: changes can be appended */
+        d->index_exact = true;
+        d->index_ino = idx.ino;
+        d->index_size = idx.size;
+        d->index_base = idx.base_len;
+        d->index_first_written = idx.written;
         goto link;
     }
     t = vs_snap_tree_new();
-    if (rebuild(d, sfd, old, idx.damage, idx.ndamage, idx.buf ? idx.written : 0, t, err) < 0) {
+    if (rebuild(d, sfd, old, idx.r.damage, idx.r.ndamage, idx.buf ? idx.written : 0, t, err) < 0) {
         vs_snap_tree_free(t);
         vs_snap_tree_free(old);
         free(idx.buf);
@@ -1887,18 +2169,6 @@ vs_dom_tree(vs_dom *d, vs_error *err)
         qsort(d->damage, d->ndamage, sizeof(*d->damage), cmp_damage);
     link_tree(d);
     return d->tree;
-}
-
-int
-vs_dom_damaged_known(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    if (!vs_dom_tree(d, err))
-        return -1;
-    *out = d->damage;
-    *n = d->ndamage;
-    return 0;
 }
 
 int
@@ -1944,13 +2214,170 @@ vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err)
         /* t borrows from the old tree's storage, which replace keeps. */
         vs_snap_tree_replace(d->tree, t);
         d->tree_verified = true;
-        if (!same)
+        d->max_seq_known = false;
+        if (!same) {
             d->index_dirty = true;
+            d->index_exact = false;   /* rewritten whole */
+        }
         if (d->ndamage > 1)
             qsort(d->damage, d->ndamage, sizeof(*d->damage), cmp_damage);
         link_tree(d);
     }
     *out = d->damage;
     *n = d->ndamage;
+    return 0;
+}
+
+/* ---- one snapshot, without the tree ---------------------------------- */
+
+/*
+ * The index, open, with the snapshots/ mtime now in *dir_mtime; -1 when
+ * either is missing.
+ */
+static int
+index_and_dir(vs_dom *d, struct stat *st, long long *dir_mtime)
+{
+    struct stat sd;
+
+    if (fstatat(d->fd, entry_name(VS_DOM_SNAPSHOTS), &sd, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISDIR(sd.st_mode))
+        return -1;
+    *dir_mtime = ts_ns(&sd.st_mtim);
+    return index_open(d, st);
+}
+
+/* vs_dom_tree's rule: the index matches snapshots/ and was written after
+ * it last changed. */
+static bool
+index_fresh(const struct stat *st, const vs_index_state *is, long long dir_mtime)
+{
+    return is->dir_mtime == dir_mtime && ts_ns(&st->st_mtim) > is->dir_mtime;
+}
+
+static void
+brief_fill(vs_snap_brief *out, const vs_snap_entry *e, size_t nchildren, size_t ndesc,
+           bool has_parent, bool current)
+{
+    size_t nl = strlen(e->name) + 1;
+
+    out->e = *e;
+    out->e.name = out->storage;
+    memcpy(out->storage, e->name, nl);
+    out->e.parent = NULL;
+    if (e->parent) {
+        out->e.parent = out->storage + nl;
+        memcpy(out->e.parent, e->parent, strlen(e->parent) + 1);
+    }
+    out->e.nchildren = out->nchildren = nchildren;
+    out->ndescendants = ndesc;
+    out->has_parent = has_parent;
+    out->current = current;
+}
+
+/* From a fresh, consistent index: 1 found, 0 not there, -1 cannot tell. */
+static int
+brief_from_index(vs_dom *d, const char *name, vs_snap_brief *out)
+{
+    vs_index_entry *ie;
+    vs_index_state is;
+    struct stat st;
+    long long dir_mtime;
+    int fd, r;
+
+    if ((fd = index_and_dir(d, &st, &dir_mtime)) < 0)
+        return -1;
+    ie = vs_xmalloc(sizeof(*ie));
+    r = vs_index_lookup(fd, (long long)st.st_size, name, ie, &is);
+    close(fd);
+    if (r < 0 || !is.consistent || !index_fresh(&st, &is, dir_mtime))
+        r = -1;
+    if (r == 1) {
+        char *cur = vs_dom_current(d);
+
+        /* names and parent names fit: each at most VS_NAME_MAX */
+        brief_fill(out, &ie->e, ie->nchildren, ie->ndescendants, ie->e.parent != NULL,
+                   cur && strcmp(cur, name) == 0);
+        free(cur);
+    }
+    free(ie);
+    return r;
+}
+
+int
+vs_dom_snapshot_brief(vs_dom *d, const char *name, vs_snap_brief *out, vs_error *err)
+{
+    vs_snap_tree *t;
+    long idx;
+    int r;
+
+    memset(out, 0, sizeof(*out) - sizeof(out->storage));
+    if (vs_name_check("snapshot", name, NULL) < 0)
+        return 0;
+    if (!d->tree && (r = brief_from_index(d, name, out)) >= 0)
+        return r;
+    if (!(t = vs_dom_tree(d, err)))
+        return -1;
+    if ((idx = vs_snap_tree_find(t, name)) < 0)
+        return 0;
+    brief_fill(out, &t->e[idx], t->e[idx].nchildren, vs_snap_tree_descendants(t, idx),
+               t->e[idx].parent_idx >= 0, t->current == idx);
+    return 1;
+}
+
+int
+vs_dom_current_brief(vs_dom *d, vs_snap_brief *out, vs_error *err)
+{
+    vs_snap_tree *t;
+    char *cur;
+    int r;
+
+    memset(out, 0, sizeof(*out) - sizeof(out->storage));
+    if (!d->tree) {
+        if (!(cur = vs_dom_current(d)))
+            return 0;
+        r = brief_from_index(d, cur, out);
+        free(cur);
+        if (r >= 0)
+            return r;
+    }
+    if (!(t = vs_dom_tree(d, err)))
+        return -1;
+    if (t->current < 0)
+        return 0;
+    brief_fill(out, &t->e[t->current], t->e[t->current].nchildren,
+               vs_snap_tree_descendants(t, t->current), t->e[t->current].parent_idx >= 0, true);
+    return 1;
+}
+
+int
+vs_dom_snapshot_names(vs_dom *d, const char *prefix, char ***names, vs_error *err)
+{
+    vs_index_state is;
+    vs_snap_tree *t;
+    struct stat st;
+    long long dir_mtime;
+    size_t i, n = 0, pl = strlen(prefix);
+    long *sel;
+    int fd;
+
+    *names = NULL;
+    if (!d->tree && (fd = index_and_dir(d, &st, &dir_mtime)) >= 0) {
+        int r = vs_index_prefix(fd, (long long)st.st_size, prefix, names, &is);
+
+        close(fd);
+        /* (an inconsistent tree lists every snapshot all the same) */
+        if (r == 0 && index_fresh(&st, &is, dir_mtime))
+            return 0;
+        vs_strv_free(*names);
+        *names = NULL;
+    }
+    if (!(t = vs_dom_tree(d, err)))
+        return -1;
+    vs_snap_tree_select(t, -1, 0, &sel);
+    *names = vs_xcalloc(t->n + 1, sizeof(**names));
+    for (i = 0; i < t->n; i++)
+        if (strncmp(t->e[sel[i]].name, prefix, pl) == 0)
+            (*names)[n++] = vs_xstrdup(t->e[sel[i]].name);
+    free(sel);
     return 0;
 }

@@ -74,6 +74,9 @@ typedef struct vs_store {
     int lock_wait;          /* seconds to wait for a busy domain lock (default 30) */
     /* private to store.c */
     unsigned flags;
+    int hold;               /* vs_store_hold depth */
+    struct vs_dom **parked; /* domains kept open while held */
+    size_t nparked, parked_cap;
 } vs_store;
 
 /* A snapshot file the tree could not use (vs_dom_damaged). */
@@ -103,6 +106,19 @@ typedef struct vs_dom {
     long long index_written;/* mtime (ns) of the index the tree was loaded from, 0 = none */
     vs_snap_damage *damage; /* the unusable snapshot files, with the tree */
     size_t ndamage, damage_cap;
+    bool defer_sync;        /* vs_dom_defer_sync */
+    bool dir_unsynced;      /* entries of the domain directory changed, not yet synced */
+    bool snapdir_unsynced;  /* entries of snapshots/ changed, not yet synced */
+    bool max_seq_known;     /* max_seq is the tree's highest creation sequence number */
+    unsigned long long max_seq;
+    /* the index file the tree was read from or last written to: while it
+     * describes the tree but for the names touched since, changes are
+     * appended to it (store_index.h) */
+    bool index_exact;
+    unsigned long long index_ino;
+    long long index_size, index_base, index_first_written;
+    char **touched;
+    size_t ntouched, touched_cap;
     /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
     bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
     size_t tree_parsed;     /* snapshot files parsed by that load */
@@ -118,6 +134,20 @@ typedef struct vs_dom {
  */
 vs_store *vs_store_open(const char *root, unsigned flags, vs_error *err);
 void vs_store_free(vs_store *st);
+
+/*
+ * Keep domains open between commands (a command string). While the store is
+ * held, vs_dom_close of a domain opened with a lock keeps it instead: its
+ * lock, its cached definition and tree, and its index, which is written
+ * once when the domain is really closed. The next vs_dom_open of the same
+ * name gets it back as it was left (a stronger lock is taken first, which
+ * drops the cache). vs_store_release (as often as vs_store_hold) closes
+ * every kept domain; define and undefine close a kept opening of their
+ * domain first, since they lock it themselves. Whatever a kept domain's
+ * commands wrote is as durable as without keeping: only the index waits.
+ */
+void vs_store_hold(vs_store *st);
+void vs_store_release(vs_store *st);
 
 /* Names of defined domains, sorted; *names NULL-terminated, caller frees (vs_strv_free). */
 int vs_store_list_domains(vs_store *st, char ***names, vs_error *err);
@@ -213,14 +243,54 @@ vs_snap_tree *vs_dom_tree(vs_dom *d, vs_error *err);
  * (snapshots/ cannot be read).
  */
 int vs_dom_damaged(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err);
-/* The same list as far as the tree knows it, without looking at the files
- * again (what the index recorded, or what the last load or check saw): for
- * planners, which read every snapshot file they rely on anyway and so see a
- * file damaged in place when they read it. O(1) once the tree is loaded. */
-int vs_dom_damaged_known(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err);
+
+
+/*
+ * One snapshot as a listing knows it, for the commands that show one
+ * (snapshot-info, snapshot-parent, snapshot-current, snapshot-dumpxml):
+ * from the tree when it is loaded, else from a fresh index without loading
+ * the tree or reading the index whole (a binary search of its sorted lines
+ * and a look at the changes appended to it). When the index cannot tell
+ * (missing, stale, damaged, or parent links that are not consistent, where
+ * the tree decides what is shown), the tree is loaded. A tree served from
+ * the index is not verified file by file (vs_dom_damaged), and neither is
+ * this.
+ */
+typedef struct vs_snap_brief {
+    vs_snap_entry e;         /* name, parent (as its file names it), state, flags, seq;
+                              * strings in `storage` */
+    size_t nchildren, ndescendants;
+    bool has_parent;         /* its parent is a snapshot of the tree (snapshot-parent) */
+    bool current;            /* the domain's current snapshot */
+    char storage[1024];
+} vs_snap_brief;
+
+/* 1 with *out filled; 0 when d has no such snapshot (vs_dom_snapshot_unknown
+ * says why); -1 when the tree cannot be read. */
+int vs_dom_snapshot_brief(vs_dom *d, const char *name, vs_snap_brief *out, vs_error *err);
+/* The current snapshot: 1 with *out filled, 0 when there is none, -1 as above. */
+int vs_dom_current_brief(vs_dom *d, vs_snap_brief *out, vs_error *err);
+
+/*
+ * The names of d's snapshots that start with `prefix`, sorted as listed
+ * (*names NULL-terminated, caller frees): from the tree when it is loaded,
+ * else from a fresh index, reading only the range of names that match.
+ * 0, or -1 (err set) when even the tree cannot be had.
+ */
+int vs_dom_snapshot_names(vs_dom *d, const char *prefix, char ***names, vs_error *err);
 
 /* Write the index now if it is out of date (vs_dom_close does this too). */
 int vs_dom_flush_index(vs_dom *d, vs_error *err);
+
+/* Snapshot `name`'s file as stored, without its creation-number line
+ * (caller frees): for a plan that only removes it and keeps the text to put
+ * it back. VS_ERR_NO_SNAPSHOT when there is no such file. */
+char *vs_dom_read_snapshot_text(vs_dom *d, const char *name, vs_error *err);
+
+/* The damaged files recorded with the tree, as it was loaded (from the
+ * index: no file is looked at again, unlike vs_dom_damaged). 0 or -1 (no
+ * tree). */
+int vs_dom_damaged_recorded(vs_dom *d, const vs_snap_damage **out, size_t *n, vs_error *err);
 
 /* Read one snapshot. Unknown: "Domain snapshot not found: no domain snapshot with matching name 'S'". */
 vs_snapshot_def *vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err);
@@ -283,5 +353,17 @@ int vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err);
 /* Drop the cached definition and tree: the next vs_dom_def / vs_dom_tree
  * reads the files again (the lock stays). */
 void vs_dom_forget(vs_dom *d);
+
+/*
+ * Deferred directory syncs, for a plan whose journal covers them: while
+ * deferring, each metadata write still writes and fsyncs its temporary file
+ * before the rename, and a removal unlinks, but the directory the name
+ * changed in is only noted; vs_dom_sync fsyncs the noted directories (one
+ * fsync for any number of names). Every journal write or removal syncs
+ * first, by itself, so the journal never records more than is durable.
+ * Turning deferral off syncs what is pending.
+ */
+void vs_dom_defer_sync(vs_dom *d, bool on);
+int vs_dom_sync(vs_dom *d, vs_error *err);
 
 #endif

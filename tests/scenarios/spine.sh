@@ -257,7 +257,9 @@ else
     t_check "... no overlay is left" test ! -e "$w/f1.u1" -a ! -e "$w/f2.u1"
     # the domain definition is renamed into place but its directory sync fails:
     # the rollback puts the old definition back before it removes the overlays
-    # (atomic writes: 1 journal, 2 the snapshot file, 3 the domain definition)
+    # (directory syncs: 1 the journal's, 2 snapshots/ after the snapshot file,
+    # 3 the domain directory after the definition; the plan's metadata steps
+    # share their directory syncs, made before the journal goes)
     VSNAP_FAILPOINT=file-write-dirsync:3 run snapshot-create-as df u2 --disk-only
     t_is "a create whose definition write half failed: status 1" "$rc" 1
     t_is "... the definition names the old images" "$(disk_src df 1) $(disk_src df 2)" "$f $f2"

@@ -9,3 +9,8 @@ check_PROGRAMS += tests/unit/test_snapshot_args
 tests_unit_test_snapshot_args_SOURCES = tests/unit/test_snapshot_args.c tests/tap.h tests/testenv.h
 tests_unit_test_snapshot_args_LDADD = $(VSNAP_LIBS)
 TESTS += tests/unit/test_snapshot_args
+
+check_PROGRAMS += tests/unit/test_snapshot_scan
+tests_unit_test_snapshot_scan_SOURCES = tests/unit/test_snapshot_scan.c tests/tap.h
+tests_unit_test_snapshot_scan_LDADD = $(VSNAP_LIBS)
+TESTS += tests/unit/test_snapshot_scan

@@ -367,8 +367,8 @@ test_qemu_img(void)
     {
         char *o1 = vs_xasprintf("%s/j1.qcow2", ext_imgdir), *o2 = vs_xasprintf("%s/j2.qcow2", ext_imgdir);
         vs_qemu_img_job jobs[2] = {
-            { VS_QIMG_CREATE_OVERLAY, o1, "qcow2", base, "qcow2" },
-            { VS_QIMG_CREATE_OVERLAY, o2, "qcow2", "/nonexistent/b", "qcow2" },
+            { VS_QIMG_CREATE_OVERLAY, o1, "qcow2", base, "qcow2", NULL },
+            { VS_QIMG_CREATE_OVERLAY, o2, "qcow2", "/nonexistent/b", "qcow2", NULL },
         };
 
         vs_error_clear(&err);

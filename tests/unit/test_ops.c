@@ -969,6 +969,55 @@ test_failpoints(void)
     ok(journal_exists(domdir), "revert: journal left");
     repair_ok("revert");
     is_current("v2");
+
+    /* a metadata-only delete keeps each removed file's text as stored
+     * (here with a comment vsnap would not write): killed part-way, the
+     * repair rolls it back and the files come back */
+    {
+        static const char *const names[] = { "mp", "mc1", "mc2" };
+        char *path, *data = NULL, *hand;
+        size_t len, k;
+        vs_error er;
+
+        for (k = 0; k < 3; k++) {
+            char *xml = vs_xasprintf("<domainsnapshot><name>%s</name>%s<state>shutoff</state>"
+                                     "<creationTime>%zu</creationTime><memory snapshot='no'/>"
+                                     "</domainsnapshot>", names[k],
+                                     k ? "<parent><name>mp</name></parent>" : "", 100 + k);
+            vs_snapshot_def *sd = vs_snapshot_def_parse(xml, strlen(xml), "(test)",
+                                                        VS_SNAP_PARSE_REDEFINE, 0, NULL);
+
+            vs_error_clear(&er);
+            ok(sd && vs_dom_write_snapshot(d, sd, &er) == 0, "metadata delete: %s written (%s)",
+               names[k], er.msg);
+            vs_snapshot_def_free(sd);
+            free(xml);
+        }
+        path = vs_xasprintf("%s/snapshots/mc1.xml", domdir);
+        vs_file_read(path, 1 << 20, &data, &len, NULL);
+        hand = data ? replace(vs_xstrdup(data), "<domainsnapshot>",
+                              "<!-- written by hand -->\n<domainsnapshot>") : NULL;
+        if (hand)
+            vs_file_write_atomic(path, hand, strlen(hand), 0600, NULL);
+        vs_dom_forget(d);
+        n.name = "mp";
+        n.flags = VS_DELETE_CHILDREN | VS_DELETE_METADATA_ONLY;
+        /* killed before its first step: the rollback looks at every file,
+         * mc1's as the plan recorded it, comment and all */
+        with_failpoint("plan-step:1:kill", op_delete, &n);
+        ok(journal_exists(domdir), "metadata delete --children killed: journal left");
+        repair_ok("metadata delete");
+        vs_dom_forget(d);
+        is_parent("mc1", "mp");
+        is_parent("mc2", "mp");
+        ok(vs_dom_has_snapshot(d, "mp"), "... mp is back");
+        vs_error_clear(&er);
+        ok(vs_snapshot_delete(d, "mp", n.flags, &er) == 0 && !vs_dom_has_snapshot(d, "mc1"),
+           "... and the delete runs (%s)", er.msg);
+        free(hand);
+        free(data);
+        free(path);
+    }
 }
 #endif
 

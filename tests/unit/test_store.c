@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -201,6 +202,12 @@ settle(vs_store *st, const char *dom)
     vs_dom_tree(h, NULL);
     vs_dom_close(h);
     free(sdir);
+}
+
+static int
+cmp_name_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* "name:parent" of every entry, sorted by name, for comparing trees. */
@@ -487,7 +494,7 @@ test_index(vs_store *st)
         size_t len;
 
         vs_file_read(ip, 1 << 20, &data, &len, NULL);
-        ok(data && strncmp(data, "vsnap-index 2 ", 14) == 0, "index header");
+        ok(data && strncmp(data, "vsnap-index 3 ", 14) == 0, "index header");
         ok(data && strstr(data, "\ns3\ts1\t3000\tdisk-snapshot\tel\t"), "index line for s3");
         free(data);
     }
@@ -508,16 +515,18 @@ test_index(vs_store *st)
     ok(!from_index && parsed == 3, "... rebuilt from files");
     free(s);
 
-    /* truncated index: whole lines are reused after checking the files */
+    /* truncated index: whole lines are reused after checking the files (cut
+     * in the last snapshot line, which ends where the header says) */
     settle(st, "vm1");
     {
         char *data = NULL;
-        size_t len;
+        size_t len, snap_end = 0;
         FILE *f;
 
         vs_file_read(ip, 1 << 20, &data, &len, NULL);
+        sscanf(data, "vsnap-index 3 %zu", &snap_end);
         f = fopen(ip, "w");
-        fwrite(data, 1, len - 5, f);
+        fwrite(data, 1, snap_end > 5 ? snap_end - 5 : 0, f);
         fclose(f);
         free(data);
     }
@@ -601,7 +610,7 @@ test_index(vs_store *st)
         char *rest;
 
         vs_file_read(ip, 1 << 20, &data, &len, NULL);
-        sscanf(data, "vsnap-index 2 %lld", &m);
+        sscanf(strstr(data, "\n= ") + 1, "= %lld", &m);
         x = m;
         /* s2's line gets file mtime x; everything else as written */
         line = strstr(data, "\ns2\t");
@@ -1344,8 +1353,9 @@ test_damaged(vs_store *st)
 
         vs_file_read(p, 1 << 20, &data, NULL, NULL);
         ok(data && strstr(data, "\n\ta\\x01b.xml\t"), "the index escapes the bad name");
-        ok(data && strncmp(data, "vsnap-index 2 ", 14) == 0 && strstr(data, " 2 5\n"),
-           "the index header counts 2 snapshots and 5 damaged files");
+        ok(data && strncmp(data, "vsnap-index 3 ", 14) == 0 && strstr(data, "\n= ") &&
+           strstr(strstr(data, "\n= "), " 2 5 "),
+           "the index's commit record counts 2 snapshots and 5 damaged files");
         free(data);
     }
     free(p);
@@ -1555,8 +1565,8 @@ test_seq(vs_store *st)
     free(s);
     p = path_in("sq0", "index");
     vs_file_read(p, 1 << 20, &data, NULL, NULL);
-    ok(data && strstr(data, "\nalpha\troot\t5000\tshutoff\t--\t") && strstr(data, "\t3\n"),
-       "the index carries the number");
+    ok(data && strstr(data, "\nalpha\troot\t5000\tshutoff\t--\t") && strstr(data, "\t3\t0\t0\n"),
+       "the index carries the number (and the counts of children and descendants)");
     free(data);
     data = NULL;
     unlink(p);
@@ -1605,6 +1615,227 @@ test_seq(vs_store *st)
 }
 
 /* ---- journal and overlay registry ------------------------------------ */
+
+/* Whether another opening of `dom`'s lock file could take it now. */
+static bool
+lock_free(const char *dom)
+{
+    char *lp = path_in(dom, "lock");
+    int fd = open(lp, O_RDONLY | O_CLOEXEC);
+    bool yes = fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0;
+
+    if (fd >= 0)
+        close(fd);
+    free(lp);
+    return yes;
+}
+
+/* A held store keeps what a command string opens: the lock, the tree (kept
+ * linked as snapshots are added), the index (written once, at the release);
+ * define and undefine still take the domain over. */
+static void
+test_hold(vs_store *st)
+{
+    vs_domain_def *def = mkdom("hd", "77777777-2222-3333-4444-5555555555a0");
+    char *ip = path_in("hd", "index"), *kept, *fresh, *fp;
+    vs_dom *d, *e;
+    vs_error err;
+    struct stat sb;
+    int wait = st->lock_wait;
+
+    vs_error_clear(&err);
+    ok(vs_store_define(st, def, NULL, &err) == 0, "hold: define (%s)", err.msg);
+    vs_store_hold(st);
+    d = vs_dom_open(st, "hd", VS_LOCK_EXCLUSIVE, &err);
+    ok(d && put_snap(d, "a", NULL, 10, "shutoff", false) == 0 &&
+       put_snap(d, "b", "a", 20, "shutoff", false) == 0 &&
+       put_snap(d, "c", "a", 20, "shutoff", false) == 0 &&
+       put_snap(d, "d", "c", 5, "shutoff", false) == 0 &&
+       put_snap(d, "b", "a", 20, "shutoff", true) == 0, "hold: snapshots written");
+    vs_dom_close(d);
+    ok(stat(ip, &sb) < 0, "hold: the index waits for the release");
+    ok(!lock_free("hd"), "hold: the lock stays between commands");
+    e = vs_dom_open(st, "hd", VS_LOCK_SHARED, &err);
+    ok(e == d, "hold: the next command gets the same opening");
+    vs_dom_close(e);
+    kept = topo_str(st, "hd");
+    vs_store_release(st);
+    ok(stat(ip, &sb) == 0 && lock_free("hd"), "hold: released: index written, lock free");
+    fresh = topo_str(st, "hd");
+    is_str(kept, fresh, "hold: the tree kept linked is the tree read again");
+    free(kept);
+    free(fresh);
+
+    /* undefine and define in the middle of a string */
+    st->lock_wait = 0;
+    vs_store_hold(st);
+    d = vs_dom_open(st, "hd", VS_LOCK_EXCLUSIVE, &err);
+    vs_dom_close(d);
+    vs_error_clear(&err);
+    ok(vs_store_undefine(st, "hd", true, &err) == 0, "hold: undefine takes a kept domain (%s)",
+       err.msg);
+    ok(vs_dom_open(st, "hd", VS_LOCK_SHARED, &err) == NULL && err.code == VS_ERR_NO_DOMAIN,
+       "hold: ... and it is gone");
+    vs_error_clear(&err);
+    ok(vs_store_define(st, def, NULL, &err) == 0, "hold: define again (%s)", err.msg);
+    d = vs_dom_open(st, "hd", VS_LOCK_EXCLUSIVE, &err);
+    vs_dom_close(d);
+    vs_error_clear(&err);
+    ok(vs_store_define(st, def, NULL, &err) == 0, "hold: define over a kept domain (%s)", err.msg);
+    vs_store_release(st);
+    st->lock_wait = wait;
+    fp = path_in("hd", "snapshots");
+    ok(stat(fp, &sb) < 0, "hold: the new domain has no snapshots");
+    free(fp);
+    vs_store_undefine(st, "hd", true, NULL);
+    vs_domain_def_free(def);
+    free(ip);
+}
+
+/* Every snapshot's brief and the names with a few prefixes, as the index
+ * gives them without the tree, against the tree's: one line per snapshot. */
+static char *
+briefs(vs_store *st, const char *dom, bool from_tree)
+{
+    static const char *const prefixes[] = { "", "b", "c1", "zz" };
+    vs_dom *d = vs_dom_open(st, dom, VS_LOCK_SHARED, NULL);
+    vs_snap_tree *t;
+    vs_buf b = VS_BUF_INIT;
+    char **names = NULL;
+    size_t i, k;
+
+    if (!d)
+        return vs_xstrdup("(open failed)");
+    /* the names from a separate opening, so that no tree is loaded yet */
+    {
+        vs_dom *o = vs_dom_open(st, dom, VS_LOCK_SHARED, NULL);
+
+        if (o && !from_tree)
+            vs_dom_snapshot_names(o, "", &names, NULL);
+        vs_dom_close(o);
+    }
+    if (from_tree || !names) {
+        vs_strv_free(names);
+        names = NULL;
+        t = vs_dom_tree(d, NULL);
+        names = vs_xcalloc(t ? t->n + 1 : 1, sizeof(*names));
+        for (i = 0; t && i < t->n; i++)
+            names[i] = vs_xstrdup(t->e[i].name);
+        qsort(names, vs_strv_len(names), sizeof(*names), cmp_name_str);
+    }
+    for (i = 0; names[i]; i++) {
+        vs_snap_brief br;
+        int r = vs_dom_snapshot_brief(d, names[i], &br, NULL);
+
+        vs_buf_addf(&b, "%s:%d:%s:%zu:%zu:%d%d\n", names[i], r, br.e.parent ? br.e.parent : "-",
+                    br.nchildren, br.ndescendants, br.has_parent, br.current);
+    }
+    for (k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
+        char **pn = NULL;
+
+        vs_dom_snapshot_names(d, prefixes[k], &pn, NULL);
+        vs_buf_addf(&b, "[%s]", prefixes[k]);
+        for (i = 0; pn && pn[i]; i++)
+            vs_buf_addf(&b, " %s", pn[i]);
+        vs_buf_addc(&b, '\n');
+        vs_strv_free(pn);
+    }
+    if (!from_tree)
+        vs_buf_addf(&b, "(tree loaded: %d)\n", d->tree != NULL);
+    vs_strv_free(names);
+    vs_dom_close(d);
+    return vs_buf_steal(&b);
+}
+
+static long long
+file_size(const char *path)
+{
+    struct stat sb;
+
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* The index is appended to for the changes of a command and read without
+ * loading the tree for one snapshot: what it answers is what the tree says,
+ * after every kind of change. */
+static void
+test_index_append(vs_store *st)
+{
+    vs_domain_def *def = mkdom("ix", "77777777-2222-3333-4444-5555555555b0");
+    char *ip = path_in("ix", "index"), *a, *b;
+    vs_dom *d;
+    vs_error err;
+    long long before;
+    int step;
+
+    vs_error_clear(&err);
+    vs_store_define(st, def, NULL, &err);
+    vs_domain_def_free(def);
+    d = vs_dom_open(st, "ix", VS_LOCK_EXCLUSIVE, &err);
+    put_snap(d, "a", NULL, 1, "shutoff", false);
+    put_snap(d, "b1", "a", 2, "shutoff", false);
+    put_snap(d, "b2", "a", 3, "shutoff", false);
+    put_snap(d, "c1", "b1", 4, "shutoff", false);
+    put_snap(d, "c2", "b1", 5, "shutoff", false);
+    put_snap(d, "d1", "c1", 6, "shutoff", false);
+    vs_dom_set_current(d, "c1", &err);
+    vs_dom_close(d);
+    settle(st, "ix");
+    for (step = 0; step < 7; step++) {
+        before = file_size(ip);
+        d = vs_dom_open(st, "ix", VS_LOCK_EXCLUSIVE, &err);
+        vs_dom_tree(d, &err);
+        switch (step) {
+        case 0: put_snap(d, "e1", "d1", 7, "shutoff", false); break;            /* a leaf, deep */
+        case 1: put_snap(d, "b3", "a", 8, "running", false); break;             /* a leaf, high */
+        case 2: put_snap(d, "c2", "b2", 5, "shutoff", false); break;            /* moved */
+        case 3: vs_dom_remove_snapshot(d, "e1", &err); break;                    /* a leaf gone */
+        case 4: put_snap(d, "d1", "b1", 6, "shutoff", true); break;            /* moved up */
+        case 5: vs_dom_remove_snapshot(d, "c1", &err); break;                    /* childless now */
+        case 6: put_snap(d, "c1", "b3", 9, "shutoff", false); break;            /* back, elsewhere */
+        }
+        vs_dom_close(d);
+        ok(file_size(ip) > before, "index append %d: the index grew (%lld -> %lld)", step, before,
+           file_size(ip));
+        a = briefs(st, "ix", false);
+        b = briefs(st, "ix", true);
+        ok(strstr(a, "(tree loaded: 0)") != NULL, "index append %d: answered without the tree", step);
+        *strstr(a, "(tree loaded:") = '\0';
+        is_str(a, b, "index append %d: the index answers as the tree does", step);
+        free(a);
+        free(b);
+    }
+    {
+        char *data = NULL;
+        size_t len = 0;
+
+        vs_file_read(ip, 1 << 20, &data, &len, NULL);
+        ok(data && strstr(data, "\n+c1\tb3\t9\t") && strstr(data, "\n-e1\n"),
+           "the changes are appended lines");
+        free(data);
+    }
+
+    /* a transaction cut short (a crash while appending) is not trusted */
+    {
+        FILE *f = fopen(ip, "a");
+
+        fputs("+zz\ta\t1\tshutoff\t--\t1\t1\t1\t0\t0\n", f);
+        fclose(f);
+    }
+    a = briefs(st, "ix", false);
+    ok(strstr(a, "\nzz:") == NULL && strstr(a, "[zz]\n"), "a transaction without its commit record is ignored");
+    free(a);
+    /* a damaged index: the tree decides */
+    write_raw(ip, "vsnap-index 3 000000000040 000000000099\nbroken\n");
+    a = briefs(st, "ix", false);
+    b = briefs(st, "ix", true);
+    *strstr(a, "(tree loaded:") = '\0';
+    is_str(a, b, "a damaged index: the answers come from the tree");
+    free(a);
+    free(b);
+    vs_store_undefine(st, "ix", true, NULL);
+    free(ip);
+}
 
 static void
 test_journal_registry(vs_store *st)
@@ -1692,6 +1923,8 @@ main(void)
     test_links(st);
     test_damaged(st);
     test_seq(st);
+    test_hold(st);
+    test_index_append(st);
 
     vs_store_free(st);
     rm_rf(base);

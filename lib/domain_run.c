@@ -841,7 +841,19 @@ vs_domain_shutdown(vs_dom *d, int timeout_s, void (*requested)(void *opaque), vo
 }
 
 int
-vs_domain_destroy(vs_dom *d, vs_error *err)
+vs_domain_record_state(vs_dom *d, vs_run_state st, const char *reason, vs_error *err)
+{
+    vs_run_info info;
+    vs_error ignore;
+
+    vs_error_clear(&ignore);
+    if (probe(d, &info, NULL, false, &ignore) < 0)
+        info.pid = -1;
+    return state_write(d, st, reason, st == VS_RUN_SHUTOFF ? -1 : info.pid, err);
+}
+
+static int
+destroy(vs_dom *d, const char *reason, bool must_run, vs_error *err)
 {
     vs_run_info info;
     char *pidpath;
@@ -862,8 +874,11 @@ vs_domain_destroy(vs_dom *d, vs_error *err)
         runtime_clear(&rt);
         return -1;
     }
-    if (info.state == VS_RUN_SHUTOFF)
-        return vs_error_set(err, VS_ERR_OPERATION_INVALID, NOT_RUNNING);
+    if (info.state == VS_RUN_SHUTOFF) {
+        if (must_run)
+            return vs_error_set(err, VS_ERR_OPERATION_INVALID, NOT_RUNNING);
+        return state_write(d, VS_RUN_SHUTOFF, reason, -1, err);
+    }
     pidpath = run_file(d, "pid");
     rc = kill_qemu(info.pid, pidpath);
     free(pidpath);
@@ -872,7 +887,19 @@ vs_domain_destroy(vs_dom *d, vs_error *err)
                             "QEMU of domain '%s' (pid %ld) did not exit after SIGKILL",
                             d->name, (long)info.pid);
     run_cleanup(d);
-    return state_write(d, VS_RUN_SHUTOFF, "destroyed", -1, err);
+    return state_write(d, VS_RUN_SHUTOFF, reason, -1, err);
+}
+
+int
+vs_domain_destroy(vs_dom *d, vs_error *err)
+{
+    return destroy(d, "destroyed", true, err);
+}
+
+int
+vs_domain_stop(vs_dom *d, const char *reason, vs_error *err)
+{
+    return destroy(d, reason, false, err);
 }
 
 int

@@ -133,4 +133,5 @@ const vs_executor vs_exec_file = {
     .run_group = NULL,
     .undo = undo,
     .observe = observe,
+    .finish = NULL,
 };

@@ -541,10 +541,25 @@ vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
         return -1;
     if (!(flags & VS_MODEL_IMAGES))
         return 0;
-    /* qemu-img must not touch images a running QEMU holds (live plans are
-     * their own steps) */
-    if (vs_domain_require_inactive(d, err) < 0)
-        return -1;
+    /* qemu-img must not touch images a running QEMU holds: a plan for a
+     * running domain is made knowing it (VS_MODEL_LIVE), others refuse */
+    if (!(flags & VS_MODEL_LIVE)) {
+        if (vs_domain_require_inactive(d, err) < 0)
+            return -1;
+    } else {
+        if (vs_domain_run_info(d, &m->run, err) < 0)
+            return -1;
+        if (m->run.state != VS_RUN_SHUTOFF) {
+            m->live = true;
+            if (!(m->live_dom = vs_domain_live_def(d, err)))
+                return -1;
+            /* its images too, with their chains */
+            for (size_t i = 0; i < m->live_dom->ndisks; i++)
+                if (vs_disk_is_local(&m->live_dom->disks[i]))
+                    vs_graph_add(&m->g, m->live_dom->disks[i].source,
+                                 m->live_dom->disks[i].format);
+        }
+    }
     m->images = true;
     vs_model_refs_initial(m);
     if (vs_graph_close_chains(&m->g, true, err) < 0)
@@ -555,6 +570,38 @@ vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
         return -1;
     spread_foreign(&m->g);
     vs_model_recount(m);
+    return 0;
+}
+
+int
+vs_model_qemu_holds(const vs_model *m, const char *path, const char **target)
+{
+    size_t i;
+    int depth;
+    long k;
+
+    if (!m->live || !m->live_dom || !path)
+        return 0;
+    for (i = 0; i < m->live_dom->ndisks; i++) {
+        const vs_domain_disk *dd = &m->live_dom->disks[i];
+
+        if (!vs_disk_is_local(dd))
+            continue;
+        if (vs_same_image(dd->source, path)) {
+            if (target)
+                *target = dd->target;
+            return 1;
+        }
+        k = vs_graph_find(&m->g, dd->source);
+        for (depth = 0; k >= 0 && m->g.v[k].backing && depth < 256; depth++) {
+            k = vs_graph_find(&m->g, m->g.v[k].backing);
+            if (k >= 0 && vs_same_image(m->g.v[k].path, path)) {
+                if (target)
+                    *target = dd->target;
+                return 2;
+            }
+        }
+    }
     return 0;
 }
 
@@ -589,6 +636,7 @@ vs_model_release(vs_model *m)
     free(m->snaps);
     vs_graph_clear(&m->g);
     vs_domain_def_free(m->dom);
+    vs_domain_def_free(m->live_dom);
     free(m->dom_text);
     vs_strv_free(m->registry);
     free(m->current);

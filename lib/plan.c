@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "mem.h"
 #include "plan.h"
 
 #define IMG VS_MECH_QEMU_IMG
 #define FIL VS_MECH_FILE
 #define STO VS_MECH_STORE
+#define QMP VS_MECH_QMP
 
 /*
  *                  name             mech undo replay                   data  qemu  final group needs / undo_needs
@@ -45,6 +48,20 @@ const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
         0, VS_SF_OLD },
     [VS_STEP_WRITE_REGISTRY] = { "write-registry", STO, true, VS_REPLAY_SAME, false, false, false, false,
         VS_SF_TEXT, VS_SF_OLD },
+    [VS_STEP_VM_PAUSE] = { "vm-pause", QMP, true, VS_REPLAY_SAME, false, true, false, false,
+        0, VS_SF_OLD },
+    [VS_STEP_VM_RESUME] = { "vm-resume", QMP, false, VS_REPLAY_SAME, false, true, true, false,
+        VS_SF_NAME, 0 },
+    [VS_STEP_VM_SAVE] = { "vm-snapshot-save", QMP, true, VS_REPLAY_NEVER, false, true, false, false,
+        VS_SF_NAME | VS_SF_PATH | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_LOAD] = { "vm-snapshot-load", QMP, false, VS_REPLAY_SAME, true, true, false, false,
+        VS_SF_NAME | VS_SF_PATH | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_TAG_DELETE] = { "vm-snapshot-delete", QMP, false, VS_REPLAY_SAME, false, true, false, false,
+        VS_SF_NAME | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_START] = { "vm-start", QMP, true, VS_REPLAY_SAME, false, true, false, false,
+        VS_SF_NAME, 0 },
+    [VS_STEP_VM_STOP] = { "vm-stop", QMP, false, VS_REPLAY_SAME, false, true, false, false,
+        VS_SF_NAME, 0 },
 };
 
 const vs_step_kind_info *
@@ -281,6 +298,95 @@ vs_plan_write_registry(vs_plan *p, const char *text, const char *old_text, const
     return s;
 }
 
+char *
+vs_vm_disks_format(const vs_vm_disk *disks, size_t n)
+{
+    json_object *a = json_object_new_array();
+    char *text;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "target", json_object_new_string(disks[i].target));
+        json_object_object_add(o, "image", json_object_new_string(disks[i].image));
+        json_object_array_add(a, o);
+    }
+    text = vs_xstrdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+    json_object_put(a);
+    return text;
+}
+
+void
+vs_vm_disks_free(vs_vm_disk *disks, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(disks[i].target);
+        free(disks[i].image);
+    }
+    free(disks);
+}
+
+int
+vs_vm_disks_parse(const char *text, vs_vm_disk **disks, size_t *n)
+{
+    json_object *a = text ? json_tokener_parse(text) : NULL;
+    vs_vm_disk *v = NULL;
+    size_t i, len;
+
+    *disks = NULL;
+    *n = 0;
+    if (!a || !json_object_is_type(a, json_type_array)) {
+        json_object_put(a);
+        return -1;
+    }
+    len = json_object_array_length(a);
+    v = vs_xcalloc(len + 1, sizeof(*v));
+    for (i = 0; i < len; i++) {
+        json_object *o = json_object_array_get_idx(a, i), *t, *im;
+
+        if (!o || !json_object_object_get_ex(o, "target", &t) ||
+            !json_object_object_get_ex(o, "image", &im) ||
+            !json_object_is_type(t, json_type_string) || !json_object_is_type(im, json_type_string)) {
+            vs_vm_disks_free(v, i);
+            json_object_put(a);
+            return -1;
+        }
+        v[i].target = vs_xstrdup(json_object_get_string(t));
+        v[i].image = vs_xstrdup(json_object_get_string(im));
+    }
+    json_object_put(a);
+    *disks = v;
+    *n = len;
+    return 0;
+}
+
+vs_step *
+vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why)
+{
+    vs_step *s = add(p, kind, why);
+
+    if (kind == VS_STEP_VM_PAUSE)
+        s->old_name = vs_xstrdup(reason);
+    else
+        s->name = vs_xstrdup(reason);
+    return s;
+}
+
+vs_step *
+vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag, const char *vmstate_image,
+                const vs_vm_disk *disks, size_t n, const char *why)
+{
+    vs_step *s = add(p, kind, why);
+
+    s->name = vs_xstrdup(tag);
+    s->path = vs_xstrdup(vmstate_image);
+    s->text = vs_vm_disks_format(disks, n);
+    return s;
+}
+
 vs_step *
 vs_plan_add_copy(vs_plan *p, const vs_step *src)
 {
@@ -477,6 +583,37 @@ vs_step_format(const vs_step *s, vs_buf *b)
         break;
     case VS_STEP_WRITE_REGISTRY:
         vs_buf_add(b, "metadata: write the list of overlays vsnap made");
+        break;
+    case VS_STEP_VM_PAUSE:
+        vs_buf_add(b, "QEMU: pause the guest");
+        break;
+    case VS_STEP_VM_RESUME:
+        vs_buf_add(b, "QEMU: resume the guest");
+        break;
+    case VS_STEP_VM_SAVE:
+    case VS_STEP_VM_LOAD:
+    case VS_STEP_VM_TAG_DELETE: {
+        vs_vm_disk *disks;
+        size_t n, i;
+
+        vs_buf_addf(b, "QEMU: internal snapshot '%s' %s", s->name,
+                    s->kind == VS_STEP_VM_SAVE ? "taken of" :
+                    s->kind == VS_STEP_VM_LOAD ? "loaded into" : "deleted from");
+        if (vs_vm_disks_parse(s->text, &disks, &n) == 0) {
+            for (i = 0; i < n; i++)
+                vs_buf_addf(b, "%s %s (%s)", i ? "," : "", disks[i].target, disks[i].image);
+            vs_vm_disks_free(disks, n);
+        }
+        if (s->kind != VS_STEP_VM_TAG_DELETE && s->path)
+            vs_buf_addf(b, ", memory state %s %s", s->kind == VS_STEP_VM_SAVE ? "in" : "from",
+                        s->path);
+        break;
+    }
+    case VS_STEP_VM_START:
+        vs_buf_add(b, "QEMU: start the domain, paused");
+        break;
+    case VS_STEP_VM_STOP:
+        vs_buf_add(b, "QEMU: stop the domain");
         break;
     case VS_STEP_KIND_COUNT:
         vs_buf_add(b, "?");

@@ -18,6 +18,7 @@ typedef enum vs_mechanism {
     VS_MECH_QEMU_IMG = 0,   /* qemu-img on an image nobody has open */
     VS_MECH_FILE,           /* plain file operations on image files */
     VS_MECH_STORE,          /* the domain's metadata, through the store */
+    VS_MECH_QMP,            /* the domain's running QEMU, over QMP (exec_qmp.c) */
     VS_MECH_COUNT
 } vs_mechanism;
 
@@ -36,6 +37,20 @@ typedef enum vs_step_kind {
     VS_STEP_WRITE_DOMAIN,     /* metadata: the domain definition becomes `text` */
     VS_STEP_SET_CURRENT,      /* metadata: the current snapshot becomes `name` (NULL: none) */
     VS_STEP_WRITE_REGISTRY,   /* metadata: the overlay registry becomes `text` ("" none) */
+    /* The running QEMU. `text` of the image steps lists the disks they act on
+     * (vs_vm_disks_format): each disk's target and the image QEMU has open
+     * for it, the node being found again at run time by both. */
+    VS_STEP_VM_PAUSE,         /* stop the vCPUs (`old_name`: the reason recorded before) */
+    VS_STEP_VM_RESUME,        /* cont, recorded as running for reason `name` */
+    VS_STEP_VM_SAVE,          /* snapshot-save job: tag `name` in every disk of `text`, the
+                               * memory state in image `path` */
+    VS_STEP_VM_LOAD,          /* snapshot-load job: tag `name` of every disk of `text`, the
+                               * memory state from image `path`; paused for reason "from
+                               * snapshot" afterwards */
+    VS_STEP_VM_TAG_DELETE,    /* snapshot-delete job: tag `name` from every disk of `text` */
+    VS_STEP_VM_START,         /* start QEMU paused from the domain definition (`name`: the
+                               * reason recorded) */
+    VS_STEP_VM_STOP,          /* end QEMU, recorded as shut off for reason `name` */
     VS_STEP_KIND_COUNT
 } vs_step_kind;
 
@@ -163,6 +178,27 @@ vs_step *vs_plan_set_current(vs_plan *p, const char *name, const char *old_name,
                              const char *why);
 vs_step *vs_plan_write_registry(vs_plan *p, const char *text, const char *old_text,
                                 const char *why);
+/* A disk of the running QEMU, as the VM image steps name it: its target
+ * ("vda") and the image QEMU has open for it (its active layer). */
+typedef struct vs_vm_disk {
+    char *target;
+    char *image;
+} vs_vm_disk;
+
+/* The `text` of a VM image step for these disks (caller frees), and back:
+ * -1 when text is no such list; *disks is the caller's (vs_vm_disks_free). */
+char *vs_vm_disks_format(const vs_vm_disk *disks, size_t n);
+int vs_vm_disks_parse(const char *text, vs_vm_disk **disks, size_t *n);
+void vs_vm_disks_free(vs_vm_disk *disks, size_t n);
+
+/* VM_PAUSE, VM_RESUME, VM_START, VM_STOP: `reason` is what the state is
+ * recorded with (VM_PAUSE: the reason before, which its undo puts back). */
+vs_step *vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why);
+/* VM_SAVE, VM_LOAD, VM_TAG_DELETE of internal snapshot `tag` on disks (the
+ * memory state in / from vmstate_image; NULL for a delete). */
+vs_step *vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag,
+                         const char *vmstate_image, const vs_vm_disk *disks, size_t n,
+                         const char *why);
 /* A copy of step s (from another plan) appended. */
 vs_step *vs_plan_add_copy(vs_plan *p, const vs_step *s);
 /* A line for people about the plan (what it keeps and why), once each. */

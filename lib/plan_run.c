@@ -15,7 +15,19 @@ static const vs_executor *const executors[VS_MECH_COUNT] = {
     [VS_MECH_QEMU_IMG] = &vs_exec_qemu_img,
     [VS_MECH_FILE] = &vs_exec_file,
     [VS_MECH_STORE] = &vs_exec_store,
+    [VS_MECH_QMP] = &vs_exec_qmp,
 };
+
+/* The run of a plan ended: every executor drops what it kept open. */
+static void
+finish(vs_exec_ctx *x)
+{
+    size_t i;
+
+    for (i = 0; i < VS_MECH_COUNT; i++)
+        if (executors[i] && executors[i]->finish)
+            executors[i]->finish(x);
+}
 
 const vs_executor *
 vs_executor_for(vs_step_kind kind)
@@ -177,7 +189,8 @@ writes_images(const vs_step *s)
 {
     const vs_step_kind_info *k = vs_step_info(s->kind);
 
-    return k->mech == VS_MECH_QEMU_IMG || (k->mech == VS_MECH_FILE && k->changes_data);
+    return k->mech == VS_MECH_QEMU_IMG || k->mech == VS_MECH_QMP ||
+           (k->mech == VS_MECH_FILE && k->changes_data);
 }
 
 /*
@@ -332,7 +345,7 @@ int
 vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
 {
     vs_journal_state st;
-    vs_exec_ctx x = { d, p, NULL };
+    vs_exec_ctx x = { d, p, NULL, NULL };
     size_t i, g;
     int ret = -1;
 
@@ -385,6 +398,7 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
     }
     ret = clear_journal(d, err);
  out:
+    finish(&x);
     vs_journal_state_clear(&st);
     return ret;
 }
@@ -442,7 +456,7 @@ vs_plan_repair(vs_dom *d, vs_buf *report, vs_error *err)
 {
     vs_journal_state st;
     vs_plan *p;
-    vs_exec_ctx x = { d, NULL, report };
+    vs_exec_ctx x = { d, NULL, report, NULL };
     char *what;
     int ret = -1;
 
@@ -485,6 +499,7 @@ vs_plan_repair(vs_dom *d, vs_buf *report, vs_error *err)
     set_failure(&st, err);
     journal_put(d, p, &st, NULL);
  out:
+    finish(&x);
     free(what);
     vs_journal_state_clear(&st);
     vs_plan_free(p);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "live_plan.h"
 #include "mem.h"
 #include "model.h"
 #include "path.h"
@@ -283,7 +284,7 @@ vs_snapshot_delete_set(vs_dom *d, char *const *targets, unsigned flags, vs_plan 
         load = involved(d, names);
         if (vs_model_load_some(&m, d, load, err) < 0)
             goto out;
-    } else if (vs_model_load(&m, d, VS_MODEL_IMAGES, err) < 0) {
+    } else if (vs_model_load(&m, d, VS_MODEL_IMAGES | VS_MODEL_LIVE, err) < 0) {
         goto out;
     }
     if (check_metadata_writable(d, err) < 0)
@@ -291,6 +292,9 @@ vs_snapshot_delete_set(vs_dom *d, char *const *targets, unsigned flags, vs_plan 
     p = vs_plan_new(metadata_only ? "snapshot-delete --metadata" : "snapshot-delete", d->name,
                     m.dom->uuid, targets[0] && !targets[1] ? targets[0] : NULL);
     if (vs_delete_plan_model(&m, names, flags, p, err) < 0)
+        goto out;
+    /* a running domain: what QEMU holds changes through QEMU */
+    if (vs_live_adapt(&m, p, err) < 0)
         goto out;
     ret = vs_plan_run_or_dry(p, d, dry, err);
     p = NULL;

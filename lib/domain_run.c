@@ -960,6 +960,28 @@ vs_domain_live_def(vs_dom *d, vs_error *err)
     return vs_domain_def_copy(pers);
 }
 
+int
+vs_domain_live_def_save(vs_dom *d, const vs_domain_def *def, vs_error *err)
+{
+    char *path = run_file(d, "domain.xml");
+    vs_buf xml = VS_BUF_INIT;
+    vs_run_info info;
+    int ret = 0;
+
+    if (probe(d, &info, NULL, false, err) < 0) {
+        free(path);
+        return -1;
+    }
+    if (!info.attached && info.state != VS_RUN_SHUTOFF && vs_file_exists(path)) {
+        vs_domain_def_format(&xml, def, 0, true, NULL);
+        vs_buf_addc(&xml, '\n');
+        ret = vs_file_write_atomic(path, xml.data, xml.len, 0600, err);
+        vs_buf_reset(&xml);
+    }
+    free(path);
+    return ret;
+}
+
 vs_qmp *
 vs_domain_agent(vs_dom *d, int timeout_ms, vs_error *err)
 {

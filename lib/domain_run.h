@@ -125,6 +125,12 @@ int vs_domain_stop(vs_dom *d, const char *reason, vs_error *err);
  * one that is shut off: its persistent definition. */
 vs_domain_def *vs_domain_live_def(vs_dom *d, vs_error *err);
 
+/* Record def as the definition the running domain's QEMU now runs (after
+ * vsnap moved its disks onto overlays, or back): <domain>/run/domain.xml,
+ * atomically. Nothing to do for a domain vsnap did not start, or one that
+ * is shut off. */
+int vs_domain_live_def_save(vs_dom *d, const vs_domain_def *def, vs_error *err);
+
 /* <domain>/run (caller frees). */
 char *vs_domain_run_dir(const vs_dom *d);
 

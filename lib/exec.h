@@ -70,8 +70,11 @@ int vs_exec_image_has_tag(const char *image, const char *tag, vs_error *err);
  * compares only its device and inode with what the plan recorded. */
 bool vs_exec_changed_by_plan(const vs_exec_ctx *x, const vs_step *s);
 
-/* qemu-img create of an overlay, then made private (0600) and durable (the
- * file and its directory synced) before anything names it. */
+/* A new image made private (0600, as libvirt makes snapshot images) and
+ * durable (the file and its directory synced) before anything names it. */
+int vs_exec_settle_image(const char *path, vs_error *err);
+
+/* qemu-img create of an overlay, then settled as above. */
 int vs_exec_create_image(const char *path, const char *fmt, const char *backing,
                          const char *backing_fmt, vs_error *err);
 

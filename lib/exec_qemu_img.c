@@ -80,8 +80,8 @@ vs_exec_image_has_tag(const char *image, const char *tag, vs_error *err)
 /* A new image is durable before anything names it: the file and the entry
  * in its directory are synced, and it is private (0600, as libvirt makes
  * snapshot images; qemu-img follows the umask). */
-static int
-settle_new_image(const char *path, vs_error *err)
+int
+vs_exec_settle_image(const char *path, vs_error *err)
 {
     struct stat sb;
     char *dir;
@@ -114,7 +114,7 @@ vs_exec_create_image(const char *path, const char *fmt, const char *backing,
 {
     if (vs_qemu_img_create_overlay(path, fmt, backing, backing_fmt, err) < 0)
         return -1;
-    return settle_new_image(path, err);
+    return vs_exec_settle_image(path, err);
 }
 
 static int
@@ -192,7 +192,7 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
     free(jobs);
     for (i = 0; ret == 0 && i < n; i++)
         if (steps[i]->kind == VS_STEP_CREATE_IMAGE)
-            ret = settle_new_image(steps[i]->path, err);
+            ret = vs_exec_settle_image(steps[i]->path, err);
     return ret;
 }
 

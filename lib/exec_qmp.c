@@ -10,8 +10,13 @@
  * was killed still leaves the images as the plan says. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -19,6 +24,7 @@
 #include "exec.h"
 #include "image_id.h"
 #include "mem.h"
+#include "path.h"
 #include "qemu_img.h"
 #include "qmp.h"
 
@@ -28,12 +34,43 @@
 #define JOB_SAVE    "snapshot-save"
 #define JOB_LOAD    "snapshot-load"
 #define JOB_DELETE  "snapshot-delete"
+#define JOB_CREATE  "create"
+#define JOB_COMMIT  "commit"
 #define JOB_PREFIX  "vsnap-"
 
 /* How long QEMU may take: writing or reading the guest's memory state
  * scales with its RAM; a delete only rewrites snapshot tables. */
 #define SAVE_TIMEOUT_MS    (60 * 60 * 1000)
 #define DELETE_TIMEOUT_MS  (10 * 60 * 1000)
+#define CREATE_TIMEOUT_MS  (60 * 1000)
+/* a commit copies what the guest wrote since: as long as the data needs */
+#define COMMIT_TIMEOUT_MS  (24 * 60 * 60 * 1000)
+/* the guest agent: a freeze waits for the guest to flush its file systems,
+ * 60 s unless $VSNAP_AGENT_TIMEOUT (seconds) says otherwise */
+#define AGENT_CONNECT_MS   10000
+#define FREEZE_TIMEOUT_MS  agent_timeout_ms(60000)
+#define THAW_TIMEOUT_MS    agent_timeout_ms(10000)
+
+static int
+agent_timeout_ms(int dflt)
+{
+    const char *v = getenv("VSNAP_AGENT_TIMEOUT");
+    char *end;
+    long s;
+
+    if (!v || !*v)
+        return dflt;
+    s = strtol(v, &end, 10);
+    return *end || s <= 0 || s > 24 * 3600 ? dflt : (int)(s * 1000);
+}
+
+static char *
+job_id(const char *what)
+{
+    static unsigned serial;
+
+    return vs_xasprintf(JOB_PREFIX "%s-%u", what, ++serial);
+}
 
 /* ---- the connection ---------------------------------------------------------- */
 
@@ -129,7 +166,9 @@ typedef struct dev {
     char *node;        /* the format node of its active layer */
     char *file;        /* that layer's image */
     bool ro;
+    unsigned long long vsize;  /* its virtual size */
     char **tags;       /* its internal snapshots (NULL-terminated, never NULL) */
+    char **vm_tags;    /* ... those with a memory state in it */
 } dev;
 
 static void
@@ -142,6 +181,7 @@ devs_free(dev *v, size_t n)
         free(v[i].node);
         free(v[i].file);
         vs_strv_free(v[i].tags);
+        vs_strv_free(v[i].vm_tags);
     }
     free(v);
 }
@@ -185,7 +225,7 @@ query_devs(vs_qmp *q, dev **out, size_t *nout, vs_error *err)
     n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
     v = vs_xcalloc(n + 1, sizeof(*v));
     for (i = 0; i < n; i++) {
-        json_object *b = json_object_array_get_idx(r, i), *in, *ro, *img, *snaps;
+        json_object *b = json_object_array_get_idx(r, i), *in, *ro, *img = NULL, *snaps;
         char *target = qdev_target(str_of(b, "qdev"));
         size_t j, ns;
 
@@ -198,15 +238,26 @@ query_devs(vs_qmp *q, dev **out, size_t *nout, vs_error *err)
         v[k].file = vs_xstrdup(str_of(in, "file"));
         v[k].ro = json_object_object_get_ex(in, "ro", &ro) && json_object_get_boolean(ro);
         v[k].tags = vs_xcalloc(1, sizeof(char *));
-        if (json_object_object_get_ex(in, "image", &img) &&
-            json_object_object_get_ex(img, "snapshots", &snaps) &&
+        v[k].vm_tags = vs_xcalloc(1, sizeof(char *));
+        if (json_object_object_get_ex(in, "image", &img)) {
+            json_object *vs;
+
+            if (json_object_object_get_ex(img, "virtual-size", &vs))
+                v[k].vsize = (unsigned long long)json_object_get_int64(vs);
+        }
+        if (img && json_object_object_get_ex(img, "snapshots", &snaps) &&
             json_object_is_type(snaps, json_type_array)) {
             ns = json_object_array_length(snaps);
             for (j = 0; j < ns; j++) {
-                const char *t = str_of(json_object_array_get_idx(snaps, j), "name");
+                json_object *sn = json_object_array_get_idx(snaps, j), *sz;
+                const char *t = str_of(sn, "name");
 
-                if (t)
-                    vs_strv_push(&v[k].tags, t);
+                if (!t)
+                    continue;
+                vs_strv_push(&v[k].tags, t);
+                if (json_object_object_get_ex(sn, "vm-state-size", &sz) &&
+                    json_object_get_int64(sz) > 0)
+                    vs_strv_push(&v[k].vm_tags, t);
             }
         }
         k++;
@@ -229,14 +280,135 @@ dev_find(const dev *v, size_t n, const char *target)
 }
 
 static bool
-dev_has_tag(const dev *v, const char *tag)
+strv_has(char *const *v, const char *s)
 {
-    char **t;
-
-    for (t = v->tags; t && *t; t++)
-        if (strcmp(*t, tag) == 0)
+    for (; v && *v; v++)
+        if (strcmp(*v, s) == 0)
             return true;
     return false;
+}
+
+static bool
+dev_has_tag(const dev *v, const char *tag)
+{
+    return strv_has(v->tags, tag);
+}
+
+/* ---- block nodes ---------------------------------------------------------------- */
+
+/* A node of QEMU's block graph (query-named-block-nodes). */
+typedef struct node {
+    char *name;
+    char *file;
+    char *drv;
+} node;
+
+static void
+nodes_free(node *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].file);
+        free(v[i].drv);
+    }
+    free(v);
+}
+
+/* A node's image file: QEMU names a node it cannot give a plain file name
+ * (an overlay opened with backing null, say) "json:{...,"file":{...,
+ * "filename": PATH}}". */
+static char *
+node_file(const char *file)
+{
+    json_object *o, *f, *fn;
+    char *path = NULL;
+
+    if (!file || strncmp(file, "json:", 5) != 0)
+        return vs_xstrdup(file);
+    if (!(o = json_tokener_parse(file + 5)))
+        return NULL;
+    if (json_object_object_get_ex(o, "file", &f) && json_object_is_type(f, json_type_object) &&
+        json_object_object_get_ex(f, "filename", &fn) && json_object_is_type(fn, json_type_string))
+        path = vs_xstrdup(json_object_get_string(fn));
+    else if (json_object_object_get_ex(o, "filename", &fn) && json_object_is_type(fn, json_type_string))
+        path = vs_xstrdup(json_object_get_string(fn));
+    json_object_put(o);
+    return path;
+}
+
+static int
+query_nodes(vs_qmp *q, node **out, size_t *nout, vs_error *err)
+{
+    json_object *args = json_object_new_object(), *r = NULL;
+    node *v;
+    size_t i, n, k = 0;
+
+    *out = NULL;
+    *nout = 0;
+    json_object_object_add(args, "flat", json_object_new_boolean(1));
+    if (vs_qmp_command(q, "query-named-block-nodes", args, &r, err) < 0)
+        return -1;
+    n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
+    v = vs_xcalloc(n + 1, sizeof(*v));
+    for (i = 0; i < n; i++) {
+        json_object *o = json_object_array_get_idx(r, i);
+
+        if (!str_of(o, "node-name"))
+            continue;
+        v[k].name = vs_xstrdup(str_of(o, "node-name"));
+        v[k].file = node_file(str_of(o, "file"));
+        v[k].drv = vs_xstrdup(str_of(o, "drv"));
+        k++;
+    }
+    json_object_put(r);
+    *out = v;
+    *nout = k;
+    return 0;
+}
+
+static bool
+protocol_drv(const char *drv)
+{
+    return drv && (strcmp(drv, "file") == 0 || strcmp(drv, "host_device") == 0);
+}
+
+/* The format node (or, format false, the protocol node) that opens image path. */
+static const node *
+node_of(const node *v, size_t n, const char *path, bool format)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (v[i].file && protocol_drv(v[i].drv) != format && vs_same_image(v[i].file, path))
+            return &v[i];
+    return NULL;
+}
+
+/* The next free layer number of disk target's vsnap node names. */
+static unsigned
+next_gen(const node *v, size_t n, const char *target)
+{
+    char *prefix = vs_xasprintf("vsnap-%s-", target);
+    unsigned gen = 0, g;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strncmp(v[i].name, prefix, strlen(prefix)) == 0 &&
+            sscanf(v[i].name + strlen(prefix), "%u-", &g) == 1 && g >= gen)
+            gen = g + 1;
+    free(prefix);
+    return gen;
+}
+
+static int
+blockdev_del(vs_qmp *q, const char *name, vs_error *err)
+{
+    json_object *args = json_object_new_object();
+
+    json_object_object_add(args, "node-name", json_object_new_string(name));
+    return vs_qmp_command(q, "blockdev-del", args, NULL, err);
 }
 
 /* The device of each disk of the step, which must still have the image the
@@ -291,9 +463,8 @@ static int
 snapshot_job(vs_qmp *q, const char *cmd, const char *id, const char *tag, const dev *vmstate,
              const dev *const *dv, size_t n, int timeout_ms, vs_error *err)
 {
-    static unsigned serial;
     json_object *args = json_object_new_object();
-    char *jid = vs_xasprintf(JOB_PREFIX "%s-%u", id, ++serial);
+    char *jid = job_id(id);
     int ret;
 
     json_object_object_add(args, "job-id", json_object_new_string(jid));
@@ -303,6 +474,88 @@ snapshot_job(vs_qmp *q, const char *cmd, const char *id, const char *tag, const 
     json_object_object_add(args, "devices", nodes_array(dv, n));
     ret = vs_qmp_job_run(q, cmd, args, jid, timeout_ms, err);
     free(jid);
+    return ret;
+}
+
+/* The end of a job that was waited for to some status: concluded, its error
+ * (query-jobs), dismissed. */
+static int
+job_end(vs_qmp *q, const char *id, int timeout_ms, vs_error *err)
+{
+    json_object *r = NULL, *args;
+    char *msg = NULL;
+    size_t i, n;
+    int ret;
+
+    if (vs_qmp_job_wait(q, id, "concluded", timeout_ms, err) < 0)
+        return -1;
+    if (vs_qmp_command(q, "query-jobs", NULL, &r, err) < 0)
+        return -1;
+    n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
+    for (i = 0; i < n; i++) {
+        json_object *j = json_object_array_get_idx(r, i);
+        const char *jid = str_of(j, "id"), *e = str_of(j, "error");
+
+        if (jid && strcmp(jid, id) == 0 && e)
+            msg = vs_xstrdup(e);
+    }
+    json_object_put(r);
+    args = json_object_new_object();
+    json_object_object_add(args, "id", json_object_new_string(id));
+    ret = vs_qmp_command(q, "job-dismiss", args, NULL, msg ? NULL : err);
+    if (msg) {
+        ret = vs_error_set(err, VS_ERR_INTERNAL, "job '%s' failed: %s", id, msg);
+        free(msg);
+    }
+    return ret;
+}
+
+/*
+ * Commit node `top` of the disk whose active layer is `active` into `base`,
+ * which is below it: block-commit, and for the active layer, once it is
+ * ready, job-complete (QEMU moves the disk onto base then). The nodes of
+ * the layers committed stay open, out of the chain, for the caller to close.
+ */
+static int
+commit_nodes(vs_qmp *q, const char *active, const char *top, const char *base, vs_error *err)
+{
+    json_object *args = json_object_new_object();
+    char *id = job_id(JOB_COMMIT);
+    bool is_active = strcmp(active, top) == 0;
+    int ret = -1;
+
+    json_object_object_add(args, "job-id", json_object_new_string(id));
+    json_object_object_add(args, "device", json_object_new_string(active));
+    json_object_object_add(args, "top-node", json_object_new_string(top));
+    json_object_object_add(args, "base-node", json_object_new_string(base));
+    json_object_object_add(args, "auto-finalize", json_object_new_boolean(1));
+    json_object_object_add(args, "auto-dismiss", json_object_new_boolean(0));
+    if (vs_qmp_command(q, "block-commit", args, NULL, err) < 0)
+        goto out;
+    if (is_active) {
+        json_object *c;
+
+        if (vs_qmp_job_wait(q, id, "ready", COMMIT_TIMEOUT_MS, err) < 0)
+            goto cancel;
+        c = json_object_new_object();
+        json_object_object_add(c, "id", json_object_new_string(id));
+        if (vs_qmp_command(q, "job-complete", c, NULL, err) < 0)
+            goto cancel;
+    }
+    ret = job_end(q, id, COMMIT_TIMEOUT_MS, err);
+    goto out;
+ cancel:
+    {
+        json_object *c = json_object_new_object();
+        vs_error ignore;
+
+        vs_error_clear(&ignore);
+        json_object_object_add(c, "id", json_object_new_string(id));
+        if (vs_qmp_command(q, "job-cancel", c, NULL, &ignore) == 0)
+            job_end(q, id, COMMIT_TIMEOUT_MS, &ignore);
+    }
+ out:
+    free(id);
     return ret;
 }
 
@@ -509,6 +762,319 @@ run_tag_delete(vs_qmp *q, const char *tag, const vs_vm_disk *disks, size_t n, vs
     return ret;
 }
 
+/* ---- overlays ------------------------------------------------------------------ */
+
+/* Make (unless reused) and open the overlay of VM_OVERLAY step s. */
+static int
+run_overlay(vs_qmp *q, const vs_step *s, const vs_vm_disk *disk, vs_error *err)
+{
+    dev *v = NULL;
+    node *nv = NULL;
+    const dev *dv;
+    size_t n = 0, nn = 0;
+    json_object *args;
+    char *sn = NULL, *fn = NULL, *id = NULL;
+    struct stat sb;
+    unsigned gen;
+    bool blk;
+    int fd, ret = -1;
+
+    if (query_devs(q, &v, &n, err) < 0 || resolve(v, n, disk, 1, &dv, err) < 0 ||
+        query_nodes(q, &nv, &nn, err) < 0)
+        goto out;
+    if (node_of(nv, nn, s->path, true)) {
+        ret = 0;   /* opened already */
+        goto out;
+    }
+    if (!s->reuse && lstat(s->path, &sb) < 0) {
+        /* private from the start; QEMU formats it */
+        if ((fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+            vs_error_sys(err, errno, "cannot create '%s'", s->path);
+            goto out;
+        }
+        close(fd);
+    }
+    blk = stat(s->path, &sb) == 0 && S_ISBLK(sb.st_mode);
+    gen = next_gen(nv, nn, disk->target);
+    sn = vs_xasprintf("vsnap-%s-%u-storage", disk->target, gen);
+    fn = vs_xasprintf("vsnap-%s-%u-format", disk->target, gen);
+    if (!node_of(nv, nn, s->path, false)) {
+        args = json_object_new_object();
+        json_object_object_add(args, "driver", json_object_new_string(blk ? "host_device" : "file"));
+        json_object_object_add(args, "filename", json_object_new_string(s->path));
+        json_object_object_add(args, "node-name", json_object_new_string(sn));
+        json_object_object_add(args, "auto-read-only", json_object_new_boolean(1));
+        json_object_object_add(args, "discard", json_object_new_string("unmap"));
+        if (vs_qmp_command(q, "blockdev-add", args, NULL, err) < 0)
+            goto out;
+    } else {
+        free(sn);
+        sn = vs_xstrdup(node_of(nv, nn, s->path, false)->name);
+    }
+    if (!s->reuse) {
+        json_object *o = json_object_new_object();
+
+        id = job_id(JOB_CREATE);
+        json_object_object_add(o, "driver", json_object_new_string(s->fmt));
+        json_object_object_add(o, "file", json_object_new_string(sn));
+        json_object_object_add(o, "size", json_object_new_int64((int64_t)dv->vsize));
+        json_object_object_add(o, "backing-file", json_object_new_string(s->backing));
+        json_object_object_add(o, "backing-fmt", json_object_new_string(s->backing_fmt));
+        args = json_object_new_object();
+        json_object_object_add(args, "job-id", json_object_new_string(id));
+        json_object_object_add(args, "options", o);
+        if (vs_qmp_job_run(q, "blockdev-create", args, id, CREATE_TIMEOUT_MS, err) < 0)
+            goto out;
+    }
+    args = json_object_new_object();
+    json_object_object_add(args, "node-name", json_object_new_string(fn));
+    json_object_object_add(args, "driver", json_object_new_string(s->fmt));
+    json_object_object_add(args, "file", json_object_new_string(sn));
+    json_object_object_add(args, "read-only", json_object_new_boolean(0));
+    json_object_object_add(args, "backing", NULL);
+    if (vs_qmp_command(q, "blockdev-add", args, NULL, err) < 0)
+        goto out;
+    /* durable before the metadata names it */
+    ret = s->reuse ? 0 : vs_exec_settle_image(s->path, err);
+ out:
+    nodes_free(nv, nn);
+    devs_free(v, n);
+    free(sn);
+    free(fn);
+    free(id);
+    return ret;
+}
+
+/* Close the overlay's nodes (its format node, then its protocol node). */
+static int
+close_overlay(vs_qmp *q, const char *path, vs_error *err)
+{
+    node *nv = NULL;
+    size_t nn = 0;
+    const node *o;
+    int ret = -1;
+
+    if (query_nodes(q, &nv, &nn, err) < 0)
+        return -1;
+    if ((o = node_of(nv, nn, path, true)) && blockdev_del(q, o->name, err) < 0)
+        goto out;
+    if ((o = node_of(nv, nn, path, false)) && blockdev_del(q, o->name, err) < 0)
+        goto out;
+    ret = 0;
+ out:
+    nodes_free(nv, nn);
+    return ret;
+}
+
+static int
+undo_overlay(vs_exec_ctx *x, vs_qmp *q, const vs_step *s, vs_error *err)
+{
+    struct stat sb;
+
+    if (q && close_overlay(q, s->path, err) < 0)
+        return -1;
+    (void)x;
+    /* the file goes only if the plan made it */
+    if (s->keep_on_undo || s->reuse || lstat(s->path, &sb) < 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    return vs_file_remove(s->path, err);
+}
+
+/* Keep vsnap's record of what QEMU runs (run/domain.xml) in step with the
+ * disks: each disk of the step on its overlay (or, back, on its image). */
+static int
+record_disks(vs_exec_ctx *x, const vs_vm_disk *disks, size_t n, bool on_overlay,
+             const node *nv, size_t nn, vs_error *err)
+{
+    vs_domain_def *def = vs_domain_live_def(x->d, err);
+    size_t i;
+    int ret = 0;
+
+    if (!def)
+        return -1;
+    for (i = 0; i < n && ret == 0; i++) {
+        const char *path = on_overlay ? disks[i].overlay : disks[i].image;
+        const node *fmt = node_of(nv, nn, path, true);
+        struct stat sb;
+        int k = vs_domain_def_disk_index(def, disks[i].target);
+
+        if (k < 0)
+            continue;
+        ret = vs_domain_def_set_disk_source(def, (size_t)k,
+                                            stat(path, &sb) == 0 && S_ISBLK(sb.st_mode)
+                                            ? VS_STORAGE_BLOCK : VS_STORAGE_FILE, path,
+                                            fmt && fmt->drv ? fmt->drv : def->disks[k].format,
+                                            err);
+    }
+    if (ret == 0)
+        ret = vs_domain_live_def_save(x->d, def, err);
+    vs_domain_def_free(def);
+    return ret;
+}
+
+/* The transaction: every disk of the step onto its overlay, at once. */
+static int
+run_snapshot_disks(vs_exec_ctx *x, vs_qmp *q, const vs_vm_disk *disks, size_t n, vs_error *err)
+{
+    dev *v = NULL;
+    node *nv = NULL;
+    size_t nd = 0, nn = 0, i, todo = 0;
+    json_object *actions = json_object_new_array(), *args;
+    int ret = -1;
+
+    if (query_devs(q, &v, &nd, err) < 0 || query_nodes(q, &nv, &nn, err) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        const dev *dv = dev_find(v, nd, disks[i].target);
+        const node *ov = node_of(nv, nn, disks[i].overlay, true);
+        json_object *a, *data;
+
+        if (dv && dv->file && vs_same_image(dv->file, disks[i].overlay))
+            continue;   /* moved already */
+        if (resolve(v, nd, &disks[i], 1, &dv, err) < 0)
+            goto out;
+        if (!ov) {
+            vs_error_set(err, VS_ERR_OPERATION_FAILED, "QEMU has no node for overlay '%s' of "
+                         "disk '%s'", disks[i].overlay, disks[i].target);
+            goto out;
+        }
+        data = json_object_new_object();
+        json_object_object_add(data, "node", json_object_new_string(dv->node));
+        json_object_object_add(data, "overlay", json_object_new_string(ov->name));
+        a = json_object_new_object();
+        json_object_object_add(a, "type", json_object_new_string("blockdev-snapshot"));
+        json_object_object_add(a, "data", data);
+        json_object_array_add(actions, a);
+        todo++;
+    }
+    if (todo) {
+        args = json_object_new_object();
+        json_object_object_add(args, "actions", actions);
+        actions = NULL;
+        if (vs_qmp_command(q, "transaction", args, NULL, err) < 0)
+            goto out;
+    }
+    ret = record_disks(x, disks, n, true, nv, nn, err);
+ out:
+    json_object_put(actions);
+    nodes_free(nv, nn);
+    devs_free(v, nd);
+    return ret;
+}
+
+/* Undo of the transaction: every disk that is on its overlay goes back
+ * onto its image with what the guest wrote since (an active commit). With
+ * QEMU gone, qemu-img commits the overlay. */
+static int
+undo_snapshot_disks(vs_exec_ctx *x, vs_qmp *q, const vs_vm_disk *disks, size_t n, vs_error *err)
+{
+    dev *v = NULL;
+    node *nv = NULL;
+    size_t nd = 0, nn = 0, i;
+    int ret = -1;
+
+    if (!q) {
+        for (i = 0; i < n; i++)
+            if (vs_file_exists(disks[i].overlay) &&
+                vs_exec_backing_is(disks[i].overlay, disks[i].image) == 1 &&
+                vs_qemu_img_commit(disks[i].overlay, NULL, NULL, err) < 0)
+                return -1;
+        return 0;
+    }
+    if (query_devs(q, &v, &nd, err) < 0 || query_nodes(q, &nv, &nn, err) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        const dev *dv = dev_find(v, nd, disks[i].target);
+        const node *base = node_of(nv, nn, disks[i].image, true);
+
+        if (!dv || !dv->file || !vs_same_image(dv->file, disks[i].overlay))
+            continue;
+        if (!base) {
+            vs_error_set(err, VS_ERR_OPERATION_FAILED, "QEMU has no node for image '%s' of "
+                         "disk '%s' to commit its overlay into", disks[i].image, disks[i].target);
+            goto out;
+        }
+        if (commit_nodes(q, dv->node, dv->node, base->name, err) < 0)
+            goto out;
+    }
+    ret = record_disks(x, disks, n, false, nv, nn, err);
+ out:
+    nodes_free(nv, nn);
+    devs_free(v, nd);
+    return ret;
+}
+
+/* How many of the step's disks are on their overlays; -1 cannot tell. */
+static long
+count_moved(vs_exec_ctx *x, const vs_vm_disk *disks, size_t n)
+{
+    vs_qmp *q;
+    dev *v = NULL;
+    size_t nv = 0, i;
+    long count = 0;
+
+    if (monitor(x, &q, NULL) != 1)
+        return -1;
+    if (query_devs(q, &v, &nv, NULL) < 0) {
+        failed(x);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        const dev *dv = dev_find(v, nv, disks[i].target);
+
+        if (dv && dv->file && disks[i].overlay && vs_same_image(dv->file, disks[i].overlay))
+            count++;
+    }
+    devs_free(v, nv);
+    return count;
+}
+
+/* ---- the guest agent ------------------------------------------------------------- */
+
+/* guest-fsfreeze-freeze / -thaw / -status. 0 with QEMU gone and
+ * gone_ok (nothing to thaw: the guest is shut off). */
+static int
+agent_call(vs_exec_ctx *x, const char *cmd, int timeout_ms, bool gone_ok, char **status,
+           vs_error *err)
+{
+    vs_qmp *a, *q;
+    json_object *r = NULL;
+    int ret;
+
+    if (status)
+        *status = NULL;
+    /* (through the monitor connection the plan holds: QEMU serves one) */
+    if ((ret = monitor(x, &q, err)) < 0)
+        return -1;
+    if (ret == 0)
+        return gone_ok ? 0 : vs_error_set(err, VS_ERR_OPERATION_INVALID, "domain is not running");
+    if (!(a = vs_domain_agent(x->d, timeout_ms < AGENT_CONNECT_MS ? timeout_ms : AGENT_CONNECT_MS,
+                              err)))
+        return -1;
+    vs_qmp_set_limits(a, timeout_ms, 0);
+    ret = vs_qmp_command(a, cmd, NULL, &r, err);
+    if (ret == 0 && status && r && json_object_is_type(r, json_type_string))
+        *status = vs_xstrdup(json_object_get_string(r));
+    json_object_put(r);
+    vs_qmp_free(a);
+    return ret;
+}
+
+static vs_seen
+observe_frozen(vs_exec_ctx *x, bool want_frozen)
+{
+    char *st = NULL;
+    vs_qmp *q;
+    vs_seen seen = VS_SEEN_UNKNOWN;
+
+    if (monitor(x, &q, NULL) == 0)
+        return want_frozen ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
+    if (agent_call(x, "guest-fsfreeze-status", THAW_TIMEOUT_MS, false, &st, NULL) == 0 && st)
+        seen = (strcmp(st, "frozen") == 0) == want_frozen ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
+    free(st);
+    return seen;
+}
+
 static int
 run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
 {
@@ -519,8 +1085,15 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     int rc, ret = -1;
 
     if ((s->kind == VS_STEP_VM_SAVE || s->kind == VS_STEP_VM_LOAD ||
-         s->kind == VS_STEP_VM_TAG_DELETE) && step_disks(s, &disks, &n, err) < 0)
+         s->kind == VS_STEP_VM_TAG_DELETE || s->kind == VS_STEP_VM_OVERLAY ||
+         s->kind == VS_STEP_VM_SNAPSHOT_DISKS) && step_disks(s, &disks, &n, err) < 0)
         return -1;
+    /* the agent has a connection of its own */
+    if (s->kind == VS_STEP_VM_FREEZE || s->kind == VS_STEP_VM_THAW)
+        return agent_call(x, s->kind == VS_STEP_VM_FREEZE ? "guest-fsfreeze-freeze"
+                                                          : "guest-fsfreeze-thaw",
+                          s->kind == VS_STEP_VM_FREEZE ? FREEZE_TIMEOUT_MS : THAW_TIMEOUT_MS,
+                          s->kind == VS_STEP_VM_THAW, NULL, err);
     if ((rc = monitor(x, &q, err)) < 0)
         goto out;
     switch (s->kind) {
@@ -574,6 +1147,22 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         drop(x);
         q = NULL;
         ret = vs_domain_stop(x->d, s->name, err);
+        break;
+    case VS_STEP_VM_OVERLAY:
+        if (rc == 0)
+            ret = vs_error_set(err, VS_ERR_OPERATION_INVALID, "domain is not running");
+        else if (n != 1)
+            ret = vs_error_set(err, VS_ERR_INTERNAL, "an overlay step names one disk");
+        else
+            ret = run_overlay(q, s, disks, err);
+        break;
+    case VS_STEP_VM_SNAPSHOT_DISKS:
+        if (rc == 0)
+            ret = vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                               "QEMU of domain '%s' is gone: its disks cannot move onto the "
+                               "overlays", x->d->name);
+        else
+            ret = run_snapshot_disks(x, q, disks, n, err);
         break;
     default:
         ret = vs_error_set(err, VS_ERR_INTERNAL, "the QMP executor cannot run a %s step",
@@ -639,6 +1228,27 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
     case VS_STEP_VM_LOAD:
         seen = VS_SEEN_UNKNOWN;   /* a guest's memory cannot be compared: load again */
         break;
+    case VS_STEP_VM_OVERLAY:
+        if (rc == 1) {
+            node *nv = NULL;
+            size_t nn = 0;
+
+            if (query_nodes(q, &nv, &nn, NULL) == 0)
+                seen = node_of(nv, nn, s->path, true) ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
+            nodes_free(nv, nn);
+        }
+        break;
+    case VS_STEP_VM_SNAPSHOT_DISKS:
+        if (vs_vm_disks_parse(s->text, &disks, &n) < 0 || rc == 0)
+            break;
+        count = count_moved(x, disks, n);
+        seen = count < 0 ? VS_SEEN_UNKNOWN : (size_t)count == n ? VS_SEEN_DONE
+               : count == 0 ? VS_SEEN_NOT_DONE : VS_SEEN_UNKNOWN;
+        break;
+    case VS_STEP_VM_FREEZE:
+    case VS_STEP_VM_THAW:
+        seen = observe_frozen(x, s->kind == VS_STEP_VM_FREEZE);
+        break;
     case VS_STEP_VM_START:
         seen = rc == 1 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
         break;
@@ -679,6 +1289,17 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     case VS_STEP_VM_START:
         drop(x);
         ret = rc == 0 ? 0 : vs_domain_stop(x->d, "failed", err);
+        break;
+    case VS_STEP_VM_OVERLAY:
+        ret = undo_overlay(x, rc == 1 ? q : NULL, s, err);
+        break;
+    case VS_STEP_VM_SNAPSHOT_DISKS:
+        if (step_disks(s, &disks, &n, err) < 0)
+            break;
+        ret = undo_snapshot_disks(x, rc == 1 ? q : NULL, disks, n, err);
+        break;
+    case VS_STEP_VM_FREEZE:
+        ret = agent_call(x, "guest-fsfreeze-thaw", THAW_TIMEOUT_MS, true, NULL, err);
         break;
     default:
         ret = vs_error_set(err, VS_ERR_INTERNAL, "a %s step cannot be undone",

@@ -62,6 +62,14 @@ const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
         VS_SF_NAME, 0 },
     [VS_STEP_VM_STOP] = { "vm-stop", QMP, false, VS_REPLAY_SAME, false, true, false, false,
         VS_SF_NAME, 0 },
+    [VS_STEP_VM_OVERLAY] = { "vm-overlay-open", QMP, true, VS_REPLAY_NEVER, false, true, false, false,
+        VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING | VS_SF_BACKING_FMT | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_SNAPSHOT_DISKS] = { "vm-snapshot-disks", QMP, true, VS_REPLAY_NEVER, false, true, false,
+        false, VS_SF_TEXT, 0 },
+    [VS_STEP_VM_FREEZE] = { "vm-fsfreeze", QMP, true, VS_REPLAY_SAME, false, true, false, false,
+        0, 0 },
+    [VS_STEP_VM_THAW] = { "vm-fsthaw", QMP, false, VS_REPLAY_SAME, false, true, true, false,
+        0, 0 },
 };
 
 const vs_step_kind_info *
@@ -310,6 +318,8 @@ vs_vm_disks_format(const vs_vm_disk *disks, size_t n)
 
         json_object_object_add(o, "target", json_object_new_string(disks[i].target));
         json_object_object_add(o, "image", json_object_new_string(disks[i].image));
+        if (disks[i].overlay)
+            json_object_object_add(o, "overlay", json_object_new_string(disks[i].overlay));
         json_object_array_add(a, o);
     }
     text = vs_xstrdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
@@ -325,6 +335,7 @@ vs_vm_disks_free(vs_vm_disk *disks, size_t n)
     for (i = 0; i < n; i++) {
         free(disks[i].target);
         free(disks[i].image);
+        free(disks[i].overlay);
     }
     free(disks);
 }
@@ -345,7 +356,7 @@ vs_vm_disks_parse(const char *text, vs_vm_disk **disks, size_t *n)
     len = json_object_array_length(a);
     v = vs_xcalloc(len + 1, sizeof(*v));
     for (i = 0; i < len; i++) {
-        json_object *o = json_object_array_get_idx(a, i), *t, *im;
+        json_object *o = json_object_array_get_idx(a, i), *t, *im, *ov;
 
         if (!o || !json_object_object_get_ex(o, "target", &t) ||
             !json_object_object_get_ex(o, "image", &im) ||
@@ -356,6 +367,8 @@ vs_vm_disks_parse(const char *text, vs_vm_disk **disks, size_t *n)
         }
         v[i].target = vs_xstrdup(json_object_get_string(t));
         v[i].image = vs_xstrdup(json_object_get_string(im));
+        if (json_object_object_get_ex(o, "overlay", &ov) && json_object_is_type(ov, json_type_string))
+            v[i].overlay = vs_xstrdup(json_object_get_string(ov));
     }
     json_object_put(a);
     *disks = v;
@@ -372,6 +385,34 @@ vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why)
         s->old_name = vs_xstrdup(reason);
     else
         s->name = vs_xstrdup(reason);
+    return s;
+}
+
+vs_step *
+vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char *fmt,
+                   const char *image, const char *image_fmt, bool reuse, const char *why)
+{
+    vs_step *s = add(p, VS_STEP_VM_OVERLAY, why);
+    vs_vm_disk d = { (char *)target, (char *)image, NULL };
+
+    s->path = vs_xstrdup(path);
+    s->fmt = vs_xstrdup(fmt);
+    s->backing = vs_xstrdup(image);
+    s->backing_fmt = vs_xstrdup(image_fmt);
+    s->text = vs_vm_disks_format(&d, 1);
+    s->reuse = reuse;
+    vs_file_id_get(path, &s->expect);
+    s->keep_on_undo = s->expect.exists;
+    return s;
+}
+
+vs_step *
+vs_plan_vm_disks(vs_plan *p, vs_step_kind kind, const vs_vm_disk *disks, size_t n,
+                 const char *why)
+{
+    vs_step *s = add(p, kind, why);
+
+    s->text = vs_vm_disks_format(disks, n);
     return s;
 }
 
@@ -405,6 +446,7 @@ vs_plan_add_copy(vs_plan *p, const vs_step *src)
     c->old_name = vs_xstrdup(src->old_name);
     c->expect = src->expect;
     c->keep_on_undo = src->keep_on_undo;
+    c->reuse = src->reuse;
     return c;
 }
 
@@ -614,6 +656,29 @@ vs_step_format(const vs_step *s, vs_buf *b)
         break;
     case VS_STEP_VM_STOP:
         vs_buf_add(b, "QEMU: stop the domain");
+        break;
+    case VS_STEP_VM_OVERLAY:
+        vs_buf_addf(b, "QEMU: %s %s (%s overlay on %s) and open it", s->reuse ? "take" : "create",
+                    s->path, s->fmt, s->backing);
+        break;
+    case VS_STEP_VM_SNAPSHOT_DISKS: {
+        vs_vm_disk *disks;
+        size_t n, i;
+
+        vs_buf_add(b, "QEMU: in one transaction,");
+        if (vs_vm_disks_parse(s->text, &disks, &n) == 0) {
+            for (i = 0; i < n; i++)
+                vs_buf_addf(b, "%s %s moves onto %s", i ? "," : "", disks[i].target,
+                            disks[i].overlay ? disks[i].overlay : "?");
+            vs_vm_disks_free(disks, n);
+        }
+        break;
+    }
+    case VS_STEP_VM_FREEZE:
+        vs_buf_add(b, "guest agent: freeze the guest's file systems");
+        break;
+    case VS_STEP_VM_THAW:
+        vs_buf_add(b, "guest agent: thaw the guest's file systems");
         break;
     case VS_STEP_KIND_COUNT:
         vs_buf_add(b, "?");

@@ -51,6 +51,13 @@ typedef enum vs_step_kind {
     VS_STEP_VM_START,         /* start QEMU paused from the domain definition (`name`: the
                                * reason recorded) */
     VS_STEP_VM_STOP,          /* end QEMU, recorded as shut off for reason `name` */
+    VS_STEP_VM_OVERLAY,       /* make overlay `path` (fmt) on `backing` (backing_fmt), the
+                               * disk of `text`'s active layer, and open it in QEMU, not yet
+                               * in use (`reuse`: the file is taken as it is) */
+    VS_STEP_VM_SNAPSHOT_DISKS,/* one transaction of blockdev-snapshot: each disk of `text`
+                               * moves onto its overlay (undo: committed back) */
+    VS_STEP_VM_FREEZE,        /* guest agent: freeze the guest's file systems */
+    VS_STEP_VM_THAW,          /* guest agent: thaw them */
     VS_STEP_KIND_COUNT
 } vs_step_kind;
 
@@ -117,7 +124,9 @@ typedef struct vs_step {
     char *old_name;          /* SET_CURRENT: the current snapshot before (NULL: none) */
     vs_file_id expect;       /* path as it was when planned (REPLACE, REMOVE, COMMIT) */
     char *why;               /* one line for people (dry run, messages), or NULL */
-    bool keep_on_undo;       /* CREATE_IMAGE on a block device: an undo leaves it */
+    bool keep_on_undo;       /* CREATE_IMAGE, VM_OVERLAY on a file that was there (a
+                              * block device, --reuse-external): an undo leaves it */
+    bool reuse;              /* VM_OVERLAY: the file is used as it is, not formatted */
 } vs_step;
 
 /*
@@ -183,6 +192,7 @@ vs_step *vs_plan_write_registry(vs_plan *p, const char *text, const char *old_te
 typedef struct vs_vm_disk {
     char *target;
     char *image;
+    char *overlay;           /* VM_SNAPSHOT_DISKS: the overlay it moves onto, else NULL */
 } vs_vm_disk;
 
 /* The `text` of a VM image step for these disks (caller frees), and back:
@@ -194,6 +204,14 @@ void vs_vm_disks_free(vs_vm_disk *disks, size_t n);
 /* VM_PAUSE, VM_RESUME, VM_START, VM_STOP: `reason` is what the state is
  * recorded with (VM_PAUSE: the reason before, which its undo puts back). */
 vs_step *vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why);
+/* VM_OVERLAY: overlay `path` in format fmt for disk `target`, whose active
+ * layer is `image` (format image_fmt). */
+vs_step *vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char *fmt,
+                            const char *image, const char *image_fmt, bool reuse,
+                            const char *why);
+/* VM_SNAPSHOT_DISKS: every disk (with its overlay) in one transaction. */
+vs_step *vs_plan_vm_disks(vs_plan *p, vs_step_kind kind, const vs_vm_disk *disks, size_t n,
+                          const char *why);
 /* VM_SAVE, VM_LOAD, VM_TAG_DELETE of internal snapshot `tag` on disks (the
  * memory state in / from vmstate_image; NULL for a delete). */
 vs_step *vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag,

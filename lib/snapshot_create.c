@@ -505,9 +505,10 @@ check_reuse(const vs_snap_disk *e, const vs_domain_disk *dd, vs_error *err)
     return 0;
 }
 
-/* C.1 step 6 for one external entry of a shut-off domain. */
+/* C.1 step 6 for one external entry (live: of a running domain). */
 static int
-prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags, vs_error *err)
+prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags, bool live,
+                      vs_error *err)
 {
     bool reuse = (flags & VS_CREATE_REUSE_EXT) != 0;
     struct stat sb, lsb;
@@ -523,6 +524,11 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
     if (e->has_metadata_cache && strcmp(fmt, "qcow2") != 0)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "metadata cache max size control is supported only with qcow2 images");
+    if (live && (!storage_local(dd->type) || !storage_local(e->type)))
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "external snapshots of a running domain are not supported on '%s' "
+                            "disks", vs_storage_type_name(storage_local(dd->type) ? e->type
+                                                                                  : dd->type));
     if (!storage_local(dd->type) || !storage_local(e->type))
         return vs_error_set(err, VS_ERR_INTERNAL,
                             "external inactive snapshots are not supported on '%s' disks",
@@ -571,11 +577,22 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
     return reuse ? check_reuse(e, dd, err) : 0;
 }
 
+/*
+ * An external snapshot: shut off, each disk's overlay made with qemu-img;
+ * running (run not NULL), made and opened by QEMU and every disk moved onto
+ * its overlay in one transaction, the guest's file systems frozen around it
+ * with --quiesce. Either way every step can be undone (running: the disks
+ * committed back from their overlays), so the snapshot is all or nothing.
+ */
 static int
-plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs_error *err)
+plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *run,
+              vs_plan **dry, vs_error *err)
 {
     bool no_meta = (flags & VS_CREATE_NO_METADATA) != 0;
     bool reuse = (flags & VS_CREATE_REUSE_EXT) != 0;
+    bool live = run != NULL;
+    vs_vm_disk *moves = NULL;
+    size_t nmoves = 0, cap = 0;
     vs_domain_def *dom, *newdom = NULL;
     vs_snapshot_def *cur = NULL;
     vs_plan *p = NULL;
@@ -592,10 +609,14 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
         vs_snap_disk *e = &def->disks[i];
 
         if (e->snapshot == VS_LOC_EXTERNAL) {
-            if (prepare_external_disk(e, &def->dom->disks[i], flags, err) < 0)
+            if (prepare_external_disk(e, &def->dom->disks[i], flags, live, err) < 0)
                 return -1;
             any_ext = true;
         } else if (e->snapshot == VS_LOC_INTERNAL) {
+            if (live)
+                return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                    "active qemu domains require external disk snapshots; disk "
+                                    "%s requested internal", e->name);
             any_int = true;
         }
     }
@@ -619,9 +640,17 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
                                     "file '%s'", def->disks[i].name, def->disks[j].name,
                                     def->disks[i].source);
 
-    def->state = VS_STATE_SHUTOFF;
+    def->state = live ? VS_STATE_DISK_SNAPSHOT : VS_STATE_SHUTOFF;
     if (flags & VS_CREATE_DISK_ONLY)
         def->memory = VS_LOC_NO;
+    if ((flags & VS_CREATE_QUIESCE) && live) {
+        /* libvirt's check first: an agent must be there to freeze */
+        vs_qmp *a = vs_domain_agent(d, 10000, err);
+
+        if (!a)
+            return -1;
+        vs_qmp_free(a);
+    }
     if (!no_meta) {
         /* (the file, not the tree: a create need not load the index) */
         if (vs_dom_snapshot_file_exists(d, def->name))
@@ -638,23 +667,40 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
      * metadata file put back), so the commit point is the end. */
     if (!(p = new_plan(d, "snapshot-create", def->name, err)))
         goto out;
+    if (live && (flags & VS_CREATE_QUIESCE))
+        vs_plan_vm(p, VS_STEP_VM_FREEZE, NULL, "--quiesce");
     newdom = vs_domain_def_copy(dom);
-    for (i = 0; i < def->ndisks && i < newdom->ndisks; i++) {
+    for (i = 0; i < def->ndisks && i < def->dom->ndisks; i++) {
         vs_snap_disk *e = &def->disks[i];
-        const vs_domain_disk *dd = &dom->disks[i];
+        /* the image the disk is on now: the one QEMU runs, when it runs */
+        const vs_domain_disk *dd = &def->dom->disks[i];
+        int k = vs_domain_def_disk_index(newdom, dd->target);
+        char *why;
 
         if (e->snapshot != VS_LOC_EXTERNAL)
             continue;
-        if (!reuse) {
-            char *why = vs_xasprintf("new overlay of disk %s", e->name);
-
+        why = vs_xasprintf("new overlay of disk %s", e->name);
+        if (live) {
+            vs_plan_vm_overlay(p, dd->target, e->source, e->format, dd->source, dd->format,
+                               reuse, reuse ? NULL : why);
+            vs_xgrow(&moves, &cap, nmoves, sizeof(*moves));
+            moves[nmoves].target = vs_xstrdup(dd->target);
+            moves[nmoves].image = vs_xstrdup(dd->source);
+            moves[nmoves].overlay = vs_xstrdup(e->source);
+            nmoves++;
+        } else if (!reuse) {
             vs_plan_create_image(p, e->source, e->format, dd->source, dd->format, why)
                 ->keep_on_undo = e->type == VS_STORAGE_BLOCK;
-            free(why);
         }
-        if (vs_domain_def_set_disk_source(newdom, i, e->type, e->source, e->format, err) < 0)
+        free(why);
+        if (k >= 0 &&
+            vs_domain_def_set_disk_source(newdom, (size_t)k, e->type, e->source, e->format,
+                                          err) < 0)
             goto out;
     }
+    if (live)
+        vs_plan_vm_disks(p, VS_STEP_VM_SNAPSHOT_DISKS, moves, nmoves,
+                         "all at once (atomic)");
     if (!no_meta) {
         text = vs_model_format_snapshot(def);
         vs_plan_write_snapshot(p, def->name, text, NULL,
@@ -698,10 +744,15 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
     if (!no_meta)
         vs_plan_set_current(p, def->name, current, NULL);
     vs_plan_commit_point(p);
+    if (live && (flags & VS_CREATE_QUIESCE)) {
+        vs_plan_begin_finally(p);
+        vs_plan_vm(p, VS_STEP_VM_THAW, NULL, NULL);
+    }
     ret = vs_plan_run_or_dry(p, d, dry, err);
     p = NULL;
  out:
     vs_plan_free(p);
+    vs_vm_disks_free(moves, nmoves);
     vs_domain_def_free(newdom);
     vs_snapshot_def_free(cur);
     free(current);
@@ -848,9 +899,7 @@ plan_live(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *ru
     vs_domain_def_free(def->inactive_dom);
     def->inactive_dom = vs_domain_def_copy(pers);
     if (flags & VS_CREATE_DISK_ONLY)
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "vsnap cannot yet take --disk-only snapshots of a running domain; "
-                            "shut it off first, or take a full system snapshot");
+        return plan_external(d, def, flags, run, dry, err);
     if (def->memory == VS_LOC_EXTERNAL)
         return vs_error_set(err, VS_ERR_NO_SUPPORT,
                             "external memory snapshots (--memspec snapshot=external) of a running "
@@ -887,7 +936,7 @@ plan_new(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *run
     /* C.1 step 4: --disk-only, or a shut-off domain with an external disk
      * request, makes an external snapshot. */
     if (external_wanted(def, flags))
-        return plan_external(d, def, flags, dry, err);
+        return plan_external(d, def, flags, NULL, dry, err);
     return plan_internal(d, def, flags, dry, err);
 }
 

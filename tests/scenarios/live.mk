@@ -1,4 +1,4 @@
 # tests/scenarios fragment: snapshots of running domains against a real
 # qemu-system-x86_64 (TCG, 32 MiB, no guest OS).
-TESTS += tests/scenarios/live-internal.sh
-EXTRA_DIST += tests/scenarios/live-lib.sh tests/scenarios/live-internal.sh
+TESTS += tests/scenarios/live-internal.sh tests/scenarios/live-external.sh
+EXTRA_DIST += tests/scenarios/live-lib.sh tests/scenarios/live-internal.sh tests/scenarios/live-external.sh

@@ -221,7 +221,7 @@ test_vm(void)
 {
     vs_exec_ctx x = { d, NULL, NULL, NULL };
     char *a = vs_path_join(ext_imgdir, "vda.qcow2"), *b = vs_path_join(ext_imgdir, "vdb.qcow2");
-    vs_vm_disk disks[2] = { { (char *)"vda", a }, { (char *)"vdb", (char *)"/x/it's a \"b\".qcow2" } };
+    vs_vm_disk disks[2] = { { (char *)"vda", a, NULL }, { (char *)"vdb", (char *)"/x/it's a \"b\".qcow2", (char *)"/x/o" } };
     vs_vm_disk *back = NULL;
     vs_journal_state st = { VS_JOURNAL_PREPARED, 0, 0, NULL }, st2;
     vs_plan *p, *q = NULL;

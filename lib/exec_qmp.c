@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -36,6 +37,7 @@
 #define JOB_DELETE  "snapshot-delete"
 #define JOB_CREATE  "create"
 #define JOB_COMMIT  "commit"
+#define JOB_STREAM  "stream"
 #define JOB_PREFIX  "vsnap-"
 
 /* How long QEMU may take: writing or reading the guest's memory state
@@ -89,37 +91,94 @@ failed(vs_exec_ctx *x)
     return -1;
 }
 
-/* Wait out and dismiss jobs an earlier, interrupted vsnap left behind, so
- * that what a step sees is settled and its job id is free. */
+static int
+job_verb(vs_qmp *q, const char *verb, const char *id, vs_error *err)
+{
+    json_object *args = json_object_new_object();
+
+    json_object_object_add(args, "id", json_object_new_string(id));
+    return vs_qmp_command(q, verb, args, NULL, err);
+}
+
+/* The status of vsnap's job id ("" when QEMU has no such job). */
+static int
+job_status(vs_qmp *q, const char *id, char **status, vs_error *err)
+{
+    json_object *r = NULL, *v;
+    size_t i, n;
+
+    *status = vs_xstrdup("");
+    if (vs_qmp_command(q, "query-jobs", NULL, &r, err) < 0)
+        return -1;
+    n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
+    for (i = 0; i < n; i++) {
+        json_object *j = json_object_array_get_idx(r, i);
+
+        if (json_object_object_get_ex(j, "id", &v) && strcmp(json_object_get_string(v), id) == 0 &&
+            json_object_object_get_ex(j, "status", &v)) {
+            free(*status);
+            *status = vs_xstrdup(json_object_get_string(v));
+        }
+    }
+    json_object_put(r);
+    return 0;
+}
+
+/*
+ * Wait out and dismiss the jobs an earlier, interrupted vsnap left behind,
+ * so that what a step sees is settled and no job is left half done. Each
+ * is carried forward: a commit that is ready is completed (its plan wanted
+ * the disk on the base, whether it went forward or rolled back), one that
+ * waits to be finalized is finalized. Polled (QEMU's own events for them
+ * went to the vsnap that died).
+ */
 static int
 settle_jobs(vs_qmp *q, vs_error *err)
 {
-    json_object *r = NULL;
+    json_object *r = NULL, *v;
+    char **ids = NULL;
     size_t i, n;
     int ret = 0;
 
     if (vs_qmp_command(q, "query-jobs", NULL, &r, err) < 0)
         return -1;
     n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
-    for (i = 0; i < n && ret == 0; i++) {
-        json_object *j = json_object_array_get_idx(r, i), *v;
-        const char *id, *status;
-        json_object *args;
+    for (i = 0; i < n; i++) {
+        json_object *j = json_object_array_get_idx(r, i);
 
-        if (!json_object_object_get_ex(j, "id", &v) ||
-            strncmp((id = json_object_get_string(v)), JOB_PREFIX, strlen(JOB_PREFIX)) != 0)
-            continue;
-        status = json_object_object_get_ex(j, "status", &v) ? json_object_get_string(v) : "";
-        if (strcmp(status, "concluded") != 0 &&
-            vs_qmp_job_wait(q, id, "concluded", SAVE_TIMEOUT_MS, err) < 0) {
-            ret = -1;
-            break;
-        }
-        args = json_object_new_object();
-        json_object_object_add(args, "id", json_object_new_string(id));
-        ret = vs_qmp_command(q, "job-dismiss", args, NULL, err);
+        if (json_object_object_get_ex(j, "id", &v) &&
+            strncmp(json_object_get_string(v), JOB_PREFIX, strlen(JOB_PREFIX)) == 0)
+            vs_strv_push(&ids, json_object_get_string(v));
     }
     json_object_put(r);
+    for (i = 0; ids && ids[i] && ret == 0; i++) {
+        long long waited = 0;
+        char *st = NULL;
+
+        for (;;) {
+            struct timespec ts = { 0, 2 * 1000 * 1000 };
+
+            free(st);
+            if ((ret = job_status(q, ids[i], &st, err)) < 0 || !*st)
+                break;
+            if (strcmp(st, "concluded") == 0) {
+                ret = job_verb(q, "job-dismiss", ids[i], err);
+                break;
+            }
+            if (strcmp(st, "ready") == 0 && (ret = job_verb(q, "job-complete", ids[i], err)) < 0)
+                break;
+            if (strcmp(st, "pending") == 0 && (ret = job_verb(q, "job-finalize", ids[i], err)) < 0)
+                break;
+            if ((waited += 2) > COMMIT_TIMEOUT_MS) {
+                ret = vs_error_set(err, VS_ERR_TIMEOUT, "job '%s' that an interrupted vsnap "
+                                   "started did not end (status %s)", ids[i], st);
+                break;
+            }
+            nanosleep(&ts, NULL);
+        }
+        free(st);
+    }
+    vs_strv_free(ids);
     return ret;
 }
 
@@ -169,6 +228,7 @@ typedef struct dev {
     unsigned long long vsize;  /* its virtual size */
     char **tags;       /* its internal snapshots (NULL-terminated, never NULL) */
     char **vm_tags;    /* ... those with a memory state in it */
+    char **chain;      /* the images of its chain, the active layer first */
 } dev;
 
 static void
@@ -182,6 +242,7 @@ devs_free(dev *v, size_t n)
         free(v[i].file);
         vs_strv_free(v[i].tags);
         vs_strv_free(v[i].vm_tags);
+        vs_strv_free(v[i].chain);
     }
     free(v);
 }
@@ -194,6 +255,8 @@ str_of(json_object *o, const char *key)
     return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
            ? json_object_get_string(v) : NULL;
 }
+
+static char *node_file(const char *file);
 
 /* "/machine/peripheral/vda/virtio-backend" or "sda" -> "vda", "sda". */
 static char *
@@ -239,11 +302,22 @@ query_devs(vs_qmp *q, dev **out, size_t *nout, vs_error *err)
         v[k].ro = json_object_object_get_ex(in, "ro", &ro) && json_object_get_boolean(ro);
         v[k].tags = vs_xcalloc(1, sizeof(char *));
         v[k].vm_tags = vs_xcalloc(1, sizeof(char *));
+        v[k].chain = vs_xcalloc(1, sizeof(char *));
         if (json_object_object_get_ex(in, "image", &img)) {
-            json_object *vs;
+            json_object *vs, *l = img;
+            int depth;
 
             if (json_object_object_get_ex(img, "virtual-size", &vs))
                 v[k].vsize = (unsigned long long)json_object_get_int64(vs);
+            for (depth = 0; l && depth < 256; depth++) {
+                char *f = node_file(str_of(l, "filename"));
+
+                if (f)
+                    vs_strv_push(&v[k].chain, f);
+                free(f);
+                if (!json_object_object_get_ex(l, "backing-image", &l))
+                    l = NULL;
+            }
         }
         if (img && json_object_object_get_ex(img, "snapshots", &snaps) &&
             json_object_is_type(snaps, json_type_array)) {
@@ -294,6 +368,18 @@ dev_has_tag(const dev *v, const char *tag)
     return strv_has(v->tags, tag);
 }
 
+/* Whether image path is in the chain of device v. */
+static bool
+dev_uses(const dev *v, const char *path)
+{
+    char **f;
+
+    for (f = v->chain; f && *f; f++)
+        if (vs_same_image(*f, path))
+            return true;
+    return false;
+}
+
 /* ---- block nodes ---------------------------------------------------------------- */
 
 /* A node of QEMU's block graph (query-named-block-nodes). */
@@ -301,6 +387,7 @@ typedef struct node {
     char *name;
     char *file;
     char *drv;
+    char *backing;     /* its backing file as its header names it, or NULL */
 } node;
 
 static void
@@ -312,6 +399,7 @@ nodes_free(node *v, size_t n)
         free(v[i].name);
         free(v[i].file);
         free(v[i].drv);
+        free(v[i].backing);
     }
     free(v);
 }
@@ -360,6 +448,7 @@ query_nodes(vs_qmp *q, node **out, size_t *nout, vs_error *err)
         v[k].name = vs_xstrdup(str_of(o, "node-name"));
         v[k].file = node_file(str_of(o, "file"));
         v[k].drv = vs_xstrdup(str_of(o, "drv"));
+        v[k].backing = vs_xstrdup(str_of(o, "backing_file"));
         k++;
     }
     json_object_put(r);
@@ -510,52 +599,86 @@ job_end(vs_qmp *q, const char *id, int timeout_ms, vs_error *err)
     return ret;
 }
 
+/* A block job of vsnap's: started, then finished (for a commit of the
+ * active layer: once ready, job-complete, which moves the disk onto the
+ * base). */
+typedef struct job {
+    char *id;
+    bool needs_complete;
+} job;
+
 /*
- * Commit node `top` of the disk whose active layer is `active` into `base`,
- * which is below it: block-commit, and for the active layer, once it is
- * ready, job-complete (QEMU moves the disk onto base then). The nodes of
- * the layers committed stay open, out of the chain, for the caller to close.
+ * Start the commit of node `top` of the disk whose active layer is node
+ * `active` into node `base`, below it. The nodes of the layers committed
+ * stay open, out of the chain, for the caller to close.
  */
 static int
-commit_nodes(vs_qmp *q, const char *active, const char *top, const char *base, vs_error *err)
+commit_start(vs_qmp *q, const char *active, const char *top, const char *base, job *j,
+             vs_error *err)
 {
     json_object *args = json_object_new_object();
-    char *id = job_id(JOB_COMMIT);
-    bool is_active = strcmp(active, top) == 0;
-    int ret = -1;
 
-    json_object_object_add(args, "job-id", json_object_new_string(id));
+    j->id = job_id(JOB_COMMIT);
+    j->needs_complete = strcmp(active, top) == 0;
+    json_object_object_add(args, "job-id", json_object_new_string(j->id));
     json_object_object_add(args, "device", json_object_new_string(active));
     json_object_object_add(args, "top-node", json_object_new_string(top));
     json_object_object_add(args, "base-node", json_object_new_string(base));
     json_object_object_add(args, "auto-finalize", json_object_new_boolean(1));
     json_object_object_add(args, "auto-dismiss", json_object_new_boolean(0));
-    if (vs_qmp_command(q, "block-commit", args, NULL, err) < 0)
-        goto out;
-    if (is_active) {
-        json_object *c;
+    return vs_qmp_command(q, "block-commit", args, NULL, err);
+}
 
-        if (vs_qmp_job_wait(q, id, "ready", COMMIT_TIMEOUT_MS, err) < 0)
-            goto cancel;
-        c = json_object_new_object();
-        json_object_object_add(c, "id", json_object_new_string(id));
-        if (vs_qmp_command(q, "job-complete", c, NULL, err) < 0)
-            goto cancel;
-    }
-    ret = job_end(q, id, COMMIT_TIMEOUT_MS, err);
-    goto out;
- cancel:
-    {
-        json_object *c = json_object_new_object();
-        vs_error ignore;
+/* Start streaming into node `top` from the layers down to node `base`
+ * (NULL: all of them). */
+static int
+stream_start(vs_qmp *q, const char *top, const char *base, job *j, vs_error *err)
+{
+    json_object *args = json_object_new_object();
 
+    j->id = job_id(JOB_STREAM);
+    j->needs_complete = false;
+    json_object_object_add(args, "job-id", json_object_new_string(j->id));
+    json_object_object_add(args, "device", json_object_new_string(top));
+    if (base)
+        json_object_object_add(args, "base-node", json_object_new_string(base));
+    json_object_object_add(args, "auto-finalize", json_object_new_boolean(1));
+    json_object_object_add(args, "auto-dismiss", json_object_new_boolean(0));
+    return vs_qmp_command(q, "block-stream", args, NULL, err);
+}
+
+static int
+job_finish(vs_qmp *q, job *j, vs_error *err)
+{
+    vs_error ignore;
+
+    if (j->needs_complete &&
+        (vs_qmp_job_wait(q, j->id, "ready", COMMIT_TIMEOUT_MS, err) < 0 ||
+         job_verb(q, "job-complete", j->id, err) < 0)) {
+        /* it stays as it was: cancel it */
         vs_error_clear(&ignore);
-        json_object_object_add(c, "id", json_object_new_string(id));
-        if (vs_qmp_command(q, "job-cancel", c, NULL, &ignore) == 0)
-            job_end(q, id, COMMIT_TIMEOUT_MS, &ignore);
+        if (job_verb(q, "job-cancel", j->id, &ignore) == 0)
+            job_end(q, j->id, COMMIT_TIMEOUT_MS, &ignore);
+        return -1;
     }
- out:
-    free(id);
+    return job_end(q, j->id, COMMIT_TIMEOUT_MS, err);
+}
+
+static void
+job_clear(job *j)
+{
+    free(j->id);
+    j->id = NULL;
+}
+
+/* Commit node `top` into `base` and wait for it (see commit_start). */
+static int
+commit_nodes(vs_qmp *q, const char *active, const char *top, const char *base, vs_error *err)
+{
+    job j = { NULL, false };
+    int ret = commit_start(q, active, top, base, &j, err) < 0 ? -1 : job_finish(q, &j, err);
+
+    job_clear(&j);
     return ret;
 }
 
@@ -856,9 +979,10 @@ close_overlay(vs_qmp *q, const char *path, vs_error *err)
 
     if (query_nodes(q, &nv, &nn, err) < 0)
         return -1;
-    if ((o = node_of(nv, nn, path, true)) && blockdev_del(q, o->name, err) < 0)
+    /* (a node QEMU named itself, "#block..", goes with what holds it) */
+    if ((o = node_of(nv, nn, path, true)) && o->name[0] != '#' && blockdev_del(q, o->name, err) < 0)
         goto out;
-    if ((o = node_of(nv, nn, path, false)) && blockdev_del(q, o->name, err) < 0)
+    if ((o = node_of(nv, nn, path, false)) && o->name[0] != '#' && blockdev_del(q, o->name, err) < 0)
         goto out;
     ret = 0;
  out:
@@ -1029,6 +1153,156 @@ count_moved(vs_exec_ctx *x, const vs_vm_disk *disks, size_t n)
     return count;
 }
 
+/* ---- merging layers ------------------------------------------------------------ */
+
+/*
+ * Start the job of layer step s (VM_COMMIT, VM_STREAM) on QEMU's devices
+ * and nodes; *j->id NULL when there is nothing to do: the layer is out of
+ * the disk's chain already (a commit, or a stream whose layer's backing
+ * file is what the step makes it).
+ */
+static int
+layer_start(vs_qmp *q, const vs_step *s, const dev *v, size_t nv, const node *nn, size_t nnn,
+            job *j, const dev **disk, vs_error *err)
+{
+    vs_vm_disk *disks = NULL;
+    size_t n = 0;
+    const dev *dv;
+    const node *top, *base = NULL;
+    int ret = -1;
+
+    j->id = NULL;
+    if (step_disks(s, &disks, &n, err) < 0)
+        return -1;
+    if (n != 1 || !(dv = dev_find(v, nv, disks[0].target))) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "the running QEMU has no disk '%s'",
+                     n ? disks[0].target : "?");
+        goto out;
+    }
+    *disk = dv;
+    if (!dev_uses(dv, s->path)) {
+        /* merged already (or, for a stream, the layer is gone: nothing to copy into) */
+        if (s->kind == VS_STEP_VM_COMMIT)
+            ret = 0;
+        else
+            ret = vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                               "disk '%s' of the running QEMU no longer uses image '%s'",
+                               dv->target, s->path);
+        goto out;
+    }
+    if (!(top = node_of(nn, nnn, s->path, true)) ||
+        (s->backing && *s->backing && !(base = node_of(nn, nnn, s->backing, true)))) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "QEMU has no node for image '%s' of disk '%s'",
+                     top ? s->backing : s->path, dv->target);
+        goto out;
+    }
+    if (s->kind == VS_STEP_VM_STREAM) {
+        if ((!base && !top->backing) ||
+            (base && top->backing && vs_same_image(top->backing, s->backing))) {
+            ret = 0;   /* its backing file is that already */
+            goto out;
+        }
+        ret = stream_start(q, top->name, base ? base->name : NULL, j, err);
+        goto out;
+    }
+    if (!base) {
+        ret = vs_error_set(err, VS_ERR_INTERNAL, "a commit needs the image it goes into");
+        goto out;
+    }
+    ret = commit_start(q, dv->node, top->name, base->name, j, err);
+ out:
+    vs_vm_disks_free(disks, n);
+    return ret;
+}
+
+/* Layer steps (independent ones of one kind at once): start every job,
+ * then finish each; a commit of the active layer moves its disk, which
+ * vsnap's record follows. */
+static int
+run_layers(vs_exec_ctx *x, vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
+{
+    dev *v = NULL;
+    node *nn = NULL;
+    size_t nv = 0, nnn = 0, i, started = 0;
+    job *jobs = vs_xcalloc(n + 1, sizeof(*jobs));
+    const dev **disk = vs_xcalloc(n + 1, sizeof(*disk));
+    int ret = -1;
+
+    if (query_devs(q, &v, &nv, err) < 0 || query_nodes(q, &nn, &nnn, err) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (layer_start(q, steps[i], v, nv, nn, nnn, &jobs[i], &disk[i], err) < 0)
+            goto finish;
+        started = i + 1;
+    }
+ finish:
+    ret = started == n ? 0 : -1;
+    for (i = 0; i < started; i++) {
+        vs_error e;
+
+        vs_error_clear(&e);
+        if (jobs[i].id && job_finish(q, &jobs[i], ret == 0 ? err : &e) < 0)
+            ret = -1;
+    }
+    for (i = 0; ret == 0 && i < n; i++) {
+        vs_vm_disk d = { disk[i] ? disk[i]->target : NULL, NULL, (char *)steps[i]->backing };
+
+        /* the active layer merged down: the disk is on the base now */
+        if (steps[i]->kind == VS_STEP_VM_COMMIT && jobs[i].needs_complete && jobs[i].id)
+            ret = record_disks(x, &d, 1, true, nn, nnn, err);
+    }
+ out:
+    for (i = 0; i < n; i++)
+        job_clear(&jobs[i]);
+    free(jobs);
+    free(disk);
+    nodes_free(nn, nnn);
+    devs_free(v, nv);
+    return ret;
+}
+
+/* A layer step with QEMU gone: the same merge with qemu-img, on images no
+ * process holds now. */
+static int
+layer_offline(const vs_step *s, vs_error *err)
+{
+    if (!vs_file_exists(s->path))
+        return 0;
+    if (s->kind == VS_STEP_VM_COMMIT) {
+        if (vs_exec_backing_is(s->path, s->backing) != 1)
+            return vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                                "'%s' is not based on '%s' any more; it was left alone",
+                                s->path, s->backing);
+        return vs_qemu_img_commit(s->path, NULL, NULL, err);
+    }
+    if (vs_exec_backing_is(s->path, s->backing) == 1)
+        return 0;
+    return vs_qemu_img_rebase(s->path, NULL, s->backing, NULL, false, err);
+}
+
+/* Close QEMU's nodes of an image no disk uses any more. */
+static int
+run_close(vs_qmp *q, const char *path, vs_error *err)
+{
+    dev *v = NULL;
+    size_t nv = 0, i;
+    int ret = -1;
+
+    if (query_devs(q, &v, &nv, err) < 0)
+        return -1;
+    for (i = 0; i < nv; i++)
+        if (dev_uses(&v[i], path)) {
+            vs_error_set(err, VS_ERR_OPERATION_FAILED, "disk '%s' of the running QEMU still uses "
+                         "image '%s'", v[i].target, path);
+            goto out;
+        }
+    /* (nodes QEMU named itself, "#block..", go with what held them) */
+    ret = close_overlay(q, path, err);
+ out:
+    devs_free(v, nv);
+    return ret;
+}
+
 /* ---- the guest agent ------------------------------------------------------------- */
 
 /* guest-fsfreeze-freeze / -thaw / -status. 0 with QEMU gone and
@@ -1073,6 +1347,69 @@ observe_frozen(vs_exec_ctx *x, bool want_frozen)
         seen = (strcmp(st, "frozen") == 0) == want_frozen ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
     free(st);
     return seen;
+}
+
+/* A layer step, looked at: a commit is done once the layer is out of every
+ * disk's chain, a stream once its layer has the new backing file, a close
+ * once QEMU has no node of the image. With QEMU gone: the files tell. */
+static vs_seen
+observe_layer(vs_exec_ctx *x, vs_qmp *q, int rc, const vs_step *s)
+{
+    dev *v = NULL;
+    node *nn = NULL;
+    size_t nv = 0, nnn = 0, i;
+    const node *o;
+    vs_seen seen = VS_SEEN_UNKNOWN;
+    bool used = false;
+
+    if (rc == 0) {
+        if (s->kind == VS_STEP_VM_CLOSE || !vs_file_exists(s->path))
+            return VS_SEEN_DONE;
+        if (s->kind == VS_STEP_VM_STREAM)
+            return vs_exec_backing_is(s->path, s->backing) == 1 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
+        return VS_SEEN_UNKNOWN;   /* a commit cannot be seen in the files: replay decides */
+    }
+    if (query_devs(q, &v, &nv, NULL) < 0 || query_nodes(q, &nn, &nnn, NULL) < 0) {
+        failed(x);
+        goto out;
+    }
+    for (i = 0; i < nv; i++)
+        used = used || dev_uses(&v[i], s->path);
+    o = node_of(nn, nnn, s->path, true);
+    if (s->kind == VS_STEP_VM_COMMIT)
+        seen = used ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
+    else if (s->kind == VS_STEP_VM_CLOSE)
+        seen = o || node_of(nn, nnn, s->path, false) ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
+    else if (!used)
+        seen = VS_SEEN_UNKNOWN;
+    else
+        seen = o && (*s->backing ? o->backing && vs_same_image(o->backing, s->backing) : !o->backing)
+               ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
+ out:
+    nodes_free(nn, nnn);
+    devs_free(v, nv);
+    return seen;
+}
+
+/* Independent commits (or streams) of several disks at once, in QEMU. */
+static int
+run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
+{
+    vs_qmp *q;
+    size_t i;
+    int rc;
+
+    if ((rc = monitor(x, &q, err)) < 0)
+        return -1;
+    if (rc == 0) {
+        for (i = 0; i < n; i++)
+            if (layer_offline(steps[i], err) < 0)
+                return -1;
+        return 0;
+    }
+    if (run_layers(x, q, steps, n, err) < 0)
+        return failed(x);
+    return 0;
 }
 
 static int
@@ -1164,6 +1501,13 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         else
             ret = run_snapshot_disks(x, q, disks, n, err);
         break;
+    case VS_STEP_VM_COMMIT:
+    case VS_STEP_VM_STREAM:
+        ret = rc == 0 ? layer_offline(s, err) : run_layers(x, q, &s, 1, err);
+        break;
+    case VS_STEP_VM_CLOSE:
+        ret = rc == 0 ? 0 : run_close(q, s->path, err);
+        break;
     default:
         ret = vs_error_set(err, VS_ERR_INTERNAL, "the QMP executor cannot run a %s step",
                            vs_step_info(s->kind)->name);
@@ -1249,6 +1593,11 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
     case VS_STEP_VM_THAW:
         seen = observe_frozen(x, s->kind == VS_STEP_VM_FREEZE);
         break;
+    case VS_STEP_VM_COMMIT:
+    case VS_STEP_VM_STREAM:
+    case VS_STEP_VM_CLOSE:
+        seen = observe_layer(x, q, rc, s);
+        break;
     case VS_STEP_VM_START:
         seen = rc == 1 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
         break;
@@ -1315,7 +1664,7 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
 const vs_executor vs_exec_qmp = {
     .mech = VS_MECH_QMP,
     .run = run,
-    .run_group = NULL,
+    .run_group = run_group,
     .undo = undo,
     .observe = observe,
     .finish = finish,

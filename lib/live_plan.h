@@ -12,13 +12,18 @@
 
 /*
  * Rewrite p (made by an offline planner from m) for m's running QEMU; a
- * model that is not live leaves p as it is. The internal snapshots a plan
- * deletes from the disks' active layers go in one snapshot-delete job per
- * snapshot (VS_STEP_VM_TAG_DELETE). Refused: an internal snapshot in an
- * image QEMU uses read-only below a disk ("Operation not supported: disk
- * image 'vda' for internal snapshot 'S' is not the same as disk image
- * currently used by VM", libvirt's words), and any other change to an image
- * QEMU has open, naming it. On failure p is unchanged.
+ * model that is not live leaves p as it is. Of the steps on images QEMU
+ * holds: the internal snapshots deleted from the disks' active layers go in
+ * one snapshot-delete job per snapshot (VS_STEP_VM_TAG_DELETE); a layer
+ * committed into the one below is QEMU's block-commit (VM_COMMIT; of the
+ * active layer the disk moves down); a layer rebased is QEMU's block-stream
+ * (VM_STREAM; the commit point moves before it, a stream cannot be undone);
+ * a file removed is closed in QEMU first (VM_CLOSE). Refused: an internal
+ * snapshot in an image QEMU uses read-only below a disk ("Operation not
+ * supported: disk image 'vda' for internal snapshot 'S' is not the same as
+ * disk image currently used by VM", libvirt's words), a commit into an image
+ * QEMU holds from one it does not, and any other change to (or qemu-img
+ * open of) an image QEMU writes, naming it. On failure p is unchanged.
  */
 int vs_live_adapt(vs_model *m, vs_plan *p, vs_error *err);
 

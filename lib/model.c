@@ -534,6 +534,8 @@ vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, vs_error *err)
     return load_metadata(m, d, names ? names : none, err);
 }
 
+static void note_held(vs_model *m);
+
 int
 vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
 {
@@ -569,40 +571,64 @@ vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
     if (vs_graph_close_chains(&m->g, true, err) < 0)
         return -1;
     spread_foreign(&m->g);
+    note_held(m);
+    /* QEMU writes to the disks' active layers, and what it has not flushed
+     * is not in their files yet: they hold data, whatever the files say */
+    for (size_t i = 0; m->live && i < m->live_dom->ndisks; i++) {
+        long k = vs_disk_is_local(&m->live_dom->disks[i])
+                 ? vs_graph_find(&m->g, m->live_dom->disks[i].source) : -1;
+
+        if (k >= 0)
+            m->g.v[k].empty = 0;
+    }
     vs_model_recount(m);
     return 0;
+}
+
+struct vs_model_held {
+    char *path;
+    char *target;
+    int how;
+};
+
+/* What QEMU holds, from the graph as loaded: each disk's image and its chain. */
+static void
+note_held(vs_model *m)
+{
+    size_t i, cap = 0;
+    int depth;
+    long k;
+
+    for (i = 0; m->live_dom && i < m->live_dom->ndisks; i++) {
+        const vs_domain_disk *dd = &m->live_dom->disks[i];
+
+        if (!vs_disk_is_local(dd))
+            continue;
+        k = vs_graph_find(&m->g, dd->source);
+        for (depth = 0; k >= 0 && depth < 256; depth++) {
+            vs_xgrow(&m->held, &cap, m->nheld, sizeof(*m->held));
+            m->held[m->nheld].path = vs_xstrdup(m->g.v[k].path);
+            m->held[m->nheld].target = vs_xstrdup(dd->target);
+            m->held[m->nheld].how = depth == 0 ? 1 : 2;
+            m->nheld++;
+            k = m->g.v[k].backing ? vs_graph_find(&m->g, m->g.v[k].backing) : -1;
+        }
+    }
 }
 
 int
 vs_model_qemu_holds(const vs_model *m, const char *path, const char **target)
 {
     size_t i;
-    int depth;
-    long k;
+    int how = 0;
 
-    if (!m->live || !m->live_dom || !path)
-        return 0;
-    for (i = 0; i < m->live_dom->ndisks; i++) {
-        const vs_domain_disk *dd = &m->live_dom->disks[i];
-
-        if (!vs_disk_is_local(dd))
-            continue;
-        if (vs_same_image(dd->source, path)) {
+    for (i = 0; path && i < m->nheld; i++)
+        if ((how == 0 || m->held[i].how < how) && vs_same_image(m->held[i].path, path)) {
+            how = m->held[i].how;
             if (target)
-                *target = dd->target;
-            return 1;
+                *target = m->held[i].target;
         }
-        k = vs_graph_find(&m->g, dd->source);
-        for (depth = 0; k >= 0 && m->g.v[k].backing && depth < 256; depth++) {
-            k = vs_graph_find(&m->g, m->g.v[k].backing);
-            if (k >= 0 && vs_same_image(m->g.v[k].path, path)) {
-                if (target)
-                    *target = dd->target;
-                return 2;
-            }
-        }
-    }
-    return 0;
+    return how;
 }
 
 void
@@ -637,6 +663,11 @@ vs_model_release(vs_model *m)
     vs_graph_clear(&m->g);
     vs_domain_def_free(m->dom);
     vs_domain_def_free(m->live_dom);
+    for (i = 0; i < m->nheld; i++) {
+        free(m->held[i].path);
+        free(m->held[i].target);
+    }
+    free(m->held);
     free(m->dom_text);
     vs_strv_free(m->registry);
     free(m->current);

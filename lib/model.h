@@ -43,6 +43,8 @@ typedef struct vs_model {
     bool live;               /* QEMU has the domain's images open (running or paused) */
     vs_run_info run;         /* its state when live */
     vs_domain_def *live_dom; /* the definition QEMU runs, when live */
+    struct vs_model_held *held;  /* what QEMU holds, as loaded (vs_model_qemu_holds) */
+    size_t nheld;
 } vs_model;
 
 enum {
@@ -75,9 +77,10 @@ int vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, vs_error *err
 int vs_model_check_usable(vs_dom *d, const char *replacing, vs_error *err);
 void vs_model_release(vs_model *m);
 
-/* Whether the live domain's QEMU has image `path` open: 1 as the active
- * layer of a disk (*target, may be NULL: that disk's target, the model's),
- * 2 in the backing chain below one, 0 not at all (or not live). */
+/* Whether the live domain's QEMU has image `path` open (when the model was
+ * loaded, whatever the plan changed in it since): 1 as the active layer of
+ * a disk (*target, may be NULL: that disk's target, the model's), 2 in the
+ * backing chain below one, 0 not at all (or not live). */
 int vs_model_qemu_holds(const vs_model *m, const char *path, const char **target);
 
 /* The model of an in-memory domain (tests of the planners' decisions): dom

@@ -70,6 +70,12 @@ const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
         0, 0 },
     [VS_STEP_VM_THAW] = { "vm-fsthaw", QMP, false, VS_REPLAY_SAME, false, true, true, false,
         0, 0 },
+    [VS_STEP_VM_COMMIT] = { "vm-commit", QMP, false, VS_REPLAY_UNTIL_TOUCHED, true, true, false, true,
+        VS_SF_PATH | VS_SF_BACKING | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_STREAM] = { "vm-stream", QMP, false, VS_REPLAY_UNTIL_TOUCHED, false, true, false, true,
+        VS_SF_PATH | VS_SF_BACKING | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_CLOSE] = { "vm-close", QMP, false, VS_REPLAY_SAME, false, true, false, false,
+        VS_SF_PATH, 0 },
 };
 
 const vs_step_kind_info *
@@ -407,6 +413,21 @@ vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char 
 }
 
 vs_step *
+vs_plan_vm_layer(vs_plan *p, vs_step_kind kind, const char *target, const char *active,
+                 const char *path, const char *base, const char *old, const char *why)
+{
+    vs_step *s = add(p, kind, why);
+    vs_vm_disk d = { (char *)target, (char *)active, NULL };
+
+    s->path = vs_xstrdup(path);
+    s->backing = vs_xstrdup(base ? base : (kind == VS_STEP_VM_CLOSE ? NULL : ""));
+    s->old_backing = vs_xstrdup(old);
+    if (target)
+        s->text = vs_vm_disks_format(&d, 1);
+    return s;
+}
+
+vs_step *
 vs_plan_vm_disks(vs_plan *p, vs_step_kind kind, const vs_vm_disk *disks, size_t n,
                  const char *why)
 {
@@ -674,6 +695,19 @@ vs_step_format(const vs_step *s, vs_buf *b)
         }
         break;
     }
+    case VS_STEP_VM_COMMIT:
+        vs_buf_addf(b, "QEMU: commit %s into %s (block-commit)", s->path, s->backing);
+        break;
+    case VS_STEP_VM_STREAM:
+        if (s->backing && *s->backing)
+            vs_buf_addf(b, "QEMU: stream into %s down to %s, its new backing file (block-stream)",
+                        s->path, s->backing);
+        else
+            vs_buf_addf(b, "QEMU: stream all data into %s (block-stream)", s->path);
+        break;
+    case VS_STEP_VM_CLOSE:
+        vs_buf_addf(b, "QEMU: close %s", s->path);
+        break;
     case VS_STEP_VM_FREEZE:
         vs_buf_add(b, "guest agent: freeze the guest's file systems");
         break;

@@ -58,6 +58,14 @@ typedef enum vs_step_kind {
                                * moves onto its overlay (undo: committed back) */
     VS_STEP_VM_FREEZE,        /* guest agent: freeze the guest's file systems */
     VS_STEP_VM_THAW,          /* guest agent: thaw them */
+    VS_STEP_VM_COMMIT,        /* block-commit of layer `path` of the disk of `text` into
+                               * `backing`, below it (the active layer: then job-complete,
+                               * and the disk is on `backing`) */
+    VS_STEP_VM_STREAM,        /* block-stream into layer `path` of the disk of `text` from
+                               * the layers down to `backing` ("" all), which becomes its
+                               * backing file: content stays, `old_backing` goes */
+    VS_STEP_VM_CLOSE,         /* close QEMU's nodes of image `path`, which no disk uses any
+                               * more */
     VS_STEP_KIND_COUNT
 } vs_step_kind;
 
@@ -209,6 +217,12 @@ vs_step *vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const cha
 vs_step *vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char *fmt,
                             const char *image, const char *image_fmt, bool reuse,
                             const char *why);
+/* VM_COMMIT, VM_STREAM: layer `path` of disk `target` (whose active layer
+ * is `active`) into / from `base` (VM_STREAM: "" for none; `old`: its
+ * backing file before). VM_CLOSE: `path` only (target, active NULL). */
+vs_step *vs_plan_vm_layer(vs_plan *p, vs_step_kind kind, const char *target, const char *active,
+                          const char *path, const char *base, const char *old,
+                          const char *why);
 /* VM_SNAPSHOT_DISKS: every disk (with its overlay) in one transaction. */
 vs_step *vs_plan_vm_disks(vs_plan *p, vs_step_kind kind, const vs_vm_disk *disks, size_t n,
                           const char *why);

@@ -1,4 +1,5 @@
 # tests/scenarios fragment: snapshots of running domains against a real
 # qemu-system-x86_64 (TCG, 32 MiB, no guest OS).
-TESTS += tests/scenarios/live-internal.sh tests/scenarios/live-external.sh
-EXTRA_DIST += tests/scenarios/live-lib.sh tests/scenarios/live-internal.sh tests/scenarios/live-external.sh
+TESTS += tests/scenarios/live-internal.sh tests/scenarios/live-external.sh tests/scenarios/live-delete.sh
+EXTRA_DIST += tests/scenarios/live-lib.sh tests/scenarios/live-internal.sh tests/scenarios/live-external.sh \
+	tests/scenarios/live-delete.sh

@@ -774,6 +774,48 @@ count_tagged(vs_exec_ctx *x, const vs_vm_disk *disks, size_t n, const char *tag)
     return count;
 }
 
+/* The disks' internal snapshots, without memory, in one transaction
+ * (blockdev-snapshot-internal-sync): the guest runs on, and every disk is
+ * taken at the same instant. */
+static int
+run_tag_disks(vs_qmp *q, const vs_step *s, const vs_vm_disk *disks, size_t n, vs_error *err)
+{
+    dev *v = NULL;
+    const dev **dv = vs_xcalloc(n + 1, sizeof(*dv));
+    json_object *actions = json_object_new_array(), *args;
+    size_t nv = 0, i;
+    int ret = -1;
+
+    if (query_devs(q, &v, &nv, err) < 0 || resolve(v, nv, disks, n, dv, err) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        json_object *a = json_object_new_object(), *data = json_object_new_object();
+
+        if (dev_has_tag(dv[i], s->name)) {
+            json_object_put(a);
+            json_object_put(data);
+            vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                         "image '%s' of disk '%s' already holds an internal snapshot named '%s'",
+                         dv[i]->file, dv[i]->target, s->name);
+            goto out;
+        }
+        json_object_object_add(data, "device", json_object_new_string(dv[i]->node));
+        json_object_object_add(data, "name", json_object_new_string(s->name));
+        json_object_object_add(a, "type", json_object_new_string("blockdev-snapshot-internal-sync"));
+        json_object_object_add(a, "data", data);
+        json_object_array_add(actions, a);
+    }
+    args = json_object_new_object();
+    json_object_object_add(args, "actions", actions);
+    actions = NULL;
+    ret = vs_qmp_command(q, "transaction", args, NULL, err);
+ out:
+    json_object_put(actions);
+    devs_free(v, nv);
+    free(dv);
+    return ret;
+}
+
 /* ---- the steps ---------------------------------------------------------------------- */
 
 static int
@@ -1423,7 +1465,8 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
 
     if ((s->kind == VS_STEP_VM_SAVE || s->kind == VS_STEP_VM_LOAD ||
          s->kind == VS_STEP_VM_TAG_DELETE || s->kind == VS_STEP_VM_OVERLAY ||
-         s->kind == VS_STEP_VM_SNAPSHOT_DISKS) && step_disks(s, &disks, &n, err) < 0)
+         s->kind == VS_STEP_VM_SNAPSHOT_DISKS || s->kind == VS_STEP_VM_TAG_DISKS) &&
+        step_disks(s, &disks, &n, err) < 0)
         return -1;
     /* the agent has a connection of its own */
     if (s->kind == VS_STEP_VM_FREEZE || s->kind == VS_STEP_VM_THAW)
@@ -1508,6 +1551,14 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     case VS_STEP_VM_CLOSE:
         ret = rc == 0 ? 0 : run_close(q, s->path, err);
         break;
+    case VS_STEP_VM_TAG_DISKS:
+        if (rc == 0)
+            ret = vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                               "QEMU of domain '%s' is gone: no snapshot of its disks can be "
+                               "taken while it runs", x->d->name);
+        else
+            ret = run_tag_disks(q, s, disks, n, err);
+        break;
     default:
         ret = vs_error_set(err, VS_ERR_INTERNAL, "the QMP executor cannot run a %s step",
                            vs_step_info(s->kind)->name);
@@ -1557,13 +1608,14 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
             seen = stopped_status(st) ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
         break;
     case VS_STEP_VM_SAVE:
+    case VS_STEP_VM_TAG_DISKS:
     case VS_STEP_VM_TAG_DELETE:
         if (vs_vm_disks_parse(s->text, &disks, &n) < 0)
             break;
         count = count_tagged(x, disks, n, s->name);
         if (count < 0)
             break;
-        if (s->kind == VS_STEP_VM_SAVE)
+        if (s->kind != VS_STEP_VM_TAG_DELETE)
             seen = (size_t)count == n ? VS_SEEN_DONE : count == 0 ? VS_SEEN_NOT_DONE
                                                                    : VS_SEEN_UNKNOWN;
         else
@@ -1628,6 +1680,7 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         ret = rc == 0 ? 0 : cont(x, q, s->old_name ? s->old_name : "unpaused", err);
         break;
     case VS_STEP_VM_SAVE:
+    case VS_STEP_VM_TAG_DISKS:
         /* the tag goes from every disk that has it, whether the save ran
          * whole, in part (QEMU leaves the disks it did) or not at all */
         if (step_disks(s, &disks, &n, err) < 0)

@@ -76,6 +76,8 @@ const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
         VS_SF_PATH | VS_SF_BACKING | VS_SF_TEXT, 0 },
     [VS_STEP_VM_CLOSE] = { "vm-close", QMP, false, VS_REPLAY_SAME, false, true, false, false,
         VS_SF_PATH, 0 },
+    [VS_STEP_VM_TAG_DISKS] = { "vm-snapshot-internal", QMP, true, VS_REPLAY_NEVER, false, true, false,
+        false, VS_SF_NAME | VS_SF_TEXT, 0 },
 };
 
 const vs_step_kind_info *
@@ -655,12 +657,14 @@ vs_step_format(const vs_step *s, vs_buf *b)
         break;
     case VS_STEP_VM_SAVE:
     case VS_STEP_VM_LOAD:
-    case VS_STEP_VM_TAG_DELETE: {
+    case VS_STEP_VM_TAG_DELETE:
+    case VS_STEP_VM_TAG_DISKS: {
         vs_vm_disk *disks;
         size_t n, i;
 
         vs_buf_addf(b, "QEMU: internal snapshot '%s' %s", s->name,
                     s->kind == VS_STEP_VM_SAVE ? "taken of" :
+                    s->kind == VS_STEP_VM_TAG_DISKS ? "of the disks only, at once, taken of" :
                     s->kind == VS_STEP_VM_LOAD ? "loaded into" : "deleted from");
         if (vs_vm_disks_parse(s->text, &disks, &n) == 0) {
             for (i = 0; i < n; i++)

@@ -66,6 +66,8 @@ typedef enum vs_step_kind {
                                * backing file: content stays, `old_backing` goes */
     VS_STEP_VM_CLOSE,         /* close QEMU's nodes of image `path`, which no disk uses any
                                * more */
+    VS_STEP_VM_TAG_DISKS,     /* one transaction of blockdev-snapshot-internal-sync: tag
+                               * `name` in every disk of `text`, at once, no memory state */
     VS_STEP_KIND_COUNT
 } vs_step_kind;
 

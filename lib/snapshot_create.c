@@ -330,9 +330,10 @@ plan_redefine(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
 
 static bool storage_local(vs_storage_type t);
 
-/* C.1 step 6 for internal entries (live: of a running domain). */
+/* C.1 step 6 for internal entries (live: of a running domain; every_disk:
+ * a disk left out is refused, as a full system snapshot needs). */
 static int
-prepare_internal(const vs_snapshot_def *def, bool live, vs_error *err)
+prepare_internal(const vs_snapshot_def *def, bool live, bool every_disk, vs_error *err)
 {
     const vs_domain_def *dom = def->dom;
     bool found_internal = false, forbid_internal = false;
@@ -378,7 +379,7 @@ prepare_internal(const vs_snapshot_def *def, bool live, vs_error *err)
     }
     if (!found_internal)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED, "nothing selected for snapshot");
-    if (forbid_internal)
+    if (forbid_internal && every_disk)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "internal and full system snapshots require all disks to be selected for snapshot");
     return 0;
@@ -397,7 +398,7 @@ plan_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_plan **dry, vs
     def->memory = VS_LOC_NO;
     if (vs_disk_align(def, def->dom, VS_LOC_INTERNAL, true, false, err) < 0)
         return -1;
-    if (prepare_internal(def, false, err) < 0)
+    if (prepare_internal(def, false, true, err) < 0)
         return -1;
     if (vs_snapshot_images(def, def->dom, false, &images, &nimages, err) < 0)
         return -1;
@@ -808,7 +809,7 @@ plan_live_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run
     def->memory = VS_LOC_INTERNAL;
     if (vs_disk_align(def, def->dom, VS_LOC_INTERNAL, true, false, err) < 0)
         return -1;
-    if (prepare_internal(def, true, err) < 0)
+    if (prepare_internal(def, true, true, err) < 0)
         return -1;
     if (has_raw_nvram(def->dom))
         return vs_error_set(err, VS_ERR_NO_SUPPORT,
@@ -876,8 +877,106 @@ plan_live_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run
     return ret;
 }
 
-/* C.1 for a domain whose QEMU runs: full system snapshots are internal
- * (snapshot-save); --disk-only and external memory come later. */
+/* Whether def asks for internal snapshots of disks, and for no external one. */
+static bool
+asks_internal_disks(const vs_snapshot_def *def)
+{
+    bool internal = false;
+    size_t i;
+
+    for (i = 0; i < def->ndisks; i++) {
+        if (def->disks[i].snapshot == VS_LOC_EXTERNAL ||
+            (def->disks[i].snapshot == VS_LOC_DEFAULT && def->disks[i].source))
+            return false;
+        if (def->disks[i].snapshot == VS_LOC_INTERNAL)
+            internal = true;
+    }
+    return internal;
+}
+
+/*
+ * The rows of the seed's table libvirt calls unsupported that QEMU can do:
+ * internal snapshots of a running domain's disks without its memory
+ * (--disk-only, or memory 'no', with the disks asked for internal), taken
+ * in one transaction of blockdev-snapshot-internal-sync while the guest
+ * runs: crash-consistent, as an external disk-only snapshot is. State
+ * disk-snapshot; a revert stops QEMU and applies them, as for a snapshot
+ * taken shut off.
+ */
+static int
+plan_live_disks_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags,
+                         const vs_run_info *run, vs_plan **dry, vs_error *err)
+{
+    bool no_meta = (flags & VS_CREATE_NO_METADATA) != 0;
+    vs_snap_image *images = NULL;
+    vs_vm_disk *disks = NULL;
+    size_t nimages = 0, nd = 0, i;
+    vs_plan *p = NULL;
+    char *text, *cur = NULL;
+    int ret = -1;
+
+    def->state = VS_STATE_DISK_SNAPSHOT;
+    def->memory = VS_LOC_NO;
+    /* (each disk on its own: not QEMU's all-or-nothing savevm rule) */
+    if (vs_disk_align(def, def->dom, (flags & VS_CREATE_DISK_ONLY) ? VS_LOC_EXTERNAL
+                                                                    : VS_LOC_INTERNAL,
+                      false, false, err) < 0)
+        return -1;
+    for (i = 0; i < def->ndisks; i++)
+        if (def->disks[i].snapshot == VS_LOC_EXTERNAL)
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "mixing internal and external targets for a snapshot is not yet "
+                                "supported");
+    if (prepare_internal(def, true, false, err) < 0)
+        return -1;
+    if ((flags & VS_CREATE_HALT) && run->attached)
+        return vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                            "domain '%s' is run by another program (<vsnap:runtime>): vsnap "
+                            "does not stop its QEMU, so --halt cannot be used", d->name);
+    if (vs_snapshot_images(def, def->dom, false, &images, &nimages, err) < 0)
+        return -1;
+    if (!no_meta && vs_dom_has_snapshot(d, def->name)) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "domain moment %s already exists", def->name);
+        goto out;
+    }
+    if (refuse_taken_tag(images, nimages, def->name, err) < 0)
+        goto out;
+    disks = vs_xcalloc(nimages + 1, sizeof(*disks));
+    for (nd = 0; nd < nimages; nd++) {
+        disks[nd].target = vs_xstrdup(images[nd].target);
+        disks[nd].image = vs_xstrdup(images[nd].path);
+    }
+    if (!no_meta) {
+        cur = vs_dom_current(d);
+        free(def->parent);
+        def->parent = vs_xstrdup(cur);
+    }
+    if (!(p = new_plan(d, "snapshot-create", def->name, err)))
+        goto out;
+    vs_plan_vm_tags(p, VS_STEP_VM_TAG_DISKS, def->name, NULL, disks, nd, NULL);
+    if (!no_meta) {
+        text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
+        vs_plan_write_snapshot(p, def->name, text, NULL, "the new snapshot");
+        free(text);
+        vs_plan_set_current(p, def->name, cur, NULL);
+    }
+    vs_plan_commit_point(p);
+    if (flags & VS_CREATE_HALT)
+        vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot", "--halt");
+    ret = vs_plan_run_or_dry(p, d, dry, err);
+    p = NULL;
+ out:
+    vs_plan_free(p);
+    free(cur);
+    vs_vm_disks_free(disks, nd);
+    vs_snap_images_free(images, nimages);
+    return ret;
+}
+
+/* C.1 for a domain whose QEMU runs: a full system snapshot is internal
+ * (snapshot-save), --disk-only external (one transaction), disks asked for
+ * internal without memory internal too (another transaction); external
+ * memory comes later. */
 static int
 plan_live(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *run,
           vs_plan **dry, vs_error *err)
@@ -898,6 +997,8 @@ plan_live(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *ru
         return -1;
     vs_domain_def_free(def->inactive_dom);
     def->inactive_dom = vs_domain_def_copy(pers);
+    if (((flags & VS_CREATE_DISK_ONLY) || def->memory == VS_LOC_NO) && asks_internal_disks(def))
+        return plan_live_disks_internal(d, def, flags, run, dry, err);
     if (flags & VS_CREATE_DISK_ONLY)
         return plan_external(d, def, flags, run, dry, err);
     if (def->memory == VS_LOC_EXTERNAL)

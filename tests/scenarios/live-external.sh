@@ -104,7 +104,10 @@ images="$data/e4-a.qcow2 $data/e4-b.qcow2"
 expect_error "--quiesce without a guest agent" "error: argument unsupported: QEMU guest agent is not configured" snapshot-create-as vm e5 --disk-only --quiesce
 expect_error "--quiesce --atomic too" "error: argument unsupported: QEMU guest agent is not configured" snapshot-create-as vm e5 --disk-only --quiesce --atomic
 expect_error "a file that exists" "error: unsupported configuration: external snapshot file for disk vda already exists and is not a block device: $data/e3-a.qcow2" snapshot-create-as vm e6 --disk-only --diskspec "vda,file=$data/e3-a.qcow2" --diskspec vdb,snapshot=no
-expect_error "an internal disk with --disk-only" "error: unsupported configuration: active qemu domains require external disk snapshots; disk vda requested internal" snapshot-create-as vm e7 --disk-only --diskspec vda,snapshot=internal
+# (virsh: "active qemu domains require external disk snapshots; disk vda
+# requested internal"; vsnap takes internal snapshots of a running domain's
+# disks, seed-table-live.sh, but not with vdb external in the same snapshot)
+expect_error "an internal disk next to an external one with --disk-only" "error: unsupported configuration: mixing internal and external targets for a snapshot is not yet supported" snapshot-create-as vm e7 --disk-only --diskspec vda,snapshot=internal
 expect_error "an external disk without --disk-only" "error: unsupported configuration: disk 'vda' must use snapshot mode 'internal'" snapshot-create-as vm e8 --diskspec "vda,snapshot=external,file=$data/e8-a.qcow2"
 expect_error "nothing selected" "error: unsupported configuration: nothing selected for snapshot" snapshot-create-as vm e9 --disk-only --diskspec vda,snapshot=no --diskspec vdb,snapshot=no
 images=""

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,11 @@
 
 #include "domain_run.h"
 #include "exec.h"
+#include "failpoint.h"
 #include "image_id.h"
 #include "mem.h"
 #include "path.h"
+#include "qcow2.h"
 #include "qemu_img.h"
 #include "qmp.h"
 
@@ -72,6 +75,41 @@ job_id(const char *what)
     static unsigned serial;
 
     return vs_xasprintf(JOB_PREFIX "%s-%u", what, ++serial);
+}
+
+/* Test-only (failpoints compiled in): the failpoint "qemu-kill" makes vsnap
+ * kill QEMU with SIGKILL at the N-th place it is evaluated: while a
+ * snapshot job runs, just before a transaction is sent or just after it
+ * returned, while a commit or stream runs. A QEMU that dies there is what
+ * the crash tests repair from. */
+static void
+maybe_kill_qemu(vs_qmp *q)
+{
+    struct timespec ts = { 0, 1000 * 1000 };
+    char path[64], st[512];
+    pid_t pid;
+    int i, fd;
+    ssize_t n;
+
+    if (!vs_failpoint("qemu-kill") || (pid = vs_qmp_peer_pid(q)) <= 1)
+        return;
+    kill(pid, SIGKILL);
+    /* dead (gone, or a zombie) before vsnap goes on: its locks are gone */
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    for (i = 0; i < 5000; i++) {
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return;
+        n = read(fd, st, sizeof(st) - 1);
+        close(fd);
+        if (n > 0) {
+            char *p;
+
+            st[n] = '\0';
+            if ((p = strrchr(st, ')')) && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+                return;
+        }
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* ---- the connection ---------------------------------------------------------- */
@@ -546,6 +584,8 @@ nodes_array(const dev *const *dv, size_t n)
     return a;
 }
 
+static int job_end(vs_qmp *q, const char *id, int timeout_ms, vs_error *err);
+
 /* snapshot-save / -load / -delete of `tag` on devices dv (vmstate: the one
  * holding the memory state, NULL for a delete). */
 static int
@@ -561,7 +601,10 @@ snapshot_job(vs_qmp *q, const char *cmd, const char *id, const char *tag, const 
     if (vmstate)
         json_object_object_add(args, "vmstate", json_object_new_string(vmstate->node));
     json_object_object_add(args, "devices", nodes_array(dv, n));
-    ret = vs_qmp_job_run(q, cmd, args, jid, timeout_ms, err);
+    if ((ret = vs_qmp_command(q, cmd, args, NULL, err)) == 0) {
+        maybe_kill_qemu(q);
+        ret = job_end(q, jid, timeout_ms, err);
+    }
     free(jid);
     return ret;
 }
@@ -715,6 +758,68 @@ cont(vs_exec_ctx *x, vs_qmp *q, const char *reason, vs_error *err)
 
 /* ---- images, with QEMU gone ------------------------------------------------------ */
 
+/* An image's format as its header says (qcow2 read directly, else what
+ * qemu-img says); caller frees, NULL when it cannot be read. */
+static char *
+image_format(const char *path)
+{
+    vs_image_info info;
+    char *fmt = NULL;
+    int rc = vs_qcow2_probe(path, &info, NULL);
+
+    if (rc != 1 && (rc < 0 || vs_qemu_img_info(path, true, &info, NULL) < 0))
+        return NULL;
+    fmt = vs_xstrdup(info.format ? info.format : "qcow2");
+    vs_image_info_clear(&info);
+    return fmt;
+}
+
+/* qemu-img commit / safe rebase of an image no process holds now. */
+static int
+offline_commit(const char *path, vs_error *err)
+{
+    char *fmt = image_format(path);
+    int ret = fmt ? vs_qemu_img_commit(path, fmt, NULL, err)
+                  : vs_error_set(err, VS_ERR_OPERATION_FAILED, "cannot read image '%s'", path);
+
+    free(fmt);
+    return ret;
+}
+
+static int
+offline_rebase(const char *path, const char *backing, vs_error *err)
+{
+    char *fmt = image_format(path), *bfmt = backing && *backing ? image_format(backing) : NULL;
+    int ret;
+
+    if (!fmt || (backing && *backing && !bfmt))
+        ret = vs_error_set(err, VS_ERR_OPERATION_FAILED, "cannot read image '%s'",
+                           fmt ? backing : path);
+    else
+        ret = vs_qemu_img_rebase(path, fmt, backing, bfmt, false, err);
+    free(fmt);
+    free(bfmt);
+    return ret;
+}
+
+/* QEMU went away while it held the step's images, maybe while it wrote to
+ * them: what it left allocated and unused is freed before qemu-img works on
+ * them (a file check would report it as leaked clusters). */
+static int
+images_settle(const vs_vm_disk *disks, size_t n, vs_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (vs_file_exists(disks[i].image) && vs_qemu_img_repair_leaks(disks[i].image, err) < 0)
+            return -1;
+        if (disks[i].overlay && vs_file_exists(disks[i].overlay) &&
+            vs_qemu_img_repair_leaks(disks[i].overlay, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Delete (or apply) tag in every disk image of the step that holds it. */
 static int
 images_tag(const vs_vm_disk *disks, size_t n, const char *tag, bool apply, vs_error *err)
@@ -722,6 +827,8 @@ images_tag(const vs_vm_disk *disks, size_t n, const char *tag, bool apply, vs_er
     size_t i;
     int rc;
 
+    if (images_settle(disks, n, err) < 0)
+        return -1;
     for (i = 0; i < n; i++) {
         if ((rc = vs_exec_image_has_tag(disks[i].image, tag, err)) < 0)
             return -1;
@@ -808,6 +915,7 @@ run_tag_disks(vs_qmp *q, const vs_step *s, const vs_vm_disk *disks, size_t n, vs
     args = json_object_new_object();
     json_object_object_add(args, "actions", actions);
     actions = NULL;
+    maybe_kill_qemu(q);
     ret = vs_qmp_command(q, "transaction", args, NULL, err);
  out:
     json_object_put(actions);
@@ -1117,8 +1225,10 @@ run_snapshot_disks(vs_exec_ctx *x, vs_qmp *q, const vs_vm_disk *disks, size_t n,
         args = json_object_new_object();
         json_object_object_add(args, "actions", actions);
         actions = NULL;
+        maybe_kill_qemu(q);
         if (vs_qmp_command(q, "transaction", args, NULL, err) < 0)
             goto out;
+        maybe_kill_qemu(q);
     }
     ret = record_disks(x, disks, n, true, nv, nn, err);
  out:
@@ -1140,10 +1250,12 @@ undo_snapshot_disks(vs_exec_ctx *x, vs_qmp *q, const vs_vm_disk *disks, size_t n
     int ret = -1;
 
     if (!q) {
+        if (images_settle(disks, n, err) < 0)
+            return -1;
         for (i = 0; i < n; i++)
             if (vs_file_exists(disks[i].overlay) &&
                 vs_exec_backing_is(disks[i].overlay, disks[i].image) == 1 &&
-                vs_qemu_img_commit(disks[i].overlay, NULL, NULL, err) < 0)
+                offline_commit(disks[i].overlay, err) < 0)
                 return -1;
         return 0;
     }
@@ -1277,6 +1389,7 @@ run_layers(vs_exec_ctx *x, vs_qmp *q, const vs_step *const *steps, size_t n, vs_
             goto finish;
         started = i + 1;
     }
+    maybe_kill_qemu(q);
  finish:
     ret = started == n ? 0 : -1;
     for (i = 0; i < started; i++) {
@@ -1310,16 +1423,19 @@ layer_offline(const vs_step *s, vs_error *err)
 {
     if (!vs_file_exists(s->path))
         return 0;
+    if (vs_qemu_img_repair_leaks(s->path, err) < 0 ||
+        (s->backing && *s->backing && vs_qemu_img_repair_leaks(s->backing, err) < 0))
+        return -1;
     if (s->kind == VS_STEP_VM_COMMIT) {
         if (vs_exec_backing_is(s->path, s->backing) != 1)
             return vs_error_set(err, VS_ERR_OPERATION_FAILED,
                                 "'%s' is not based on '%s' any more; it was left alone",
                                 s->path, s->backing);
-        return vs_qemu_img_commit(s->path, NULL, NULL, err);
+        return offline_commit(s->path, err);
     }
     if (vs_exec_backing_is(s->path, s->backing) == 1)
         return 0;
-    return vs_qemu_img_rebase(s->path, NULL, s->backing, NULL, false, err);
+    return offline_rebase(s->path, s->backing, err);
 }
 
 /* Close QEMU's nodes of an image no disk uses any more. */

@@ -62,7 +62,8 @@ dev_of() {
     case $1 in vd*) echo "$1/virtio-backend" ;; *) echo "$1" ;; esac
 }
 
-# vm_write DOMAIN TARGET "B0 B1 ...": region i of the disk gets byte Bi ("-" skips)
+# vm_write DOMAIN TARGET "B0 B1 ...": region i of the disk gets byte Bi ("-" skips),
+# then flushed, as a guest's fsync would (what is not flushed a crash may lose)
 vm_write() {
     local i=0 b
     for b in $3; do
@@ -72,6 +73,7 @@ vm_write() {
         fi
         i=$((i + 1))
     done
+    hmp "$1" "qemu-io -d $(dev_of "$2") \"flush\"" || t_bail "flush through QEMU failed"
 }
 
 # vm_holds DOMAIN TARGET "B0 B1 ...": every region reads back its byte, through QEMU

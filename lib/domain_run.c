@@ -180,7 +180,8 @@ state_write(const vs_dom *d, vs_run_state st, const char *reason, pid_t pid, vs_
     for (p = strchr(text, ' ') + 1; p < strrchr(text, ' '); p++)
         if (*p == ' ')
             *p = '_';
-    ret = vs_file_write_atomic(path, text, strlen(text), 0600, err);
+    /* (runtime state: a host that crashes takes QEMU with it) */
+    ret = vs_file_replace(path, text, strlen(text), 0600, err);
     free(text);
     free(path);
     return ret;
@@ -326,6 +327,69 @@ map_status(vs_run_info *info, const char *status, const recorded *rec)
     snprintf(info->reason, sizeof(info->reason), "unknown");
 }
 
+/* ---- the monitor connection a command keeps -------------------------------- */
+
+/*
+ * QEMU greets a new monitor client only when its main loop gets to it,
+ * which with a busy guest takes milliseconds: a command that asks for the
+ * state and then talks to QEMU (a snapshot plan) uses one connection. A
+ * state query leaves its connection with the domain (vs_dom's runtime
+ * slot, closed by vs_dom_close); the next one that needs QEMU takes it,
+ * when it still talks to the QEMU the pid file names.
+ */
+static void
+conn_free(void *c)
+{
+    vs_qmp_free(c);
+}
+
+static void
+conn_keep(vs_dom *d, vs_qmp *q)
+{
+    if (!q)
+        return;
+    if (d->runtime && d->runtime_free)
+        d->runtime_free(d->runtime);
+    d->runtime = q;
+    d->runtime_free = conn_free;
+}
+
+static vs_qmp *
+conn_take(vs_dom *d, pid_t pid)
+{
+    vs_qmp *q = d->runtime_free == conn_free ? d->runtime : NULL;
+
+    if (!q)
+        return NULL;
+    d->runtime = NULL;
+    d->runtime_free = NULL;
+    if (pid > 0 && vs_qmp_peer_pid(q) != pid) {
+        vs_qmp_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* A kept connection, if it still answers, else a new one. */
+static vs_qmp *
+connect_to(vs_dom *d, const char *sock, pid_t pid, bool *refused, char **status, vs_error *err)
+{
+    vs_qmp *c = conn_take(d, pid);
+    vs_error ignore;
+
+    vs_error_clear(&ignore);
+    if (c && vs_qmp_query_status(c, status, NULL, &ignore) == 0)
+        return c;
+    vs_qmp_free(c);
+    if (!(c = vs_qmp_connect(sock, QUERY_TIMEOUT_MS, refused, err)))
+        return NULL;
+    if (vs_qmp_query_status(c, status, NULL, err) < 0) {
+        vs_qmp_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 /*
  * The heart of every query: pid file and process first, then (when `q` is
  * not NULL) QMP. With q, *q is the open monitor connection of a domain that
@@ -363,7 +427,7 @@ probe(vs_dom *d, vs_run_info *info, vs_qmp **q, bool write, vs_error *err)
             ret = 0;
             goto out;
         }
-        if (!(c = vs_qmp_connect(rt.monitor, QUERY_TIMEOUT_MS, &refused, err))) {
+        if (!(c = connect_to(d, rt.monitor, -1, &refused, &status, err))) {
             if (refused) {
                 vs_error_clear(err);
                 if (write && rec.state != VS_RUN_SHUTOFF)
@@ -372,8 +436,6 @@ probe(vs_dom *d, vs_run_info *info, vs_qmp **q, bool write, vs_error *err)
             }
             goto out;
         }
-        if (vs_qmp_query_status(c, &status, NULL, err) < 0)
-            goto out;
         map_status(info, status, &rec);
         info->pid = vs_qmp_peer_pid(c);
         if (write && (info->state != rec.state || info->pid != rec.pid))
@@ -405,15 +467,13 @@ probe(vs_dom *d, vs_run_info *info, vs_qmp **q, bool write, vs_error *err)
         goto out;
     }
     sock = run_file(d, "monitor.sock");
-    if (!(c = vs_qmp_connect(sock, QUERY_TIMEOUT_MS, &refused, err))) {
+    if (!(c = connect_to(d, sock, pid, &refused, &status, err))) {
         if (refused)
             vs_error_set(err, VS_ERR_OPERATION_FAILED,
                          "QEMU of domain '%s' runs (pid %ld) but its monitor socket '%s' does not "
                          "answer; 'vsnap destroy %s' stops it", d->name, (long)pid, sock, d->name);
         goto out;
     }
-    if (vs_qmp_query_status(c, &status, NULL, err) < 0)
-        goto out;
     map_status(info, status, &rec);
     info->pid = pid;
     ret = 0;
@@ -436,7 +496,8 @@ vs_domain_run_info(vs_dom *d, vs_run_info *info, vs_error *err)
     vs_qmp *q = NULL;
     int ret = probe(d, info, &q, true, err);
 
-    vs_qmp_free(q);
+    /* the next command of this process to the same QEMU uses it */
+    conn_keep(d, q);
     return ret;
 }
 
@@ -714,7 +775,7 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
     vs_buf_addc(&xml, '\n');
     {
         char *p = run_file(d, "domain.xml");
-        if (vs_file_write_atomic(p, xml.data, xml.len, 0600, err) < 0) {
+        if (vs_file_replace(p, xml.data, xml.len, 0600, err) < 0) {
             free(p);
             goto out;
         }
@@ -975,7 +1036,7 @@ vs_domain_live_def_save(vs_dom *d, const vs_domain_def *def, vs_error *err)
     if (!info.attached && info.state != VS_RUN_SHUTOFF && vs_file_exists(path)) {
         vs_domain_def_format(&xml, def, 0, true, NULL);
         vs_buf_addc(&xml, '\n');
-        ret = vs_file_write_atomic(path, xml.data, xml.len, 0600, err);
+        ret = vs_file_replace(path, xml.data, xml.len, 0600, err);
         vs_buf_reset(&xml);
     }
     free(path);

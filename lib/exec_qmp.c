@@ -642,6 +642,8 @@ job_end(vs_qmp *q, const char *id, int timeout_ms, vs_error *err)
     return ret;
 }
 
+static int close_overlay(vs_qmp *q, const char *path, vs_error *err);
+
 /* A block job of vsnap's: started, then finished (for a commit of the
  * active layer: once ready, job-complete, which moves the disk onto the
  * base). */
@@ -1037,84 +1039,169 @@ run_tag_delete(vs_qmp *q, const char *tag, const vs_vm_disk *disks, size_t n, vs
 
 /* ---- overlays ------------------------------------------------------------------ */
 
-/* Make (unless reused) and open the overlay of VM_OVERLAY step s. */
+/* An overlay being made and opened (run_overlays). */
+typedef struct ovl {
+    const vs_step *s;
+    vs_vm_disk *disk;        /* the step's disk */
+    size_t ndisk;
+    const dev *dv;
+    char *sn, *fn, *id;      /* its node names, its blockdev-create job */
+    bool done;               /* opened already */
+} ovl;
+
+/*
+ * Make (unless reused) and open the overlays of VM_OVERLAY steps, several
+ * disks at once: each file created (0600, O_EXCL), opened, then every
+ * blockdev-create job started, waited for, then each opened as an image with
+ * no backing yet; finally the files and their directories synced.
+ */
 static int
-run_overlay(vs_qmp *q, const vs_step *s, const vs_vm_disk *disk, vs_error *err)
+run_overlays(vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
 {
     dev *v = NULL;
     node *nv = NULL;
-    const dev *dv;
-    size_t n = 0, nn = 0;
+    size_t nd = 0, nn = 0, i, k;
+    ovl *o = vs_xcalloc(n + 1, sizeof(*o));
+    unsigned *gen = vs_xcalloc(n + 1, sizeof(*gen));
+    char **dirs = NULL;
     json_object *args;
-    char *sn = NULL, *fn = NULL, *id = NULL;
     struct stat sb;
-    unsigned gen;
-    bool blk;
+    bool failed_start = false;
     int fd, ret = -1;
 
-    if (query_devs(q, &v, &n, err) < 0 || resolve(v, n, disk, 1, &dv, err) < 0 ||
-        query_nodes(q, &nv, &nn, err) < 0)
+    if (query_devs(q, &v, &nd, err) < 0 || query_nodes(q, &nv, &nn, err) < 0)
         goto out;
-    if (node_of(nv, nn, s->path, true)) {
-        ret = 0;   /* opened already */
-        goto out;
-    }
-    if (!s->reuse && lstat(s->path, &sb) < 0) {
-        /* private from the start; QEMU formats it */
-        if ((fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-            vs_error_sys(err, errno, "cannot create '%s'", s->path);
+    for (i = 0; i < n; i++) {
+        const vs_step *s = steps[i];
+        bool blk;
+
+        o[i].s = s;
+        if (step_disks(s, &o[i].disk, &o[i].ndisk, err) < 0)
+            goto out;
+        if (o[i].ndisk != 1) {
+            vs_error_set(err, VS_ERR_INTERNAL, "an overlay step names one disk");
             goto out;
         }
-        close(fd);
-    }
-    blk = stat(s->path, &sb) == 0 && S_ISBLK(sb.st_mode);
-    gen = next_gen(nv, nn, disk->target);
-    sn = vs_xasprintf("vsnap-%s-%u-storage", disk->target, gen);
-    fn = vs_xasprintf("vsnap-%s-%u-format", disk->target, gen);
-    if (!node_of(nv, nn, s->path, false)) {
+        if (resolve(v, nd, o[i].disk, 1, &o[i].dv, err) < 0)
+            goto out;
+        if ((o[i].done = node_of(nv, nn, s->path, true) != NULL))
+            continue;   /* opened already */
+        if (!s->reuse && lstat(s->path, &sb) < 0) {
+            /* private from the start; QEMU formats it */
+            if ((fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+                vs_error_sys(err, errno, "cannot create '%s'", s->path);
+                goto out;
+            }
+            close(fd);
+        }
+        blk = stat(s->path, &sb) == 0 && S_ISBLK(sb.st_mode);
+        /* the next free layer number, counting the ones this group takes */
+        gen[i] = next_gen(nv, nn, o[i].disk->target);
+        for (k = 0; k < i; k++)
+            if (strcmp(o[k].disk->target, o[i].disk->target) == 0 && gen[k] >= gen[i])
+                gen[i] = gen[k] + 1;
+        o[i].sn = vs_xasprintf("vsnap-%s-%u-storage", o[i].disk->target, gen[i]);
+        o[i].fn = vs_xasprintf("vsnap-%s-%u-format", o[i].disk->target, gen[i]);
+        if (node_of(nv, nn, s->path, false)) {
+            free(o[i].sn);
+            o[i].sn = vs_xstrdup(node_of(nv, nn, s->path, false)->name);
+            continue;
+        }
         args = json_object_new_object();
         json_object_object_add(args, "driver", json_object_new_string(blk ? "host_device" : "file"));
         json_object_object_add(args, "filename", json_object_new_string(s->path));
-        json_object_object_add(args, "node-name", json_object_new_string(sn));
+        json_object_object_add(args, "node-name", json_object_new_string(o[i].sn));
         json_object_object_add(args, "auto-read-only", json_object_new_boolean(1));
         json_object_object_add(args, "discard", json_object_new_string("unmap"));
         if (vs_qmp_command(q, "blockdev-add", args, NULL, err) < 0)
             goto out;
-    } else {
-        free(sn);
-        sn = vs_xstrdup(node_of(nv, nn, s->path, false)->name);
     }
-    if (!s->reuse) {
-        json_object *o = json_object_new_object();
+    for (i = 0; i < n && !failed_start; i++) {
+        json_object *opt;
 
-        id = job_id(JOB_CREATE);
-        json_object_object_add(o, "driver", json_object_new_string(s->fmt));
-        json_object_object_add(o, "file", json_object_new_string(sn));
-        json_object_object_add(o, "size", json_object_new_int64((int64_t)dv->vsize));
-        json_object_object_add(o, "backing-file", json_object_new_string(s->backing));
-        json_object_object_add(o, "backing-fmt", json_object_new_string(s->backing_fmt));
+        if (o[i].done || o[i].s->reuse)
+            continue;
+        opt = json_object_new_object();
+        o[i].id = job_id(JOB_CREATE);
+        json_object_object_add(opt, "driver", json_object_new_string(o[i].s->fmt));
+        json_object_object_add(opt, "file", json_object_new_string(o[i].sn));
+        json_object_object_add(opt, "size", json_object_new_int64((int64_t)o[i].dv->vsize));
+        json_object_object_add(opt, "backing-file", json_object_new_string(o[i].s->backing));
+        json_object_object_add(opt, "backing-fmt", json_object_new_string(o[i].s->backing_fmt));
         args = json_object_new_object();
-        json_object_object_add(args, "job-id", json_object_new_string(id));
-        json_object_object_add(args, "options", o);
-        if (vs_qmp_job_run(q, "blockdev-create", args, id, CREATE_TIMEOUT_MS, err) < 0)
-            goto out;
+        json_object_object_add(args, "job-id", json_object_new_string(o[i].id));
+        json_object_object_add(args, "options", opt);
+        if (vs_qmp_command(q, "blockdev-create", args, NULL, err) < 0) {
+            free(o[i].id);
+            o[i].id = NULL;
+            failed_start = true;
+        }
     }
-    args = json_object_new_object();
-    json_object_object_add(args, "node-name", json_object_new_string(fn));
-    json_object_object_add(args, "driver", json_object_new_string(s->fmt));
-    json_object_object_add(args, "file", json_object_new_string(sn));
-    json_object_object_add(args, "read-only", json_object_new_boolean(0));
-    json_object_object_add(args, "backing", NULL);
-    if (vs_qmp_command(q, "blockdev-add", args, NULL, err) < 0)
-        goto out;
-    /* durable before the metadata names it */
-    ret = s->reuse ? 0 : vs_exec_settle_image(s->path, err);
+    /* every job started is waited for and dismissed, also after a failure */
+    ret = failed_start ? -1 : 0;
+    for (i = 0; i < n; i++) {
+        vs_error e;
+
+        vs_error_clear(&e);
+        if (o[i].id && job_end(q, o[i].id, CREATE_TIMEOUT_MS, ret == 0 ? err : &e) < 0)
+            ret = -1;
+    }
+    if (ret < 0)
+        goto fail;
+    for (i = 0; i < n; i++) {
+        if (o[i].done)
+            continue;
+        args = json_object_new_object();
+        json_object_object_add(args, "node-name", json_object_new_string(o[i].fn));
+        json_object_object_add(args, "driver", json_object_new_string(o[i].s->fmt));
+        json_object_object_add(args, "file", json_object_new_string(o[i].sn));
+        json_object_object_add(args, "read-only", json_object_new_boolean(0));
+        json_object_object_add(args, "backing", NULL);
+        if (vs_qmp_command(q, "blockdev-add", args, NULL, err) < 0)
+            goto fail;
+    }
+    /* durable before the metadata names them: each file, each directory once */
+    for (i = 0; i < n; i++) {
+        char *dir;
+
+        if (o[i].s->reuse)
+            continue;
+        if ((fd = open(o[i].s->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+            vs_error_sys(err, errno, "cannot open '%s'", o[i].s->path);
+            goto fail;
+        }
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fchmod(fd, 0600) == 0 && fsync(fd) < 0) {
+            vs_error_sys(err, errno, "cannot sync '%s'", o[i].s->path);
+            close(fd);
+            goto fail;
+        }
+        close(fd);
+        dir = vs_path_dir(o[i].s->path);
+        for (k = 0; dirs && dirs[k] && strcmp(dirs[k], dir) != 0; k++)
+            ;
+        if (!dirs || !dirs[k])
+            vs_strv_push(&dirs, dir);
+        free(dir);
+    }
+    for (k = 0; dirs && dirs[k]; k++)
+        if (vs_dir_sync(dirs[k], err) < 0)
+            goto fail;
+    ret = 0;
+    goto out;
+ fail:
+    ret = -1;
  out:
+    for (i = 0; i < n; i++) {
+        vs_vm_disks_free(o[i].disk, o[i].ndisk);
+        free(o[i].sn);
+        free(o[i].fn);
+        free(o[i].id);
+    }
+    free(o);
+    free(gen);
+    vs_strv_free(dirs);
     nodes_free(nv, nn);
-    devs_free(v, n);
-    free(sn);
-    free(fn);
-    free(id);
+    devs_free(v, nd);
     return ret;
 }
 
@@ -1392,19 +1479,37 @@ run_layers(vs_exec_ctx *x, vs_qmp *q, const vs_step *const *steps, size_t n, vs_
     maybe_kill_qemu(q);
  finish:
     ret = started == n ? 0 : -1;
+    /* the commits of active layers completed once ready, all of them, then
+     * every job waited for (each one QEMU has is ended, also after a failure) */
     for (i = 0; i < started; i++) {
         vs_error e;
 
         vs_error_clear(&e);
-        if (jobs[i].id && job_finish(q, &jobs[i], ret == 0 ? err : &e) < 0)
+        if (jobs[i].id && jobs[i].needs_complete &&
+            (vs_qmp_job_wait(q, jobs[i].id, "ready", COMMIT_TIMEOUT_MS, ret == 0 ? err : &e) < 0 ||
+             job_verb(q, "job-complete", jobs[i].id, ret == 0 ? err : &e) < 0)) {
+            ret = -1;
+            vs_error_clear(&e);
+            if (job_verb(q, "job-cancel", jobs[i].id, &e) < 0)
+                continue;
+        }
+    }
+    for (i = 0; i < started; i++) {
+        vs_error e;
+
+        vs_error_clear(&e);
+        if (jobs[i].id && job_end(q, jobs[i].id, COMMIT_TIMEOUT_MS, ret == 0 ? err : &e) < 0)
             ret = -1;
     }
     for (i = 0; ret == 0 && i < n; i++) {
         vs_vm_disk d = { disk[i] ? disk[i]->target : NULL, NULL, (char *)steps[i]->backing };
 
-        /* the active layer merged down: the disk is on the base now */
-        if (steps[i]->kind == VS_STEP_VM_COMMIT && jobs[i].needs_complete && jobs[i].id)
-            ret = record_disks(x, &d, 1, true, nn, nnn, err);
+        /* the active layer merged down: the disk is on the base now, and the
+         * layer's nodes, out of the chain, are closed */
+        if (steps[i]->kind == VS_STEP_VM_COMMIT && jobs[i].needs_complete && jobs[i].id &&
+            ((ret = record_disks(x, &d, 1, true, nn, nnn, err)) < 0 ||
+             (ret = close_overlay(q, steps[i]->path, err)) < 0))
+            break;
     }
  out:
     for (i = 0; i < n; i++)
@@ -1443,9 +1548,18 @@ static int
 run_close(vs_qmp *q, const char *path, vs_error *err)
 {
     dev *v = NULL;
-    size_t nv = 0, i;
+    node *nn = NULL;
+    size_t nv = 0, nnn = 0, i;
+    bool open_now;
     int ret = -1;
 
+    /* closed already (a commit of the active layer closes it): one look */
+    if (query_nodes(q, &nn, &nnn, err) < 0)
+        return -1;
+    open_now = node_of(nn, nnn, path, true) || node_of(nn, nnn, path, false);
+    nodes_free(nn, nnn);
+    if (!open_now)
+        return 0;
     if (query_devs(q, &v, &nv, err) < 0)
         return -1;
     for (i = 0; i < nv; i++)
@@ -1559,6 +1673,11 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
 
     if ((rc = monitor(x, &q, err)) < 0)
         return -1;
+    if (steps[0]->kind == VS_STEP_VM_OVERLAY) {
+        if (rc == 0)
+            return vs_error_set(err, VS_ERR_OPERATION_INVALID, "domain is not running");
+        return run_overlays(q, steps, n, err) < 0 ? failed(x) : 0;
+    }
     if (rc == 0) {
         for (i = 0; i < n; i++)
             if (layer_offline(steps[i], err) < 0)
@@ -1647,10 +1766,8 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     case VS_STEP_VM_OVERLAY:
         if (rc == 0)
             ret = vs_error_set(err, VS_ERR_OPERATION_INVALID, "domain is not running");
-        else if (n != 1)
-            ret = vs_error_set(err, VS_ERR_INTERNAL, "an overlay step names one disk");
         else
-            ret = run_overlay(q, s, disks, err);
+            ret = run_overlays(q, &s, 1, err);
         break;
     case VS_STEP_VM_SNAPSHOT_DISKS:
         if (rc == 0)

@@ -366,7 +366,8 @@ temp_name(char out[12])
  * name it, `shown_dir` its directory. */
 static int
 write_atomic_in(int dirfd, const char *name, const char *shown, const char *shown_dir,
-                const char *data, size_t len, mode_t mode, bool refuse_link, vs_error *err)
+                const char *data, size_t len, mode_t mode, bool refuse_link, bool durable,
+                vs_error *err)
 {
     char tmp[12], *tmp_shown = NULL;
     size_t done = 0;
@@ -397,7 +398,7 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
         vs_error_sys(err, errno, "cannot set permissions of '%s'", tmp_shown);
         goto fail;
     }
-    if (fsync(fd) < 0) {
+    if (durable && fsync(fd) < 0) {
         vs_error_sys(err, errno, "cannot sync '%s'", tmp_shown);
         goto fail;
     }
@@ -420,7 +421,7 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
         free(tmp_shown);
         return vs_error_sys(err, EIO, "cannot sync directory '%s'", shown_dir);
     }
-    ret = sync_fd(dirfd, shown_dir, err);
+    ret = durable ? sync_fd(dirfd, shown_dir, err) : 0;
     free(tmp_shown);
     return ret;
 
@@ -432,9 +433,9 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
     return -1;
 }
 
-int
-vs_file_write_atomic(const char *path, const char *data, size_t len,
-                     mode_t mode, vs_error *err)
+static int
+write_atomic(const char *path, const char *data, size_t len, mode_t mode, bool durable,
+             vs_error *err)
 {
     char *dir = vs_path_dir(path);
     const char *slash = strrchr(path, '/');
@@ -444,7 +445,7 @@ vs_file_write_atomic(const char *path, const char *data, size_t len,
     if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         ret = vs_error_sys(err, errno, "cannot create temporary file for '%s'", path);
     } else {
-        ret = write_atomic_in(dirfd, base, path, dir, data, len, mode, false, err);
+        ret = write_atomic_in(dirfd, base, path, dir, data, len, mode, false, durable, err);
         close(dirfd);
     }
     free(dir);
@@ -452,11 +453,24 @@ vs_file_write_atomic(const char *path, const char *data, size_t len,
 }
 
 int
+vs_file_write_atomic(const char *path, const char *data, size_t len,
+                     mode_t mode, vs_error *err)
+{
+    return write_atomic(path, data, len, mode, true, err);
+}
+
+int
+vs_file_replace(const char *path, const char *data, size_t len, mode_t mode, vs_error *err)
+{
+    return write_atomic(path, data, len, mode, false, err);
+}
+
+int
 vs_file_write_atomic_at(int dirfd, const char *name, const char *shown, const char *data,
                         size_t len, mode_t mode, vs_error *err)
 {
     char *dir = vs_path_dir(shown);
-    int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, err);
+    int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, true, err);
 
     free(dir);
     return ret;

@@ -103,6 +103,9 @@ typedef struct vs_step_kind_info {
     bool undoable;            /* has an undo, so it may stand before the commit point */
     vs_replay replay;
     bool changes_data;        /* changes what a guest reads from some image */
+    bool writes_image;        /* writes to an image file (its data, its snapshot table, its
+                               * backing name; a file made): a later step that does can
+                               * change what an earlier one read */
     bool needs_qemu;          /* talks to a running QEMU */
     bool can_finally;         /* may be a finally action (runs on every path) */
     bool groupable;           /* independent steps of this kind may run at once */

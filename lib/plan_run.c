@@ -183,14 +183,11 @@ run_steps(vs_exec_ctx *x, const vs_step *steps, size_t n, vs_error *err)
 }
 
 /* A later step that can change what an earlier one reads: one that writes
- * image files (removals and metadata do not). */
+ * image files (removals and metadata do not): the table says. */
 static bool
 writes_images(const vs_step *s)
 {
-    const vs_step_kind_info *k = vs_step_info(s->kind);
-
-    return k->mech == VS_MECH_QEMU_IMG || k->mech == VS_MECH_QMP ||
-           (k->mech == VS_MECH_FILE && k->changes_data);
+    return vs_step_info(s->kind)->writes_image;
 }
 
 /*

@@ -835,6 +835,8 @@ vs_dom_close(vs_dom *d)
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
     vs_lock_release(d->lock_fd);
+    if (d->runtime && d->runtime_free)
+        d->runtime_free(d->runtime);
     drop_cache(d);
     free(d->damage);
     if (d->fd >= 0)

@@ -103,6 +103,11 @@ typedef struct vs_dom {
     long long index_written;/* mtime (ns) of the index the tree was loaded from, 0 = none */
     vs_snap_damage *damage; /* the unusable snapshot files, with the tree */
     size_t ndamage, damage_cap;
+    /* for the layers above (domain_run.c): what they keep open while the
+     * domain is (its monitor connection), freed with runtime_free by
+     * vs_dom_close */
+    void *runtime;
+    void (*runtime_free)(void *runtime);
     /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
     bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
     size_t tree_parsed;     /* snapshot files parsed by that load */

@@ -738,6 +738,8 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
         runtime_clear(&rt);
         return -1;
     }
+    /* (an agent of its own, agent= alone, is the guest agent's business) */
+    runtime_clear(&rt);
     if (probe(d, &info, NULL, true, err) < 0)
         return -1;
     if (info.state != VS_RUN_SHUTOFF)

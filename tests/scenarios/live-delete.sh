@@ -55,7 +55,7 @@ content() {
 }
 # image_of SNAP TARGET: the image the snapshot recorded (its content)
 image_of() {
-    "$VSNAP" -d "$meta" snapshot-dumpxml vm "$1" \
+    "$VSNAP_TOOL" -d "$meta" snapshot-dumpxml vm "$1" \
         --xpath "/domainsnapshot/domain/devices/disk[target/@dev='$2']/source/@file" |
         sed -n 's/.*file="\([^"]*\)".*/\1/p'
 }
@@ -76,7 +76,7 @@ oracle() {
 }
 # depth TARGET: the images of the disk's chain in QEMU
 depth() {
-    "$VSNAP" -d "$meta" qemu-monitor-command vm --hmp 'info block' | tr -d '\r' |
+    "$VSNAP_TOOL" -d "$meta" qemu-monitor-command vm --hmp 'info block' | tr -d '\r' |
         awk -v t="$1" '/^[^ ].*: .* \(/ { f = 1 } /Attached to:/ { ok = ($3 == t || index($3, "/" t "/")) }
             /Backing file:/ && ok { sub(/.*depth: /, ""); sub(/\).*/, ""); print; exit }'
 }

@@ -29,7 +29,7 @@ live_define vm 5a6b7c8d-1e2f-4a3b-9c4d-5e6f7a8b9c0d "vda:$a" "vdb:$b"
 
 # active DOMAIN TARGET: the image QEMU writes the disk to (HMP info block)
 active() {
-    "$VSNAP" -d "$meta" qemu-monitor-command "$1" --hmp 'info block' | tr -d '\r' |
+    "$VSNAP_TOOL" -d "$meta" qemu-monitor-command "$1" --hmp 'info block' | tr -d '\r' |
         awk -v t="$2" '/^[^ ].*: .* \(/ { f = $2 }
             /Attached to:/ && ($3 == t || index($3, "/" t "/")) { print f }'
 }

@@ -11,6 +11,9 @@
 # shellcheck shell=bash
 
 command -v qemu-system-x86_64 >/dev/null || { echo "1..0 # SKIP qemu-system-x86_64 not found"; exit 0; }
+# The helpers that only look (through QEMU's monitor) run the plain binary
+# even under make check-valgrind: the commands tested run $VSNAP.
+VSNAP_TOOL=${VSNAP_REAL:-$VSNAP}
 
 ram=$tmp/ram
 RAM_OFF=$((16 * 1024 * 1024))   # 16 MiB into a 32 MiB guest: no firmware uses it
@@ -56,7 +59,7 @@ qemu_pid() { cat "$meta/$1/run/pid" 2>/dev/null; }
 # gone PID: no such process (or only its zombie)
 gone() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 
-hmp() { "$VSNAP" -d "$meta" qemu-monitor-command "$1" --hmp "$2" >"$tmp/hmp.out" 2>&1; }
+hmp() { "$VSNAP_TOOL" -d "$meta" qemu-monitor-command "$1" --hmp "$2" >"$tmp/hmp.out" 2>&1; }
 
 dev_of() {
     case $1 in vd*) echo "$1/virtio-backend" ;; *) echo "$1" ;; esac
@@ -105,7 +108,7 @@ ram_put() {
 # ram_is DOMAIN CHAR: QEMU's view of that RAM (pmemsave) holds CHAR only
 ram_is() {
     rm -f "$tmp/pmem"
-    "$VSNAP" -d "$meta" qemu-monitor-command "$1" \
+    "$VSNAP_TOOL" -d "$meta" qemu-monitor-command "$1" \
         "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":$RAM_OFF,\"size\":65536,\"filename\":\"$tmp/pmem\"}}" \
         >/dev/null 2>&1 || return 1
     head -c 65536 /dev/zero | tr '\0' "$2" >"$tmp/pmem.want"

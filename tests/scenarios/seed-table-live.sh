@@ -62,7 +62,7 @@ disk_xml() {
     esac
 }
 active_file() {
-    "$VSNAP" -d "$meta" qemu-monitor-command vm --hmp 'info block' | tr -d '\r' |
+    "$VSNAP_TOOL" -d "$meta" qemu-monitor-command vm --hmp 'info block' | tr -d '\r' |
         awk '/^[^ ].*: .* \(/ { print $2; exit }'
 }
 

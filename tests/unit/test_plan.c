@@ -330,6 +330,40 @@ test_vm(void)
     vs_qemu_img_snapshot_delete(a, "gone3", NULL);
     vs_qemu_img_snapshot_delete(b, "gone3", NULL);
     vs_plan_free(p);
+
+    /* merges with QEMU gone: qemu-img does them */
+    {
+        char *ov = vs_path_join(ext_imgdir, "vm-ov.qcow2"), *top = vs_path_join(ext_imgdir, "vm-top.qcow2");
+        vs_image_info info;
+
+        p = vs_plan_new("t", "vm", NULL, NULL);
+        vs_exec_create_image(ov, "qcow2", a, "qcow2", NULL);
+        vs_exec_create_image(top, "qcow2", ov, "qcow2", NULL);
+        s = vs_plan_vm_layer(p, VS_STEP_VM_STREAM, "vda", top, top, a, ov, NULL);
+        ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_NOT_DONE, "a stream not done (files)");
+        vs_error_clear(&err);
+        ok(vs_exec_qmp.run(&x, s, &err) == 0 && vs_exec_backing_is(top, a) == 1,
+           "... with QEMU gone it is a safe rebase with qemu-img (%s)", err.msg);
+        ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_DONE, "... and then done");
+        s = vs_plan_vm_layer(p, VS_STEP_VM_COMMIT, "vda", top, top, ov, NULL, NULL);
+        vs_error_clear(&err);
+        ok(vs_exec_qmp.run(&x, s, &err) < 0 && strstr(err.msg, "not based on"),
+           "a commit into an image that is no longer below is refused: %s", err.msg);
+        s = vs_plan_vm_layer(p, VS_STEP_VM_COMMIT, "vda", top, top, a, NULL, NULL);
+        vs_error_clear(&err);
+        ok(vs_exec_qmp.run(&x, s, &err) == 0, "a commit with QEMU gone runs with qemu-img (%s)",
+           err.msg);
+        ok(vs_qemu_img_info(a, false, &info, NULL) == 0, "... the image below is whole");
+        vs_image_info_clear(&info);
+        s = vs_plan_vm_layer(p, VS_STEP_VM_CLOSE, NULL, NULL, top, NULL, NULL, NULL);
+        ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_DONE &&
+           vs_exec_qmp.run(&x, s, &err) == 0, "closing a node with QEMU gone: nothing to do");
+        unlink(top);
+        unlink(ov);
+        free(top);
+        free(ov);
+        vs_plan_free(p);
+    }
     free(a);
     free(b);
 }

@@ -26,6 +26,8 @@ typedef struct vs_exec_ctx {
     vs_buf *notes;           /* lines for people about what was left alone, or NULL */
     struct vs_qmp *qmp;      /* the QMP executor's monitor connection while the plan
                               * runs, NULL when none is open (its finish closes it) */
+    bool repairing;          /* vs_plan_repair: what an interrupted run left (a job
+                              * still in QEMU, say) may be there */
 } vs_exec_ctx;
 
 typedef struct vs_executor {

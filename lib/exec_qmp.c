@@ -243,7 +243,9 @@ monitor(vs_exec_ctx *x, vs_qmp **q, vs_error *err)
             *err = e;
         return -1;
     }
-    if (settle_jobs(x->qmp, err) < 0)
+    /* (only an interrupted run leaves a job of vsnap's in QEMU, and then
+     * its journal stops every plan but the repair) */
+    if (x->repairing && settle_jobs(x->qmp, err) < 0)
         return failed(x);
     *q = x->qmp;
     return 1;

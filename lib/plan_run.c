@@ -342,7 +342,7 @@ int
 vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
 {
     vs_journal_state st;
-    vs_exec_ctx x = { d, p, NULL, NULL };
+    vs_exec_ctx x = { d, p, NULL, NULL, false };
     size_t i, g;
     int ret = -1;
 
@@ -453,7 +453,7 @@ vs_plan_repair(vs_dom *d, vs_buf *report, vs_error *err)
 {
     vs_journal_state st;
     vs_plan *p;
-    vs_exec_ctx x = { d, NULL, report, NULL };
+    vs_exec_ctx x = { d, NULL, report, NULL, true };
     char *what;
     int ret = -1;
 

@@ -210,5 +210,6 @@ t_check "... which hold every byte the guest wrote" sh -c "$(declare -f holds_im
 t_check "... and are clean" sh -c "qemu-img check -q '$a' && qemu-img check -q '$b'"
 restart
 expect_ok "s0 still reverts" snapshot-revert vm s0
-t_check "... to its memory and disks" sh -c "$(declare -f ram_is vm_holds hmp dev_of); tmp='$tmp' meta='$meta' VSNAP='$VSNAP' RAM_OFF=$RAM_OFF ram_is vm A && tmp='$tmp' meta='$meta' VSNAP='$VSNAP' vm_holds vm vda 0x11"
+s0_back() { ram_is vm A && vm_holds vm vda 0x11; }
+t_check "... to its memory and disks" s0_back
 t_done

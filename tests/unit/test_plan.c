@@ -152,7 +152,7 @@ test_codec(void)
 static void
 test_observe(void)
 {
-    vs_exec_ctx x = { d, NULL, NULL, NULL };
+    vs_exec_ctx x = { d, NULL, NULL, NULL, false };
     vs_plan *p = vs_plan_new("t", "vm", NULL, NULL);
     char *base = vs_path_join(ext_imgdir, "vda.qcow2"), *ov = vs_path_join(ext_imgdir, "ov.qcow2");
     char *other = scratch_file("other", "x"), *why = NULL;
@@ -219,7 +219,7 @@ has_tag(const char *img, const char *tag)
 static void
 test_vm(void)
 {
-    vs_exec_ctx x = { d, NULL, NULL, NULL };
+    vs_exec_ctx x = { d, NULL, NULL, NULL, false };
     char *a = vs_path_join(ext_imgdir, "vda.qcow2"), *b = vs_path_join(ext_imgdir, "vdb.qcow2");
     vs_vm_disk disks[2] = { { (char *)"vda", a, NULL }, { (char *)"vdb", (char *)"/x/it's a \"b\".qcow2", (char *)"/x/o" } };
     vs_vm_disk *back = NULL;

@@ -150,6 +150,15 @@ t_check "... the guest's data is whole" vm_holds vm vda "0x12 0x11 0x13"
 run snapshot-check vm
 t_is "... and then the metadata and the images agree" "$rc $(out | head -1)" "0 Domain 'vm': snapshot metadata and disk images agree"
 
+# ---- revert to a disk-only snapshot while running -----------------------------------------------
+expect_ok "revert to e3 while running (no memory: QEMU stops)" snapshot-revert vm e3
+t_is "shut off (from snapshot)" "$(state vm)" "shut off (from snapshot)"
+t_check "... the image of e3 holds e3's data" holds_u "$data/e3-a.qcow2" "0x12 0x11"
+expect_ok "revert to e3 --paused" snapshot-revert vm e3 --paused
+t_is "started paused on new overlays" "$(state vm)" "paused (from snapshot)"
+t_check "... e3's data is what the guest reads (not what came later)" vm_holds vm vda "0x12 0x11 0x00"
+expect_ok "resume" resume vm
+
 # ---- --quiesce through a FAKE guest agent ---------------------------------------------------------
 expect_ok "destroy" destroy vm
 c=$tmp/c.qcow2

@@ -1,7 +1,7 @@
 # bench fragment: listing and metadata benchmarks (bench/README.md). Not part
 # of `make check`; run `make bench` from a build configured without
 # --enable-sanitizers. BENCH_SIZES, BENCH_RUNS and BENCH_OUT are passed on.
-EXTRA_PROGRAMS = bench/gen bench/driver bench/start
+EXTRA_PROGRAMS = bench/gen bench/driver bench/start bench/live
 bench_gen_SOURCES = bench/gen.c
 bench_gen_LDADD = $(VSNAP_LIBS)
 bench_driver_SOURCES = bench/driver.c cmd/print.c
@@ -72,3 +72,14 @@ bench-issue12: bench/gen$(EXEEXT) bench/driver$(EXEEXT) vsnap$(EXEEXT)
 	BENCH_SIZES='$(BENCH_ISSUE12_SIZES)' BENCH_RUNS='$(BENCH_RUNS)' BENCH_OUT='$(BENCH_OUT)' \
 	bash $(top_srcdir)/bench/issue12.sh
 EXTRA_DIST += bench/issue12.sh
+# snapshots of a running domain (issue 9): internal create, revert and delete,
+# external disk-only create and active-layer delete, each against the same QMP
+# calls made directly in the same run (bench/live.c has the targets)
+bench: bench-live
+.PHONY: bench-live
+bench_live_SOURCES = bench/live.c
+bench_live_LDADD = $(VSNAP_LIBS)
+bench-live: bench/live$(EXEEXT) vsnap$(EXEEXT)
+	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' BENCH_LIVE='$(abs_top_builddir)/bench/live$(EXEEXT)' \
+	BENCH_RUNS='$(BENCH_RUNS)' $(SHELL) $(top_srcdir)/bench/live.sh
+EXTRA_DIST += bench/live.sh

@@ -212,9 +212,6 @@ create_snapshot(vs_ctl *ctl, const char *xml, size_t len, unsigned flags, const 
 {
     char *name = NULL;
 
-    /* Until live snapshots exist: never let qemu-img touch images QEMU has open. */
-    if (!(flags & VS_CREATE_REDEFINE) && vs_domain_require_inactive(ctl->dom, &ctl->err) < 0)
-        return -1;
     if (dry_run) {
         vs_plan *plan = NULL;
 
@@ -371,9 +368,6 @@ cmd_snapshot_delete(vs_ctl *ctl, const vs_args *a)
         vs_error_set(&ctl->err, VS_ERR_PLAIN,
                      "Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and "
                      "'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY' are mutually exclusive");
-    } else if (!(flags & VS_DELETE_METADATA_ONLY) &&
-               vs_domain_require_inactive(ctl->dom, &ctl->err) < 0) {
-        /* until live snapshots exist */
     } else if (vs_arg_bool(a, "dry-run")) {
         vs_plan *plan = NULL;
 
@@ -897,8 +891,6 @@ cmd_snapshot_revert(vs_ctl *ctl, const vs_args *a)
         ret = vs_error_set(&ctl->err, VS_ERR_PLAIN,
                            "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
                            "'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive");
-    } else if ((ret = vs_domain_require_inactive(ctl->dom, &ctl->err)) < 0) {
-        /* until live snapshots exist */
     } else if (vs_arg_bool(a, "dry-run")) {
         vs_plan *plan = NULL;
 

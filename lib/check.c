@@ -10,9 +10,11 @@
 
 #include "buf.h"
 #include "check.h"
+#include "domain_run.h"
 #include "image_graph.h"
 #include "image_id.h"
 #include "journal.h"
+#include "live_plan.h"
 #include "mem.h"
 #include "model.h"
 #include "path.h"
@@ -172,7 +174,7 @@ probe(cimg *c, vs_error *err)
     if (rc < 0)
         return -1;
     if (rc == 0 && vs_image_has_magic(c->path)) {
-        if (vs_qemu_img_info(c->path, false, &c->info, err) < 0)
+        if (vs_qemu_img_info(c->path, true, &c->info, err) < 0)
             return -1;
         rc = 1;
     }
@@ -548,15 +550,19 @@ check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
     vs_model m;
     vs_error e;
     size_t i;
+    bool later = false;
     int ret = 0;
 
     vs_error_clear(&e);
     /* a model that cannot load was reported above (damaged files, chains) */
-    if (vs_model_load(&m, d, VS_MODEL_IMAGES, &e) < 0)
+    if (vs_model_load(&m, d, VS_MODEL_IMAGES | VS_MODEL_LIVE, &e) < 0)
         goto out;
     p = vs_plan_new("snapshot-check --repair", d->name, m.dom->uuid, NULL);
     if (vs_reclaim_plan(&m, p, NULL, false, &e) < 0)
         goto out;
+    /* a running domain: what QEMU holds waits until it is shut off */
+    if (vs_live_adapt(&m, p, &e) < 0)
+        later = true;
     /* only when images are involved or the registry names files that are
      * gone: a registry that merely lists overlays the metadata names too is
      * how earlier releases wrote it */
@@ -570,7 +576,7 @@ check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
         if (!m.registry || !m.registry[i])
             goto out;
     }
-    if (flags & VS_CHECK_REPAIR) {
+    if ((flags & VS_CHECK_REPAIR) && !later) {
         if ((ret = vs_plan_execute(p, d, err)) < 0)
             goto out;
         for (i = 0; i < p->n; i++) {
@@ -586,7 +592,8 @@ check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
             vs_buf b = VS_BUF_INIT;
 
             vs_step_format(&p->steps[i], &b);
-            report(rep, VS_CHECK_UNNEEDED, "%s (--repair does it)", vs_buf_str(&b));
+            report(rep, VS_CHECK_UNNEEDED, "%s (--repair does it%s)", vs_buf_str(&b),
+                   later ? " once the domain is shut off" : "");
             vs_buf_reset(&b);
         }
     }
@@ -605,6 +612,7 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
     defs ds = { NULL, 0 };
     char **dirs = NULL, **uuids = NULL;
     size_t i, j, own_n;
+    bool live = false;
     int ret = -1;
 
     /* 1. the journal */
@@ -647,6 +655,13 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
     /* 2. the metadata itself */
     if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))
         goto out;
+    {
+        vs_run_info run;
+
+        if (vs_domain_run_info(d, &run, err) < 0)
+            goto out;
+        live = run.state != VS_RUN_SHUTOFF;
+    }
     if (t->inconsistent)
         report(rep, VS_CHECK_METADATA,
                "the snapshots' parent links name missing snapshots or form a cycle");
@@ -774,8 +789,9 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
         }
     }
 
-    /* 7. qemu-img check of every image vsnap relies on */
-    if (!(flags & VS_CHECK_NO_QEMU)) {
+    /* 7. qemu-img check of every image vsnap relies on, unless QEMU has them
+     * open (and writes to them: what qemu-img read would not be reliable) */
+    if (!(flags & VS_CHECK_NO_QEMU) && !live) {
         for (i = 0; i < s.n; i++) {
             vs_image_check ck;
             vs_error e;

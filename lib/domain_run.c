@@ -180,7 +180,8 @@ state_write(const vs_dom *d, vs_run_state st, const char *reason, pid_t pid, vs_
     for (p = strchr(text, ' ') + 1; p < strrchr(text, ' '); p++)
         if (*p == ' ')
             *p = '_';
-    ret = vs_file_write_atomic(path, text, strlen(text), 0600, err);
+    /* (runtime state: a host that crashes takes QEMU with it) */
+    ret = vs_file_replace(path, text, strlen(text), 0600, err);
     free(text);
     free(path);
     return ret;
@@ -326,6 +327,69 @@ map_status(vs_run_info *info, const char *status, const recorded *rec)
     snprintf(info->reason, sizeof(info->reason), "unknown");
 }
 
+/* ---- the monitor connection a command keeps -------------------------------- */
+
+/*
+ * QEMU greets a new monitor client only when its main loop gets to it,
+ * which with a busy guest takes milliseconds: a command that asks for the
+ * state and then talks to QEMU (a snapshot plan) uses one connection. A
+ * state query leaves its connection with the domain (vs_dom's runtime
+ * slot, closed by vs_dom_close); the next one that needs QEMU takes it,
+ * when it still talks to the QEMU the pid file names.
+ */
+static void
+conn_free(void *c)
+{
+    vs_qmp_free(c);
+}
+
+static void
+conn_keep(vs_dom *d, vs_qmp *q)
+{
+    if (!q)
+        return;
+    if (d->runtime && d->runtime_free)
+        d->runtime_free(d->runtime);
+    d->runtime = q;
+    d->runtime_free = conn_free;
+}
+
+static vs_qmp *
+conn_take(vs_dom *d, pid_t pid)
+{
+    vs_qmp *q = d->runtime_free == conn_free ? d->runtime : NULL;
+
+    if (!q)
+        return NULL;
+    d->runtime = NULL;
+    d->runtime_free = NULL;
+    if (pid > 0 && vs_qmp_peer_pid(q) != pid) {
+        vs_qmp_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* A kept connection, if it still answers, else a new one. */
+static vs_qmp *
+connect_to(vs_dom *d, const char *sock, pid_t pid, bool *refused, char **status, vs_error *err)
+{
+    vs_qmp *c = conn_take(d, pid);
+    vs_error ignore;
+
+    vs_error_clear(&ignore);
+    if (c && vs_qmp_query_status(c, status, NULL, &ignore) == 0)
+        return c;
+    vs_qmp_free(c);
+    if (!(c = vs_qmp_connect(sock, QUERY_TIMEOUT_MS, refused, err)))
+        return NULL;
+    if (vs_qmp_query_status(c, status, NULL, err) < 0) {
+        vs_qmp_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 /*
  * The heart of every query: pid file and process first, then (when `q` is
  * not NULL) QMP. With q, *q is the open monitor connection of a domain that
@@ -363,7 +427,7 @@ probe(vs_dom *d, vs_run_info *info, vs_qmp **q, bool write, vs_error *err)
             ret = 0;
             goto out;
         }
-        if (!(c = vs_qmp_connect(rt.monitor, QUERY_TIMEOUT_MS, &refused, err))) {
+        if (!(c = connect_to(d, rt.monitor, -1, &refused, &status, err))) {
             if (refused) {
                 vs_error_clear(err);
                 if (write && rec.state != VS_RUN_SHUTOFF)
@@ -372,8 +436,6 @@ probe(vs_dom *d, vs_run_info *info, vs_qmp **q, bool write, vs_error *err)
             }
             goto out;
         }
-        if (vs_qmp_query_status(c, &status, NULL, err) < 0)
-            goto out;
         map_status(info, status, &rec);
         info->pid = vs_qmp_peer_pid(c);
         if (write && (info->state != rec.state || info->pid != rec.pid))
@@ -405,15 +467,13 @@ probe(vs_dom *d, vs_run_info *info, vs_qmp **q, bool write, vs_error *err)
         goto out;
     }
     sock = run_file(d, "monitor.sock");
-    if (!(c = vs_qmp_connect(sock, QUERY_TIMEOUT_MS, &refused, err))) {
+    if (!(c = connect_to(d, sock, pid, &refused, &status, err))) {
         if (refused)
             vs_error_set(err, VS_ERR_OPERATION_FAILED,
                          "QEMU of domain '%s' runs (pid %ld) but its monitor socket '%s' does not "
                          "answer; 'vsnap destroy %s' stops it", d->name, (long)pid, sock, d->name);
         goto out;
     }
-    if (vs_qmp_query_status(c, &status, NULL, err) < 0)
-        goto out;
     map_status(info, status, &rec);
     info->pid = pid;
     ret = 0;
@@ -436,7 +496,8 @@ vs_domain_run_info(vs_dom *d, vs_run_info *info, vs_error *err)
     vs_qmp *q = NULL;
     int ret = probe(d, info, &q, true, err);
 
-    vs_qmp_free(q);
+    /* the next command of this process to the same QEMU uses it */
+    conn_keep(d, q);
     return ret;
 }
 
@@ -677,6 +738,8 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
         runtime_clear(&rt);
         return -1;
     }
+    /* (an agent of its own, agent= alone, is the guest agent's business) */
+    runtime_clear(&rt);
     if (probe(d, &info, NULL, true, err) < 0)
         return -1;
     if (info.state != VS_RUN_SHUTOFF)
@@ -714,7 +777,7 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
     vs_buf_addc(&xml, '\n');
     {
         char *p = run_file(d, "domain.xml");
-        if (vs_file_write_atomic(p, xml.data, xml.len, 0600, err) < 0) {
+        if (vs_file_replace(p, xml.data, xml.len, 0600, err) < 0) {
             free(p);
             goto out;
         }
@@ -841,7 +904,19 @@ vs_domain_shutdown(vs_dom *d, int timeout_s, void (*requested)(void *opaque), vo
 }
 
 int
-vs_domain_destroy(vs_dom *d, vs_error *err)
+vs_domain_record_state(vs_dom *d, vs_run_state st, const char *reason, vs_error *err)
+{
+    vs_run_info info;
+    vs_error ignore;
+
+    vs_error_clear(&ignore);
+    if (probe(d, &info, NULL, false, &ignore) < 0)
+        info.pid = -1;
+    return state_write(d, st, reason, st == VS_RUN_SHUTOFF ? -1 : info.pid, err);
+}
+
+static int
+destroy(vs_dom *d, const char *reason, bool must_run, vs_error *err)
 {
     vs_run_info info;
     char *pidpath;
@@ -862,8 +937,11 @@ vs_domain_destroy(vs_dom *d, vs_error *err)
         runtime_clear(&rt);
         return -1;
     }
-    if (info.state == VS_RUN_SHUTOFF)
-        return vs_error_set(err, VS_ERR_OPERATION_INVALID, NOT_RUNNING);
+    if (info.state == VS_RUN_SHUTOFF) {
+        if (must_run)
+            return vs_error_set(err, VS_ERR_OPERATION_INVALID, NOT_RUNNING);
+        return state_write(d, VS_RUN_SHUTOFF, reason, -1, err);
+    }
     pidpath = run_file(d, "pid");
     rc = kill_qemu(info.pid, pidpath);
     free(pidpath);
@@ -872,7 +950,19 @@ vs_domain_destroy(vs_dom *d, vs_error *err)
                             "QEMU of domain '%s' (pid %ld) did not exit after SIGKILL",
                             d->name, (long)info.pid);
     run_cleanup(d);
-    return state_write(d, VS_RUN_SHUTOFF, "destroyed", -1, err);
+    return state_write(d, VS_RUN_SHUTOFF, reason, -1, err);
+}
+
+int
+vs_domain_destroy(vs_dom *d, vs_error *err)
+{
+    return destroy(d, "destroyed", true, err);
+}
+
+int
+vs_domain_stop(vs_dom *d, const char *reason, vs_error *err)
+{
+    return destroy(d, reason, false, err);
 }
 
 int
@@ -931,6 +1021,28 @@ vs_domain_live_def(vs_dom *d, vs_error *err)
     if (!(pers = vs_dom_def(d, err)))
         return NULL;
     return vs_domain_def_copy(pers);
+}
+
+int
+vs_domain_live_def_save(vs_dom *d, const vs_domain_def *def, vs_error *err)
+{
+    char *path = run_file(d, "domain.xml");
+    vs_buf xml = VS_BUF_INIT;
+    vs_run_info info;
+    int ret = 0;
+
+    if (probe(d, &info, NULL, false, err) < 0) {
+        free(path);
+        return -1;
+    }
+    if (!info.attached && info.state != VS_RUN_SHUTOFF && vs_file_exists(path)) {
+        vs_domain_def_format(&xml, def, 0, true, NULL);
+        vs_buf_addc(&xml, '\n');
+        ret = vs_file_replace(path, xml.data, xml.len, 0600, err);
+        vs_buf_reset(&xml);
+    }
+    free(path);
+    return ret;
 }
 
 vs_qmp *

@@ -102,16 +102,34 @@ vs_qmp *vs_domain_monitor(vs_dom *d, vs_run_info *info, vs_error *err);
 vs_qmp *vs_domain_agent(vs_dom *d, int timeout_ms, vs_error *err);
 
 /*
- * For the snapshot commands until live snapshots exist: fail with a clear
- * message when QEMU has the domain's images open (any state but shut off),
- * so that qemu-img never changes an image a live QEMU holds.
+ * For what has no live form (plans that are not made for a running domain,
+ * model.h without VS_MODEL_LIVE): fail with a clear message when QEMU has
+ * the domain's images open (any state but shut off), so that qemu-img never
+ * changes an image a live QEMU holds.
  */
 int vs_domain_require_inactive(vs_dom *d, vs_error *err);
+
+/*
+ * For plans that run a domain (exec_qmp.c): record the state vsnap brought
+ * the domain into, so that domstate --reason tells it ("running (from
+ * snapshot)"), with QEMU's pid when it runs.
+ */
+int vs_domain_record_state(vs_dom *d, vs_run_state st, const char *reason, vs_error *err);
+/* destroy, recording `reason` ("from snapshot") as the reason it is shut
+ * off; a domain that is shut off already only gets the reason recorded.
+ * Refused for attached domains, as destroy. */
+int vs_domain_stop(vs_dom *d, const char *reason, vs_error *err);
 
 /* The definition the running domain was started with (<domain>/run/domain.xml;
  * caller frees with vs_domain_def_free). A domain vsnap did not start, or
  * one that is shut off: its persistent definition. */
 vs_domain_def *vs_domain_live_def(vs_dom *d, vs_error *err);
+
+/* Record def as the definition the running domain's QEMU now runs (after
+ * vsnap moved its disks onto overlays, or back): <domain>/run/domain.xml,
+ * atomically. Nothing to do for a domain vsnap did not start, or one that
+ * is shut off. */
+int vs_domain_live_def_save(vs_dom *d, const vs_domain_def *def, vs_error *err);
 
 /* <domain>/run (caller frees). */
 char *vs_domain_run_dir(const vs_dom *d);

@@ -18,10 +18,16 @@ typedef enum vs_seen {
     VS_SEEN_CONFLICT,       /* something else is there: neither run nor undo it */
 } vs_seen;
 
+struct vs_qmp;
+
 typedef struct vs_exec_ctx {
     vs_dom *d;               /* the domain the plan belongs to (its lock is held) */
     const vs_plan *plan;
     vs_buf *notes;           /* lines for people about what was left alone, or NULL */
+    struct vs_qmp *qmp;      /* the QMP executor's monitor connection while the plan
+                              * runs, NULL when none is open (its finish closes it) */
+    bool repairing;          /* vs_plan_repair: what an interrupted run left (a job
+                              * still in QEMU, say) may be there */
 } vs_exec_ctx;
 
 typedef struct vs_executor {
@@ -37,11 +43,15 @@ typedef struct vs_executor {
     int (*undo)(vs_exec_ctx *x, const vs_step *s, vs_error *err);
     /* Look, change nothing. *why (caller frees, may be NULL) explains a CONFLICT. */
     vs_seen (*observe)(vs_exec_ctx *x, const vs_step *s, char **why);
+    /* The plan's run (execute or repair) ended: drop what run kept open
+     * (NULL: nothing to drop). */
+    void (*finish)(vs_exec_ctx *x);
 } vs_executor;
 
 extern const vs_executor vs_exec_qemu_img;   /* exec_qemu_img.c */
 extern const vs_executor vs_exec_file;       /* exec_file.c */
 extern const vs_executor vs_exec_store;      /* exec_store.c */
+extern const vs_executor vs_exec_qmp;        /* exec_qmp.c */
 
 /* The executor of a step's mechanism. */
 const vs_executor *vs_executor_for(vs_step_kind kind);
@@ -51,14 +61,22 @@ const vs_executor *vs_executor_for(vs_step_kind kind);
  * when it cannot be read or does not exist. */
 int vs_exec_backing_is(const char *path, const char *backing);
 
+/* Whether image holds internal snapshot tag (its header, read directly;
+ * qemu-img -U for formats vsnap does not read itself): 1, 0 (also for an
+ * image that does not exist or cannot hold one), -1 when it cannot tell. */
+int vs_exec_image_has_tag(const char *image, const char *tag, vs_error *err);
+
 /* Whether a step of the plan before s changes s's file (a tag deleted from,
  * or a backing name rewritten in, an image the plan then commits or
  * removes): then the file's inode change time moves on, and a replay
  * compares only its device and inode with what the plan recorded. */
 bool vs_exec_changed_by_plan(const vs_exec_ctx *x, const vs_step *s);
 
-/* qemu-img create of an overlay, then made private (0600) and durable (the
- * file and its directory synced) before anything names it. */
+/* A new image made private (0600, as libvirt makes snapshot images) and
+ * durable (the file and its directory synced) before anything names it. */
+int vs_exec_settle_image(const char *path, vs_error *err);
+
+/* qemu-img create of an overlay, then settled as above. */
 int vs_exec_create_image(const char *path, const char *fmt, const char *backing,
                          const char *backing_fmt, vs_error *err);
 

@@ -178,4 +178,5 @@ const vs_executor vs_exec_file = {
     .run_group = run_group,
     .undo = undo,
     .observe = observe,
+    .finish = NULL,
 };

@@ -31,7 +31,8 @@ header(const char *path, vs_image_info *info, bool *exists, vs_error *err)
         return 0;
     rc = vs_qcow2_probe(path, info, err);
     if (rc == 0 && vs_image_has_magic(path)) {
-        if (vs_qemu_img_info(path, false, info, err) < 0)
+        /* -U: the image may be one a running QEMU holds (probed read-only) */
+        if (vs_qemu_img_info(path, true, info, err) < 0)
             return -1;
         rc = 1;
     }
@@ -57,9 +58,8 @@ vs_exec_backing_is(const char *path, const char *backing)
     return rc;
 }
 
-/* Whether image holds internal snapshot tag: 1, 0, or -1 (cannot tell). */
-static int
-has_tag(const char *image, const char *tag, vs_error *err)
+int
+vs_exec_image_has_tag(const char *image, const char *tag, vs_error *err)
 {
     vs_image_info info;
     bool exists;
@@ -80,8 +80,8 @@ has_tag(const char *image, const char *tag, vs_error *err)
 /* A new image is durable before anything names it: the file and the entry
  * in its directory are synced, and it is private (0600, as libvirt makes
  * snapshot images; qemu-img follows the umask). */
-static int
-settle_new_image(const char *path, vs_error *err)
+int
+vs_exec_settle_image(const char *path, vs_error *err)
 {
     struct stat sb;
     char *dir;
@@ -114,7 +114,7 @@ vs_exec_create_image(const char *path, const char *fmt, const char *backing,
 {
     if (vs_qemu_img_create_overlay(path, fmt, backing, backing_fmt, err) < 0)
         return -1;
-    return settle_new_image(path, err);
+    return vs_exec_settle_image(path, err);
 }
 
 static int
@@ -145,7 +145,7 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     case VS_STEP_TAG_DELETE:
         if (!vs_file_exists(s->path))
             return 0;
-        if ((rc = has_tag(s->path, s->name, err)) <= 0)
+        if ((rc = vs_exec_image_has_tag(s->path, s->name, err)) <= 0)
             return rc;
         return vs_qemu_img_snapshot_delete(s->path, s->name, err);
     default:
@@ -185,7 +185,7 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
             s->kind != VS_STEP_TAG_APPLY && !vs_file_exists(s->path))
             continue;
         /* a tag already gone was deleted already (see run) */
-        if (s->kind == VS_STEP_TAG_DELETE && (ret = has_tag(s->path, s->name, err)) <= 0) {
+        if (s->kind == VS_STEP_TAG_DELETE && (ret = vs_exec_image_has_tag(s->path, s->name, err)) <= 0) {
             if (ret < 0) {
                 free(jobs);
                 return -1;
@@ -205,7 +205,7 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
     free(jobs);
     for (i = 0; ret == 0 && i < n; i++)
         if (steps[i]->kind == VS_STEP_CREATE_IMAGE)
-            ret = settle_new_image(steps[i]->path, err);
+            ret = vs_exec_settle_image(steps[i]->path, err);
     return ret;
 }
 
@@ -264,9 +264,9 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
                                 s->old_backing && *s->old_backing ? s->old_backing : "nothing");
         return VS_SEEN_CONFLICT;
     case VS_STEP_TAG_CREATE:
-        return has_tag(s->path, s->name, NULL) == 1 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
+        return vs_exec_image_has_tag(s->path, s->name, NULL) == 1 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
     case VS_STEP_TAG_DELETE:
-        return has_tag(s->path, s->name, NULL) == 1 ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
+        return vs_exec_image_has_tag(s->path, s->name, NULL) == 1 ? VS_SEEN_NOT_DONE : VS_SEEN_DONE;
     case VS_STEP_TAG_APPLY:
         return VS_SEEN_UNKNOWN;
     default:
@@ -303,7 +303,7 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         /* the data a safe rebase copied in is the old chain's: pointing back is enough */
         return vs_qemu_img_rebase(s->path, s->fmt, s->old_backing, s->old_backing_fmt, true, err);
     case VS_STEP_TAG_CREATE:
-        if (!vs_file_exists(s->path) || (rc = has_tag(s->path, s->name, err)) == 0)
+        if (!vs_file_exists(s->path) || (rc = vs_exec_image_has_tag(s->path, s->name, err)) == 0)
             return 0;
         if (rc < 0)
             return -1;
@@ -320,4 +320,5 @@ const vs_executor vs_exec_qemu_img = {
     .run_group = run_group,
     .undo = undo,
     .observe = observe,
+    .finish = NULL,
 };

@@ -262,4 +262,5 @@ const vs_executor vs_exec_store = {
     .run_group = NULL,
     .undo = undo,
     .observe = observe,
+    .finish = NULL,
 };

@@ -125,8 +125,9 @@ vs_graph_probe(vs_graph *g, long i, vs_error *err)
     if (rc == 1) {
         im->empty = vs_qcow2_is_empty(im->path, NULL) == 1 ? 1 : 0;
     } else if (vs_image_has_magic(im->path)) {
-        /* QED: only qemu-img knows it */
-        if (vs_qemu_img_info(im->path, false, &info, err) < 0)
+        /* QED: only qemu-img knows it (-U: a running QEMU may hold it;
+         * the probe only reads) */
+        if (vs_qemu_img_info(im->path, true, &info, err) < 0)
             return -1;
         rc = 1;
         im->empty = 0;

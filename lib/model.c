@@ -614,6 +614,8 @@ vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, char *const *gone
     return load_metadata(m, d, names ? names : none, gone, err);
 }
 
+static void note_held(vs_model *m);
+
 int
 vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
 {
@@ -621,10 +623,25 @@ vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
         return -1;
     if (!(flags & VS_MODEL_IMAGES))
         return 0;
-    /* qemu-img must not touch images a running QEMU holds (live plans are
-     * their own steps) */
-    if (vs_domain_require_inactive(d, err) < 0)
-        return -1;
+    /* qemu-img must not touch images a running QEMU holds: a plan for a
+     * running domain is made knowing it (VS_MODEL_LIVE), others refuse */
+    if (!(flags & VS_MODEL_LIVE)) {
+        if (vs_domain_require_inactive(d, err) < 0)
+            return -1;
+    } else {
+        if (vs_domain_run_info(d, &m->run, err) < 0)
+            return -1;
+        if (m->run.state != VS_RUN_SHUTOFF) {
+            m->live = true;
+            if (!(m->live_dom = vs_domain_live_def(d, err)))
+                return -1;
+            /* its images too, with their chains */
+            for (size_t i = 0; i < m->live_dom->ndisks; i++)
+                if (vs_disk_is_local(&m->live_dom->disks[i]))
+                    vs_graph_add(&m->g, m->live_dom->disks[i].source,
+                                 m->live_dom->disks[i].format);
+        }
+    }
     m->images = true;
     vs_model_refs_initial(m);
     if (vs_graph_close_chains(&m->g, true, err) < 0)
@@ -634,8 +651,64 @@ vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
     if (vs_graph_close_chains(&m->g, true, err) < 0)
         return -1;
     spread_foreign(&m->g);
+    note_held(m);
+    /* QEMU writes to the disks' active layers, and what it has not flushed
+     * is not in their files yet: they hold data, whatever the files say */
+    for (size_t i = 0; m->live && i < m->live_dom->ndisks; i++) {
+        long k = vs_disk_is_local(&m->live_dom->disks[i])
+                 ? vs_graph_find(&m->g, m->live_dom->disks[i].source) : -1;
+
+        if (k >= 0)
+            m->g.v[k].empty = 0;
+    }
     vs_model_recount(m);
     return 0;
+}
+
+struct vs_model_held {
+    char *path;
+    char *target;
+    int how;
+};
+
+/* What QEMU holds, from the graph as loaded: each disk's image and its chain. */
+static void
+note_held(vs_model *m)
+{
+    size_t i, cap = 0;
+    int depth;
+    long k;
+
+    for (i = 0; m->live_dom && i < m->live_dom->ndisks; i++) {
+        const vs_domain_disk *dd = &m->live_dom->disks[i];
+
+        if (!vs_disk_is_local(dd))
+            continue;
+        k = vs_graph_find(&m->g, dd->source);
+        for (depth = 0; k >= 0 && depth < 256; depth++) {
+            vs_xgrow(&m->held, &cap, m->nheld, sizeof(*m->held));
+            m->held[m->nheld].path = vs_xstrdup(m->g.v[k].path);
+            m->held[m->nheld].target = vs_xstrdup(dd->target);
+            m->held[m->nheld].how = depth == 0 ? 1 : 2;
+            m->nheld++;
+            k = m->g.v[k].backing ? vs_graph_find(&m->g, m->g.v[k].backing) : -1;
+        }
+    }
+}
+
+int
+vs_model_qemu_holds(const vs_model *m, const char *path, const char **target)
+{
+    size_t i;
+    int how = 0;
+
+    for (i = 0; path && i < m->nheld; i++)
+        if ((how == 0 || m->held[i].how < how) && vs_same_image(m->held[i].path, path)) {
+            how = m->held[i].how;
+            if (target)
+                *target = m->held[i].target;
+        }
+    return how;
 }
 
 void
@@ -669,6 +742,12 @@ vs_model_release(vs_model *m)
     free(m->snaps);
     vs_graph_clear(&m->g);
     vs_domain_def_free(m->dom);
+    vs_domain_def_free(m->live_dom);
+    for (i = 0; i < m->nheld; i++) {
+        free(m->held[i].path);
+        free(m->held[i].target);
+    }
+    free(m->held);
     free(m->dom_text);
     vs_strv_free(m->registry);
     free(m->current);

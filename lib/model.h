@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "domain_def.h"
+#include "domain_run.h"
 #include "error.h"
 #include "image_graph.h"
 #include "plan.h"
@@ -38,10 +39,18 @@ typedef struct vs_model {
     bool images;             /* the graph was loaded */
     vs_graph g;
     long now;                /* time(NULL) at load */
+    /* the running domain (VS_MODEL_LIVE) */
+    bool live;               /* QEMU has the domain's images open (running or paused) */
+    vs_run_info run;         /* its state when live */
+    vs_domain_def *live_dom; /* the definition QEMU runs, when live */
+    struct vs_model_held *held;  /* what QEMU holds, as loaded (vs_model_qemu_holds) */
+    size_t nheld;
 } vs_model;
 
 enum {
     VS_MODEL_IMAGES = 1 << 0,  /* load the image graph and the other domains' references */
+    VS_MODEL_LIVE   = 1 << 1,  /* with IMAGES: a running domain is planned for too (its
+                                * images probed read-only), not refused */
 };
 
 /*
@@ -72,6 +81,12 @@ int vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, char *const *
  * obstacle: writing it is one of the ways out. */
 int vs_model_check_usable(vs_dom *d, const char *replacing, vs_error *err);
 void vs_model_release(vs_model *m);
+
+/* Whether the live domain's QEMU has image `path` open (when the model was
+ * loaded, whatever the plan changed in it since): 1 as the active layer of
+ * a disk (*target, may be NULL: that disk's target, the model's), 2 in the
+ * backing chain below one, 0 not at all (or not live). */
+int vs_model_qemu_holds(const vs_model *m, const char *path, const char **target);
 
 /* The model of an in-memory domain (tests of the planners' decisions): dom
  * and defs are adopted; the caller fills m->g's facts by hand. */

@@ -444,9 +444,9 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
     return -1;
 }
 
-int
-vs_file_write_atomic(const char *path, const char *data, size_t len,
-                     mode_t mode, vs_error *err)
+static int
+write_atomic(const char *path, const char *data, size_t len, mode_t mode, bool durable,
+             vs_error *err)
 {
     char *dir = vs_path_dir(path);
     const char *slash = strrchr(path, '/');
@@ -456,11 +456,24 @@ vs_file_write_atomic(const char *path, const char *data, size_t len,
     if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
         ret = vs_error_sys(err, errno, "cannot create temporary file for '%s'", path);
     } else {
-        ret = write_atomic_in(dirfd, base, path, dir, data, len, mode, false, VS_SYNC_ALL, err);
+        ret = write_atomic_in(dirfd, base, path, dir, data, len, mode, false, durable ? VS_SYNC_ALL : VS_SYNC_NONE, err);
         close(dirfd);
     }
     free(dir);
     return ret;
+}
+
+int
+vs_file_write_atomic(const char *path, const char *data, size_t len,
+                     mode_t mode, vs_error *err)
+{
+    return write_atomic(path, data, len, mode, true, err);
+}
+
+int
+vs_file_replace(const char *path, const char *data, size_t len, mode_t mode, vs_error *err)
+{
+    return write_atomic(path, data, len, mode, false, err);
 }
 
 int

@@ -54,6 +54,12 @@ int vs_file_read(const char *path, size_t max, char **data, size_t *len, vs_erro
 int vs_file_write_atomic(const char *path, const char *data, size_t len,
                          mode_t mode, vs_error *err);
 
+/* The same without the fsyncs: readers see the old file or the new one,
+ * but after a crash of the host either may be there. For runtime state that
+ * such a crash makes meaningless (the files of a running QEMU). */
+int vs_file_replace(const char *path, const char *data, size_t len, mode_t mode,
+                    vs_error *err);
+
 /* unlink + fsync of the directory; a missing file is not an error. */
 int vs_file_remove(const char *path, vs_error *err);
 

@@ -6,46 +6,79 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "mem.h"
 #include "plan.h"
 
 #define IMG VS_MECH_QEMU_IMG
 #define FIL VS_MECH_FILE
 #define STO VS_MECH_STORE
+#define QMP VS_MECH_QMP
 
 /*
- *                  name             mech undo replay                   data  qemu  final group atomic
+ *                  name             mech undo replay                   data  writes qemu final group atomic
  *                  needs / undo_needs
  */
 const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
-    [VS_STEP_CREATE_IMAGE] = { "create-image", IMG, true, VS_REPLAY_SAME, false, false, false, true, false,
+    [VS_STEP_CREATE_IMAGE] = { "create-image", IMG, true, VS_REPLAY_SAME, false, true, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING | VS_SF_BACKING_FMT, 0 },
-    [VS_STEP_REPLACE_IMAGE] = { "replace-image", FIL, false, VS_REPLAY_SAME, true, false, false, false, false,
+    [VS_STEP_REPLACE_IMAGE] = { "replace-image", FIL, false, VS_REPLAY_SAME, true, true, false, false, false, false,
         VS_SF_PATH | VS_SF_FROM | VS_SF_FMT | VS_SF_BACKING | VS_SF_BACKING_FMT | VS_SF_EXPECT, 0 },
-    [VS_STEP_COMMIT_IMAGE] = { "commit-image", IMG, false, VS_REPLAY_UNTIL_TOUCHED, true, false, false, true, false,
+    [VS_STEP_COMMIT_IMAGE] = { "commit-image", IMG, false, VS_REPLAY_UNTIL_TOUCHED, true, true, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT, 0 },
-    [VS_STEP_REBASE_IMAGE] = { "rebase-image", IMG, true, VS_REPLAY_UNTIL_TOUCHED, false, false, false, true, false,
+    [VS_STEP_REBASE_IMAGE] = { "rebase-image", IMG, true, VS_REPLAY_UNTIL_TOUCHED, false, true, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING, VS_SF_OLD_BACKING },
-    [VS_STEP_RETARGET_IMAGE] = { "retarget-image", IMG, true, VS_REPLAY_SAME, false, false, false, true, false,
+    [VS_STEP_RETARGET_IMAGE] = { "retarget-image", IMG, true, VS_REPLAY_SAME, false, true, false, false, true, false,
         VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING, VS_SF_OLD_BACKING },
-    [VS_STEP_REMOVE_IMAGE] = { "remove-image", FIL, false, VS_REPLAY_SAME, false, false, true, true, false,
+    [VS_STEP_REMOVE_IMAGE] = { "remove-image", FIL, false, VS_REPLAY_SAME, false, false, false, true, true, false,
         VS_SF_PATH, 0 },
-    [VS_STEP_TAG_CREATE] = { "tag-create", IMG, true, VS_REPLAY_NEVER, false, false, false, true, false,
+    [VS_STEP_TAG_CREATE] = { "tag-create", IMG, true, VS_REPLAY_NEVER, false, true, false, false, true, false,
         VS_SF_PATH | VS_SF_NAME, 0 },
-    [VS_STEP_TAG_APPLY] = { "tag-apply", IMG, false, VS_REPLAY_UNTIL_TOUCHED, true, false, false, true, false,
+    [VS_STEP_TAG_APPLY] = { "tag-apply", IMG, false, VS_REPLAY_UNTIL_TOUCHED, true, true, false, false, true, false,
         VS_SF_PATH | VS_SF_NAME, 0 },
-    [VS_STEP_TAG_DELETE] = { "tag-delete", IMG, false, VS_REPLAY_SAME, false, false, false, true, false,
+    [VS_STEP_TAG_DELETE] = { "tag-delete", IMG, false, VS_REPLAY_SAME, false, true, false, false, true, false,
         VS_SF_PATH | VS_SF_NAME, 0 },
-    [VS_STEP_WRITE_SNAPSHOT] = { "write-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
+    [VS_STEP_WRITE_SNAPSHOT] = { "write-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, false, true,
         VS_SF_NAME | VS_SF_TEXT, VS_SF_OLD },
-    [VS_STEP_REMOVE_SNAPSHOT] = { "remove-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
+    [VS_STEP_REMOVE_SNAPSHOT] = { "remove-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, false, true,
         VS_SF_NAME, VS_SF_OLD },
-    [VS_STEP_WRITE_DOMAIN] = { "write-domain", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
+    [VS_STEP_WRITE_DOMAIN] = { "write-domain", STO, true, VS_REPLAY_SAME, false, false, false, false, false, true,
         VS_SF_TEXT, VS_SF_OLD },
-    [VS_STEP_SET_CURRENT] = { "set-current", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
+    [VS_STEP_SET_CURRENT] = { "set-current", STO, true, VS_REPLAY_SAME, false, false, false, false, false, true,
         0, VS_SF_OLD },
-    [VS_STEP_WRITE_REGISTRY] = { "write-registry", STO, true, VS_REPLAY_SAME, false, false, false, false, true,
+    [VS_STEP_WRITE_REGISTRY] = { "write-registry", STO, true, VS_REPLAY_SAME, false, false, false, false, false, true,
         VS_SF_TEXT, VS_SF_OLD },
+    [VS_STEP_VM_PAUSE] = { "vm-pause", QMP, true, VS_REPLAY_SAME, false, false, true, false, false, false,
+        0, VS_SF_OLD },
+    [VS_STEP_VM_RESUME] = { "vm-resume", QMP, false, VS_REPLAY_SAME, false, false, true, true, false, false,
+        VS_SF_NAME, 0 },
+    [VS_STEP_VM_SAVE] = { "vm-snapshot-save", QMP, true, VS_REPLAY_NEVER, false, true, true, false, false, false,
+        VS_SF_NAME | VS_SF_PATH | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_LOAD] = { "vm-snapshot-load", QMP, false, VS_REPLAY_SAME, true, true, true, false, false, false,
+        VS_SF_NAME | VS_SF_PATH | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_TAG_DELETE] = { "vm-snapshot-delete", QMP, false, VS_REPLAY_SAME, false, true, true, false, false, false,
+        VS_SF_NAME | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_START] = { "vm-start", QMP, true, VS_REPLAY_SAME, false, false, true, false, false, false,
+        VS_SF_NAME, 0 },
+    [VS_STEP_VM_STOP] = { "vm-stop", QMP, false, VS_REPLAY_SAME, false, false, true, false, false, false,
+        VS_SF_NAME, 0 },
+    [VS_STEP_VM_OVERLAY] = { "vm-overlay-open", QMP, true, VS_REPLAY_NEVER, false, true, true, false, true, false,
+        VS_SF_PATH | VS_SF_FMT | VS_SF_BACKING | VS_SF_BACKING_FMT | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_SNAPSHOT_DISKS] = { "vm-snapshot-disks", QMP, true, VS_REPLAY_NEVER, false, true, true, false, false, false,
+        VS_SF_TEXT, 0 },
+    [VS_STEP_VM_FREEZE] = { "vm-fsfreeze", QMP, true, VS_REPLAY_SAME, false, false, true, false, false, false,
+        0, 0 },
+    [VS_STEP_VM_THAW] = { "vm-fsthaw", QMP, false, VS_REPLAY_SAME, false, false, true, true, false, false,
+        0, 0 },
+    [VS_STEP_VM_COMMIT] = { "vm-commit", QMP, false, VS_REPLAY_UNTIL_TOUCHED, true, true, true, false, true, false,
+        VS_SF_PATH | VS_SF_BACKING | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_STREAM] = { "vm-stream", QMP, false, VS_REPLAY_UNTIL_TOUCHED, false, true, true, false, true, false,
+        VS_SF_PATH | VS_SF_BACKING | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_CLOSE] = { "vm-close", QMP, false, VS_REPLAY_SAME, false, false, true, false, false, false,
+        VS_SF_PATH, 0 },
+    [VS_STEP_VM_TAG_DISKS] = { "vm-snapshot-internal", QMP, true, VS_REPLAY_NEVER, false, true, true, false, false, false,
+        VS_SF_NAME | VS_SF_TEXT, 0 },
 };
 
 const vs_step_kind_info *
@@ -282,6 +315,143 @@ vs_plan_write_registry(vs_plan *p, const char *text, const char *old_text, const
     return s;
 }
 
+char *
+vs_vm_disks_format(const vs_vm_disk *disks, size_t n)
+{
+    json_object *a = json_object_new_array();
+    char *text;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        json_object *o = json_object_new_object();
+
+        json_object_object_add(o, "target", json_object_new_string(disks[i].target));
+        json_object_object_add(o, "image", json_object_new_string(disks[i].image));
+        if (disks[i].overlay)
+            json_object_object_add(o, "overlay", json_object_new_string(disks[i].overlay));
+        json_object_array_add(a, o);
+    }
+    text = vs_xstrdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+    json_object_put(a);
+    return text;
+}
+
+void
+vs_vm_disks_free(vs_vm_disk *disks, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(disks[i].target);
+        free(disks[i].image);
+        free(disks[i].overlay);
+    }
+    free(disks);
+}
+
+int
+vs_vm_disks_parse(const char *text, vs_vm_disk **disks, size_t *n)
+{
+    json_object *a = text ? json_tokener_parse(text) : NULL;
+    vs_vm_disk *v = NULL;
+    size_t i, len;
+
+    *disks = NULL;
+    *n = 0;
+    if (!a || !json_object_is_type(a, json_type_array)) {
+        json_object_put(a);
+        return -1;
+    }
+    len = json_object_array_length(a);
+    v = vs_xcalloc(len + 1, sizeof(*v));
+    for (i = 0; i < len; i++) {
+        json_object *o = json_object_array_get_idx(a, i), *t, *im, *ov;
+
+        if (!o || !json_object_object_get_ex(o, "target", &t) ||
+            !json_object_object_get_ex(o, "image", &im) ||
+            !json_object_is_type(t, json_type_string) || !json_object_is_type(im, json_type_string)) {
+            vs_vm_disks_free(v, i);
+            json_object_put(a);
+            return -1;
+        }
+        v[i].target = vs_xstrdup(json_object_get_string(t));
+        v[i].image = vs_xstrdup(json_object_get_string(im));
+        if (json_object_object_get_ex(o, "overlay", &ov) && json_object_is_type(ov, json_type_string))
+            v[i].overlay = vs_xstrdup(json_object_get_string(ov));
+    }
+    json_object_put(a);
+    *disks = v;
+    *n = len;
+    return 0;
+}
+
+vs_step *
+vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why)
+{
+    vs_step *s = add(p, kind, why);
+
+    if (kind == VS_STEP_VM_PAUSE)
+        s->old_name = vs_xstrdup(reason);
+    else
+        s->name = vs_xstrdup(reason);
+    return s;
+}
+
+vs_step *
+vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char *fmt,
+                   const char *image, const char *image_fmt, bool reuse, const char *why)
+{
+    vs_step *s = add(p, VS_STEP_VM_OVERLAY, why);
+    vs_vm_disk d = { (char *)target, (char *)image, NULL };
+
+    s->path = vs_xstrdup(path);
+    s->fmt = vs_xstrdup(fmt);
+    s->backing = vs_xstrdup(image);
+    s->backing_fmt = vs_xstrdup(image_fmt);
+    s->text = vs_vm_disks_format(&d, 1);
+    s->reuse = reuse;
+    vs_file_id_get(path, &s->expect);
+    s->keep_on_undo = s->expect.exists;
+    return s;
+}
+
+vs_step *
+vs_plan_vm_layer(vs_plan *p, vs_step_kind kind, const char *target, const char *active,
+                 const char *path, const char *base, const char *old, const char *why)
+{
+    vs_step *s = add(p, kind, why);
+    vs_vm_disk d = { (char *)target, (char *)active, NULL };
+
+    s->path = vs_xstrdup(path);
+    s->backing = vs_xstrdup(base ? base : (kind == VS_STEP_VM_CLOSE ? NULL : ""));
+    s->old_backing = vs_xstrdup(old);
+    if (target)
+        s->text = vs_vm_disks_format(&d, 1);
+    return s;
+}
+
+vs_step *
+vs_plan_vm_disks(vs_plan *p, vs_step_kind kind, const vs_vm_disk *disks, size_t n,
+                 const char *why)
+{
+    vs_step *s = add(p, kind, why);
+
+    s->text = vs_vm_disks_format(disks, n);
+    return s;
+}
+
+vs_step *
+vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag, const char *vmstate_image,
+                const vs_vm_disk *disks, size_t n, const char *why)
+{
+    vs_step *s = add(p, kind, why);
+
+    s->name = vs_xstrdup(tag);
+    s->path = vs_xstrdup(vmstate_image);
+    s->text = vs_vm_disks_format(disks, n);
+    return s;
+}
+
 vs_step *
 vs_plan_add_copy(vs_plan *p, const vs_step *src)
 {
@@ -300,6 +470,7 @@ vs_plan_add_copy(vs_plan *p, const vs_step *src)
     c->old_name = vs_xstrdup(src->old_name);
     c->expect = src->expect;
     c->keep_on_undo = src->keep_on_undo;
+    c->reuse = src->reuse;
     return c;
 }
 
@@ -478,6 +649,75 @@ vs_step_format(const vs_step *s, vs_buf *b)
         break;
     case VS_STEP_WRITE_REGISTRY:
         vs_buf_add(b, "metadata: write the list of overlays vsnap made");
+        break;
+    case VS_STEP_VM_PAUSE:
+        vs_buf_add(b, "QEMU: pause the guest");
+        break;
+    case VS_STEP_VM_RESUME:
+        vs_buf_add(b, "QEMU: resume the guest");
+        break;
+    case VS_STEP_VM_SAVE:
+    case VS_STEP_VM_LOAD:
+    case VS_STEP_VM_TAG_DELETE:
+    case VS_STEP_VM_TAG_DISKS: {
+        vs_vm_disk *disks;
+        size_t n, i;
+
+        vs_buf_addf(b, "QEMU: internal snapshot '%s' %s", s->name,
+                    s->kind == VS_STEP_VM_SAVE ? "taken of" :
+                    s->kind == VS_STEP_VM_TAG_DISKS ? "of the disks only, at once, taken of" :
+                    s->kind == VS_STEP_VM_LOAD ? "loaded into" : "deleted from");
+        if (vs_vm_disks_parse(s->text, &disks, &n) == 0) {
+            for (i = 0; i < n; i++)
+                vs_buf_addf(b, "%s %s (%s)", i ? "," : "", disks[i].target, disks[i].image);
+            vs_vm_disks_free(disks, n);
+        }
+        if (s->kind != VS_STEP_VM_TAG_DELETE && s->path)
+            vs_buf_addf(b, ", memory state %s %s", s->kind == VS_STEP_VM_SAVE ? "in" : "from",
+                        s->path);
+        break;
+    }
+    case VS_STEP_VM_START:
+        vs_buf_add(b, "QEMU: start the domain, paused");
+        break;
+    case VS_STEP_VM_STOP:
+        vs_buf_add(b, "QEMU: stop the domain");
+        break;
+    case VS_STEP_VM_OVERLAY:
+        vs_buf_addf(b, "QEMU: %s %s (%s overlay on %s) and open it", s->reuse ? "take" : "create",
+                    s->path, s->fmt, s->backing);
+        break;
+    case VS_STEP_VM_SNAPSHOT_DISKS: {
+        vs_vm_disk *disks;
+        size_t n, i;
+
+        vs_buf_add(b, "QEMU: in one transaction,");
+        if (vs_vm_disks_parse(s->text, &disks, &n) == 0) {
+            for (i = 0; i < n; i++)
+                vs_buf_addf(b, "%s %s moves onto %s", i ? "," : "", disks[i].target,
+                            disks[i].overlay ? disks[i].overlay : "?");
+            vs_vm_disks_free(disks, n);
+        }
+        break;
+    }
+    case VS_STEP_VM_COMMIT:
+        vs_buf_addf(b, "QEMU: commit %s into %s (block-commit)", s->path, s->backing);
+        break;
+    case VS_STEP_VM_STREAM:
+        if (s->backing && *s->backing)
+            vs_buf_addf(b, "QEMU: stream into %s down to %s, its new backing file (block-stream)",
+                        s->path, s->backing);
+        else
+            vs_buf_addf(b, "QEMU: stream all data into %s (block-stream)", s->path);
+        break;
+    case VS_STEP_VM_CLOSE:
+        vs_buf_addf(b, "QEMU: close %s", s->path);
+        break;
+    case VS_STEP_VM_FREEZE:
+        vs_buf_add(b, "guest agent: freeze the guest's file systems");
+        break;
+    case VS_STEP_VM_THAW:
+        vs_buf_add(b, "guest agent: thaw the guest's file systems");
         break;
     case VS_STEP_KIND_COUNT:
         vs_buf_add(b, "?");

@@ -18,6 +18,7 @@ typedef enum vs_mechanism {
     VS_MECH_QEMU_IMG = 0,   /* qemu-img on an image nobody has open */
     VS_MECH_FILE,           /* plain file operations on image files */
     VS_MECH_STORE,          /* the domain's metadata, through the store */
+    VS_MECH_QMP,            /* the domain's running QEMU, over QMP (exec_qmp.c) */
     VS_MECH_COUNT
 } vs_mechanism;
 
@@ -36,6 +37,37 @@ typedef enum vs_step_kind {
     VS_STEP_WRITE_DOMAIN,     /* metadata: the domain definition becomes `text` */
     VS_STEP_SET_CURRENT,      /* metadata: the current snapshot becomes `name` (NULL: none) */
     VS_STEP_WRITE_REGISTRY,   /* metadata: the overlay registry becomes `text` ("" none) */
+    /* The running QEMU. `text` of the image steps lists the disks they act on
+     * (vs_vm_disks_format): each disk's target and the image QEMU has open
+     * for it, the node being found again at run time by both. */
+    VS_STEP_VM_PAUSE,         /* stop the vCPUs (`old_name`: the reason recorded before) */
+    VS_STEP_VM_RESUME,        /* cont, recorded as running for reason `name` */
+    VS_STEP_VM_SAVE,          /* snapshot-save job: tag `name` in every disk of `text`, the
+                               * memory state in image `path` */
+    VS_STEP_VM_LOAD,          /* snapshot-load job: tag `name` of every disk of `text`, the
+                               * memory state from image `path`; paused for reason "from
+                               * snapshot" afterwards */
+    VS_STEP_VM_TAG_DELETE,    /* snapshot-delete job: tag `name` from every disk of `text` */
+    VS_STEP_VM_START,         /* start QEMU paused from the domain definition (`name`: the
+                               * reason recorded) */
+    VS_STEP_VM_STOP,          /* end QEMU, recorded as shut off for reason `name` */
+    VS_STEP_VM_OVERLAY,       /* make overlay `path` (fmt) on `backing` (backing_fmt), the
+                               * disk of `text`'s active layer, and open it in QEMU, not yet
+                               * in use (`reuse`: the file is taken as it is) */
+    VS_STEP_VM_SNAPSHOT_DISKS,/* one transaction of blockdev-snapshot: each disk of `text`
+                               * moves onto its overlay (undo: committed back) */
+    VS_STEP_VM_FREEZE,        /* guest agent: freeze the guest's file systems */
+    VS_STEP_VM_THAW,          /* guest agent: thaw them */
+    VS_STEP_VM_COMMIT,        /* block-commit of layer `path` of the disk of `text` into
+                               * `backing`, below it (the active layer: then job-complete,
+                               * and the disk is on `backing`) */
+    VS_STEP_VM_STREAM,        /* block-stream into layer `path` of the disk of `text` from
+                               * the layers down to `backing` ("" all), which becomes its
+                               * backing file: content stays, `old_backing` goes */
+    VS_STEP_VM_CLOSE,         /* close QEMU's nodes of image `path`, which no disk uses any
+                               * more */
+    VS_STEP_VM_TAG_DISKS,     /* one transaction of blockdev-snapshot-internal-sync: tag
+                               * `name` in every disk of `text`, at once, no memory state */
     VS_STEP_KIND_COUNT
 } vs_step_kind;
 
@@ -71,6 +103,9 @@ typedef struct vs_step_kind_info {
     bool undoable;            /* has an undo, so it may stand before the commit point */
     vs_replay replay;
     bool changes_data;        /* changes what a guest reads from some image */
+    bool writes_image;        /* writes to an image file (its data, its snapshot table, its
+                               * backing name; a file made): a later step that does can
+                               * change what an earlier one read */
     bool needs_qemu;          /* talks to a running QEMU */
     bool can_finally;         /* may be a finally action (runs on every path) */
     bool groupable;           /* independent steps of this kind may run at once */
@@ -106,7 +141,9 @@ typedef struct vs_step {
     char *old_name;          /* SET_CURRENT: the current snapshot before (NULL: none) */
     vs_file_id expect;       /* path as it was when planned (REPLACE, REMOVE, COMMIT) */
     char *why;               /* one line for people (dry run, messages), or NULL */
-    bool keep_on_undo;       /* CREATE_IMAGE on a block device: an undo leaves it */
+    bool keep_on_undo;       /* CREATE_IMAGE, VM_OVERLAY on a file that was there (a
+                              * block device, --reuse-external): an undo leaves it */
+    bool reuse;              /* VM_OVERLAY: the file is used as it is, not formatted */
 } vs_step;
 
 /*
@@ -167,6 +204,42 @@ vs_step *vs_plan_set_current(vs_plan *p, const char *name, const char *old_name,
                              const char *why);
 vs_step *vs_plan_write_registry(vs_plan *p, const char *text, const char *old_text,
                                 const char *why);
+/* A disk of the running QEMU, as the VM image steps name it: its target
+ * ("vda") and the image QEMU has open for it (its active layer). */
+typedef struct vs_vm_disk {
+    char *target;
+    char *image;
+    char *overlay;           /* VM_SNAPSHOT_DISKS: the overlay it moves onto, else NULL */
+} vs_vm_disk;
+
+/* The `text` of a VM image step for these disks (caller frees), and back:
+ * -1 when text is no such list; *disks is the caller's (vs_vm_disks_free). */
+char *vs_vm_disks_format(const vs_vm_disk *disks, size_t n);
+int vs_vm_disks_parse(const char *text, vs_vm_disk **disks, size_t *n);
+void vs_vm_disks_free(vs_vm_disk *disks, size_t n);
+
+/* VM_PAUSE, VM_RESUME, VM_START, VM_STOP: `reason` is what the state is
+ * recorded with (VM_PAUSE: the reason before, which its undo puts back). */
+vs_step *vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why);
+/* VM_OVERLAY: overlay `path` in format fmt for disk `target`, whose active
+ * layer is `image` (format image_fmt). */
+vs_step *vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char *fmt,
+                            const char *image, const char *image_fmt, bool reuse,
+                            const char *why);
+/* VM_COMMIT, VM_STREAM: layer `path` of disk `target` (whose active layer
+ * is `active`) into / from `base` (VM_STREAM: "" for none; `old`: its
+ * backing file before). VM_CLOSE: `path` only (target, active NULL). */
+vs_step *vs_plan_vm_layer(vs_plan *p, vs_step_kind kind, const char *target, const char *active,
+                          const char *path, const char *base, const char *old,
+                          const char *why);
+/* VM_SNAPSHOT_DISKS: every disk (with its overlay) in one transaction. */
+vs_step *vs_plan_vm_disks(vs_plan *p, vs_step_kind kind, const vs_vm_disk *disks, size_t n,
+                          const char *why);
+/* VM_SAVE, VM_LOAD, VM_TAG_DELETE of internal snapshot `tag` on disks (the
+ * memory state in / from vmstate_image; NULL for a delete). */
+vs_step *vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag,
+                         const char *vmstate_image, const vs_vm_disk *disks, size_t n,
+                         const char *why);
 /* A copy of step s (from another plan) appended. */
 vs_step *vs_plan_add_copy(vs_plan *p, const vs_step *s);
 /* A line for people about the plan (what it keeps and why), once each. */

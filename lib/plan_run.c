@@ -16,7 +16,19 @@ static const vs_executor *const executors[VS_MECH_COUNT] = {
     [VS_MECH_QEMU_IMG] = &vs_exec_qemu_img,
     [VS_MECH_FILE] = &vs_exec_file,
     [VS_MECH_STORE] = &vs_exec_store,
+    [VS_MECH_QMP] = &vs_exec_qmp,
 };
+
+/* The run of a plan ended: every executor drops what it kept open. */
+static void
+finish(vs_exec_ctx *x)
+{
+    size_t i;
+
+    for (i = 0; i < VS_MECH_COUNT; i++)
+        if (executors[i] && executors[i]->finish)
+            executors[i]->finish(x);
+}
 
 const vs_executor *
 vs_executor_for(vs_step_kind kind)
@@ -198,13 +210,11 @@ run_steps_admitting_readers(vs_exec_ctx *x, const vs_step *steps, size_t n, vs_e
 }
 
 /* A later step that can change what an earlier one reads: one that writes
- * image files (removals and metadata do not). */
+ * image files (removals and metadata do not): the table says. */
 static bool
 writes_images(const vs_step *s)
 {
-    const vs_step_kind_info *k = vs_step_info(s->kind);
-
-    return k->mech == VS_MECH_QEMU_IMG || (k->mech == VS_MECH_FILE && k->changes_data);
+    return vs_step_info(s->kind)->writes_image;
 }
 
 /*
@@ -370,7 +380,7 @@ int
 vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
 {
     vs_journal_state st;
-    vs_exec_ctx x = { d, p, NULL };
+    vs_exec_ctx x = { d, p, NULL, NULL, false };
     size_t i, g;
     int ret = -1;
 
@@ -439,6 +449,7 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
     ret = clear_journal(d, err);
  out:
     vs_dom_defer_sync(d, false);
+    finish(&x);
     vs_journal_state_clear(&st);
     return ret;
 }
@@ -496,7 +507,7 @@ vs_plan_repair(vs_dom *d, vs_buf *report, vs_error *err)
 {
     vs_journal_state st;
     vs_plan *p;
-    vs_exec_ctx x = { d, NULL, report };
+    vs_exec_ctx x = { d, NULL, report, NULL, true };
     char *what;
     int ret = -1;
 
@@ -539,6 +550,7 @@ vs_plan_repair(vs_dom *d, vs_buf *report, vs_error *err)
     set_failure(&st, err);
     journal_put(d, p, &st, NULL);
  out:
+    finish(&x);
     free(what);
     vs_journal_state_clear(&st);
     vs_plan_free(p);

@@ -8,6 +8,7 @@
 #include "mem.h"
 #include "path.h"
 #include "progress.h"
+#include "qcow2.h"
 #include "qemu_img.h"
 #include "spawn.h"
 
@@ -505,6 +506,36 @@ vs_image_check_clear(vs_image_check *res)
         return;
     free(res->detail);
     memset(res, 0, sizeof(*res));
+}
+
+int
+vs_qemu_img_repair_leaks(const char *image, vs_error *err)
+{
+    char *img = safe_image_arg(image);
+    const char *argv[] = { vs_qemu_img_prog(), "check", "-q", "-r", "leaks", "-f", "qcow2", img,
+                           NULL };
+    vs_spawn_result r;
+    int ret = 0;
+
+    if (!vs_image_has_magic(image)) {
+        free(img);
+        return 0;
+    }
+    if (vs_spawn(argv, &r, err) < 0) {
+        free(img);
+        return -1;
+    }
+    /* 0: clean (or repaired), 2: corruptions that -r leaks does not touch */
+    if (r.status != 0 && r.status != 2) {
+        char *line = last_line(r.err);
+
+        ret = vs_error_set(err, VS_ERR_OPERATION_FAILED, "failed to repair image '%s': %s",
+                           image, line ? line : "qemu-img check -r leaks failed");
+        free(line);
+    }
+    vs_spawn_result_free(&r);
+    free(img);
+    return ret;
 }
 
 int

@@ -87,6 +87,12 @@ typedef struct vs_image_check {
 int vs_qemu_img_check(const char *image, const char *fmt, vs_image_check *res, vs_error *err);
 void vs_image_check_clear(vs_image_check *res);
 
+/* check -r leaks -f qcow2 IMAGE: free the clusters nothing refers to (what a
+ * QEMU that died while it wrote can leave); anything worse is left alone
+ * and reported by vs_qemu_img_check. A missing image or one that is no
+ * qcow2 has nothing to free. */
+int vs_qemu_img_repair_leaks(const char *image, vs_error *err);
+
 /* info --output=json --backing-chain: *chain[0] is image itself, then its
  * backing file and so on. Caller frees with vs_image_chain_free. */
 int vs_qemu_img_info_chain(const char *image, bool force_share, vs_image_info **chain,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "live_plan.h"
 #include "mem.h"
 #include "model.h"
 #include "path.h"
@@ -291,7 +292,7 @@ load_for_delete(vs_model *m, vs_dom *d, char *const *names, bool metadata_only, 
     if (!names[i])
         return 0;
     vs_model_release(m);
-    return vs_model_load(m, d, VS_MODEL_IMAGES, err);
+    return vs_model_load(m, d, VS_MODEL_IMAGES | VS_MODEL_LIVE, err);
 }
 
 /* Whether snapshot `name` has a file that cannot be used: one the tree
@@ -335,6 +336,9 @@ vs_snapshot_delete_set(vs_dom *d, char *const *targets, unsigned flags, vs_plan 
     p = vs_plan_new(metadata_only ? "snapshot-delete --metadata" : "snapshot-delete", d->name,
                     m.dom->uuid, targets[0] && !targets[1] ? targets[0] : NULL);
     if (vs_delete_plan_model(&m, names, flags, p, err) < 0)
+        goto out;
+    /* a running domain: what QEMU holds changes through QEMU */
+    if (vs_live_adapt(&m, p, err) < 0)
         goto out;
     ret = vs_plan_run_or_dry(p, d, dry, err);
     p = NULL;

@@ -15,10 +15,13 @@
 #include <libxml/tree.h>
 
 #include "disk_align.h"
+#include "domain_run.h"
+#include "live_plan.h"
 #include "mem.h"
 #include "model.h"
 #include "path.h"
 #include "plan_run.h"
+#include "qemu_argv.h"
 #include "reclaim.h"
 #include "snapshot_ops.h"
 
@@ -79,20 +82,20 @@ check_target(vs_dom *d, const vs_snapshot_def *def, unsigned flags, vs_error *er
         return vs_error_set(err, VS_ERR_PLAIN, "Flags '%s' and '%s' are mutually exclusive",
                             "VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING",
                             "VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED");
-    if (flags & (VS_REVERT_RUNNING | VS_REVERT_PAUSED))
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "vsnap cannot start domains yet; revert without --running/--paused");
     if (!def->dom)
         return vs_error_set(err, VS_ERR_REVERT_FORCE,
                             "snapshot '%s' lacks domain '%s' rollback info", def->name, d->name);
     if (def->state == VS_STATE_PMSUSPENDED)
         return vs_error_set(err, VS_ERR_NO_SUPPORT,
                             "qemu doesn't support reversion of snapshot taken in PMSUSPENDED state");
-    if (!state_offline(def->state) || def->memory == VS_LOC_EXTERNAL ||
-        def->memory == VS_LOC_INTERNAL)
+    if (def->memory == VS_LOC_EXTERNAL)
         return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "vsnap cannot start domains yet; snapshot '%s' holds the memory of a "
-                            "%s domain", def->name, vs_snap_state_name(def->state));
+                            "snapshot '%s' keeps the guest's memory in a file (external memory), "
+                            "which vsnap cannot load yet", def->name);
+    if (!state_offline(def->state) && def->memory != VS_LOC_INTERNAL)
+        return vs_error_set(err, VS_ERR_NO_SUPPORT,
+                            "snapshot '%s' of a %s domain records no memory state to revert to",
+                            def->name, vs_snap_state_name(def->state));
     return 0;
 }
 
@@ -189,7 +192,9 @@ vs_revert_plan_model(vs_model *m, long si, vs_plan *p, vs_error *err)
     vs_snapshot_def *def = m->snaps[si].def;
     vs_plan *pre = vs_plan_new("pre", NULL, NULL, NULL), *tags = vs_plan_new("tags", NULL, NULL, NULL),
             *tail = vs_plan_new("tail", NULL, NULL, NULL);
-    vs_domain_def *newdom = vs_domain_def_copy(def->dom);
+    /* a running domain's snapshot keeps the persistent definition apart */
+    vs_domain_def *newdom = vs_domain_def_copy(def->inactive_dom && !state_offline(def->state)
+                                               ? def->inactive_dom : def->dom);
     rv_action *act = vs_xcalloc(newdom->ndisks + 1, sizeof(*act));
     bool reuse, is_ext = vs_snapshot_def_is_external(def);
     size_t i, s;
@@ -331,12 +336,236 @@ vs_revert_plan_model(vs_model *m, long si, vs_plan *p, vs_error *err)
     return ret;
 }
 
+/* ---- a domain that runs, or is to run ---------------------------------- */
+
+/* The command line vsnap would start def with on d (domain_run.c's host
+ * facts that do not change the device set left at their defaults). */
+static int
+command_line(vs_dom *d, const vs_domain_def *def, vs_qemu_launch *l, vs_error *err)
+{
+    vs_qemu_host host;
+    char *dir = vs_domain_run_dir(d);
+    int ret;
+
+    memset(&host, 0, sizeof(host));
+    memset(l, 0, sizeof(*l));
+    host.run_dir = dir;
+    host.monitor_fd = 3;
+    host.agent_fd = 4;
+    host.network_dir = getenv("VSNAP_LIBVIRT_NETWORK_DIR");
+    ret = vs_qemu_launch_build(def, &host, l, err);
+    free(dir);
+    return ret;
+}
+
+/* Whether definitions a and b start the same QEMU (the same command line:
+ * the same devices on the same images), so that a snapshot of one can be
+ * loaded into the other's QEMU as it runs. */
+static bool
+same_qemu(vs_dom *d, const vs_domain_def *a, const vs_domain_def *b)
+{
+    vs_qemu_launch la, lb;
+    bool same = false;
+    size_t i;
+
+    memset(&lb, 0, sizeof(lb));
+    if (command_line(d, a, &la, NULL) == 0 && command_line(d, b, &lb, NULL) == 0) {
+        for (i = 0; la.argv[i] && lb.argv[i] && strcmp(la.argv[i], lb.argv[i]) == 0; i++)
+            ;
+        same = !la.argv[i] && !lb.argv[i];
+    }
+    vs_qemu_launch_clear(&la);
+    vs_qemu_launch_clear(&lb);
+    return same;
+}
+
+/* The snapshot's definition must be one vsnap can start. */
+static int
+check_startable(vs_dom *d, const vs_domain_def *def, vs_error *err)
+{
+    vs_qemu_launch l;
+    int ret = command_line(d, def, &l, err);
+
+    vs_qemu_launch_clear(&l);
+    return ret;
+}
+
+/* The offline plan's steps, sorted by what the live plan does with them. */
+typedef struct pieces {
+    vs_plan *pre;       /* before its commit point (new overlays) */
+    vs_plan *apply;     /* the internal snapshots applied */
+    vs_plan *meta;      /* metadata */
+    vs_plan *rest;      /* the rest after its commit point (what the state left leaves) */
+} pieces;
+
+static void
+pieces_split(const vs_plan *off, pieces *pc)
+{
+    size_t i;
+
+    pc->pre = vs_plan_new("pre", NULL, NULL, NULL);
+    pc->apply = vs_plan_new("apply", NULL, NULL, NULL);
+    pc->meta = vs_plan_new("meta", NULL, NULL, NULL);
+    pc->rest = vs_plan_new("rest", NULL, NULL, NULL);
+    for (i = 0; i < off->n; i++) {
+        const vs_step *s = &off->steps[i];
+        vs_plan *to = i < off->commit ? pc->pre : s->kind == VS_STEP_TAG_APPLY ? pc->apply
+                      : vs_step_info(s->kind)->mech == VS_MECH_STORE ? pc->meta : pc->rest;
+
+        vs_plan_add_copy(to, s);
+    }
+}
+
+static void
+pieces_free(pieces *pc)
+{
+    vs_plan_free(pc->pre);
+    vs_plan_free(pc->apply);
+    vs_plan_free(pc->meta);
+    vs_plan_free(pc->rest);
+}
+
+static void
+add_all(vs_plan *p, const vs_plan *from)
+{
+    size_t i;
+
+    for (i = 0; i < from->n; i++)
+        vs_plan_add_copy(p, &from->steps[i]);
+}
+
+/* The disks whose internal snapshots the offline plan applies, as QEMU
+ * running definition dom names them. */
+static void
+apply_disks(const vs_plan *apply, const vs_domain_def *dom, vs_vm_disk **disks, size_t *n)
+{
+    size_t i, cap = 0;
+
+    *disks = NULL;
+    *n = 0;
+    for (i = 0; i < apply->n; i++)
+        vs_live_disks_add(dom, apply->steps[i].path, disks, n, &cap);
+}
+
+/*
+ * Revert to snapshot si when the domain runs now or is to run afterwards.
+ * The offline planner decides images and metadata (off); this arranges the
+ * live steps around its pieces:
+ *  - a snapshot with memory, into the same QEMU (its devices unchanged):
+ *    pause | commit | snapshot-load, metadata, the rest | finally resume;
+ *  - a snapshot with memory, QEMU to be replaced or started: (stop) new
+ *    definition, start paused | commit | snapshot-load, the rest | finally
+ *    resume;
+ *  - a snapshot without memory of a running domain: commit | stop, the
+ *    offline plan (qemu-img, the images are free now) | start with
+ *    --running/--paused | finally resume with --running.
+ */
+static int
+plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, vs_error *err)
+{
+    vs_snapshot_def *def = m->snaps[si].def;
+    bool memory = def->memory == VS_LOC_INTERNAL && !state_offline(def->state);
+    bool run_after, same = false;
+    vs_vm_disk *disks = NULL;
+    size_t nd = 0;
+    pieces pc;
+    int ret = -1;
+
+    if (memory)
+        run_after = (flags & VS_REVERT_RUNNING) ||
+                    (!(flags & VS_REVERT_PAUSED) && def->state == VS_STATE_RUNNING);
+    else
+        run_after = (flags & VS_REVERT_RUNNING) != 0;
+    pieces_split(off, &pc);
+    if (m->live && m->run.attached && !(memory && (same = same_qemu(m->d, m->live_dom, def->dom)))) {
+        vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                     "domain '%s' is run by another program (<vsnap:runtime>): reverting to "
+                     "snapshot '%s' needs its QEMU %s, which vsnap does not do",
+                     m->d->name, def->name, memory ? "replaced by one with the snapshot's "
+                     "devices" : "stopped");
+        goto out;
+    }
+    if (memory && m->live && !m->run.attached)
+        same = same_qemu(m->d, m->live_dom, def->dom);
+
+    if (memory && same) {
+        /* the same QEMU loads the snapshot: its disks and its memory */
+        apply_disks(pc.apply, m->live_dom, &disks, &nd);
+        if (m->run.state == VS_RUN_RUNNING)
+            vs_plan_vm(p, VS_STEP_VM_PAUSE, m->run.reason, NULL);
+        add_all(p, pc.pre);
+        vs_plan_commit_point(p);
+        vs_plan_vm_tags(p, VS_STEP_VM_LOAD, def->name, nd ? disks[0].image : NULL, disks, nd,
+                        NULL);
+        add_all(p, pc.meta);
+        add_all(p, pc.rest);
+        /* what stays of the offline plan must not touch what QEMU holds */
+        if (vs_live_adapt(m, p, err) < 0)
+            goto out;
+    } else if (memory) {
+        /* a QEMU with the snapshot's devices, started paused, loads it */
+        if (check_startable(m->d, m->dom, err) < 0)
+            goto out;
+        apply_disks(pc.apply, m->dom, &disks, &nd);
+        if (m->live) {
+            vs_plan_commit_point(p);
+            vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot",
+                       "the snapshot's devices differ from the running QEMU's");
+            add_all(p, pc.pre);
+            add_all(p, pc.meta);
+            vs_plan_vm(p, VS_STEP_VM_START, "from snapshot", NULL);
+        } else {
+            add_all(p, pc.pre);
+            add_all(p, pc.meta);
+            vs_plan_vm(p, VS_STEP_VM_START, "from snapshot", NULL);
+            vs_plan_commit_point(p);
+        }
+        vs_plan_vm_tags(p, VS_STEP_VM_LOAD, def->name, nd ? disks[0].image : NULL, disks, nd,
+                        NULL);
+        add_all(p, pc.rest);
+    } else {
+        /* no memory: QEMU goes, the images are reverted as offline */
+        if (run_after || (flags & VS_REVERT_PAUSED))
+            if (check_startable(m->d, m->dom, err) < 0)
+                goto out;
+        if (m->live) {
+            vs_plan_commit_point(p);
+            vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot", "the snapshot has no memory state");
+            add_all(p, pc.pre);
+        } else {
+            add_all(p, pc.pre);
+            vs_plan_commit_point(p);
+        }
+        add_all(p, pc.apply);
+        add_all(p, pc.meta);
+        add_all(p, pc.rest);
+        if (run_after || (flags & VS_REVERT_PAUSED))
+            vs_plan_vm(p, VS_STEP_VM_START, "from snapshot", NULL);
+    }
+    if (memory && nd == 0) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                     "missing vmstate section when reverting active internal snapshot '%s'",
+                     def->name);
+        goto out;
+    }
+    if (run_after) {
+        vs_plan_begin_finally(p);
+        vs_plan_vm(p, VS_STEP_VM_RESUME, "from snapshot", NULL);
+    }
+    ret = 0;
+ out:
+    vs_vm_disks_free(disks, nd);
+    pieces_free(&pc);
+    return ret;
+}
+
 static int
 revert_common(vs_dom *d, const char *name, unsigned flags, vs_plan **dry, vs_error *err)
 {
     vs_snapshot_def *def;
     vs_model m;
-    vs_plan *p = NULL;
+    vs_plan *p = NULL, *off = NULL;
+    bool memory;
     long si;
     int ret = -1;
 
@@ -346,23 +575,35 @@ revert_common(vs_dom *d, const char *name, unsigned flags, vs_plan **dry, vs_err
     if (!(def = vs_dom_read_snapshot(d, name, err)))
         return -1;
     ret = check_target(d, def, flags, err);
+    memory = def->memory == VS_LOC_INTERNAL && !state_offline(def->state);
     vs_snapshot_def_free(def);
     if (ret < 0)
         return -1;
     ret = -1;
-    if (vs_model_load(&m, d, VS_MODEL_IMAGES, err) < 0)
+    if (vs_model_load(&m, d, VS_MODEL_IMAGES | VS_MODEL_LIVE, err) < 0)
         goto out;
     if ((si = vs_model_find(&m, name)) < 0) {
         vs_error_set(err, VS_ERR_NO_SNAPSHOT, "no domain snapshot with matching name '%s'", name);
         goto out;
     }
     p = vs_plan_new("snapshot-revert", d->name, m.dom->uuid, name);
-    if (vs_revert_plan_model(&m, si, p, err) < 0)
-        goto out;
+    if (!m.live && !memory && !(flags & (VS_REVERT_RUNNING | VS_REVERT_PAUSED))) {
+        /* shut off, and it stays so: images and metadata only */
+        if (vs_revert_plan_model(&m, si, p, err) < 0)
+            goto out;
+    } else {
+        off = vs_plan_new("snapshot-revert", d->name, m.dom->uuid, name);
+        if (vs_revert_plan_model(&m, si, off, err) < 0 ||
+            plan_live(&m, si, flags, off, p, err) < 0)
+            goto out;
+        for (size_t i = 0; off->notes && off->notes[i]; i++)
+            vs_plan_note(p, "%s", off->notes[i]);
+    }
     ret = vs_plan_run_or_dry(p, d, dry, err);
     p = NULL;
  out:
     vs_plan_free(p);
+    vs_plan_free(off);
     vs_model_release(&m);
     return ret;
 }

@@ -1016,6 +1016,8 @@ dom_free(vs_dom *d)
     if (d->index_dirty)
         vs_dom_flush_index(d, NULL);
     vs_lock_release(d->lock_fd);
+    if (d->runtime && d->runtime_free)
+        d->runtime_free(d->runtime);
     drop_cache(d);
     free(d->damage);
     free(d->touched);

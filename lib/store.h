@@ -119,6 +119,11 @@ typedef struct vs_dom {
     long long index_size, index_base, index_first_written;
     char **touched;
     size_t ntouched, touched_cap;
+    /* for the layers above (domain_run.c): what they keep open while the
+     * domain is (its monitor connection), freed with runtime_free by
+     * vs_dom_close */
+    void *runtime;
+    void (*runtime_free)(void *runtime);
     /* diagnostics for tests and benchmarks: how the last vs_dom_tree load went */
     bool tree_from_index;   /* served from a fresh index without reading snapshots/ */
     size_t tree_parsed;     /* snapshot files parsed by that load */

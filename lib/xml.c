@@ -583,6 +583,24 @@ dump_node(vs_buf *b, xmlDocPtr doc, xmlNodePtr node)
     xmlBufferFree(xb);
 }
 
+/* Drop the text nodes that only indent the document, so that a node
+ * dumped on its own is indented from its own depth, as virsh prints it. */
+static void
+strip_blanks(xmlNodePtr node)
+{
+    xmlNodePtr c = node->children, next;
+
+    for (; c; c = next) {
+        next = c->next;
+        if (c->type == XML_TEXT_NODE && xmlIsBlankNode(c)) {
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+        } else if (c->type == XML_ELEMENT_NODE) {
+            strip_blanks(c);
+        }
+    }
+}
+
 int
 vs_xml_xpath_print(xmlDocPtr doc, const char *expr, bool wrap, vs_buf *out, vs_error *err)
 {
@@ -618,14 +636,26 @@ vs_xml_xpath_print(xmlDocPtr doc, const char *expr, bool wrap, vs_buf *out, vs_e
             if (copy && !xmlAddChild(root, copy))
                 xmlFreeNode(copy);
         }
+        strip_blanks(root);
         dump_node(out, nd, root);
         vs_buf_addc(out, '\n');
         xmlFreeDoc(nd);
     } else {
         for (i = 0; i < n; i++) {
-            if (set->nodeTab[i]->type == XML_NAMESPACE_DECL)
+            xmlNodePtr node = set->nodeTab[i], copy;
+
+            if (node->type == XML_NAMESPACE_DECL)
                 continue;
-            dump_node(out, doc, set->nodeTab[i]);
+            if (node->type != XML_ELEMENT_NODE) {
+                dump_node(out, doc, node);
+            } else {
+                /* a copy in the same document keeps the namespaces in scope */
+                if (!(copy = xmlDocCopyNode(node, doc, 1)))
+                    abort();
+                strip_blanks(copy);
+                dump_node(out, doc, copy);
+                xmlFreeNode(copy);
+            }
             vs_buf_addc(out, '\n');
         }
     }

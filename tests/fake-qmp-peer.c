@@ -15,7 +15,13 @@
  *             three events (FAKE_EVENT n=1..3) before its real reply
  *   spam      greets, answers qmp_capabilities, then sends events forever
  *   agent     speaks the guest agent protocol: 0xff + the token for
- *             guest-sync-delimited, {"return":{"fake-agent":true}} otherwise
+ *             guest-sync-delimited; guest-fsfreeze-freeze, -thaw and -status
+ *             as an agent does (a count of 1, the state kept across
+ *             connections); {"return":{"fake-agent":true}} otherwise. With
+ *             $FAKE_AGENT_LOG set, every command's name is appended to it,
+ *             one a line.
+ *   agent-hang the same, but guest-fsfreeze-freeze is never answered (a
+ *             guest that cannot flush its file systems)
  *
  * It serves one connection after another until SIGTERM (or SIGKILL).
  */
@@ -119,13 +125,35 @@ serve(int fd, const char *mode)
                 return;
         }
     }
-    if (strcmp(mode, "agent") == 0) {
+    if (strncmp(mode, "agent", 5) == 0) {
+        static int frozen;
+        const char *log = getenv("FAKE_AGENT_LOG");
+
         while (get_line(fd, line, sizeof(line))) {
-            char *p = line;
+            char *p = line, *e;
             while (*p == '\xff')
                 p++;
             find_id(p, id, sizeof(id));
-            if (strstr(p, "guest-sync-delimited")) {
+            if (log && (e = strstr(p, "\"execute\""))) {
+                FILE *f = fopen(log, "a");
+                char name[128] = "";
+
+                if ((e = strchr(e + 9, '"')) && sscanf(e + 1, "%127[^\"]", name) == 1 && f)
+                    fprintf(f, "%s\n", name);
+                if (f)
+                    fclose(f);
+            }
+            if (strstr(p, "guest-fsfreeze-freeze") && strcmp(mode, "agent-hang") == 0) {
+                continue;
+            } else if (strstr(p, "guest-fsfreeze-freeze") || strstr(p, "guest-fsfreeze-thaw")) {
+                frozen = strstr(p, "guest-fsfreeze-freeze") != NULL;
+                snprintf(buf, sizeof(buf), "{\"return\": 1%s%s}\n", *id ? ", \"id\": " : "", id);
+                put(fd, buf);
+            } else if (strstr(p, "guest-fsfreeze-status")) {
+                snprintf(buf, sizeof(buf), "{\"return\": \"%s\"%s%s}\n", frozen ? "frozen" : "thawed",
+                         *id ? ", \"id\": " : "", id);
+                put(fd, buf);
+            } else if (strstr(p, "guest-sync-delimited")) {
                 const char *a = strstr(p, "\"arguments\"");
                 const char *v = a ? strstr(a, "\"id\"") : NULL;
                 long long tok = 0;

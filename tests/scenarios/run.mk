@@ -3,4 +3,4 @@
 # tests/fake-qmp-peer (garbage monitor, fake guest agent).
 TESTS += tests/scenarios/running.sh tests/scenarios/running-golden.sh
 EXTRA_DIST += tests/scenarios/running.sh tests/scenarios/running-golden.sh \
-	tests/scenarios/running-golden.expected
+	tests/scenarios/running-golden.expected tests/scenarios/running-golden-02.expected

@@ -895,7 +895,7 @@ crash_everywhere(const char *what, void (*build)(void), plan_fn fn, void (*after
             }
             committed = p->commit == 0 ? true : k >= p->commit;
             for (i = 0; i < k + again && good; i++) {
-                vs_exec_ctx x = { d, p, NULL };
+                vs_exec_ctx x = { d, p, NULL, NULL, false };
 
                 if (vs_executor_for(p->steps[i].kind)->run(&x, &p->steps[i], &err) < 0) {
                     printf("#   step %zu failed: %s\n", i + 1, err.msg);

@@ -617,10 +617,6 @@ test_create_tree(void)
                 "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and "
                 "'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive",
                 "revert --running --paused");
-    n.flags = VS_REVERT_RUNNING;
-    expect_fail(op_revert, &n,
-                "Operation not supported: vsnap cannot start domains yet; revert without "
-                "--running/--paused", "revert --running");
     n.flags = VS_DELETE_CHILDREN | VS_DELETE_CHILDREN_ONLY;
     expect_fail(op_delete, &n,
                 "Flags 'VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN' and "

@@ -1,7 +1,8 @@
 /* Unit tests: the step table (every kind has a row, and validation follows
  * its columns), the journal codec (round trip, version 1, damage), what the
- * executors observe, and the runner's finally actions, undo failures and
- * repair by observation. Real files and qemu-img in a scratch store. */
+ * executors observe (the QMP executor's steps with QEMU gone too), and the
+ * runner's finally actions, undo failures and repair by observation. Real
+ * files and qemu-img in a scratch store. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -152,7 +153,7 @@ test_codec(void)
 static void
 test_observe(void)
 {
-    vs_exec_ctx x = { d, NULL, NULL };
+    vs_exec_ctx x = { d, NULL, NULL, NULL, false };
     vs_plan *p = vs_plan_new("t", "vm", NULL, NULL);
     char *base = vs_path_join(ext_imgdir, "vda.qcow2"), *ov = vs_path_join(ext_imgdir, "ov.qcow2");
     char *other = scratch_file("other", "x"), *why = NULL;
@@ -206,6 +207,166 @@ test_observe(void)
     free(base);
     free(ov);
     free(other);
+}
+
+/* ---- the running QEMU's steps ---------------------------------------------------- */
+
+static bool
+has_tag(const char *img, const char *tag)
+{
+    return vs_exec_image_has_tag(img, tag, NULL) == 1;
+}
+
+static void
+test_vm(void)
+{
+    vs_exec_ctx x = { d, NULL, NULL, NULL, false };
+    char *a = vs_path_join(ext_imgdir, "vda.qcow2"), *b = vs_path_join(ext_imgdir, "vdb.qcow2");
+    vs_vm_disk disks[2] = { { (char *)"vda", a, NULL }, { (char *)"vdb", (char *)"/x/it's a \"b\".qcow2", (char *)"/x/o" } };
+    vs_vm_disk *back = NULL;
+    vs_journal_state st = { VS_JOURNAL_PREPARED, 0, 0, NULL }, st2;
+    vs_plan *p, *q = NULL;
+    vs_buf out = VS_BUF_INIT;
+    vs_step *s;
+    vs_error err;
+    char *text;
+    size_t n = 0;
+
+    /* the disks a step names, through its text */
+    text = vs_vm_disks_format(disks, 2);
+    ok(vs_vm_disks_parse(text, &back, &n) == 0 && n == 2 && strcmp(back[0].target, "vda") == 0 &&
+       strcmp(back[1].image, disks[1].image) == 0, "the disks of a VM step round-trip");
+    vs_vm_disks_free(back, n);
+    free(text);
+    ok(vs_vm_disks_parse("[{\"target\":1}]", &back, &n) < 0 && !back,
+       "a disk list that is not one is refused");
+
+    /* the columns: a save undoes, a load and a stop only go forward */
+    vs_error_clear(&err);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_commit_point(p);
+    vs_plan_vm_tags(p, VS_STEP_VM_SAVE, "s1", a, disks, 1, NULL);
+    ok(vs_plan_validate(p, &err) < 0 && strstr(err.msg, "cannot be replayed"),
+       "a snapshot-save after the commit point is refused: %s", err.msg);
+    vs_plan_free(p);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_vm_tags(p, VS_STEP_VM_LOAD, "s1", a, disks, 1, NULL);
+    vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot", NULL);
+    vs_plan_commit_point(p);
+    ok(vs_plan_validate(p, &err) < 0 && strstr(err.msg, "cannot be undone"),
+       "a snapshot-load before the commit point is refused: %s", err.msg);
+    vs_plan_free(p);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    vs_plan_vm(p, VS_STEP_VM_PAUSE, "booted", NULL);
+    vs_plan_vm_tags(p, VS_STEP_VM_SAVE, "s1", a, disks, 2, NULL);
+    vs_plan_commit_point(p);
+    vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot", NULL);
+    vs_plan_begin_finally(p);
+    vs_plan_vm(p, VS_STEP_VM_RESUME, "unpaused", NULL);
+    vs_error_clear(&err);
+    ok(vs_plan_validate(p, &err) == 0, "pause, save | stop, finally resume is a plan (%s)",
+       err.msg);
+
+    /* the journal keeps them */
+    text = vs_journal_encode(p, &st);
+    ok(vs_journal_decode(text, strlen(text), "(test)", &q, &st2, &err) == 0 && q && q->n == 3 &&
+       q->nfin == 1 && q->steps[0].kind == VS_STEP_VM_PAUSE &&
+       strcmp(q->steps[0].old_name, "booted") == 0 && q->fin[0].kind == VS_STEP_VM_RESUME &&
+       q->steps[1].text && strcmp(q->steps[1].text, p->steps[1].text) == 0,
+       "a plan of VM steps round-trips through the journal (%s)", err.msg);
+    vs_journal_state_clear(&st2);
+    vs_plan_free(q);
+    free(text);
+    vs_plan_format(p, &out);
+    ok(strstr(vs_buf_str(&out), "QEMU: internal snapshot 's1' taken of vda (") &&
+       strstr(vs_buf_str(&out), "memory state in ") && strstr(vs_buf_str(&out), "finally 1. QEMU: resume"),
+       "--dry-run names them");
+    vs_buf_reset(&out);
+    vs_plan_free(p);
+
+    /* QEMU is gone (the domain is shut off): an observation too */
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    ok(vs_exec_qmp.observe(&x, vs_plan_vm(p, VS_STEP_VM_RESUME, "unpaused", NULL), NULL) ==
+       VS_SEEN_DONE, "resume with QEMU gone: nothing to resume");
+    ok(vs_exec_qmp.observe(&x, vs_plan_vm(p, VS_STEP_VM_PAUSE, "booted", NULL), NULL) ==
+       VS_SEEN_NOT_DONE, "pause with QEMU gone: nothing paused");
+    ok(vs_exec_qmp.observe(&x, vs_plan_vm(p, VS_STEP_VM_STOP, "x", NULL), NULL) == VS_SEEN_DONE,
+       "stop with QEMU gone: done");
+    ok(vs_exec_qmp.observe(&x, vs_plan_vm(p, VS_STEP_VM_START, "x", NULL), NULL) ==
+       VS_SEEN_NOT_DONE, "start with QEMU gone: not done");
+    s = vs_plan_vm(p, VS_STEP_VM_PAUSE, "booted", NULL);
+    ok(vs_exec_qmp.undo(&x, s, &err) == 0, "... and its undo has nothing to do (%s)", err.msg);
+    ok(vs_exec_qmp.run(&x, s, &err) < 0 && strstr(err.msg, "not running"),
+       "a pause with QEMU gone fails: %s", err.msg);
+    vs_plan_free(p);
+
+    disks[1].image = b;
+    vs_qemu_img_snapshot_create(a, "gone1", NULL);
+    vs_qemu_img_snapshot_create(b, "gone1", NULL);
+    p = vs_plan_new("t", "vm", NULL, NULL);
+    s = vs_plan_vm_tags(p, VS_STEP_VM_SAVE, "gone1", a, disks, 2, NULL);
+    ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_DONE,
+       "a save whose tag every image holds is done (read from the images)");
+    vs_error_clear(&err);
+    ok(vs_exec_qmp.undo(&x, s, &err) == 0 && !has_tag(a, "gone1") && !has_tag(b, "gone1"),
+       "its undo with QEMU gone deletes the tag with qemu-img (%s)", err.msg);
+    ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_NOT_DONE, "... then it is not done");
+    ok(vs_exec_qmp.run(&x, s, &err) < 0 && strstr(err.msg, "is gone"),
+       "a save with QEMU gone fails: %s", err.msg);
+    vs_qemu_img_snapshot_create(a, "gone2", NULL);
+    s = vs_plan_vm_tags(p, VS_STEP_VM_TAG_DELETE, "gone2", NULL, disks, 2, NULL);
+    ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_NOT_DONE, "a delete of a tag one image holds: "
+       "not done");
+    vs_error_clear(&err);
+    ok(vs_exec_qmp.run(&x, s, &err) == 0 && !has_tag(a, "gone2"),
+       "... with QEMU gone it runs with qemu-img (%s)", err.msg);
+    ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_DONE, "... and is done");
+    vs_qemu_img_snapshot_create(a, "gone3", NULL);
+    s = vs_plan_vm_tags(p, VS_STEP_VM_LOAD, "gone3", a, disks, 2, NULL);
+    ok(vs_exec_qmp.run(&x, s, &err) < 0 && strstr(err.msg, "no internal snapshot 'gone3'"),
+       "a load with QEMU gone applies the tag to every image, and one lacks it: %s", err.msg);
+    vs_qemu_img_snapshot_create(b, "gone3", NULL);
+    vs_error_clear(&err);
+    ok(vs_exec_qmp.run(&x, s, &err) == 0, "... with both, the disks go back to it (%s)", err.msg);
+    vs_qemu_img_snapshot_delete(a, "gone3", NULL);
+    vs_qemu_img_snapshot_delete(b, "gone3", NULL);
+    vs_plan_free(p);
+
+    /* merges with QEMU gone: qemu-img does them */
+    {
+        char *ov = vs_path_join(ext_imgdir, "vm-ov.qcow2"), *top = vs_path_join(ext_imgdir, "vm-top.qcow2");
+        vs_image_info info;
+
+        p = vs_plan_new("t", "vm", NULL, NULL);
+        vs_exec_create_image(ov, "qcow2", a, "qcow2", NULL);
+        vs_exec_create_image(top, "qcow2", ov, "qcow2", NULL);
+        s = vs_plan_vm_layer(p, VS_STEP_VM_STREAM, "vda", top, top, a, ov, NULL);
+        ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_NOT_DONE, "a stream not done (files)");
+        vs_error_clear(&err);
+        ok(vs_exec_qmp.run(&x, s, &err) == 0 && vs_exec_backing_is(top, a) == 1,
+           "... with QEMU gone it is a safe rebase with qemu-img (%s)", err.msg);
+        ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_DONE, "... and then done");
+        s = vs_plan_vm_layer(p, VS_STEP_VM_COMMIT, "vda", top, top, ov, NULL, NULL);
+        vs_error_clear(&err);
+        ok(vs_exec_qmp.run(&x, s, &err) < 0 && strstr(err.msg, "not based on"),
+           "a commit into an image that is no longer below is refused: %s", err.msg);
+        s = vs_plan_vm_layer(p, VS_STEP_VM_COMMIT, "vda", top, top, a, NULL, NULL);
+        vs_error_clear(&err);
+        ok(vs_exec_qmp.run(&x, s, &err) == 0, "a commit with QEMU gone runs with qemu-img (%s)",
+           err.msg);
+        ok(vs_qemu_img_info(a, false, &info, NULL) == 0, "... the image below is whole");
+        vs_image_info_clear(&info);
+        s = vs_plan_vm_layer(p, VS_STEP_VM_CLOSE, NULL, NULL, top, NULL, NULL, NULL);
+        ok(vs_exec_qmp.observe(&x, s, NULL) == VS_SEEN_DONE &&
+           vs_exec_qmp.run(&x, s, &err) == 0, "closing a node with QEMU gone: nothing to do");
+        unlink(top);
+        unlink(ov);
+        free(top);
+        free(ov);
+        vs_plan_free(p);
+    }
+    free(a);
+    free(b);
 }
 
 /* ---- finally actions, undo failures ---------------------------------------- */
@@ -488,6 +649,7 @@ main(void)
     test_table();
     test_codec();
     test_observe();
+    test_vm();
     test_finally();
     test_alone_atomic();
     test_tag_group();

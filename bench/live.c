@@ -1,0 +1,471 @@
+/*
+ * Snapshots of a running domain: each vsnap command against its floor, the
+ * same QMP calls vsnap makes for it sent directly to the same QEMU in the
+ * same run (a connection, qmp_capabilities, the queries, the job and its
+ * end), so that the difference is vsnap itself: process start, planning,
+ * the journal and the metadata written durably. The domain (64 MiB, two
+ * qcow2 disks vda/vdb, TCG, no guest OS: zero RAM) runs all along. Runs
+ * alternate between vsnap and the floor; the floor cleans up after itself
+ * and never changes what vsnap's metadata says.
+ *
+ *   bench/live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS
+ *
+ * Rows (issue 9; libvirt 9.0 on this machine in parentheses):
+ *   internal snapshot, running     target: floor + 10 ms   (73 ms)
+ *   internal revert, running       target: < 50 ms         (763 ms)
+ *   internal delete, running       target: < 20 ms         (45 ms)
+ *   external disk-only, 2 disks    target: < 25 ms         (96 ms)
+ *   external delete (active), 2    target: < 25 ms         (84 ms)
+ * Prints every time and the medians; exits 1 when a target is missed.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "mem.h"
+#include "path.h"
+#include "qmp.h"
+#include "spawn.h"
+
+static double
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static const char *vsnap_bin, *meta, *dom;
+static char *sock;
+
+static void
+die(const char *what, const vs_error *err)
+{
+    fprintf(stderr, "bench/live: %s: %s\n", what, err ? err->msg : "failed");
+    exit(2);
+}
+
+/* One vsnap command, timed. */
+static double
+vsnap(const char *const *args)
+{
+    const char *argv[16] = { vsnap_bin, "-q", "-d", meta };
+    vs_error err;
+    double t0;
+    size_t i;
+
+    for (i = 0; args[i] && i < 11; i++)
+        argv[4 + i] = args[i];
+    argv[4 + i] = NULL;
+    vs_error_clear(&err);
+    t0 = now_ms();
+    if (vs_spawn_check(argv, NULL, &err) < 0)
+        die(args[0], &err);
+    return now_ms() - t0;
+}
+
+/* ---- the floor: QMP calls made directly --------------------------------- */
+
+static vs_qmp *
+connect_monitor(void)
+{
+    vs_error err;
+    vs_qmp *q;
+
+    vs_error_clear(&err);
+    if (!(q = vs_qmp_connect(sock, 30000, NULL, &err)))
+        die("connect", &err);
+    return q;
+}
+
+static void
+cmd(vs_qmp *q, const char *c, json_object *args, json_object **ret)
+{
+    vs_error err;
+
+    vs_error_clear(&err);
+    if (vs_qmp_command(q, c, args, ret, &err) < 0)
+        die(c, &err);
+}
+
+static json_object *
+obj(void)
+{
+    return json_object_new_object();
+}
+
+static void
+put_s(json_object *o, const char *k, const char *v)
+{
+    json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void
+job(vs_qmp *q, const char *c, json_object *args, const char *id)
+{
+    vs_error err;
+
+    vs_error_clear(&err);
+    if (vs_qmp_job_run(q, c, args, id, 600000, &err) < 0)
+        die(c, &err);
+}
+
+/* The format node of each disk's active layer (query-block, as vsnap asks). */
+static void
+nodes(vs_qmp *q, char *node[2])
+{
+    json_object *r = NULL, *in, *n;
+    size_t i;
+
+    cmd(q, "query-block", NULL, &r);
+    for (i = 0; i < 2 && i < json_object_array_length(r); i++) {
+        json_object *b = json_object_array_get_idx(r, i);
+
+        if (!json_object_object_get_ex(b, "inserted", &in) ||
+            !json_object_object_get_ex(in, "node-name", &n))
+            die("query-block", NULL);
+        node[i] = vs_xstrdup(json_object_get_string(n));
+    }
+    json_object_put(r);
+}
+
+static json_object *
+devices(char *node[2])
+{
+    json_object *a = json_object_new_array();
+
+    json_object_array_add(a, json_object_new_string(node[0]));
+    json_object_array_add(a, json_object_new_string(node[1]));
+    return a;
+}
+
+/* snapshot-save (or -load) of tag, paused around it, as vsnap does. */
+static double
+floor_save_load(const char *c, const char *tag)
+{
+    double t0 = now_ms(), t;
+    vs_qmp *q = connect_monitor();
+    json_object *a = obj();
+    char *node[2] = { NULL, NULL };
+
+    cmd(q, "query-status", NULL, NULL);
+    cmd(q, "query-jobs", NULL, NULL);
+    cmd(q, "query-status", NULL, NULL);
+    cmd(q, "stop", NULL, NULL);
+    nodes(q, node);
+    put_s(a, "job-id", "floor");
+    put_s(a, "tag", tag);
+    put_s(a, "vmstate", node[0]);
+    json_object_object_add(a, "devices", devices(node));
+    job(q, c, a, "floor");
+    cmd(q, "query-status", NULL, NULL);
+    cmd(q, "cont", NULL, NULL);
+    t = now_ms() - t0;
+    vs_qmp_free(q);
+    free(node[0]);
+    free(node[1]);
+    return t;
+}
+
+static double
+floor_delete(const char *tag)
+{
+    double t0 = now_ms(), t;
+    vs_qmp *q = connect_monitor();
+    json_object *a = obj();
+    char *node[2] = { NULL, NULL };
+
+    cmd(q, "query-status", NULL, NULL);
+    cmd(q, "query-jobs", NULL, NULL);
+    nodes(q, node);
+    put_s(a, "job-id", "floor");
+    put_s(a, "tag", tag);
+    json_object_object_add(a, "devices", devices(node));
+    job(q, "snapshot-delete", a, "floor");
+    t = now_ms() - t0;
+    vs_qmp_free(q);
+    free(node[0]);
+    free(node[1]);
+    return t;
+}
+
+/* blockdev-create of overlays on both disks, opened, one transaction. */
+static double
+floor_disk_only(const char *image[2], const char *ovl[2])
+{
+    static const char *const target[2] = { "vda", "vdb" };
+    double t0 = now_ms(), t;
+    vs_qmp *q = connect_monitor();
+    char *node[2] = { NULL, NULL }, sn[2][64], fn[2][64], id[2][16];
+    json_object *acts = json_object_new_array(), *a, *o;
+    vs_error err;
+    int i, fd;
+
+    cmd(q, "query-status", NULL, NULL);
+    cmd(q, "query-jobs", NULL, NULL);
+    nodes(q, node);
+    cmd(q, "query-named-block-nodes", NULL, NULL);
+    for (i = 0; i < 2; i++) {
+        snprintf(sn[i], sizeof(sn[i]), "floor-%s-storage", target[i]);
+        snprintf(fn[i], sizeof(fn[i]), "floor-%s-format", target[i]);
+        snprintf(id[i], sizeof(id[i]), "floor%d", i);
+        if ((fd = open(ovl[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+            die(ovl[i], NULL);
+        close(fd);
+        a = obj();
+        put_s(a, "driver", "file");
+        put_s(a, "filename", ovl[i]);
+        put_s(a, "node-name", sn[i]);
+        cmd(q, "blockdev-add", a, NULL);
+    }
+    for (i = 0; i < 2; i++) {
+        o = obj();
+        put_s(o, "driver", "qcow2");
+        put_s(o, "file", sn[i]);
+        json_object_object_add(o, "size", json_object_new_int64(1LL << 30));
+        put_s(o, "backing-file", image[i]);
+        put_s(o, "backing-fmt", "qcow2");
+        a = obj();
+        put_s(a, "job-id", id[i]);
+        json_object_object_add(a, "options", o);
+        cmd(q, "blockdev-create", a, NULL);
+    }
+    vs_error_clear(&err);
+    for (i = 0; i < 2; i++) {
+        json_object *d = obj();
+
+        if (vs_qmp_job_wait(q, id[i], "concluded", 60000, &err) < 0)
+            die("blockdev-create", &err);
+        cmd(q, "query-jobs", NULL, NULL);
+        put_s(d, "id", id[i]);
+        cmd(q, "job-dismiss", d, NULL);
+    }
+    for (i = 0; i < 2; i++) {
+        a = obj();
+        put_s(a, "node-name", fn[i]);
+        put_s(a, "driver", "qcow2");
+        put_s(a, "file", sn[i]);
+        json_object_object_add(a, "backing", NULL);
+        cmd(q, "blockdev-add", a, NULL);
+        o = obj();
+        put_s(o, "node", node[i]);
+        put_s(o, "overlay", fn[i]);
+        a = obj();
+        put_s(a, "type", "blockdev-snapshot");
+        json_object_object_add(a, "data", o);
+        json_object_array_add(acts, a);
+    }
+    a = obj();
+    json_object_object_add(a, "actions", acts);
+    cmd(q, "transaction", a, NULL);
+    t = now_ms() - t0;
+    vs_qmp_free(q);
+    free(node[0]);
+    free(node[1]);
+    return t;
+}
+
+/* Both disks' active layers committed down (block-commit, job-complete),
+ * their nodes closed, the files removed. */
+static double
+floor_commit(const char *ovl[2])
+{
+    double t0 = now_ms(), t;
+    vs_qmp *q = connect_monitor();
+    char *node[2] = { NULL, NULL }, id[2][16], base[2][32];
+    json_object *r = NULL;
+    vs_error err;
+    size_t i, k;
+
+    cmd(q, "query-status", NULL, NULL);
+    cmd(q, "query-jobs", NULL, NULL);
+    nodes(q, node);
+    cmd(q, "query-named-block-nodes", NULL, &r);
+    for (i = 0; i < 2; i++) {
+        /* the node below: the one whose file is the image under the overlay */
+        const char *want = i == 0 ? "vda-0-format" : "vdb-0-format";
+
+        base[i][0] = '\0';
+        for (k = 0; k < json_object_array_length(r); k++) {
+            json_object *n, *o = json_object_array_get_idx(r, k);
+
+            if (json_object_object_get_ex(o, "node-name", &n) && strstr(json_object_get_string(n), want))
+                snprintf(base[i], sizeof(base[i]), "%s", json_object_get_string(n));
+        }
+        if (!base[i][0])
+            die("no base node", NULL);
+    }
+    json_object_put(r);
+    for (i = 0; i < 2; i++) {
+        json_object *a = obj();
+
+        snprintf(id[i], sizeof(id[i]), "floorc%zu", i);
+        put_s(a, "job-id", id[i]);
+        put_s(a, "device", node[i]);
+        put_s(a, "top-node", node[i]);
+        put_s(a, "base-node", base[i]);
+        json_object_object_add(a, "auto-dismiss", json_object_new_boolean(0));
+        cmd(q, "block-commit", a, NULL);
+    }
+    vs_error_clear(&err);
+    for (i = 0; i < 2; i++) {
+        json_object *c = obj();
+
+        if (vs_qmp_job_wait(q, id[i], "ready", 60000, &err) < 0)
+            die("block-commit", &err);
+        put_s(c, "id", id[i]);
+        cmd(q, "job-complete", c, NULL);
+    }
+    for (i = 0; i < 2; i++) {
+        json_object *d = obj(), *a = obj(), *b = obj();
+        char sn[64];
+
+        if (vs_qmp_job_wait(q, id[i], "concluded", 60000, &err) < 0)
+            die("block-commit", &err);
+        cmd(q, "query-jobs", NULL, NULL);
+        put_s(d, "id", id[i]);
+        cmd(q, "job-dismiss", d, NULL);
+        cmd(q, "query-named-block-nodes", NULL, NULL);
+        put_s(a, "node-name", node[i]);
+        cmd(q, "blockdev-del", a, NULL);
+        snprintf(sn, sizeof(sn), "%.*s-storage", (int)(strlen(node[i]) - strlen("-format")), node[i]);
+        put_s(b, "node-name", sn);
+        cmd(q, "blockdev-del", b, NULL);
+        unlink(ovl[i]);
+    }
+    t = now_ms() - t0;
+    vs_qmp_free(q);
+    free(node[0]);
+    free(node[1]);
+    return t;
+}
+
+/* ---- the rows ------------------------------------------------------------------ */
+
+typedef struct row {
+    const char *name;
+    double *floor, *vsnap;
+    double target_abs;       /* < this, or 0 */
+    double target_over;      /* <= floor + this, or 0 */
+    const char *libvirt;
+} row;
+
+int
+main(int argc, char **argv)
+{
+    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, NROWS };
+    row rows[NROWS] = {
+        { "internal snapshot, running, zero RAM", NULL, NULL, 0, 10, "73 ms" },
+        { "internal revert, running", NULL, NULL, 50, 0, "763 ms" },
+        { "internal delete, running", NULL, NULL, 20, 0, "45 ms" },
+        { "external disk-only create, 2 disks", NULL, NULL, 25, 0, "96 ms" },
+        { "external delete (active layer commit), 2 disks", NULL, NULL, 25, 0, "84 ms" },
+    };
+    const char *image[2], *fovl[2];
+    char *name, *img_a, *img_b, *fo_a, *fo_b;
+    int runs, i, r, failed = 0;
+
+    if (argc != 7) {
+        fprintf(stderr, "usage: live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS\n");
+        return 2;
+    }
+    vsnap_bin = argv[1];
+    meta = argv[2];
+    dom = argv[3];
+    img_a = argv[4];
+    img_b = argv[5];
+    runs = atoi(argv[6]) > 0 ? atoi(argv[6]) : 1;
+    sock = vs_xasprintf("%s/%s/run/monitor.sock", meta, dom);
+    image[0] = img_a;
+    image[1] = img_b;
+    fo_a = vs_xasprintf("%s.floor-ovl", img_a);
+    fo_b = vs_xasprintf("%s.floor-ovl", img_b);
+    fovl[0] = fo_a;
+    fovl[1] = fo_b;
+    for (r = 0; r < NROWS; r++) {
+        rows[r].floor = vs_xcalloc((size_t)runs + 1, sizeof(double));
+        rows[r].vsnap = vs_xcalloc((size_t)runs + 1, sizeof(double));
+    }
+    {
+        const char *base[] = { "snapshot-create-as", dom, "bench-base", NULL };
+        vsnap(base);
+    }
+    /* run 0 warms caches and is not counted */
+    for (i = -1; i < runs; i++) {
+        int k = i < 0 ? runs : i;
+        const char *ic[] = { "snapshot-create-as", dom, NULL, NULL };
+        const char *iv[] = { "snapshot-revert", dom, "bench-base", NULL };
+        const char *id[] = { "snapshot-delete", dom, NULL, NULL };
+        const char *ec[] = { "snapshot-create-as", dom, NULL, "--disk-only", NULL };
+        const char *ed[] = { "snapshot-delete", dom, NULL, NULL };
+
+        name = vs_xasprintf("bench-i%d", i + 1);
+        ic[2] = id[2] = name;
+        rows[ICREATE].vsnap[k] = vsnap(ic);
+        rows[ICREATE].floor[k] = floor_save_load("snapshot-save", "floor-tag");
+        rows[IREVERT].vsnap[k] = vsnap(iv);
+        rows[IREVERT].floor[k] = floor_save_load("snapshot-load", "bench-base");
+        rows[IDELETE].vsnap[k] = vsnap(id);
+        rows[IDELETE].floor[k] = floor_delete("floor-tag");
+        free(name);
+        name = vs_xasprintf("bench-e%d", i + 1);
+        ec[2] = ed[2] = name;
+        rows[ECREATE].vsnap[k] = vsnap(ec);
+        rows[EDELETE].vsnap[k] = vsnap(ed);
+        rows[ECREATE].floor[k] = floor_disk_only(image, fovl);
+        rows[EDELETE].floor[k] = floor_commit(fovl);
+        free(name);
+        if (i >= 0)
+            printf("run %2d: %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f "
+                   "(vsnap/floor ms: create, revert, delete, disk-only, active commit)\n", i + 1,
+                   rows[0].vsnap[k], rows[0].floor[k], rows[1].vsnap[k], rows[1].floor[k],
+                   rows[2].vsnap[k], rows[2].floor[k], rows[3].vsnap[k], rows[3].floor[k],
+                   rows[4].vsnap[k], rows[4].floor[k]);
+    }
+    printf("\nmedians of %d runs\n", runs);
+    printf("%-48s %9s %9s %18s %12s\n", "operation", "floor", "vsnap", "target", "libvirt 9.0");
+    for (r = 0; r < NROWS; r++) {
+        double mf = median(rows[r].floor, runs), mv = median(rows[r].vsnap, runs);
+        char target[32];
+        bool ok = rows[r].target_abs ? mv < rows[r].target_abs : mv <= mf + rows[r].target_over;
+
+        if (rows[r].target_abs)
+            snprintf(target, sizeof(target), "< %.0f ms", rows[r].target_abs);
+        else
+            snprintf(target, sizeof(target), "<= floor + %.0f ms", rows[r].target_over);
+        printf("%-48s %6.1f ms %6.1f ms %18s %12s %s\n", rows[r].name, mf, mv, target,
+               rows[r].libvirt, ok ? "ok" : "MISSED");
+        if (!ok)
+            failed = 1;
+        free(rows[r].floor);
+        free(rows[r].vsnap);
+    }
+    free(fo_a);
+    free(fo_b);
+    free(sock);
+    return failed;
+}

@@ -495,6 +495,17 @@ vs_file_write_at(int dirfd, const char *name, const char *shown, const char *dat
 }
 
 int
+vs_file_replace_at(int dirfd, const char *name, const char *shown, const char *data, size_t len,
+                   mode_t mode, vs_error *err)
+{
+    char *dir = vs_path_dir(shown);
+    int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, false, err);
+
+    free(dir);
+    return ret;
+}
+
+int
 vs_file_remove(const char *path, vs_error *err)
 {
     char *dir;

@@ -81,6 +81,9 @@ int vs_file_read_at(int dirfd, const char *name, const char *shown, size_t max, 
  * written, fchmod'ed, fsynced, renamed over name (renameat), directory fsynced. */
 int vs_file_write_atomic_at(int dirfd, const char *name, const char *shown, const char *data,
                             size_t len, mode_t mode, vs_error *err);
+/* The same without the fsyncs (as vs_file_replace). */
+int vs_file_replace_at(int dirfd, const char *name, const char *shown, const char *data,
+                       size_t len, mode_t mode, vs_error *err);
 /* unlinkat + fsync of the directory; a missing file is not an error. */
 int vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *err);
 

@@ -644,6 +644,10 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
     def->state = live ? VS_STATE_DISK_SNAPSHOT : VS_STATE_SHUTOFF;
     if (flags & VS_CREATE_DISK_ONLY)
         def->memory = VS_LOC_NO;
+    if ((flags & VS_CREATE_HALT) && live && run->attached)
+        return vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                            "domain '%s' is run by another program (<vsnap:runtime>): vsnap "
+                            "does not stop its QEMU, so --halt cannot be used", d->name);
     if ((flags & VS_CREATE_QUIESCE) && live) {
         /* libvirt's check first: an agent must be there to freeze */
         vs_qmp *a = vs_domain_agent(d, 10000, err);
@@ -745,6 +749,8 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
     if (!no_meta)
         vs_plan_set_current(p, def->name, current, NULL);
     vs_plan_commit_point(p);
+    if (live && (flags & VS_CREATE_HALT))
+        vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot", "--halt");
     if (live && (flags & VS_CREATE_QUIESCE)) {
         vs_plan_begin_finally(p);
         vs_plan_vm(p, VS_STEP_VM_THAW, NULL, NULL);
@@ -951,8 +957,18 @@ plan_live_disks_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags,
         free(def->parent);
         def->parent = vs_xstrdup(cur);
     }
+    if (flags & VS_CREATE_QUIESCE) {
+        /* libvirt's check first: an agent must be there to freeze */
+        vs_qmp *a = vs_domain_agent(d, 10000, err);
+
+        if (!a)
+            goto out;
+        vs_qmp_free(a);
+    }
     if (!(p = new_plan(d, "snapshot-create", def->name, err)))
         goto out;
+    if (flags & VS_CREATE_QUIESCE)
+        vs_plan_vm(p, VS_STEP_VM_FREEZE, NULL, "--quiesce");
     vs_plan_vm_tags(p, VS_STEP_VM_TAG_DISKS, def->name, NULL, disks, nd, NULL);
     if (!no_meta) {
         text = vs_snapshot_def_format_str(def, VS_SNAP_FORMAT_SECURE);
@@ -963,6 +979,10 @@ plan_live_disks_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags,
     vs_plan_commit_point(p);
     if (flags & VS_CREATE_HALT)
         vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot", "--halt");
+    if (flags & VS_CREATE_QUIESCE) {
+        vs_plan_begin_finally(p);
+        vs_plan_vm(p, VS_STEP_VM_THAW, NULL, NULL);
+    }
     ret = vs_plan_run_or_dry(p, d, dry, err);
     p = NULL;
  out:

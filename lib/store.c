@@ -32,19 +32,19 @@
 #define SEQ_PI_PREFIX "<?" VS_SNAPSHOT_SEQ_PI " "
 
 const vs_dom_layout_entry vs_dom_layout[VS_DOM_NENTRIES] = {
-    [VS_DOM_DEFINITION] = { "domain.xml", false, true,
+    [VS_DOM_DEFINITION] = { "domain.xml", false, true, false,
                             "the persistent definition, as dumpxml --security-info prints it" },
-    [VS_DOM_SNAPSHOTS]  = { "snapshots", true, false,
+    [VS_DOM_SNAPSHOTS]  = { "snapshots", true, false, false,
                             "one <name>.xml per snapshot, as snapshot-dumpxml --security-info "
                             "prints it, after a <?vsnap-seq N?> line" },
-    [VS_DOM_CURRENT]    = { "current", false, false,
+    [VS_DOM_CURRENT]    = { "current", false, false, false,
                             "name of the current snapshot and a newline; absent = none" },
-    [VS_DOM_INDEX]      = { "index", false, false,
+    [VS_DOM_INDEX]      = { "index", false, false, true,
                             "derived listing cache; rebuilt from snapshots/ when stale" },
-    [VS_DOM_LOCK]       = { "lock", false, false, "flock(2) target" },
-    [VS_DOM_JOURNAL]    = { "journal", false, false,
+    [VS_DOM_LOCK]       = { "lock", false, false, false, "flock(2) target" },
+    [VS_DOM_JOURNAL]    = { "journal", false, false, false,
                             "the plan of an operation in progress (JSON)" },
-    [VS_DOM_REGISTRY]   = { "overlays", false, false,
+    [VS_DOM_REGISTRY]   = { "overlays", false, false, false,
                             "overlays vsnap made that no <disks> names any more, one path a line" },
 };
 
@@ -1098,7 +1098,7 @@ store_entry(vs_dom *d, vs_dom_entry e, const char *data, size_t len, vs_error *e
         return -1;
     shown = vs_dom_entry_path(d, e);
     ret = vs_file_write_at(d->fd, entry_name(e), shown, data, len, FILE_MODE,
-                           e == VS_DOM_INDEX ? VS_SYNC_NONE
+                           vs_dom_layout[e].derived ? VS_SYNC_NONE
                            : e == VS_DOM_JOURNAL ? VS_SYNC_ALL : sync_mode(d, false),
                            err);
     free(shown);

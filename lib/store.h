@@ -44,6 +44,8 @@ typedef struct vs_dom_layout_entry {
     const char *name;       /* the entry's name in the domain directory */
     bool directory;         /* a directory; else a regular file */
     bool required;          /* a directory without it is not a domain */
+    bool derived;           /* a cache rebuilt from the rest when stale or lost: replaced
+                             * atomically, but not synced */
     const char *holds;      /* what it holds, one line */
 } vs_dom_layout_entry;
 

@@ -150,6 +150,16 @@ t_check "... the guest's data is whole" vm_holds vm vda "0x12 0x11 0x13"
 run snapshot-check vm
 t_is "... and then the metadata and the images agree" "$rc $(out | head -1)" "0 Domain 'vm': snapshot metadata and disk images agree"
 
+# ---- --halt: the domain stops after the snapshot --------------------------------------------------
+expect_ok "--disk-only --halt" snapshot-create-as vm h1 --disk-only
+expect_ok "... (delete it again while running)" snapshot-delete vm h1
+expect_ok "--disk-only --halt" snapshot-create-as vm h2 --disk-only --halt
+t_is "shut off (from snapshot) after the disks moved" "$(state vm)" "shut off (from snapshot)"
+run domblklist vm
+t_check "... the definition is on h2's overlays" grep -q "vda *$data/r-a.h2\$" "$tmp/out"
+expect_ok "start again" start vm
+expect_ok "delete h2 (its overlay is the active layer)" snapshot-delete vm h2
+
 # ---- revert to a disk-only snapshot while running -----------------------------------------------
 expect_ok "revert to e3 while running (no memory: QEMU stops)" snapshot-revert vm e3
 t_is "shut off (from snapshot)" "$(state vm)" "shut off (from snapshot)"
@@ -174,6 +184,10 @@ while [ ! -S "$tmp/agent.sock" ]; do sleep 0.01; done
 expect_ok "--quiesce (FAKE agent)" snapshot-create-as qv q1 --disk-only --quiesce
 t_is "... frozen, then thawed" "$(grep fsfreeze "$tmp/agent.log" | tr '\n' ' ')" "guest-fsfreeze-freeze guest-fsfreeze-thaw "
 t_is "... and the disk moved" "$(active qv vda)" "$tmp/c.q1"
+: >"$tmp/agent.log"
+expect_ok "--quiesce with the disk's internal snapshot (FAKE agent)" snapshot-create-as qv qi --disk-only --quiesce --diskspec vda,snapshot=internal
+t_is "... frozen, then thawed" "$(grep fsfreeze "$tmp/agent.log" | tr '\n' ' ')" "guest-fsfreeze-freeze guest-fsfreeze-thaw "
+t_is "... the internal snapshot is in the overlay QEMU writes" "$(tags_u "$tmp/c.q1")" "qi"
 : >"$tmp/agent.log"
 if grep -q '^#define VSNAP_FAILPOINTS 1' "${top_builddir:-.}/config.h" 2>/dev/null; then
     VSNAP_FAILPOINT=plan-step:3 run snapshot-create-as qv q2 --disk-only --quiesce

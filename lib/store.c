@@ -165,7 +165,9 @@ vs_store_open(const char *root, unsigned flags, vs_error *err)
         return NULL;
     }
     st = vs_xcalloc(1, sizeof(*st));
-    st->root = vs_xstrdup(root);
+    /* Absolute from the start: QEMU's command line names files in run/ by
+     * this path, and `cd` in a command string must not move the store. */
+    st->root = vs_path_absolute(root);
     st->lock_wait = 30;
     st->flags = flags;
     return st;

@@ -62,6 +62,14 @@ expect_stdout "list --all --state-shutoff: none" ""
 run list --inactive --name
 expect_stdout "list --inactive: none" ""
 expect_error "start of a running domain" "error: Domain is already active" start anchor
+# A relative -d names the same store: the running QEMU is recognised (its
+# command line names run/ by the absolute path), not taken for a crashed one
+# whose socket and pid file are cleaned away; `cd` in a string moves nothing.
+rel_state=$(cd "$(dirname "$meta")" && "$VSNAP" -d "$(basename "$meta")" domstate anchor --reason 2>&1)
+t_is "a relative -d sees the running domain" "$rel_state" "running (booted)"
+rel_state=$(cd "$(dirname "$meta")" && "$VSNAP" -d "$(basename "$meta")" 'cd /; domstate anchor --reason' 2>&1 | grep -v '^$' | tail -n 1)
+t_is "... also after cd in a command string" "$rel_state" "running (booted)"
+t_check "... and the pid file and monitor socket are still there" test -f "$run_dir/pid" -a -S "$run_dir/monitor.sock"
 
 # ---- what stays refused while QEMU holds the images --------------------------
 # (live snapshots themselves: tests/scenarios/live-internal.sh)

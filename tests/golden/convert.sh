@@ -71,7 +71,7 @@ extra() {
     printf '%s|%s|%s|%s\n' "$2" "$3" "$4" "$8" >> "$T/extra.$1"
 }
 
-RUNNING="needs a running or paused domain; vsnap's test domain is shut off and vsnap does not run domains yet"
+RUNNING="libvirt's test driver runs this domain without a QEMU; vsnap's test domain has no QEMU to run (running domains are checked against real virsh + QEMU transcripts in tests/scenarios/running-golden.sh)"
 TESTDRV="libvirt's test driver rejects the flag (\"unsupported flags (0x..)\") and vsnap implements it: nothing to compare"
 
 # 01: a chain s1..s4. The snapshots of virsh's running domain are "running",

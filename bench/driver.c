@@ -104,7 +104,7 @@ run_once(vs_store *st, const char *dom, const char *mode, const char *name)
         vs_snap_tree_selection_parents(t, sel, n, up);
         for (i = 0; i < n; i++)
             nm[i] = t->e[sel[i]].name;
-        vs_tree_draw(nm, up, n, &b);
+        vs_tree_draw(nm, up, n, &b, NULL);
         free(nm);
         free(up);
     } else if (strcmp(mode, "info") == 0) {

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -748,6 +749,28 @@ static const vs_rcol list_cols[SL_NCOLS] = {
     [SL_LINK] = { NULL, VS_RT_STR, NULL, NULL, "" },
 };
 
+/* snapshot-list's rows: the selected entries of the tree. */
+struct list_source {
+    const vs_snap_tree *t;
+    const long *sel;
+};
+
+static void
+list_row(vs_result *r, size_t row, void *arg)
+{
+    const struct list_source *src = arg;
+    const vs_snap_tree *t = src->t;
+    const vs_snap_entry *e = &t->e[src->sel[row]];
+
+    vs_result_str(r, row, SL_NAME, e->name);
+    vs_result_int(r, row, SL_TIME, e->creation_time);
+    vs_result_str(r, row, SL_STATE, vs_snap_state_name(e->state));
+    vs_result_str(r, row, SL_PARENT, e->parent);
+    vs_result_bool(r, row, SL_CURRENT, src->sel[row] == t->current);
+    vs_result_str(r, row, SL_LOCATION, e->location_external ? "external" : "internal");
+    vs_result_str(r, row, SL_LINK, e->parent_idx >= 0 ? t->e[e->parent_idx].name : NULL);
+}
+
 int
 cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
 {
@@ -772,6 +795,8 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
     vs_snap_tree *t;
     vs_result r;
     long start = -1, *sel = NULL, *up = NULL;
+    struct list_source src;
+    vs_snap_tree *owned;
     size_t n, i;
 
     if (tree && name)
@@ -826,23 +851,19 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
 
     n = vs_snap_tree_select(t, start, flags, &sel);
     vs_result_init(&r, "snapshots", list_cols, SL_NCOLS, ctl->dom->name);
-    for (i = 0; i < n; i++) {
-        const vs_snap_entry *e = &t->e[sel[i]];
-        size_t row = vs_result_add_row(&r);
-
-        vs_result_str(&r, row, SL_NAME, e->name);
-        vs_result_int(&r, row, SL_TIME, e->creation_time);
-        vs_result_str(&r, row, SL_STATE, vs_snap_state_name(e->state));
-        vs_result_str(&r, row, SL_PARENT, e->parent);
-        vs_result_bool(&r, row, SL_CURRENT, sel[i] == t->current);
-        vs_result_str(&r, row, SL_LOCATION, e->location_external ? "external" : "internal");
-        vs_result_str(&r, row, SL_LINK, e->parent_idx >= 0 ? t->e[e->parent_idx].name : NULL);
-    }
+    /* rows made as they are printed: 50,000 snapshots hold one row */
+    src.t = t;
+    src.sel = sel;
+    vs_result_set_source(&r, n, list_row, &src);
     if (tree) {
         up = vs_xmalloc((n ? n : 1) * sizeof(*up));
         vs_snap_tree_selection_parents(t, sel, n, up);
         vs_result_set_forest(&r, up);
     }
+    /* the rows are made from the tree while they are printed, after the
+     * domain is let go (which drops what it caches): the tree is ours now */
+    owned = vs_dom_tree_take(ctl->dom);
+    assert(owned == t);
     vs_cmd_done_reading(ctl);
     if (json)
         vs_result_print_json(ctl, &r);
@@ -854,6 +875,7 @@ cmd_snapshot_list(vs_ctl *ctl, const vs_args *a)
         vs_result_print_table(ctl, &r, (1UL << SL_NAME) | (1UL << SL_TIME) | (1UL << SL_STATE) |
                                        (parent ? 1UL << SL_PARENT : 0));
     vs_result_release(&r);
+    vs_snap_tree_free(owned);
     free(up);
     free(sel);
     return 0;

@@ -87,6 +87,7 @@ struct vs_table {
     cell *header;
     cell **rows;
     size_t nrows, cap;
+    size_t *widths;         /* of the header and every row widened so far */
 };
 
 /*
@@ -152,19 +153,21 @@ vs_table_new(const char *const headers[], size_t ncols)
 
     t->ncols = ncols;
     t->header = vs_xcalloc(ncols, sizeof(*t->header));
-    for (i = 0; i < ncols; i++)
+    t->widths = vs_xcalloc(ncols ? ncols : 1, sizeof(*t->widths));
+    for (i = 0; i < ncols; i++) {
         cell_set(&t->header[i], headers[i]);
+        t->widths[i] = t->header[i].width;
+    }
     return t;
 }
+
+static cell *row_cells(const vs_table *t, const char *const cells[]);
 
 void
 vs_table_add_row(vs_table *t, const char *const cells[])
 {
-    cell *row = vs_xcalloc(t->ncols, sizeof(*row));
-    size_t i;
+    cell *row = row_cells(t, cells);
 
-    for (i = 0; i < t->ncols; i++)
-        cell_set(&row[i], cells[i] ? cells[i] : "");
     vs_xgrow(&t->rows, &t->cap, t->nrows, sizeof(*t->rows));
     t->rows[t->nrows++] = row;
 }
@@ -186,31 +189,96 @@ print_row(vs_ctl *ctl, vs_buf *b, const vs_table *t, const cell *row, const size
     fwrite(b->data, 1, b->len, ctl->out ? ctl->out : stdout);
 }
 
+/* The widths the stored rows add to the streamed ones' (caller frees). */
+static size_t *
+widths_of(const vs_table *t)
+{
+    size_t *widths = vs_xcalloc(t->ncols ? t->ncols : 1, sizeof(*widths));
+    size_t i, r;
+
+    for (i = 0; i < t->ncols; i++) {
+        widths[i] = t->widths[i];
+        for (r = 0; r < t->nrows; r++)
+            if (t->rows[r][i].width > widths[i])
+                widths[i] = t->rows[r][i].width;
+    }
+    return widths;
+}
+
+static void
+print_head(vs_ctl *ctl, vs_buf *b, const vs_table *t, const size_t *widths)
+{
+    size_t i, total = 0;
+
+    if (ctl->quiet)
+        return;
+    print_row(ctl, b, t, t->header, widths);
+    for (i = 0; i < t->ncols; i++)
+        total += widths[i] + 3;
+    for (i = 0; i < total; i++)
+        vs_out(ctl, "-");
+    vs_out(ctl, "\n");
+}
+
 void
 vs_table_print(vs_ctl *ctl, const vs_table *t)
 {
-    size_t *widths = vs_xcalloc(t->ncols, sizeof(*widths));
-    size_t i, r, total = 0;
+    size_t *widths = widths_of(t);
+    size_t r;
     vs_buf b = VS_BUF_INIT;
 
-    for (i = 0; i < t->ncols; i++) {
-        widths[i] = t->header[i].width;
-        for (r = 0; r < t->nrows; r++) {
-            if (t->rows[r][i].width > widths[i])
-                widths[i] = t->rows[r][i].width;
-        }
-        total += widths[i] + 3;
-    }
-    if (!ctl->quiet) {
-        print_row(ctl, &b, t, t->header, widths);
-        for (i = 0; i < total; i++)
-            vs_out(ctl, "-");
-        vs_out(ctl, "\n");
-    }
+    print_head(ctl, &b, t, widths);
     for (r = 0; r < t->nrows; r++)
         print_row(ctl, &b, t, t->rows[r], widths);
     vs_buf_reset(&b);
     free(widths);
+}
+
+/* A row's cells measured and shown as the table shows them (caller frees
+ * each text and the array). */
+static cell *
+row_cells(const vs_table *t, const char *const cells[])
+{
+    cell *row = vs_xcalloc(t->ncols ? t->ncols : 1, sizeof(*row));
+    size_t i;
+
+    for (i = 0; i < t->ncols; i++)
+        cell_set(&row[i], cells[i] ? cells[i] : "");
+    return row;
+}
+
+static void row_free(cell *row, size_t ncols);
+
+void
+vs_table_widen(vs_table *t, const char *const cells[])
+{
+    cell *row = row_cells(t, cells);
+    size_t i;
+
+    for (i = 0; i < t->ncols; i++)
+        if (row[i].width > t->widths[i])
+            t->widths[i] = row[i].width;
+    row_free(row, t->ncols);
+}
+
+void
+vs_table_print_head(vs_ctl *ctl, const vs_table *t)
+{
+    vs_buf b = VS_BUF_INIT;
+
+    print_head(ctl, &b, t, t->widths);
+    vs_buf_reset(&b);
+}
+
+void
+vs_table_print_cells(vs_ctl *ctl, const vs_table *t, const char *const cells[])
+{
+    cell *row = row_cells(t, cells);
+    vs_buf b = VS_BUF_INIT;
+
+    print_row(ctl, &b, t, row, t->widths);
+    vs_buf_reset(&b);
+    row_free(row, t->ncols);
 }
 
 static void
@@ -234,6 +302,7 @@ vs_table_free(vs_table *t)
         row_free(t->rows[r], t->ncols);
     free(t->rows);
     row_free(t->header, t->ncols);
+    free(t->widths);
     free(t);
 }
 
@@ -320,7 +389,7 @@ typedef struct frame {
 } frame;
 
 void
-vs_tree_draw(const char *const *names, const long *parent, size_t n, vs_buf *b)
+vs_tree_draw(const char *const *names, const long *parent, size_t n, vs_buf *b, FILE *out)
 {
     long *first, *next;
     frame *stack;
@@ -374,6 +443,10 @@ vs_tree_draw(const char *const *names, const long *parent, size_t n, vs_buf *b)
             f->root = root;
             f->last = last;
 
+            if (out && b->len >= 1 << 16) {
+                fwrite(b->data, 1, b->len, out);
+                b->len = 0;
+            }
             /* leave finished nodes until one has a child left to visit */
             while (depth > 0 && stack[depth - 1].cursor < 0) {
                 f = &stack[--depth];

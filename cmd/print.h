@@ -3,6 +3,7 @@
 #define VSNAP_PRINT_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "../lib/buf.h"
 #include "cmd.h"
 
@@ -16,6 +17,12 @@ vs_table *vs_table_new(const char *const headers[], size_t ncols);
 void vs_table_add_row(vs_table *t, const char *const cells[]);   /* cells copied */
 void vs_table_print(vs_ctl *ctl, const vs_table *t);
 void vs_table_free(vs_table *t);
+/* The same table streamed, for rows made on the fly: every row through
+ * vs_table_widen first, then vs_table_print_head and each row again through
+ * vs_table_print_cells. Nothing of the rows is kept. */
+void vs_table_widen(vs_table *t, const char *const cells[]);
+void vs_table_print_head(vs_ctl *ctl, const vs_table *t);
+void vs_table_print_cells(vs_ctl *ctl, const vs_table *t, const char *const cells[]);
 
 /* snapshot-info style "Label:" padded to 15 columns + " " + value + "\n". */
 void vs_print_field(vs_ctl *ctl, const char *label, const char *value);
@@ -27,8 +34,10 @@ void vs_format_time(long long t, char out[64]);
  * virsh's --tree drawing (A.6), appended to b: nodes 0..n-1 named names[k],
  * parent[k] the node above k or -1 for a root. Roots and each node's
  * children are drawn in node order, so the caller's order (snapshot-list's
- * selection: by name, or --topological) is the order on the page.
+ * selection: by name, or --topological) is the order on the page. With
+ * out, what b holds is written there whenever it grows large (a drawing of
+ * any size is never held whole); the caller writes out the rest.
  */
-void vs_tree_draw(const char *const *names, const long *parent, size_t n, vs_buf *b);
+void vs_tree_draw(const char *const *names, const long *parent, size_t n, vs_buf *b, FILE *out);
 
 #endif

@@ -1,6 +1,8 @@
 /* The result model and its renderings (result.h). */
 #include "config.h"
 
+#include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,13 @@ vs_result_set_head(vs_result *r, const vs_rcol *head, size_t nhead)
     r->headv = vs_xcalloc(nhead ? nhead : 1, sizeof(*r->headv));
 }
 
+struct vs_rsource {
+    vs_result_fill_fn *fill;
+    void *arg;
+    size_t row;             /* the row the scratch holds, or SIZE_MAX */
+    bool filling;
+};
+
 size_t
 vs_result_add_row(vs_result *r)
 {
@@ -44,12 +53,53 @@ vs_result_add_row(vs_result *r)
     return r->nrows++;
 }
 
+static void cell_clear(vs_rcell *c);
+
 static vs_rcell *
 cell(vs_result *r, size_t row, size_t col)
 {
     if (row == VS_RHEAD)
         return &r->headv[col];
+    if (r->src) {
+        /* only the fill function writes a row, and only the row it fills */
+        assert(r->src->filling && row == r->src->row);
+        return &r->cells[col];
+    }
     return &r->cells[row * r->ncols + col];
+}
+
+void
+vs_result_set_source(vs_result *r, size_t n, vs_result_fill_fn *fill, void *arg)
+{
+    assert(!r->src && r->nrows == 0);
+    r->src = vs_xcalloc(1, sizeof(*r->src));
+    r->src->fill = fill;
+    r->src->arg = arg;
+    r->src->row = SIZE_MAX;
+    r->cells = vs_xcalloc(r->ncols ? r->ncols : 1, sizeof(*r->cells));
+    r->nrows = n;
+}
+
+/* With a row source, bring row into the scratch (the result is logically
+ * const: the rows it stands for do not change). */
+static void
+fetch(const vs_result *r, size_t row)
+{
+    struct vs_rsource *src = r->src;
+    vs_result *w = (vs_result *)r;
+    size_t k;
+
+    if (!src || row == VS_RHEAD || src->row == row)
+        return;
+    assert(row < r->nrows);
+    for (k = 0; k < r->ncols; k++) {
+        cell_clear(&w->cells[k]);
+        memset(&w->cells[k], 0, sizeof(w->cells[k]));
+    }
+    src->row = row;
+    src->filling = true;
+    src->fill(w, row, src->arg);
+    src->filling = false;
 }
 
 static const vs_rcell *
@@ -57,6 +107,9 @@ ccell(const vs_result *r, size_t row, size_t col)
 {
     if (row == VS_RHEAD)
         return &r->headv[col];
+    fetch(r, row);
+    if (r->src)
+        return &r->cells[col];
     return &r->cells[row * r->ncols + col];
 }
 
@@ -119,8 +172,9 @@ vs_result_release(vs_result *r)
 {
     size_t i;
 
-    for (i = 0; i < r->nrows * r->ncols; i++)
+    for (i = 0; i < (r->src ? 1 : r->nrows) * r->ncols; i++)
         cell_clear(&r->cells[i]);
+    free(r->src);
     for (i = 0; i < r->nhead; i++)
         cell_clear(&r->headv[i]);
     free(r->cells);
@@ -170,6 +224,29 @@ vs_result_text(const vs_result *r, size_t row, size_t col)
     return text_of(row == VS_RHEAD ? &r->head[col] : &r->cols[col], ccell(r, row, col));
 }
 
+/* Row's texts of the columns in which[0..n) into texts (caller frees them). */
+static void
+row_texts(const vs_result *r, size_t row, const size_t *which, size_t n, char **texts)
+{
+    size_t k;
+
+    for (k = 0; k < n; k++)
+        texts[k] = vs_result_text(r, row, which[k]);
+}
+
+static void
+texts_clear(char **texts, size_t n)
+{
+    size_t k;
+
+    for (k = 0; k < n; k++) {
+        free(texts[k]);
+        texts[k] = NULL;
+    }
+}
+
+/* Streamed (vs_table_widen, then the rows again): the rows are never all
+ * held as text, whatever their number. */
 void
 vs_result_print_table(vs_ctl *ctl, const vs_result *r, unsigned long mask)
 {
@@ -186,13 +263,16 @@ vs_result_print_table(vs_ctl *ctl, const vs_result *r, unsigned long mask)
         }
     t = vs_table_new(headers, n);
     for (row = 0; row < r->nrows; row++) {
-        for (k = 0; k < n; k++)
-            texts[k] = vs_result_text(r, row, which[k]);
-        vs_table_add_row(t, (const char *const *)texts);
-        for (k = 0; k < n; k++)
-            free(texts[k]);
+        row_texts(r, row, which, n, texts);
+        vs_table_widen(t, (const char *const *)texts);
+        texts_clear(texts, n);
     }
-    vs_table_print(ctl, t);
+    vs_table_print_head(ctl, t);
+    for (row = 0; row < r->nrows; row++) {
+        row_texts(r, row, which, n, texts);
+        vs_table_print_cells(ctl, t, (const char *const *)texts);
+        texts_clear(texts, n);
+    }
     vs_table_free(t);
     free(which);
     free(texts);
@@ -219,17 +299,23 @@ void
 vs_result_print_tree(vs_ctl *ctl, const vs_result *r, size_t col)
 {
     const char **names = vs_xcalloc(r->nrows + 1, sizeof(*names));
+    FILE *out = ctl->out ? ctl->out : stdout;
     vs_buf b = VS_BUF_INIT;
     size_t row;
 
+    /* a row source reuses its scratch row: the names are copied then */
     for (row = 0; row < r->nrows; row++) {
         const vs_rcell *c = ccell(r, row, col);
+        const char *s = c->s ? c->s : "";
 
-        names[row] = c->s ? c->s : "";
+        names[row] = r->src ? vs_xstrdup(s) : s;
     }
-    vs_tree_draw(names, r->parent, r->nrows, &b);
-    vs_out(ctl, "%s", vs_buf_str(&b));
+    vs_tree_draw(names, r->parent, r->nrows, &b, out);
+    fwrite(b.data ? b.data : "", 1, b.len, out);
     vs_buf_reset(&b);
+    if (r->src)
+        for (row = 0; row < r->nrows; row++)
+            free((char *)names[row]);
     free(names);
 }
 
@@ -338,9 +424,20 @@ json_members(vs_buf *b, const vs_result *r, size_t row, bool more)
     }
 }
 
+/* Write out what b holds once it is large: a listing of any size is
+ * written in pieces, never held whole. */
+static void
+json_flush(FILE *f, vs_buf *b, bool force)
+{
+    if (b->len && (force || b->len >= 1 << 16)) {
+        fwrite(b->data, 1, b->len, f);
+        b->len = 0;
+    }
+}
+
 /* The forest, nested, without recursion: a chain of any depth is fine. */
 static void
-json_forest(vs_buf *b, const vs_result *r)
+json_forest(FILE *f, vs_buf *b, const vs_result *r)
 {
     size_t n = r->nrows, k, depth = 0;
     long *first = vs_xmalloc((n ? n : 1) * sizeof(*first));
@@ -388,6 +485,7 @@ json_forest(vs_buf *b, const vs_result *r)
             vs_buf_add(b, ",\"children\":[");
             stack[depth++] = (size_t)c;
             cursor[c] = first[c];
+            json_flush(f, b, false);
         }
     }
     vs_buf_addc(b, ']');
@@ -400,6 +498,7 @@ json_forest(vs_buf *b, const vs_result *r)
 void
 vs_result_print_json(vs_ctl *ctl, const vs_result *r)
 {
+    FILE *f = ctl->out ? ctl->out : stdout;
     vs_buf b = VS_BUF_INIT;
     size_t k;
 
@@ -419,7 +518,7 @@ vs_result_print_json(vs_ctl *ctl, const vs_result *r)
                 json_members(&b, r, 0, false);
             vs_buf_addc(&b, '}');
         } else if (r->parent) {
-            json_forest(&b, r);
+            json_forest(f, &b, r);
         } else {
             vs_buf_addc(&b, '[');
             for (k = 0; k < r->nrows; k++) {
@@ -428,11 +527,12 @@ vs_result_print_json(vs_ctl *ctl, const vs_result *r)
                 vs_buf_addc(&b, '{');
                 json_members(&b, r, k, false);
                 vs_buf_addc(&b, '}');
+                json_flush(f, &b, false);
             }
             vs_buf_addc(&b, ']');
         }
     }
     vs_buf_add(&b, "}\n");
-    fwrite(b.data, 1, b.len, ctl->out ? ctl->out : stdout);
+    json_flush(f, &b, true);
     vs_buf_reset(&b);
 }

@@ -52,8 +52,9 @@ typedef struct vs_result {
     char *domain;           /* JSON "domain", NULL: none */
     const vs_rcol *cols;
     size_t ncols;
-    vs_rcell *cells;        /* nrows * ncols */
+    vs_rcell *cells;        /* nrows * ncols; with a row source one row, the scratch */
     size_t nrows, cap;
+    struct vs_rsource *src; /* rows filled on demand (vs_result_set_source), or NULL */
     long *parent;           /* forest: each row's parent row, -1 for a root; NULL: none */
     const vs_rcol *head;    /* top-level members, JSON only */
     size_t nhead;
@@ -76,6 +77,16 @@ void vs_result_str(vs_result *r, size_t row, size_t col, const char *s);
 void vs_result_int(vs_result *r, size_t row, size_t col, long long v);
 void vs_result_bool(vs_result *r, size_t row, size_t col, bool v);
 void vs_result_strv(vs_result *r, size_t row, size_t col, char *const *v);
+/*
+ * Rows on demand: the result has n rows, and a rendering that reads row k
+ * first calls fill(r, k, arg), which sets row k's cells with the setters
+ * above into one scratch row (the previous row's values are cleared first).
+ * A listing of 50,000 snapshots then holds one row, not 50,000; the
+ * renderings read every row as they would stored ones. Call once, on a
+ * result with no rows; arg is borrowed and must outlive the renderings.
+ */
+typedef void vs_result_fill_fn(vs_result *r, size_t row, void *arg);
+void vs_result_set_source(vs_result *r, size_t n, vs_result_fill_fn *fill, void *arg);
 /* The forest: parent[k] is row k's parent row or -1 (copied, nrows entries). */
 void vs_result_set_forest(vs_result *r, const long *parent);
 void vs_result_release(vs_result *r);

@@ -958,6 +958,21 @@ vs_dom_open(vs_store *st, const char *name, vs_lock_mode mode, vs_error *err)
     return d;
 }
 
+vs_snap_tree *
+vs_dom_tree_take(vs_dom *d)
+{
+    vs_snap_tree *t;
+
+    vs_dom_sync(d, NULL);
+    if (d->index_dirty)
+        vs_dom_flush_index(d, NULL);
+    d->index_dirty = false;
+    t = d->tree;
+    d->tree = NULL;
+    drop_cache(d);
+    return t;
+}
+
 int
 vs_dom_relock(vs_dom *d, vs_lock_mode mode, vs_error *err)
 {

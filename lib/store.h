@@ -235,6 +235,13 @@ int vs_dom_save_def(vs_dom *d, const vs_domain_def *def, vs_error *err);
  * index forces a rebuild.
  */
 vs_snap_tree *vs_dom_tree(vs_dom *d, vs_error *err);
+/*
+ * Detach the tree vs_dom_tree cached in d, for a caller that reads it after
+ * letting the domain go (vs_dom_relock drops what is cached): a pending
+ * index write happens first, then d caches nothing. The caller frees the
+ * tree with vs_snap_tree_free; NULL when none is cached.
+ */
+vs_snap_tree *vs_dom_tree_take(vs_dom *d);
 
 /*
  * The snapshot files of d the tree could not use: unreadable, unparseable,

@@ -146,6 +146,17 @@ for i in $(seq 1 2000); do
     printf 'snapshot-create deep %s --redefine\n' "$tmp/c$i.xml" >>"$tmp/deep.cmds"
 done
 "$VSNAP" -d "$meta" -q <"$tmp/deep.cmds" >/dev/null 2>"$tmp/err" || t_bail "redefining the chain failed: $(head -3 "$tmp/err")"
+# Listings are made row by row as they are printed (one row held, output
+# written in pieces): every row still arrives, and the table's columns are
+# as wide as the widest row anywhere, not only the ones before it.
+t_check "--json of 2,000 snapshots" j snapshot-list deep --json
+t_is "... lists all of them" "$(grep -c '\.name=' "$tmp/flat")" 2000
+run snapshot-list deep
+t_is "... the table has a row for each" "$(out | sed '1,2d;/^$/d' | wc -l)" 2000
+t_is "... and the first row's time starts under the header's, widths from the last rows" \
+    "$(out | awk 'NR == 1 { h = index($0, "Creation Time") } NR == 3 { match($0, /[0-9][0-9][0-9][0-9]-/); print (RSTART == h) }')" 1
+run snapshot-list deep --tree
+t_is "... --tree draws every one" "$(out | grep -c -- '+- c\|^c1$')" 2000
 t_check "--tree --json of a 2,000-deep chain" j snapshot-list deep --tree --json
 t_is "... nests all of them" "$(grep -c '\.name=' "$tmp/flat")" 2000
 t_is "... c2000 at the bottom" "$(grep '\.name=c2000$' "$tmp/flat" | grep -o 'children' | grep -c .)" 1999

@@ -70,7 +70,7 @@ render(const vs_snap_tree *t, long from, unsigned flags)
     vs_snap_tree_selection_parents(t, sel, n, up);
     for (k = 0; k < n; k++)
         nm[k] = t->e[sel[k]].name;
-    vs_tree_draw(nm, up, n, &b);
+    vs_tree_draw(nm, up, n, &b, NULL);
     free(nm);
     free(up);
     free(sel);

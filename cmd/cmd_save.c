@@ -27,15 +27,14 @@ verbose_progress(void *ctx, const char *what, double percent, bool done)
     fflush(stderr);
 }
 
+/* --running, --paused and (when the command has it) --bypass-cache. */
 static void
-flags_from(const vs_args *a, vs_save_flags *f, char **xml, vs_ctl *ctl)
+flags_from(const vs_args *a, vs_save_flags *f, bool bypass)
 {
     memset(f, 0, sizeof(*f));
     f->running = vs_arg_bool(a, "running");
     f->paused = vs_arg_bool(a, "paused");
-    f->bypass_cache = vs_arg_bool(a, "bypass-cache");
-    *xml = NULL;
-    (void)ctl;
+    f->bypass_cache = bypass && vs_arg_bool(a, "bypass-cache");
 }
 
 /* --xml FILE: its content (virsh reads the file). */
@@ -60,7 +59,7 @@ save_common(vs_ctl *ctl, const vs_args *a, const char *file)
     bool verbose = vs_arg_bool(a, "verbose");
     int rc;
 
-    flags_from(a, &f, &xml, ctl);
+    flags_from(a, &f, true);
     if (file && read_xml_arg(ctl, a, "xml", &xml) < 0)
         return -1;
     f.xml = xml;
@@ -105,7 +104,7 @@ cmd_restore(vs_ctl *ctl, const vs_args *a)
     char *xml = NULL;
     int rc;
 
-    flags_from(a, &f, &xml, ctl);
+    flags_from(a, &f, true);
     if (read_xml_arg(ctl, a, "xml", &xml) < 0)
         return -1;
     f.xml = xml;
@@ -159,7 +158,7 @@ cmd_save_image_define(vs_ctl *ctl, const vs_args *a)
     char *xml = NULL;
     bool changed;
 
-    flags_from(a, &f, &xml, ctl);
+    flags_from(a, &f, false);
     if (read_xml_arg(ctl, a, "xml", &xml) < 0)
         return -1;
     if (vs_saveimage_define(file, xml, &f, &changed, &ctl->err) < 0) {
@@ -178,12 +177,12 @@ cmd_save_image_edit(vs_ctl *ctl, const vs_args *a)
     const char *file = vs_arg_str(a, "file");
     vs_save_flags f;
     vs_buf orig = VS_BUF_INIT;
-    char *xml = NULL, *path = NULL, *edited = NULL;
+    char *path = NULL, *edited = NULL;
     bool changed = false;
     size_t len;
     int ret = -1;
 
-    flags_from(a, &f, &xml, ctl);
+    flags_from(a, &f, false);
     if (f.running && f.paused)
         return vs_error_set(&ctl->err, VS_ERR_PLAIN, "Flags 'VIR_DOMAIN_SAVE_RUNNING' and "
                             "'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive");

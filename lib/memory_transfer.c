@@ -484,7 +484,7 @@ vs_mem_save_file(vs_qmp *q, const char *path, const char *xml, const char *cooki
     int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
 
     if (dirfd < 0) {
-        vs_error_sys(err, errno, "cannot save to '%s': directory '%s'", path, dir);
+        vs_error_sys(err, errno, "Failed to create file '%s'", path);
         free(dir);
         return -1;
     }

@@ -259,5 +259,17 @@ else
     t_ok "# SKIP SIGKILL during the copy: failpoints not compiled in (or under valgrind)"
 fi
 
+# ---- snapshot-check knows the managed save ----------------------------------------------------
+run destroy vm
+printf 'LibvirtQemudPart' >"$meta/vm/.managed.save.vsnap-part"
+printf 'not an image at all' >"$ms"
+run snapshot-check vm
+t_is "snapshot-check: findings" "$rc" 1
+t_check "... the partial image of an interrupted managedsave" grep -q "managed.save.vsnap-part' is the partial image" "$tmp/out" "$tmp/err"
+t_check "... a managed save that cannot be used" grep -q "managed-save image '$ms' cannot be used" "$tmp/out" "$tmp/err"
+run snapshot-check vm --repair
+t_check "--repair removes both" sh -c "[ ! -e '$ms' ] && [ ! -e '$meta/vm/.managed.save.vsnap-part' ]"
+expect_ok "then start boots" start vm
+t_is "running (booted)" "$(state vm)" "running (booted)"
 run destroy vm
 t_done

@@ -131,8 +131,27 @@ sed 's|<name>vm</name>|<name>other</name>|' "$tmp/def.xml" >"$tmp/other.xml"
 expect_error "save-image-define of another domain" "error: Failed to update $f
 error: unsupported configuration: Target domain name 'other' does not match source 'vm'" \
     save-image-define "$f" "$tmp/other.xml"
-expect_ok "restore of the edited image" restore "$f" --running
+EDITOR="sed -i s/>edited</>edited-again</" run save-image-edit "$f" --running
+t_is "save-image-edit (\$EDITOR)" "$rc" 0
+expect_stdout "... virsh's line" "State file $f edited."$'\n'
+run save-image-dumpxml "$f"
+t_check "... the edit is in the image" grep -q "<description>edited-again</description>" "$tmp/out"
+t_check "... and --running: was_running 1" header_ok "$f" 1 defined
+EDITOR=true run save-image-edit "$f"
+expect_stdout "save-image-edit without a change" "Saved image $f XML configuration not changed."$'\n'
+expect_ok "restore of the edited image" restore "$f"
 t_check "RAM holds A" ram_is vm A
+run dumpxml vm
+t_check "the persistent definition is not the image's" sh -c "! grep -q edited '$tmp/out'"
+VSNAP_REAL= run save vm "$f" --verbose
+t_check "save --verbose: virsh's progress on stderr" grep -q "Save: \[100 %\]" "$tmp/err"
+sed 's|<name>vm</name>|<name>ghost</name>|; s|<uuid>.*</uuid>||' "$tmp/def.xml" >"$tmp/ghost.xml"
+cp "$f" "$tmp/ghost.save"
+run save-image-define "$tmp/ghost.save" "$tmp/ghost.xml"
+t_is "an image of another domain cannot be made by define" "$rc" 1
+expect_error "restore into a missing directory's file" "error: Failed to restore domain from $tmp/nodir/x.save
+error: Failed to open file '$tmp/nodir/x.save': No such file or directory" restore "$tmp/nodir/x.save"
+expect_ok "restore" restore "$f" --running
 
 # ---- managedsave --------------------------------------------------------------------------
 ram_put D

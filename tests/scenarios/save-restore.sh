@@ -208,8 +208,13 @@ if [ -n "$ref" ] && [ -d "$ref/virsh-live/save-images" ]; then
         { cat "$ref/virsh-live/save-images/$n.xml"; echo; } >"$tmp/want"
         t_check "libvirt's $n: save-image-dumpxml prints its XML" cmp -s "$tmp/out" "$tmp/want"
     done
-    # libvirt's header and XML in front of a stream vsnap's QEMU wrote: the
-    # image restores a domain defined from that XML
+    # restore reads libvirt's header and XML: what stops it is only that its
+    # domain (anchor) is not defined here
+    r=$ref/virsh-live/save-images/save-running.header-and-xml.bin
+    expect_error "restore of libvirt's image reads its header and names its domain" \
+        "error: Failed to restore domain from $r
+error: Domain not found: no domain with matching name 'anchor' (vsnap restores defined domains only: 'vsnap define' its XML first)" \
+        restore "$r"
 else
     t_ok "# SKIP cross-check with libvirt's images: \$VSNAP_REFERENCE not set"
 fi

@@ -245,8 +245,17 @@ vs_domain_start_saved(vs_dom *d, bool paused, bool force_boot, bool bypass_cache
     /* (read through the path for the XML only; QEMU gets a descriptor
      * opened through the store) */
     if (!(def = image_def(path, NULL, &img, err))) {
+        bool removed;
+
         free(path);
-        return -1;
+        if (err && err->code != VS_ERR_OPERATION_FAILED)
+            return -1;
+        /* an incomplete or damaged image, as libvirt: removed, and the
+         * domain boots ("Ignoring incomplete managed state") */
+        vs_error_clear(err);
+        if (vs_domain_managed_save_remove(d, &removed, err) < 0)
+            return -1;
+        return vs_domain_start(d, paused, err);
     }
     ret = restore_plan(d, "start", path, def, paused || img.was_running == 0, bypass_cache, true,
                        err);

@@ -43,7 +43,9 @@ int vs_domain_restore(vs_store *st, const char *path, const vs_save_flags *f, ch
                       vs_error *err);
 
 /* start: from the managed save when there is one (removed once the guest
- * runs), else a fresh boot; force_boot discards the managed save first. */
+ * runs), else a fresh boot; force_boot discards the managed save first. An
+ * image that is incomplete or damaged (its header or XML) is removed and
+ * the domain boots, as libvirt does. */
 int vs_domain_start_saved(vs_dom *d, bool paused, bool force_boot, bool bypass_cache,
                           vs_error *err);
 

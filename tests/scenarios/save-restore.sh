@@ -296,4 +296,9 @@ t_check "--repair removes both" sh -c "[ ! -e '$ms' ] && [ ! -e '$meta/vm/.manag
 expect_ok "then start boots" start vm
 t_is "running (booted)" "$(state vm)" "running (booted)"
 run destroy vm
+printf 'LibvirtQemudPart and the rest' >"$ms"
+expect_ok "start with an incomplete managed save: boots, as libvirt" start vm
+t_is "running (booted)" "$(state vm)" "running (booted)"
+t_check "... the image is removed" test ! -e "$ms"
+run destroy vm
 t_done

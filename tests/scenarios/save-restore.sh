@@ -270,6 +270,54 @@ if [ "$failpoints" = 1 ]; then
     t_check "... no managed save, no temporary" sh -c "[ ! -e '$ms' ] && ! ls -a '$meta/vm' | grep -q vsnap-part"
     t_is "... the guest runs" "$(state vm | cut -d' ' -f1)" "running"
 
+    # vsnap killed at every step boundary of save and of start from a
+    # managed save: the repair leaves one of the two states, never a mix
+    ram_put H
+    k=1
+    while :; do
+        VSNAP_FAILPOINT=plan-step:$k:kill run save vm "$f.4"
+        [ "$rc" = 137 ] || break
+        run snapshot-check vm --repair
+        st=$(state vm)
+        if [ -e "$f.4" ]; then
+            t_check "save killed at boundary $k, repaired: finished (shut off, a complete image)" \
+                sh -c "[ '$st' = 'shut off (saved)' ] && head -c 16 '$f.4' | grep -q LibvirtQemudSave"
+            run restore "$f.4"
+        else
+            t_check "save killed at boundary $k, repaired: rolled back (running, RAM H)" \
+                sh -c "[ '${st%% *}' = running ] && [ ! -e '$meta/vm/journal' ]"
+            t_check "... RAM H" ram_is vm H
+        fi
+        t_check "... no temporary" no_temp "$tmp"
+        rm -f "$f.4"
+        k=$((k + 1))
+    done
+    t_check "save: every boundary reached ($((k - 1)))" test "$k" -gt 3
+    # (the run past the last boundary saved: back to running)
+    [ -e "$f.4" ] && run restore "$f.4"
+    rm -f "$f.4"
+    must managedsave vm
+    k=1
+    while :; do
+        VSNAP_FAILPOINT=plan-step:$k:kill run start vm
+        [ "$rc" = 137 ] || break
+        run snapshot-check vm --repair
+        st=$(state vm)
+        if [ -e "$ms" ]; then
+            t_is "start killed at boundary $k, repaired: rolled back (shut off, the managed save kept)" \
+                "${st%% (*}" "shut off"
+        else
+            t_is "start killed at boundary $k, repaired: finished (running)" "${st%% *}" running
+            t_check "... RAM H" ram_is vm H
+            must managedsave vm
+        fi
+        k=$((k + 1))
+    done
+    t_check "start: every boundary reached ($((k - 1)))" test "$k" -gt 2
+    t_is "start after them: running" "$(state vm | cut -d' ' -f1)" running
+    t_check "... RAM H" ram_is vm H
+    t_check "... the managed save used up" test ! -e "$ms"
+
     pid=$(qemu_pid vm)
     VSNAP_FAILPOINT=mem-kill-qemu run save vm "$f.3"
     t_is "QEMU killed during the copy: save fails" "$rc" 1

@@ -16,15 +16,24 @@
  *   internal delete, running       target: < 20 ms         (45 ms)
  *   external disk-only, 2 disks    target: < 25 ms         (96 ms)
  *   external delete (active), 2    target: < 25 ms         (84 ms)
+ *   save (issue 10)                target: < 60 ms         (259 ms)
+ *   restore (issue 10)             target: < 120 ms        (410 ms)
+ * The save floor is stop, migrate into a file, cont on the domain's QEMU;
+ * the restore floor starts a QEMU of its own with the same command line
+ * (captured from /proc after a vsnap restore: with -incoming defer) and
+ * feeds it with migrate-incoming, then cont.
  * Prints every time and the medians; exits 1 when a target is missed.
  */
 #include "config.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -364,6 +373,180 @@ floor_commit(const char *ovl[2])
     return t;
 }
 
+/* ---- save and restore (issue 10) ---------------------------------------------------- */
+
+static bool
+match_done(json_object *data, void *opaque)
+{
+    json_object *v;
+    const char *st;
+
+    (void)opaque;
+    if (!data || !json_object_object_get_ex(data, "status", &v))
+        return false;
+    st = json_object_get_string(v);
+    return !strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled");
+}
+
+static void
+wait_migration(vs_qmp *q)
+{
+    json_object *d = NULL, *v;
+    vs_error err;
+
+    vs_error_clear(&err);
+    if (vs_qmp_event_wait(q, "MIGRATION", match_done, NULL, 600000, &d, &err) != 1)
+        die("MIGRATION", &err);
+    json_object_object_get_ex(d, "status", &v);
+    if (strcmp(json_object_get_string(v), "completed") != 0)
+        die("migration failed", NULL);
+    json_object_put(d);
+}
+
+static void
+migrate_fd(vs_qmp *q, const char *c, int fd)
+{
+    vs_error err;
+    json_object *a = obj();
+
+    vs_error_clear(&err);
+    if (vs_qmp_getfd(q, fd, "floor", &err) < 0)
+        die("getfd", &err);
+    put_s(a, "uri", "fd:floor");
+    cmd(q, c, a, NULL);
+    wait_migration(q);
+}
+
+static void
+settle(vs_qmp *q, const char *transient)
+{
+    char *st = NULL;
+    vs_error err;
+
+    vs_error_clear(&err);
+    for (;;) {
+        if (vs_qmp_query_status(q, &st, NULL, &err) < 0)
+            die("query-status", &err);
+        if (strcmp(st, transient) != 0)
+            break;
+        free(st);
+    }
+    free(st);
+}
+
+/* save's QMP calls: stop, the stream into a file, cont (the guest keeps
+ * running; vsnap's save ends QEMU instead). */
+static double
+floor_save(const char *file)
+{
+    double t0 = now_ms(), t;
+    vs_qmp *q = connect_monitor();
+    json_object *a = obj(), *caps = json_object_new_array(), *c = obj();
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        die(file, NULL);
+    cmd(q, "query-status", NULL, NULL);
+    cmd(q, "query-memory-size-summary", NULL, NULL);
+    cmd(q, "stop", NULL, NULL);
+    put_s(c, "capability", "events");
+    json_object_object_add(c, "state", json_object_new_boolean(1));
+    json_object_array_add(caps, c);
+    json_object_object_add(a, "capabilities", caps);
+    cmd(q, "migrate-set-capabilities", a, NULL);
+    a = obj();
+    json_object_object_add(a, "max-bandwidth", json_object_new_int64(9223372036853727232LL));
+    cmd(q, "migrate-set-parameters", a, NULL);
+    migrate_fd(q, "migrate", fd);
+    fdatasync(fd);
+    close(fd);
+    settle(q, "finish-migrate");
+    cmd(q, "cont", NULL, NULL);
+    t = now_ms() - t0;
+    vs_qmp_free(q);
+    return t;
+}
+
+static char **qemu_argv;     /* the domain's QEMU command line, -pidfile moved */
+
+/* The running QEMU's command line (started by `vsnap restore`, so with
+ * -incoming defer), for the floor's own QEMU. */
+static void
+capture_argv(const char *w)
+{
+    char *pidf = vs_xasprintf("%s/%s/run/pid", meta, dom), *data = NULL, *path, *p;
+    size_t len = 0, n = 0;
+    vs_error err;
+
+    vs_error_clear(&err);
+    if (vs_file_read(pidf, 64, &data, &len, &err) < 0)
+        die(pidf, &err);
+    path = vs_xasprintf("/proc/%ld/cmdline", strtol(data, NULL, 10));
+    free(data);
+    data = NULL;
+    if (vs_file_read(path, 1 << 20, &data, &len, &err) < 0)
+        die(path, &err);
+    qemu_argv = vs_xcalloc(256, sizeof(char *));
+    for (p = data; p < data + len && n < 254; p += strlen(p) + 1) {
+        bool pid_arg = n > 0 && strcmp(qemu_argv[n - 1], "-pidfile") == 0;
+
+        qemu_argv[n++] = pid_arg ? vs_xasprintf("%s/floor.pid", w) : vs_xstrdup(p);
+    }
+    free(data);
+    free(path);
+    free(pidf);
+}
+
+/* restore's work: QEMU started with -incoming defer (the same command
+ * line), the stream fed with migrate-incoming, cont; then QEMU quits (not
+ * counted). */
+static double
+floor_restore(const char *w, const char *file)
+{
+    char *fsock = vs_xasprintf("%s/floor.sock", w);
+    struct sockaddr_un sa;
+    double t0, t;
+    vs_error err;
+    vs_qmp *q;
+    pid_t pid;
+    int lfd, fd, keep[1], logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    vs_error_clear(&err);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fsock);
+    unlink(fsock);
+    t0 = now_ms();
+    if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0)
+        die("floor socket", NULL);
+    keep[0] = lfd;
+    if (vs_spawn_daemon((const char *const *)qemu_argv, NULL, logfd, keep, 1, &pid, &err) < 0)
+        die("floor QEMU", &err);
+    close(lfd);
+    if (!(q = vs_qmp_connect(fsock, 30000, NULL, &err)))
+        die("floor monitor", &err);
+    if (vs_qmp_migration_events(q, &err) < 0)
+        die("events", &err);
+    if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+        die(file, NULL);
+    migrate_fd(q, "migrate-incoming", fd);
+    close(fd);
+    settle(q, "inmigrate");
+    cmd(q, "cont", NULL, NULL);
+    t = now_ms() - t0;
+    vs_qmp_command(q, "quit", NULL, NULL, &err);
+    vs_qmp_free(q);
+    while (kill(pid, 0) == 0) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    close(logfd);
+    unlink(fsock);
+    free(fsock);
+    return t;
+}
+
 /* ---- the rows ------------------------------------------------------------------ */
 
 typedef struct row {
@@ -377,14 +560,17 @@ typedef struct row {
 int
 main(int argc, char **argv)
 {
-    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, NROWS };
+    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, SAVE, RESTORE, NROWS };
     row rows[NROWS] = {
         { "internal snapshot, running, zero RAM", NULL, NULL, 0, 10, "73 ms" },
         { "internal revert, running", NULL, NULL, 50, 0, "763 ms" },
         { "internal delete, running", NULL, NULL, 20, 0, "45 ms" },
         { "external disk-only create, 2 disks", NULL, NULL, 25, 0, "96 ms" },
         { "external delete (active layer commit), 2 disks", NULL, NULL, 25, 0, "84 ms" },
+        { "save, zero RAM (vsnap also ends QEMU)", NULL, NULL, 60, 0, "259 ms" },
+        { "restore, zero RAM (QEMU start + incoming)", NULL, NULL, 120, 0, "410 ms" },
     };
+    char *w = vs_path_dir(argv[2]), *sfile, *ffile;
     const char *image[2], *fovl[2];
     char *name, *img_a, *img_b, *fo_a, *fo_b;
     int runs, i, r, failed = 0;
@@ -414,6 +600,16 @@ main(int argc, char **argv)
         const char *base[] = { "snapshot-create-as", dom, "bench-base", NULL };
         vsnap(base);
     }
+    sfile = vs_xasprintf("%s/bench.save", w);
+    ffile = vs_xasprintf("%s/floor.stream", w);
+    {
+        const char *sv[] = { "save", dom, sfile, NULL }, *rs[] = { "restore", sfile, NULL };
+
+        vsnap(sv);
+        vsnap(rs);
+        capture_argv(w);
+        floor_save(ffile);
+    }
     /* run 0 warms caches and is not counted */
     for (i = -1; i < runs; i++) {
         int k = i < 0 ? runs : i;
@@ -439,12 +635,24 @@ main(int argc, char **argv)
         rows[ECREATE].floor[k] = floor_disk_only(image, fovl);
         rows[EDELETE].floor[k] = floor_commit(fovl);
         free(name);
+        {
+            const char *sv[] = { "save", dom, sfile, NULL }, *rs[] = { "restore", sfile, NULL };
+
+            rows[SAVE].vsnap[k] = vsnap(sv);
+            rows[RESTORE].floor[k] = floor_restore(w, ffile);
+            rows[RESTORE].vsnap[k] = vsnap(rs);
+            rows[SAVE].floor[k] = floor_save(ffile);
+        }
         if (i >= 0)
             printf("run %2d: %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f "
                    "(vsnap/floor ms: create, revert, delete, disk-only, active commit)\n", i + 1,
                    rows[0].vsnap[k], rows[0].floor[k], rows[1].vsnap[k], rows[1].floor[k],
                    rows[2].vsnap[k], rows[2].floor[k], rows[3].vsnap[k], rows[3].floor[k],
                    rows[4].vsnap[k], rows[4].floor[k]);
+        if (i >= 0)
+            printf("        %6.1f/%6.1f  %6.1f/%6.1f (vsnap/floor ms: save, restore)\n",
+                   rows[SAVE].vsnap[k], rows[SAVE].floor[k], rows[RESTORE].vsnap[k],
+                   rows[RESTORE].floor[k]);
     }
     printf("\nmedians of %d runs\n", runs);
     printf("%-48s %9s %9s %18s %12s\n", "operation", "floor", "vsnap", "target", "libvirt 9.0");
@@ -467,5 +675,9 @@ main(int argc, char **argv)
     free(fo_a);
     free(fo_b);
     free(sock);
+    free(sfile);
+    free(ffile);
+    free(w);
+    vs_strv_free(qemu_argv);
     return failed;
 }

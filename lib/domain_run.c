@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "domain_run.h"
 #include "mem.h"
+#include "memory_transfer.h"
 #include "path.h"
 #include "qemu_argv.h"
 #include "snapshot_ops.h"
@@ -711,10 +712,14 @@ kill_qemu(pid_t pid, const char *pidpath)
     return -1;
 }
 
-int
-vs_domain_start(vs_dom *d, bool paused, vs_error *err)
+/* Start QEMU from def_in (NULL: the persistent definition); with fd >= 0
+ * the guest state is loaded from it through -incoming defer. */
+static int
+start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo, bool paused,
+           vs_error *err)
 {
-    vs_domain_def *def;
+    const vs_domain_def *def;
+    vs_domain_def *pers;
     vs_run_info info;
     runtime rt;
     vs_qemu_host host;
@@ -728,9 +733,10 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
     int ret = -1;
 
     memset(&l, 0, sizeof(l));
-    if (!(def = vs_dom_def(d, err)))
+    if (!(pers = vs_dom_def(d, err)))
         return -1;
-    runtime_find(def, &rt);
+    def = def_in ? def_in : pers;
+    runtime_find(pers, &rt);
     if (rt.monitor) {
         vs_error_set(err, VS_ERR_OPERATION_INVALID,
                      "domain '%s' is run by another program (its monitor is '%s', from "
@@ -761,6 +767,7 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
     host.agent_fd = 4;
     host.kvm_ok = kvm_usable();
     host.network_dir = getenv("VSNAP_LIBVIRT_NETWORK_DIR");
+    host.incoming_defer = fd >= 0;
     if (vs_qemu_launch_build(def, &host, &l, err) < 0 || nvram_prepare(&l, err) < 0)
         goto out;
     if ((mon = listen_socket(dirfd, dir, "monitor.sock", err)) < 0)
@@ -808,10 +815,21 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
         if (vs_qmp_command(q, "set_password", a, NULL, err) < 0)
             goto out;
     }
-    if (!paused && vs_qmp_command(q, "cont", NULL, NULL, err) < 0)
+    if (fd >= 0 && vs_mem_load(q, fd, mo, err) < 0) {
+        /* QEMU says why in its log ("load of migration failed: ...") */
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+        nanosleep(&ts, NULL);
+        if ((line = log_last_line(logpath)) && strstr(line, "migration"))
+            vs_error_set(err, VS_ERR_OPERATION_FAILED, "QEMU could not load the memory state: %s",
+                         line);
         goto out;
-    if (state_write(d, paused ? VS_RUN_PAUSED : VS_RUN_RUNNING, paused ? "user" : "booted", pid,
-                    err) < 0)
+    }
+    if (!paused && (fd >= 0 ? vs_mem_resume(q, err) : vs_qmp_command(q, "cont", NULL, NULL, err)) < 0)
+        goto out;
+    if (state_write(d, paused ? VS_RUN_PAUSED : VS_RUN_RUNNING,
+                    fd >= 0 ? (paused ? "migrating" : "restored") : paused ? "user" : "booted",
+                    pid, err) < 0)
         goto out;
     ret = 0;
  out:
@@ -843,6 +861,19 @@ vs_domain_start(vs_dom *d, bool paused, vs_error *err)
     free(sock);
     free(line);
     return ret;
+}
+
+int
+vs_domain_start(vs_dom *d, bool paused, vs_error *err)
+{
+    return start_qemu(d, NULL, -1, NULL, paused, err);
+}
+
+int
+vs_domain_start_incoming(vs_dom *d, const vs_domain_def *def, int fd, const vs_mem_opts *o,
+                         bool paused, vs_error *err)
+{
+    return start_qemu(d, def, fd, o, paused, err);
 }
 
 /* ---- stop, pause ------------------------------------------------------------ */

@@ -68,6 +68,16 @@ typedef enum vs_step_kind {
                                * more */
     VS_STEP_VM_TAG_DISKS,     /* one transaction of blockdev-snapshot-internal-sync: tag
                                * `name` in every disk of `text`, at once, no memory state */
+    VS_STEP_VM_SAVE_MEMORY,   /* the guest's memory state into save image `path` (libvirt's
+                               * format, domain XML `text` in its header), written as `from`
+                               * and renamed when complete; `name`: words "running" or
+                               * "paused" (what the image says), "live", "bypass-cache".
+                               * Undo: both files go. The store's managed.save is written
+                               * through the store (memory_transfer.h) */
+    VS_STEP_VM_RESTORE,       /* start QEMU from definition `text` with -incoming defer and
+                               * load save image `path`; `name` "running" or "paused" (+
+                               * "bypass-cache"). Undo: QEMU stopped */
+    VS_STEP_REMOVE_MANAGED_SAVE, /* metadata: the domain's managed.save goes */
     VS_STEP_KIND_COUNT
 } vs_step_kind;
 
@@ -221,6 +231,15 @@ void vs_vm_disks_free(vs_vm_disk *disks, size_t n);
 /* VM_PAUSE, VM_RESUME, VM_START, VM_STOP: `reason` is what the state is
  * recorded with (VM_PAUSE: the reason before, which its undo puts back). */
 vs_step *vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why);
+/* VS_STEP_VM_SAVE_MEMORY into image path (expect: path as it is now; from:
+ * memory_transfer.h's temporary name), VS_STEP_VM_RESTORE from it; xml is
+ * the header's domain XML / the definition QEMU starts with. */
+vs_step *vs_plan_vm_save_memory(vs_plan *p, const char *path, const char *xml,
+                                const char *words, const char *why);
+/* VS_STEP_REMOVE_MANAGED_SAVE (the image must be there when it runs). */
+vs_step *vs_plan_remove_managed_save(vs_plan *p, const char *why);
+vs_step *vs_plan_vm_restore(vs_plan *p, const char *path, const char *xml, const char *words,
+                            const char *why);
 /* VM_OVERLAY: overlay `path` in format fmt for disk `target`, whose active
  * layer is `image` (format image_fmt). */
 vs_step *vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char *fmt,

@@ -1744,6 +1744,8 @@ vs_qemu_launch_build(const vs_domain_def *def, const vs_qemu_host *host, vs_qemu
     arg2(&c, "-name", vs_buf_str(&b));
     vs_buf_reset(&b);
     arg(&c, "-S");
+    if (host->incoming_defer)
+        arg2(&c, "-incoming", "defer");
     arg(&c, "-no-user-config");
     arg(&c, "-nodefaults");
     if (machine(&c, root) < 0 || cpu_and_memory(&c, root) < 0)

@@ -16,6 +16,7 @@ typedef struct vs_qemu_host {
     int agent_fd;               /* ... of the guest agent's socket (used when ->agent) */
     bool kvm_ok;                /* /dev/kvm can be opened read-write */
     const char *network_dir;    /* libvirt's network definitions; NULL: /etc/libvirt/qemu/networks */
+    bool incoming_defer;        /* -incoming defer: the state comes by migrate-incoming */
 } vs_qemu_host;
 
 /* The command line and what must happen around it. All owned; release

@@ -216,7 +216,7 @@ main(void)
     free(p);
 
     for (tc = cases; tc->what; tc++) {
-        vs_qemu_host host = { "/run/t", 3, 4, tc->kvm_ok, netdir };
+        vs_qemu_host host = { "/run/t", 3, 4, tc->kvm_ok, netdir, false };
         vs_qemu_launch l;
         vs_domain_def *def;
         vs_buf before = VS_BUF_INIT, after = VS_BUF_INIT;
@@ -278,6 +278,22 @@ main(void)
         free(all);
         vs_buf_reset(&before);
         vs_buf_reset(&after);
+        vs_qemu_launch_clear(&l);
+        vs_domain_def_free(def);
+    }
+    {
+        /* restore: the state comes later, by migrate-incoming */
+        static const char x[] = "<domain type='qemu'><name>i</name><memory unit='MiB'>16</memory>"
+                                "<os><type arch='x86_64'>hvm</type></os></domain>";
+        vs_qemu_host host = { "/run/t", 3, 4, false, netdir, true };
+        vs_domain_def *def = vs_domain_def_parse(x, strlen(x), "test", &err);
+        vs_qemu_launch l;
+        char *all = NULL;
+
+        memset(&l, 0, sizeof(l));
+        ok(def && vs_qemu_launch_build(def, &host, &l, &err) == 0 && (all = joined(l.argv)) &&
+           strstr(all, "|-S|-incoming|defer|"), "incoming_defer: -S -incoming defer");
+        free(all);
         vs_qemu_launch_clear(&l);
         vs_domain_def_free(def);
     }

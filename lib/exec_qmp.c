@@ -27,10 +27,12 @@
 #include "failpoint.h"
 #include "image_id.h"
 #include "mem.h"
+#include "memory_transfer.h"
 #include "path.h"
 #include "qcow2.h"
 #include "qemu_img.h"
 #include "qmp.h"
+#include "saveimage.h"
 
 /* Snapshot jobs carry vsnap's ids ("vsnap-snapshot-save-3"), new for each
  * job of a process: the events of a job dismissed before may still be
@@ -753,6 +755,13 @@ cont(vs_exec_ctx *x, vs_qmp *q, const char *reason, vs_error *err)
 
     if (status(q, &st, err) < 0)
         return failed(x);
+    /* after a memory save QEMU allows `cont` only once it is "postmigrate" */
+    if (strcmp(st, "finish-migrate") == 0) {
+        free(st);
+        st = NULL;
+        if (vs_qmp_wait_status(q, "postmigrate", 10000, err) < 0 || status(q, &st, err) < 0)
+            return failed(x);
+    }
     ret = stopped_status(st) ? vs_qmp_command(q, "cont", NULL, NULL, err) : 0;
     free(st);
     if (ret < 0)
@@ -1665,6 +1674,108 @@ observe_layer(vs_exec_ctx *x, vs_qmp *q, int rc, const vs_step *s)
     return seen;
 }
 
+/* ---- memory state ----------------------------------------------------------------- */
+
+/* Whether QEMU's migration is under way (an interrupted save's). */
+static bool
+migration_active(vs_qmp *q)
+{
+    json_object *r = NULL;
+    const char *st;
+    bool active;
+
+    if (vs_qmp_command(q, "query-migrate", NULL, &r, NULL) < 0)
+        return false;
+    st = str_of(r, "status");
+    active = st && (strcmp(st, "setup") == 0 || strcmp(st, "active") == 0 ||
+                    strcmp(st, "pre-switchover") == 0 || strcmp(st, "device") == 0 ||
+                    strcmp(st, "cancelling") == 0);
+    json_object_put(r);
+    return active;
+}
+
+static int
+run_save_memory(vs_qmp *q, const vs_step *s, vs_error *err)
+{
+    vs_mem_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.live = s->live;
+    o.what = "saving the guest's memory state";
+    return vs_mem_save_file(q, s->path, s->text, NULL, &o, NULL, err);
+}
+
+/* The memory save undone: a migration an interrupted vsnap left running is
+ * cancelled (QEMU writes into a file nothing will use), and the file goes,
+ * whole or partial. The guest is resumed by the plan's finally action. */
+static int
+undo_save_memory(vs_qmp *q, const vs_step *s, vs_error *err)
+{
+    char *tmp = vs_mem_temp_path(s->path);
+    int i, ret = 0;
+
+    if (q && migration_active(q)) {
+        struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+        if (vs_qmp_command(q, "migrate_cancel", NULL, NULL, err) < 0)
+            ret = -1;
+        for (i = 0; ret == 0 && i < 2000 && migration_active(q); i++)
+            nanosleep(&ts, NULL);
+    }
+    if (ret == 0 && unlink(tmp) < 0 && errno != ENOENT)
+        ret = vs_error_sys(err, errno, "cannot remove '%s'", tmp);
+    if (ret == 0 && unlink(s->path) < 0 && errno != ENOENT)
+        ret = vs_error_sys(err, errno, "cannot remove memory state file '%s'", s->path);
+    free(tmp);
+    return ret;
+}
+
+static vs_seen
+observe_save_memory(vs_qmp *q, const vs_step *s)
+{
+    char *tmp = vs_mem_temp_path(s->path);
+    bool there = vs_file_exists(s->path) || vs_file_exists(tmp) || (q && migration_active(q));
+
+    free(tmp);
+    return there ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
+}
+
+/* Start QEMU with -incoming defer and feed it save image s->path. A QEMU
+ * that an interrupted run left waiting for its stream is ended first. */
+static int
+run_start_incoming(vs_exec_ctx *x, vs_qmp *q, const vs_step *s, vs_error *err)
+{
+    vs_saveimage img;
+    vs_mem_opts o;
+    char *st = NULL;
+    int fd, ret = -1;
+
+    if (q) {
+        if (status(q, &st, err) < 0)
+            return -1;
+        if (strcmp(st, "inmigrate") != 0) {
+            free(st);
+            return vs_domain_record_state(x->d, VS_RUN_PAUSED, s->name, err);
+        }
+        free(st);
+        drop(x);
+        if (vs_domain_stop(x->d, "failed", err) < 0)
+            return -1;
+    }
+    memset(&img, 0, sizeof(img));
+    if ((fd = vs_saveimage_open(s->path, O_RDONLY, &img, err)) < 0)
+        return -1;
+    /* the plan may have written the definition just now */
+    vs_dom_forget(x->d);
+    memset(&o, 0, sizeof(o));
+    o.what = "loading the guest's memory state";
+    if (vs_domain_start_incoming(x->d, NULL, fd, &o, true, err) == 0)
+        ret = vs_domain_record_state(x->d, VS_RUN_PAUSED, s->name, err);
+    close(fd);
+    vs_saveimage_clear(&img);
+    return ret;
+}
+
 /* Independent commits (or streams) of several disks at once, in QEMU. */
 static int
 run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
@@ -1794,6 +1905,17 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         else
             ret = run_tag_disks(q, s, disks, n, err);
         break;
+    case VS_STEP_VM_SAVE_MEMORY:
+        if (rc == 0)
+            ret = vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                               "QEMU of domain '%s' is gone: its memory cannot be saved",
+                               x->d->name);
+        else
+            ret = run_save_memory(q, s, err);
+        break;
+    case VS_STEP_VM_START_INCOMING:
+        ret = run_start_incoming(x, rc == 1 ? q : NULL, s, err);
+        break;
     default:
         ret = vs_error_set(err, VS_ERR_INTERNAL, "the QMP executor cannot run a %s step",
                            vs_step_info(s->kind)->name);
@@ -1888,6 +2010,15 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
     case VS_STEP_VM_START:
         seen = rc == 1 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
         break;
+    case VS_STEP_VM_SAVE_MEMORY:
+        seen = observe_save_memory(rc == 1 ? q : NULL, s);
+        break;
+    case VS_STEP_VM_START_INCOMING:
+        /* a QEMU still waiting for its stream has not loaded it */
+        seen = VS_SEEN_NOT_DONE;
+        if (rc == 1 && status(q, &st, NULL) == 0 && strcmp(st, "inmigrate") != 0)
+            seen = VS_SEEN_DONE;
+        break;
     case VS_STEP_VM_STOP:
         seen = rc == 0 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
         break;
@@ -1924,8 +2055,12 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
                       : run_tag_delete(q, s->name, disks, n, err);
         break;
     case VS_STEP_VM_START:
+    case VS_STEP_VM_START_INCOMING:
         drop(x);
         ret = rc == 0 ? 0 : vs_domain_stop(x->d, "failed", err);
+        break;
+    case VS_STEP_VM_SAVE_MEMORY:
+        ret = undo_save_memory(rc == 1 ? q : NULL, s, err);
         break;
     case VS_STEP_VM_OVERLAY:
         ret = undo_overlay(x, rc == 1 ? q : NULL, s, err);

@@ -79,6 +79,10 @@ const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
         VS_SF_PATH, 0 },
     [VS_STEP_VM_TAG_DISKS] = { "vm-snapshot-internal", QMP, true, VS_REPLAY_NEVER, false, true, true, false, false, false,
         VS_SF_NAME | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_SAVE_MEMORY] = { "vm-save-memory", QMP, true, VS_REPLAY_NEVER, false, true, true, false, false, false,
+        VS_SF_PATH | VS_SF_NAME | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_START_INCOMING] = { "vm-start-incoming", QMP, true, VS_REPLAY_SAME, false, false, true, false, false, false,
+        VS_SF_PATH | VS_SF_NAME, 0 },
 };
 
 const vs_step_kind_info *
@@ -453,6 +457,29 @@ vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag, const char *vmst
 }
 
 vs_step *
+vs_plan_vm_save_memory(vs_plan *p, const char *path, const char *xml, bool was_running, bool live,
+                       const char *why)
+{
+    vs_step *s = add(p, VS_STEP_VM_SAVE_MEMORY, why);
+
+    s->path = vs_xstrdup(path);
+    s->text = vs_xstrdup(xml);
+    s->name = vs_xstrdup(was_running ? "running" : "paused");
+    s->live = live;
+    return s;
+}
+
+vs_step *
+vs_plan_vm_start_incoming(vs_plan *p, const char *path, const char *reason, const char *why)
+{
+    vs_step *s = add(p, VS_STEP_VM_START_INCOMING, why);
+
+    s->path = vs_xstrdup(path);
+    s->name = vs_xstrdup(reason);
+    return s;
+}
+
+vs_step *
 vs_plan_add_copy(vs_plan *p, const vs_step *src)
 {
     vs_step *c = add(p, src->kind, src->why);
@@ -471,6 +498,7 @@ vs_plan_add_copy(vs_plan *p, const vs_step *src)
     c->expect = src->expect;
     c->keep_on_undo = src->keep_on_undo;
     c->reuse = src->reuse;
+    c->live = src->live;
     return c;
 }
 
@@ -712,6 +740,13 @@ vs_step_format(const vs_step *s, vs_buf *b)
         break;
     case VS_STEP_VM_CLOSE:
         vs_buf_addf(b, "QEMU: close %s", s->path);
+        break;
+    case VS_STEP_VM_SAVE_MEMORY:
+        vs_buf_addf(b, "QEMU: save the guest's memory state into %s%s", s->path,
+                    s->live ? " (live: the guest runs until the last pass)" : "");
+        break;
+    case VS_STEP_VM_START_INCOMING:
+        vs_buf_addf(b, "QEMU: start the domain, paused, with the memory state of %s", s->path);
         break;
     case VS_STEP_VM_FREEZE:
         vs_buf_add(b, "guest agent: freeze the guest's file systems");

@@ -68,6 +68,14 @@ typedef enum vs_step_kind {
                                * more */
     VS_STEP_VM_TAG_DISKS,     /* one transaction of blockdev-snapshot-internal-sync: tag
                                * `name` in every disk of `text`, at once, no memory state */
+    VS_STEP_VM_SAVE_MEMORY,   /* the guest's memory state into file `path` (mode 0600, in
+                               * libvirt's save-image layout, `text` the domain XML of its
+                               * header, `name` "running" or "paused": was_running) through
+                               * getfd + migrate fd:; the guest is paused afterwards (`live`:
+                               * it ran until QEMU's last pass). Undo: the file goes */
+    VS_STEP_VM_START_INCOMING,/* start QEMU from the domain definition with -incoming defer and
+                               * load the memory state of save-image `path` (migrate-incoming);
+                               * paused afterwards, recorded with reason `name` */
     VS_STEP_KIND_COUNT
 } vs_step_kind;
 
@@ -144,6 +152,7 @@ typedef struct vs_step {
     bool keep_on_undo;       /* CREATE_IMAGE, VM_OVERLAY on a file that was there (a
                               * block device, --reuse-external): an undo leaves it */
     bool reuse;              /* VM_OVERLAY: the file is used as it is, not formatted */
+    bool live;               /* VM_SAVE_MEMORY: the guest keeps running during the copy */
 } vs_step;
 
 /*
@@ -240,6 +249,13 @@ vs_step *vs_plan_vm_disks(vs_plan *p, vs_step_kind kind, const vs_vm_disk *disks
 vs_step *vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag,
                          const char *vmstate_image, const vs_vm_disk *disks, size_t n,
                          const char *why);
+/* VM_SAVE_MEMORY of the guest into memory file `path` (header: domain XML
+ * `xml`, was_running); VM_START_INCOMING from save image `path` (`reason`
+ * the state's reason afterwards). */
+vs_step *vs_plan_vm_save_memory(vs_plan *p, const char *path, const char *xml, bool was_running,
+                                bool live, const char *why);
+vs_step *vs_plan_vm_start_incoming(vs_plan *p, const char *path, const char *reason,
+                                   const char *why);
 /* A copy of step s (from another plan) appended. */
 vs_step *vs_plan_add_copy(vs_plan *p, const vs_step *s);
 /* A line for people about the plan (what it keeps and why), once each. */

@@ -1702,6 +1702,8 @@ run_save_memory(vs_qmp *q, const vs_step *s, vs_error *err)
     memset(&o, 0, sizeof(o));
     o.live = s->live;
     o.what = "saving the guest's memory state";
+    /* the plan may have paused the guest for it: the header says how it was */
+    o.mark = strcmp(s->name, "running") == 0 ? VS_MEM_MARK_RUNNING : VS_MEM_MARK_PAUSED;
     return vs_mem_save_file(q, s->path, s->text, NULL, &o, NULL, err);
 }
 

@@ -672,6 +672,11 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
     if (memory) {
         /* memory external with internal disk snapshots (libvirt refuses the
          * mix): the disks' tags in one transaction while the guest is paused */
+        if (any_int && (flags & VS_CREATE_LIVE) && running)
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "--live cannot be used with internal disk snapshots: QEMU "
+                                "takes them only while the guest is paused before the memory "
+                                "copy; leave out --live, or use external disk snapshots");
         if (any_int && (prepare_internal(def, true, false, err) < 0 ||
                         vs_snapshot_images(def, def->dom, false, &images, &nimages, err) < 0))
             return -1;
@@ -737,12 +742,23 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
     if (live && (flags & VS_CREATE_QUIESCE))
         vs_plan_vm(p, VS_STEP_VM_FREEZE, NULL, "--quiesce");
     if (memory) {
-        /* pause | memory into the file | the disks, from the same instant */
+        /* pause | (internal disk snapshots) | memory into the file | (the
+         * overlays): all from one instant. QEMU inactivates the disks when
+         * the copy ends, and takes internal snapshots only of active ones. */
         char *xml = vs_model_format_domain(def->dom);
 
         if (running && !(flags & VS_CREATE_LIVE))
             vs_plan_vm(p, VS_STEP_VM_PAUSE, run->reason,
                        "the guest's memory and disks are saved at one instant");
+        if (nimages) {
+            tagged = vs_xcalloc(nimages, sizeof(*tagged));
+            for (i = 0; i < nimages; i++) {
+                tagged[i].target = vs_xstrdup(images[i].target);
+                tagged[i].image = vs_xstrdup(images[i].path);
+            }
+            vs_plan_vm_tags(p, VS_STEP_VM_TAG_DISKS, def->name, NULL, tagged, nimages,
+                            "the disks' internal snapshots, at the memory's instant");
+        }
         vs_plan_vm_save_memory(p, def->memory_file, xml, running,
                                running && (flags & VS_CREATE_LIVE), NULL);
         free(xml);
@@ -779,15 +795,6 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
     if (live && nmoves)
         vs_plan_vm_disks(p, VS_STEP_VM_SNAPSHOT_DISKS, moves, nmoves,
                          "all at once (atomic)");
-    if (nimages) {
-        tagged = vs_xcalloc(nimages, sizeof(*tagged));
-        for (i = 0; i < nimages; i++) {
-            tagged[i].target = vs_xstrdup(images[i].target);
-            tagged[i].image = vs_xstrdup(images[i].path);
-        }
-        vs_plan_vm_tags(p, VS_STEP_VM_TAG_DISKS, def->name, NULL, tagged, nimages,
-                        "the disks' internal snapshots, at the memory's instant");
-    }
     if (!no_meta) {
         text = vs_model_format_snapshot(def);
         vs_plan_write_snapshot(p, def->name, text, NULL,

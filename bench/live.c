@@ -16,12 +16,21 @@
  *   internal delete, running       target: < 20 ms         (45 ms)
  *   external disk-only, 2 disks    target: < 25 ms         (96 ms)
  *   external delete (active), 2    target: < 25 ms         (84 ms)
+ * and, given RDOMAIN (the same with 40 MiB of random data in guest RAM) and
+ * MEMDIR (where memory files go), the external memory rows (issue 10):
+ *   external memory snapshot, zero RAM  target: < 40 ms  (98 ms; floor: stop +
+ *                                       migrate fd: into a file + cont)
+ *   the same, 40 MiB of random RAM      target: <= 1.2 x floor
+ *   revert to an external full-system snapshot  target: < 150 ms (refused)
+ *
+ *   bench/live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS [RDOMAIN MEMDIR]
  * Prints every time and the medians; exits 1 when a target is missed.
  */
 #include "config.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +373,58 @@ floor_commit(const char *ovl[2])
     return t;
 }
 
+/* stop, getfd + migrate fd: into a new file, wait for it to complete, cont:
+ * what an external memory snapshot must do at least */
+static double
+floor_migrate(const char *path)
+{
+    double t0 = now_ms(), t;
+    vs_qmp *q = connect_monitor();
+    json_object *a = obj(), *r = NULL, *st;
+    vs_error err;
+    int fd;
+
+    vs_error_clear(&err);
+    cmd(q, "query-status", NULL, NULL);
+    {
+        /* as vsnap (and libvirt) do: no bandwidth limit (QEMU's default is 32 MiB/s) */
+        json_object *bw = obj();
+
+        json_object_object_add(bw, "max-bandwidth", json_object_new_int64(INT64_MAX / 2));
+        cmd(q, "migrate-set-parameters", bw, NULL);
+    }
+    cmd(q, "stop", NULL, NULL);
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+        die("open", NULL);
+    if (vs_qmp_getfd(q, fd, "floor", &err) < 0)
+        die("getfd", &err);
+    put_s(a, "uri", "fd:floor");
+    cmd(q, "migrate", a, NULL);
+    for (;;) {
+        struct timespec ts = { 0, 200 * 1000 };
+        const char *v;
+
+        cmd(q, "query-migrate", NULL, &r);
+        v = json_object_object_get_ex(r, "status", &st) ? json_object_get_string(st) : "";
+        if (strcmp(v, "completed") == 0)
+            break;
+        if (strcmp(v, "failed") == 0 || strcmp(v, "cancelled") == 0)
+            die("migrate", NULL);
+        json_object_put(r);
+        r = NULL;
+        nanosleep(&ts, NULL);
+    }
+    json_object_put(r);
+    if (vs_qmp_wait_status(q, "postmigrate", 10000, &err) < 0)
+        die("postmigrate", &err);
+    cmd(q, "cont", NULL, NULL);
+    close(fd);
+    t = now_ms() - t0;
+    vs_qmp_free(q);
+    unlink(path);
+    return t;
+}
+
 /* ---- the rows ------------------------------------------------------------------ */
 
 typedef struct row {
@@ -371,27 +432,40 @@ typedef struct row {
     double *floor, *vsnap;
     double target_abs;       /* < this, or 0 */
     double target_over;      /* <= floor + this, or 0 */
+    double target_factor;    /* <= floor x this, or 0 */
     const char *libvirt;
 } row;
 
 int
 main(int argc, char **argv)
 {
-    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, NROWS };
+    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, MCREATE, MRANDOM, MREVERT, NROWS };
     row rows[NROWS] = {
-        { "internal snapshot, running, zero RAM", NULL, NULL, 0, 10, "73 ms" },
-        { "internal revert, running", NULL, NULL, 50, 0, "763 ms" },
-        { "internal delete, running", NULL, NULL, 20, 0, "45 ms" },
-        { "external disk-only create, 2 disks", NULL, NULL, 25, 0, "96 ms" },
-        { "external delete (active layer commit), 2 disks", NULL, NULL, 25, 0, "84 ms" },
+        { "internal snapshot, running, zero RAM", NULL, NULL, 0, 10, 0, "73 ms" },
+        { "internal revert, running", NULL, NULL, 50, 0, 0, "763 ms" },
+        { "internal delete, running", NULL, NULL, 20, 0, 0, "45 ms" },
+        { "external disk-only create, 2 disks", NULL, NULL, 25, 0, 0, "96 ms" },
+        { "external delete (active layer commit), 2 disks", NULL, NULL, 25, 0, 0, "84 ms" },
+        { "external memory snapshot, 64 MiB zero RAM", NULL, NULL, 40, 0, 0, "98 ms" },
+        { "the same, 40 MiB of random RAM", NULL, NULL, 0, 0, 1.2, "-" },
+        { "revert to an external full-system snapshot", NULL, NULL, 150, 0, 0, "refused" },
     };
+    const char *rdom = NULL, *memdir = NULL, *dom0;
+    char *rsock = NULL, *sock0;
+    int nrows = NROWS;
     const char *image[2], *fovl[2];
     char *name, *img_a, *img_b, *fo_a, *fo_b;
     int runs, i, r, failed = 0;
 
-    if (argc != 7) {
-        fprintf(stderr, "usage: live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS\n");
+    if (argc != 7 && argc != 9) {
+        fprintf(stderr, "usage: live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS [RDOMAIN MEMDIR]\n");
         return 2;
+    }
+    if (argc == 9) {
+        rdom = argv[7];
+        memdir = argv[8];
+    } else {
+        nrows = MCREATE;
     }
     vsnap_bin = argv[1];
     meta = argv[2];
@@ -400,6 +474,10 @@ main(int argc, char **argv)
     img_b = argv[5];
     runs = atoi(argv[6]) > 0 ? atoi(argv[6]) : 1;
     sock = vs_xasprintf("%s/%s/run/monitor.sock", meta, dom);
+    dom0 = dom;
+    sock0 = sock;
+    if (rdom)
+        rsock = vs_xasprintf("%s/%s/run/monitor.sock", meta, rdom);
     image[0] = img_a;
     image[1] = img_b;
     fo_a = vs_xasprintf("%s.floor-ovl", img_a);
@@ -413,6 +491,15 @@ main(int argc, char **argv)
     {
         const char *base[] = { "snapshot-create-as", dom, "bench-base", NULL };
         vsnap(base);
+    }
+    if (memdir) {
+        char *f = vs_xasprintf("file=%s/mbase.mem", memdir);
+        const char *mb[] = { "snapshot-create-as", dom, "bench-mbase", "--memspec", f,
+                             "--diskspec", "vda,snapshot=no", "--diskspec", "vdb,snapshot=no",
+                             NULL };
+
+        vsnap(mb);
+        free(f);
     }
     /* run 0 warms caches and is not counted */
     for (i = -1; i < runs; i++) {
@@ -439,6 +526,41 @@ main(int argc, char **argv)
         rows[ECREATE].floor[k] = floor_disk_only(image, fovl);
         rows[EDELETE].floor[k] = floor_commit(fovl);
         free(name);
+        if (memdir) {
+            /* memory only (the disks left out): vsnap's part against the copy itself */
+            int m;
+
+            for (m = 0; m < 2; m++) {
+                char *mf = vs_xasprintf("file=%s/m%d-%d.mem", memdir, m, i + 1);
+                char *ff = vs_xasprintf("%s/floor.mem", memdir);
+                char *mn = vs_xasprintf("bench-m%d-%d", m, i + 1);
+                const char *mc[] = { "snapshot-create-as", m ? rdom : dom0, mn, "--memspec", mf,
+                                     "--diskspec", "vda,snapshot=no", "--diskspec",
+                                     "vdb,snapshot=no", NULL };
+                const char *md[] = { "snapshot-delete", m ? rdom : dom0, mn, NULL };
+
+                dom = m ? rdom : dom0;
+                sock = m ? rsock : sock0;
+                rows[m ? MRANDOM : MCREATE].vsnap[k] = vsnap(mc);
+                rows[m ? MRANDOM : MCREATE].floor[k] = floor_migrate(ff);
+                vsnap(md);
+                free(mf);
+                free(ff);
+                free(mn);
+            }
+            dom = dom0;
+            sock = sock0;
+            {
+                const char *mv[] = { "snapshot-revert", dom, "bench-mbase", NULL };
+
+                rows[MREVERT].vsnap[k] = vsnap(mv);
+                rows[MREVERT].floor[k] = 0;
+            }
+            if (i >= 0)
+                printf("        %6.1f/%6.1f  %6.1f/%6.1f  %6.1f (memory: zero RAM, random RAM, "
+                       "revert)\n", rows[MCREATE].vsnap[k], rows[MCREATE].floor[k],
+                       rows[MRANDOM].vsnap[k], rows[MRANDOM].floor[k], rows[MREVERT].vsnap[k]);
+        }
         if (i >= 0)
             printf("run %2d: %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f "
                    "(vsnap/floor ms: create, revert, delete, disk-only, active commit)\n", i + 1,
@@ -449,12 +571,22 @@ main(int argc, char **argv)
     printf("\nmedians of %d runs\n", runs);
     printf("%-48s %9s %9s %18s %12s\n", "operation", "floor", "vsnap", "target", "libvirt 9.0");
     for (r = 0; r < NROWS; r++) {
-        double mf = median(rows[r].floor, runs), mv = median(rows[r].vsnap, runs);
+        double mf = r < nrows ? median(rows[r].floor, runs) : 0;
+        double mv = r < nrows ? median(rows[r].vsnap, runs) : 0;
         char target[32];
-        bool ok = rows[r].target_abs ? mv < rows[r].target_abs : mv <= mf + rows[r].target_over;
+        bool ok = rows[r].target_abs ? mv < rows[r].target_abs
+                  : rows[r].target_factor ? mv <= mf * rows[r].target_factor
+                  : mv <= mf + rows[r].target_over;
 
+        if (r >= nrows) {
+            free(rows[r].floor);
+            free(rows[r].vsnap);
+            continue;
+        }
         if (rows[r].target_abs)
             snprintf(target, sizeof(target), "< %.0f ms", rows[r].target_abs);
+        else if (rows[r].target_factor)
+            snprintf(target, sizeof(target), "<= %.1f x floor", rows[r].target_factor);
         else
             snprintf(target, sizeof(target), "<= floor + %.0f ms", rows[r].target_over);
         printf("%-48s %6.1f ms %6.1f ms %18s %12s %s\n", rows[r].name, mf, mv, target,
@@ -466,6 +598,7 @@ main(int argc, char **argv)
     }
     free(fo_a);
     free(fo_b);
-    free(sock);
+    free(sock0);
+    free(rsock);
     return failed;
 }

@@ -373,8 +373,9 @@ floor_commit(const char *ovl[2])
     return t;
 }
 
-/* stop, getfd + migrate fd: into a new file, wait for it to complete, cont:
- * what an external memory snapshot must do at least */
+/* stop, getfd + migrate fd: into a new file, wait for it to complete, make
+ * it durable (fdatasync), cont: what an external memory snapshot must do at
+ * least */
 static double
 floor_migrate(const char *path)
 {
@@ -417,6 +418,9 @@ floor_migrate(const char *path)
     json_object_put(r);
     if (vs_qmp_wait_status(q, "postmigrate", 10000, &err) < 0)
         die("postmigrate", &err);
+    /* on the disk before the guest goes on, as a snapshot must be */
+    if (fdatasync(fd) < 0)
+        die("fdatasync", NULL);
     cmd(q, "cont", NULL, NULL);
     close(fd);
     t = now_ms() - t0;

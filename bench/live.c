@@ -16,24 +16,33 @@
  *   internal delete, running       target: < 20 ms         (45 ms)
  *   external disk-only, 2 disks    target: < 25 ms         (96 ms)
  *   external delete (active), 2    target: < 25 ms         (84 ms)
+ *   save (issue 10)                target: < 60 ms         (259 ms)
+ *   restore (issue 10)             target: < 120 ms        (410 ms)
  * and, given RDOMAIN (the same with 40 MiB of random data in guest RAM) and
- * MEMDIR (where memory files go), the external memory rows (issue 10):
- *   external memory snapshot, zero RAM  target: < 40 ms  (98 ms; floor: stop +
- *                                       migrate fd: into a file + cont)
+ * MEMDIR (where memory files go), the external memory rows (issue 10), the
+ * memory alone (disks snapshot=no) against the save floor below:
+ *   external memory snapshot, zero RAM  target: < 40 ms     (98 ms)
  *   the same, 40 MiB of random RAM      target: <= 1.2 x floor
- *   revert to an external full-system snapshot  target: < 150 ms (refused)
+ *   revert to an external full-system snapshot (floor: the restore floor)
+ *                                       target: < 150 ms    (refused)
  *
  *   bench/live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS [RDOMAIN MEMDIR]
+ * The save floor is stop, migrate into a file, fdatasync, cont on the domain's QEMU;
+ * the restore floor starts a QEMU of its own with the same command line
+ * (captured from /proc after a vsnap restore: with -incoming defer) and
+ * feeds it with migrate-incoming, then cont.
  * Prints every time and the medians; exits 1 when a target is missed.
  */
 #include "config.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -373,59 +382,177 @@ floor_commit(const char *ovl[2])
     return t;
 }
 
-/* stop, getfd + migrate fd: into a new file, wait for it to complete, make
- * it durable (fdatasync), cont: what an external memory snapshot must do at
- * least */
-static double
-floor_migrate(const char *path)
+/* ---- save and restore (issue 10) ---------------------------------------------------- */
+
+static bool
+match_done(json_object *data, void *opaque)
 {
-    double t0 = now_ms(), t;
-    vs_qmp *q = connect_monitor();
-    json_object *a = obj(), *r = NULL, *st;
+    json_object *v;
+    const char *st;
+
+    (void)opaque;
+    if (!data || !json_object_object_get_ex(data, "status", &v))
+        return false;
+    st = json_object_get_string(v);
+    return !strcmp(st, "completed") || !strcmp(st, "failed") || !strcmp(st, "cancelled");
+}
+
+static void
+wait_migration(vs_qmp *q)
+{
+    json_object *d = NULL, *v;
     vs_error err;
-    int fd;
 
     vs_error_clear(&err);
-    cmd(q, "query-status", NULL, NULL);
-    {
-        /* as vsnap (and libvirt) do: no bandwidth limit (QEMU's default is 32 MiB/s) */
-        json_object *bw = obj();
+    if (vs_qmp_event_wait(q, "MIGRATION", match_done, NULL, 600000, &d, &err) != 1)
+        die("MIGRATION", &err);
+    json_object_object_get_ex(d, "status", &v);
+    if (strcmp(json_object_get_string(v), "completed") != 0)
+        die("migration failed", NULL);
+    json_object_put(d);
+}
 
-        json_object_object_add(bw, "max-bandwidth", json_object_new_int64(INT64_MAX / 2));
-        cmd(q, "migrate-set-parameters", bw, NULL);
-    }
-    cmd(q, "stop", NULL, NULL);
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-        die("open", NULL);
+static void
+migrate_fd(vs_qmp *q, const char *c, int fd)
+{
+    vs_error err;
+    json_object *a = obj();
+
+    vs_error_clear(&err);
     if (vs_qmp_getfd(q, fd, "floor", &err) < 0)
         die("getfd", &err);
     put_s(a, "uri", "fd:floor");
-    cmd(q, "migrate", a, NULL);
-    for (;;) {
-        struct timespec ts = { 0, 200 * 1000 };
-        const char *v;
+    cmd(q, c, a, NULL);
+    wait_migration(q);
+}
 
-        cmd(q, "query-migrate", NULL, &r);
-        v = json_object_object_get_ex(r, "status", &st) ? json_object_get_string(st) : "";
-        if (strcmp(v, "completed") == 0)
+static void
+settle(vs_qmp *q, const char *transient)
+{
+    char *st = NULL;
+    vs_error err;
+
+    vs_error_clear(&err);
+    for (;;) {
+        if (vs_qmp_query_status(q, &st, NULL, &err) < 0)
+            die("query-status", &err);
+        if (strcmp(st, transient) != 0)
             break;
-        if (strcmp(v, "failed") == 0 || strcmp(v, "cancelled") == 0)
-            die("migrate", NULL);
-        json_object_put(r);
-        r = NULL;
-        nanosleep(&ts, NULL);
+        free(st);
     }
-    json_object_put(r);
-    if (vs_qmp_wait_status(q, "postmigrate", 10000, &err) < 0)
-        die("postmigrate", &err);
-    /* on the disk before the guest goes on, as a snapshot must be */
-    if (fdatasync(fd) < 0)
-        die("fdatasync", NULL);
-    cmd(q, "cont", NULL, NULL);
+    free(st);
+}
+
+/* save's QMP calls: stop, the stream into a file, cont (the guest keeps
+ * running; vsnap's save ends QEMU instead). */
+static double
+floor_save(const char *file)
+{
+    double t0 = now_ms(), t;
+    vs_qmp *q = connect_monitor();
+    json_object *a = obj(), *caps = json_object_new_array(), *c = obj();
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        die(file, NULL);
+    cmd(q, "query-status", NULL, NULL);
+    cmd(q, "query-memory-size-summary", NULL, NULL);
+    cmd(q, "stop", NULL, NULL);
+    put_s(c, "capability", "events");
+    json_object_object_add(c, "state", json_object_new_boolean(1));
+    json_object_array_add(caps, c);
+    json_object_object_add(a, "capabilities", caps);
+    cmd(q, "migrate-set-capabilities", a, NULL);
+    a = obj();
+    json_object_object_add(a, "max-bandwidth", json_object_new_int64(9223372036853727232LL));
+    cmd(q, "migrate-set-parameters", a, NULL);
+    migrate_fd(q, "migrate", fd);
+    fdatasync(fd);
     close(fd);
+    settle(q, "finish-migrate");
+    cmd(q, "cont", NULL, NULL);
     t = now_ms() - t0;
     vs_qmp_free(q);
-    unlink(path);
+    return t;
+}
+
+static char **qemu_argv;     /* the domain's QEMU command line, -pidfile moved */
+
+/* The running QEMU's command line (started by `vsnap restore`, so with
+ * -incoming defer), for the floor's own QEMU. */
+static void
+capture_argv(const char *w)
+{
+    char *pidf = vs_xasprintf("%s/%s/run/pid", meta, dom), *data = NULL, *path, *p;
+    size_t len = 0, n = 0;
+    vs_error err;
+
+    vs_error_clear(&err);
+    if (vs_file_read(pidf, 64, &data, &len, &err) < 0)
+        die(pidf, &err);
+    path = vs_xasprintf("/proc/%ld/cmdline", strtol(data, NULL, 10));
+    free(data);
+    data = NULL;
+    if (vs_file_read(path, 1 << 20, &data, &len, &err) < 0)
+        die(path, &err);
+    qemu_argv = vs_xcalloc(256, sizeof(char *));
+    for (p = data; p < data + len && n < 254; p += strlen(p) + 1) {
+        bool pid_arg = n > 0 && strcmp(qemu_argv[n - 1], "-pidfile") == 0;
+
+        qemu_argv[n++] = pid_arg ? vs_xasprintf("%s/floor.pid", w) : vs_xstrdup(p);
+    }
+    free(data);
+    free(path);
+    free(pidf);
+}
+
+/* restore's work: QEMU started with -incoming defer (the same command
+ * line), the stream fed with migrate-incoming, cont; then QEMU quits (not
+ * counted). */
+static double
+floor_restore(const char *w, const char *file)
+{
+    char *fsock = vs_xasprintf("%s/floor.sock", w);
+    struct sockaddr_un sa;
+    double t0, t;
+    vs_error err;
+    vs_qmp *q;
+    pid_t pid;
+    int lfd, fd, keep[1], logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+    vs_error_clear(&err);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fsock);
+    unlink(fsock);
+    t0 = now_ms();
+    if ((lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0)
+        die("floor socket", NULL);
+    keep[0] = lfd;
+    if (vs_spawn_daemon((const char *const *)qemu_argv, NULL, logfd, keep, 1, &pid, &err) < 0)
+        die("floor QEMU", &err);
+    close(lfd);
+    if (!(q = vs_qmp_connect(fsock, 30000, NULL, &err)))
+        die("floor monitor", &err);
+    if (vs_qmp_migration_events(q, &err) < 0)
+        die("events", &err);
+    if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+        die(file, NULL);
+    migrate_fd(q, "migrate-incoming", fd);
+    close(fd);
+    settle(q, "inmigrate");
+    cmd(q, "cont", NULL, NULL);
+    t = now_ms() - t0;
+    vs_qmp_command(q, "quit", NULL, NULL, &err);
+    vs_qmp_free(q);
+    while (kill(pid, 0) == 0) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    close(logfd);
+    unlink(fsock);
+    free(fsock);
     return t;
 }
 
@@ -436,27 +563,31 @@ typedef struct row {
     double *floor, *vsnap;
     double target_abs;       /* < this, or 0 */
     double target_over;      /* <= floor + this, or 0 */
-    double target_factor;    /* <= floor x this, or 0 */
     const char *libvirt;
+    double target_factor;    /* <= floor x this, or 0 */
 } row;
 
 int
 main(int argc, char **argv)
 {
-    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, MCREATE, MRANDOM, MREVERT, NROWS };
+    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, SAVE, RESTORE, MCREATE, MRANDOM,
+           MREVERT, NROWS };
     row rows[NROWS] = {
-        { "internal snapshot, running, zero RAM", NULL, NULL, 0, 10, 0, "73 ms" },
-        { "internal revert, running", NULL, NULL, 50, 0, 0, "763 ms" },
-        { "internal delete, running", NULL, NULL, 20, 0, 0, "45 ms" },
-        { "external disk-only create, 2 disks", NULL, NULL, 25, 0, 0, "96 ms" },
-        { "external delete (active layer commit), 2 disks", NULL, NULL, 25, 0, 0, "84 ms" },
-        { "external memory snapshot, 64 MiB zero RAM", NULL, NULL, 40, 0, 0, "98 ms" },
-        { "the same, 40 MiB of random RAM", NULL, NULL, 0, 0, 1.2, "-" },
-        { "revert to an external full-system snapshot", NULL, NULL, 150, 0, 0, "refused" },
+        { "internal snapshot, running, zero RAM", NULL, NULL, 0, 10, "73 ms", 0 },
+        { "internal revert, running", NULL, NULL, 50, 0, "763 ms", 0 },
+        { "internal delete, running", NULL, NULL, 20, 0, "45 ms", 0 },
+        { "external disk-only create, 2 disks", NULL, NULL, 25, 0, "96 ms", 0 },
+        { "external delete (active layer commit), 2 disks", NULL, NULL, 25, 0, "84 ms", 0 },
+        { "save, zero RAM (vsnap also ends QEMU)", NULL, NULL, 60, 0, "259 ms", 0 },
+        { "restore, zero RAM (QEMU start + incoming)", NULL, NULL, 120, 0, "410 ms", 0 },
+        { "external memory snapshot, 64 MiB zero RAM", NULL, NULL, 40, 0, "98 ms", 0 },
+        { "the same, 40 MiB of random RAM", NULL, NULL, 0, 0, "-", 1.2 },
+        { "revert to an external full-system snapshot", NULL, NULL, 150, 0, "refused", 0 },
     };
     const char *rdom = NULL, *memdir = NULL, *dom0;
     char *rsock = NULL, *sock0;
     int nrows = NROWS;
+    char *w = vs_path_dir(argv[2]), *sfile, *ffile;
     const char *image[2], *fovl[2];
     char *name, *img_a, *img_b, *fo_a, *fo_b;
     int runs, i, r, failed = 0;
@@ -496,6 +627,16 @@ main(int argc, char **argv)
         const char *base[] = { "snapshot-create-as", dom, "bench-base", NULL };
         vsnap(base);
     }
+    sfile = vs_xasprintf("%s/bench.save", w);
+    ffile = vs_xasprintf("%s/floor.stream", w);
+    {
+        const char *sv[] = { "save", dom, sfile, NULL }, *rs[] = { "restore", sfile, NULL };
+
+        vsnap(sv);
+        vsnap(rs);
+        capture_argv(w);
+        floor_save(ffile);
+    }
     if (memdir) {
         char *f = vs_xasprintf("file=%s/mbase.mem", memdir);
         const char *mb[] = { "snapshot-create-as", dom, "bench-mbase", "--memspec", f,
@@ -530,8 +671,16 @@ main(int argc, char **argv)
         rows[ECREATE].floor[k] = floor_disk_only(image, fovl);
         rows[EDELETE].floor[k] = floor_commit(fovl);
         free(name);
+        {
+            const char *sv[] = { "save", dom, sfile, NULL }, *rs[] = { "restore", sfile, NULL };
+
+            rows[SAVE].vsnap[k] = vsnap(sv);
+            rows[RESTORE].floor[k] = floor_restore(w, ffile);
+            rows[RESTORE].vsnap[k] = vsnap(rs);
+            rows[SAVE].floor[k] = floor_save(ffile);
+        }
         if (memdir) {
-            /* memory only (the disks left out): vsnap's part against the copy itself */
+            /* the memory alone (the disks left out): vsnap's part against the copy */
             int m;
 
             for (m = 0; m < 2; m++) {
@@ -546,7 +695,8 @@ main(int argc, char **argv)
                 dom = m ? rdom : dom0;
                 sock = m ? rsock : sock0;
                 rows[m ? MRANDOM : MCREATE].vsnap[k] = vsnap(mc);
-                rows[m ? MRANDOM : MCREATE].floor[k] = floor_migrate(ff);
+                rows[m ? MRANDOM : MCREATE].floor[k] = floor_save(ff);
+                unlink(ff);
                 vsnap(md);
                 free(mf);
                 free(ff);
@@ -558,12 +708,13 @@ main(int argc, char **argv)
                 const char *mv[] = { "snapshot-revert", dom, "bench-mbase", NULL };
 
                 rows[MREVERT].vsnap[k] = vsnap(mv);
-                rows[MREVERT].floor[k] = 0;
+                rows[MREVERT].floor[k] = floor_restore(w, ffile);
             }
             if (i >= 0)
-                printf("        %6.1f/%6.1f  %6.1f/%6.1f  %6.1f (memory: zero RAM, random RAM, "
-                       "revert)\n", rows[MCREATE].vsnap[k], rows[MCREATE].floor[k],
-                       rows[MRANDOM].vsnap[k], rows[MRANDOM].floor[k], rows[MREVERT].vsnap[k]);
+                printf("        %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f (memory: zero RAM, random "
+                       "RAM, revert)\n", rows[MCREATE].vsnap[k], rows[MCREATE].floor[k],
+                       rows[MRANDOM].vsnap[k], rows[MRANDOM].floor[k], rows[MREVERT].vsnap[k],
+                       rows[MREVERT].floor[k]);
         }
         if (i >= 0)
             printf("run %2d: %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f "
@@ -571,6 +722,10 @@ main(int argc, char **argv)
                    rows[0].vsnap[k], rows[0].floor[k], rows[1].vsnap[k], rows[1].floor[k],
                    rows[2].vsnap[k], rows[2].floor[k], rows[3].vsnap[k], rows[3].floor[k],
                    rows[4].vsnap[k], rows[4].floor[k]);
+        if (i >= 0)
+            printf("        %6.1f/%6.1f  %6.1f/%6.1f (vsnap/floor ms: save, restore)\n",
+                   rows[SAVE].vsnap[k], rows[SAVE].floor[k], rows[RESTORE].vsnap[k],
+                   rows[RESTORE].floor[k]);
     }
     printf("\nmedians of %d runs\n", runs);
     printf("%-48s %9s %9s %18s %12s\n", "operation", "floor", "vsnap", "target", "libvirt 9.0");
@@ -604,5 +759,9 @@ main(int argc, char **argv)
     free(fo_b);
     free(sock0);
     free(rsock);
+    free(sfile);
+    free(ffile);
+    free(w);
+    vs_strv_free(qemu_argv);
     return failed;
 }

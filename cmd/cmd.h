@@ -166,6 +166,19 @@ int cmd_resume(vs_ctl *ctl, const vs_args *a);
 int cmd_qemu_monitor_command(vs_ctl *ctl, const vs_args *a);
 int cmd_qemu_agent_command(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_prune(vs_ctl *ctl, const vs_args *a);   /* cmd_prune.c */
+/* cmd_save.c: save, restore, managed save, save images */
+int cmd_save(vs_ctl *ctl, const vs_args *a);
+int cmd_restore(vs_ctl *ctl, const vs_args *a);
+int cmd_managedsave(vs_ctl *ctl, const vs_args *a);
+int cmd_managedsave_remove(vs_ctl *ctl, const vs_args *a);
+int cmd_save_image_dumpxml(vs_ctl *ctl, const vs_args *a);
+int cmd_save_image_define(vs_ctl *ctl, const vs_args *a);
+int cmd_save_image_edit(vs_ctl *ctl, const vs_args *a);
+/* snapshot-edit's helpers (cmd_snapshot.c), for save-image-edit: text into
+ * a temporary file (caller frees the path and removes the file), and
+ * $VISUAL / $EDITOR / vi on it. */
+char *edit_write_tmp(const char *text, vs_error *err);
+int edit_run_editor(vs_ctl *ctl, const char *path, vs_error *err);
 int cmd_help(vs_ctl *ctl, const vs_args *a);
 int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);

@@ -122,6 +122,7 @@ cmd_undefine(vs_ctl *ctl, const vs_args *a)
 typedef struct list_row {
     char *name;
     vs_run_info info;
+    bool managed;           /* shut off with a managed save */
 } list_row;
 
 static int
@@ -145,7 +146,7 @@ row_cmp(const void *pa, const void *pb)
  * what vsnap recorded, without QMP. A domain undefined meanwhile drops out.
  */
 static bool
-list_state(vs_ctl *ctl, const char *name, vs_run_info *info)
+list_state(vs_ctl *ctl, const char *name, vs_run_info *info, bool *managed)
 {
     vs_error e;
     vs_dom *d;
@@ -173,6 +174,7 @@ list_state(vs_ctl *ctl, const char *name, vs_run_info *info)
             return false;
         }
     }
+    *managed = vs_dom_managed_save_exists(d);
     vs_dom_close(d);
     return true;
 }
@@ -193,6 +195,9 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
     bool f_run = vs_arg_bool(a, "state-running"), f_pause = vs_arg_bool(a, "state-paused");
     bool f_off = vs_arg_bool(a, "state-shutoff"), f_other = vs_arg_bool(a, "state-other");
     bool any_state = f_run || f_pause || f_off || f_other;
+    bool mark_saved = vs_arg_bool(a, "managed-save");
+    bool f_with = vs_arg_bool(a, "with-managed-save");
+    bool f_without = vs_arg_bool(a, "without-managed-save");
     bool want_active = all || !inactive, want_inactive = all || inactive;
     list_row *rows = NULL;
     size_t i, n = 0;
@@ -213,9 +218,9 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
     rows = vs_xcalloc(vs_strv_len(names) + 1, sizeof(*rows));
     for (i = 0; names[i]; i++) {
         vs_run_info info;
-        bool active, keep;
+        bool active, keep, managed = false;
 
-        if (!list_state(ctl, names[i], &info))
+        if (!list_state(ctl, names[i], &info, &managed))
             continue;
         active = info.state != VS_RUN_SHUTOFF;
         keep = active ? want_active : want_inactive;
@@ -225,10 +230,14 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
                    (f_off && info.state == VS_RUN_SHUTOFF) ||
                    (f_other && info.state != VS_RUN_RUNNING && info.state != VS_RUN_PAUSED &&
                     info.state != VS_RUN_SHUTOFF);
+        /* (a running domain has no managed save: it is inactive's filter) */
+        if (keep && (f_with || f_without))
+            keep = (f_with && managed && !active) || (f_without && (!managed || active));
         if (!keep)
             continue;
         rows[n].name = names[i];
         rows[n].info = info;
+        rows[n].managed = managed && !active;
         n++;
     }
     qsort(rows, n, sizeof(*rows), row_cmp);
@@ -246,7 +255,8 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
         if (rows[i].info.state != VS_RUN_SHUTOFF && rows[i].info.pid > 0)
             vs_result_int(&r, row, DL_ID, (long long)rows[i].info.pid);
         vs_result_str(&r, row, DL_NAME, rows[i].name);
-        vs_result_str(&r, row, DL_STATE, vs_run_state_name(rows[i].info.state));
+        vs_result_str(&r, row, DL_STATE, mark_saved && rows[i].managed
+                                         ? "saved" : vs_run_state_name(rows[i].info.state));
     }
     if (json)
         vs_result_print_json(ctl, &r);

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "domain_run.h"
+#include "domain_save.h"
 #include "mem.h"
 #include "qmp.h"
 
@@ -26,7 +27,8 @@ cmd_start(vs_ctl *ctl, const vs_args *a)
         return -1;
     if (info.state != VS_RUN_SHUTOFF)
         return vs_error_set(&ctl->err, VS_ERR_PLAIN, "Domain is already active");
-    if (vs_domain_start(ctl->dom, vs_arg_bool(a, "paused"), &ctl->err) < 0) {
+    if (vs_domain_start_saved(ctl->dom, vs_arg_bool(a, "paused"), vs_arg_bool(a, "force-boot"),
+                              vs_arg_bool(a, "bypass-cache"), &ctl->err) < 0) {
         vs_print_error(ctl, "Failed to start domain '%s'", ctl->dom->name);
         return -1;
     }

@@ -410,7 +410,7 @@ cmd_snapshot_dumpxml(vs_ctl *ctl, const vs_args *a)
 
 /* XML into a private temporary file in $TMPDIR; returns its path (caller
  * frees and unlinks). */
-static char *
+char *
 edit_write_tmp(const char *xml, vs_error *err)
 {
     const char *dir = getenv("TMPDIR");
@@ -460,7 +460,7 @@ editor_from(const char *var)
 }
 
 /* $VISUAL, else $EDITOR, else vi, split on blanks: never through a shell. */
-static int
+int
 edit_run_editor(vs_ctl *ctl, const char *path, vs_error *err)
 {
     const char *editor;

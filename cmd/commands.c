@@ -61,6 +61,9 @@ static const vs_opt_def opts_list[] = {
     OPT_BOOL("state-paused", "list domains in paused state"),
     OPT_BOOL("state-shutoff", "list domains in shutoff state"),
     OPT_BOOL("state-other", "list domains in other states"),
+    OPT_BOOL("managed-save", "mark inactive domains with managed save state"),
+    OPT_BOOL("with-managed-save", "list domains with managed save state"),
+    OPT_BOOL("without-managed-save", "list domains without managed save"),
     OPT_BOOL("name", "list domain names only"),
     OPT_JSON_HIDDEN,
     OPT_END
@@ -78,6 +81,8 @@ static const vs_opt_def opts_start[] = {
     { "domain", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL,
       "name of the inactive domain", VS_COMPLETE_DOMAIN },
     OPT_BOOL("paused", "leave the guest paused after creation"),
+    OPT_BOOL("bypass-cache", "avoid file system cache when loading"),
+    OPT_BOOL("force-boot", "force fresh boot by discarding any managed save"),
     OPT_END
 };
 
@@ -112,6 +117,67 @@ static const vs_opt_def opts_qemu_agent_command[] = {
     OPT_BOOL("block", "execute command without timeout"),
     OPT_BOOL("pretty", "pretty-print the output"),
     { "cmd", VS_OT_ARGV, VS_OF_REQUIRED | VS_OF_POSITIONAL, "command", VS_COMPLETE_NONE },
+    OPT_END
+};
+
+/* ----------------------------------------------- saved domains (cmd_save.c) -- */
+
+#define OPT_XMLFILE \
+    { "xml", VS_OT_STRING, 0, "filename containing updated XML for the target", VS_COMPLETE_FILE }
+
+static const vs_opt_def opts_save[] = {
+    OPT_DOMAIN,
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL, "where to save the data",
+      VS_COMPLETE_FILE },
+    OPT_BOOL("bypass-cache", "avoid file system cache when saving"),
+    OPT_XMLFILE,
+    OPT_BOOL("running", "set domain to be running on restore"),
+    OPT_BOOL("paused", "set domain to be paused on restore"),
+    OPT_BOOL("verbose", "display the progress of save"),
+    OPT_END
+};
+
+static const vs_opt_def opts_restore[] = {
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL, "the state to restore",
+      VS_COMPLETE_FILE },
+    OPT_BOOL("bypass-cache", "avoid file system cache when restoring"),
+    OPT_XMLFILE,
+    OPT_BOOL("running", "restore domain into running state"),
+    OPT_BOOL("paused", "restore domain into paused state"),
+    OPT_END
+};
+
+static const vs_opt_def opts_managedsave[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("bypass-cache", "avoid file system cache when saving"),
+    OPT_BOOL("running", "set domain to be running on next start"),
+    OPT_BOOL("paused", "set domain to be paused on next start"),
+    OPT_BOOL("verbose", "display the progress of save"),
+    OPT_END
+};
+
+static const vs_opt_def opts_save_image_dumpxml[] = {
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL, "saved state file to read",
+      VS_COMPLETE_FILE },
+    OPT_BOOL("security-info", "include security sensitive information in XML dump"),
+    OPT_END
+};
+
+static const vs_opt_def opts_save_image_define[] = {
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL, "saved state file to modify",
+      VS_COMPLETE_FILE },
+    { "xml", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL,
+      "filename containing updated XML for the target", VS_COMPLETE_FILE },
+    OPT_BOOL("running", "set domain to be running on restore"),
+    OPT_BOOL("paused", "set domain to be paused on restore"),
+    OPT_END
+};
+
+static const vs_opt_def opts_save_image_edit[] = {
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL, "saved state file to edit",
+      VS_COMPLETE_FILE },
+    OPT_BOOL("running", "set domain to be running on restore"),
+    OPT_BOOL("paused", "set domain to be paused on restore"),
     OPT_END
 };
 
@@ -363,13 +429,36 @@ const vs_cmd_def vs_commands[] = {
       cmd_dumpxml, NULL },
     { "list", "domain", "list domains", "Returns list of domains.", opts_list, 0,
       cmd_list, NULL },
+    /* Saved domains (cmd_save.c). restore and the save-image commands name a
+     * file, not a domain: restore locks the domain the image names itself. */
+    { "managedsave", "domain", "managed save of a domain state",
+      "Save and destroy a running domain, so it can be restarted from\n"
+      "    the same state at a later time.  When the virsh 'start'\n"
+      "    command is next run for the domain, it will automatically\n"
+      "    be started from this saved state.", opts_managedsave, CF_RW, cmd_managedsave, NULL },
+    { "managedsave-remove", "domain", "Remove managed save of a domain",
+      "Remove an existing managed save state file from a domain", opts_destroy,
+      CF_RW | VS_CF_NO_NEWLINE, cmd_managedsave_remove, NULL },
     { "qemu-agent-command", "domain", "QEMU Guest Agent Command",
       "Run an arbitrary qemu guest agent command; use at your own risk",
       opts_qemu_agent_command, CF_RW, cmd_qemu_agent_command, NULL },
     { "qemu-monitor-command", "domain", "QEMU Monitor Command", "QEMU Monitor Command",
       opts_qemu_monitor_command, CF_RW, cmd_qemu_monitor_command, NULL },
+    { "restore", "domain", "restore a domain from a saved state in a file",
+      "Restore a domain.", opts_restore, 0, cmd_restore, NULL },
     { "resume", "domain", "resume a domain", "Resume a previously suspended domain.",
       opts_destroy, CF_RW, cmd_resume, NULL },
+    { "save", "domain", "save a domain state to a file", "Save the RAM state of a running domain.",
+      opts_save, CF_RW, cmd_save, NULL },
+    { "save-image-define", "domain", "redefine the XML for a domain's saved state file",
+      "Replace the domain XML associated with a saved state file", opts_save_image_define, 0,
+      cmd_save_image_define, NULL },
+    { "save-image-dumpxml", "domain", "saved state domain information in XML",
+      "Dump XML of domain information for a saved state file to stdout.",
+      opts_save_image_dumpxml, 0, cmd_save_image_dumpxml, NULL },
+    { "save-image-edit", "domain", "edit XML for a domain's saved state file",
+      "Edit the domain XML associated with a saved state file", opts_save_image_edit, 0,
+      cmd_save_image_edit, NULL },
     { "shutdown", "domain", "gracefully shutdown a domain", "Run shutdown in the target domain.",
       opts_shutdown, CF_RW, cmd_shutdown, NULL },
     { "start", "domain", "start a (previously defined) inactive domain",

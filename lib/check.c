@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,8 @@
 
 #include "buf.h"
 #include "check.h"
+#include "memory_transfer.h"
+#include "saveimage.h"
 #include "domain_run.h"
 #include "image_graph.h"
 #include "image_id.h"
@@ -606,6 +609,66 @@ check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
     return ret;
 }
 
+/* <domain>/managed.save must be a complete save image (a start would fail
+ * on anything else), and its temporary (memory_transfer.h) is only there
+ * while a managedsave runs: one left with no journal is a leftover. */
+static int
+check_managed_save(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
+{
+    const char *name;
+    int dirfd = vs_dom_entry_at(d, VS_DOM_MANAGED_SAVE, &name), fd;
+    char *shown = vs_dom_entry_path(d, VS_DOM_MANAGED_SAVE), *tmp, *tmp_shown;
+    struct stat sb;
+    vs_saveimage img;
+    vs_error e;
+    int ret = 0;
+
+    tmp = vs_xasprintf(".%s" VS_MEM_TEMP_SUFFIX, name);
+    tmp_shown = vs_mem_temp_path(shown);
+    if (fstatat(dirfd, tmp, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !vs_dom_journal_exists(d)) {
+        if (!(flags & VS_CHECK_REPAIR)) {
+            report(rep, VS_CHECK_UNREFERENCED, "'%s' is the partial image of an interrupted "
+                   "managedsave; --repair removes it", tmp_shown);
+        } else if (unlinkat(dirfd, tmp, 0) < 0 || fsync(dirfd) < 0) {
+            ret = vs_error_sys(err, errno, "cannot remove '%s'", tmp_shown);
+            goto out;
+        } else {
+            char *line = vs_xasprintf("removed '%s', the partial image of an interrupted "
+                                      "managedsave", tmp_shown);
+            vs_strv_push(&rep->repaired, line);
+            free(line);
+        }
+    }
+    if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+        goto out;
+    vs_error_clear(&e);
+    fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        vs_error_sys(&e, errno, "cannot open it");
+    if (fd < 0 || vs_saveimage_read_fd(fd, shown, false, &img, &e) < 0) {
+        if (!(flags & VS_CHECK_REPAIR)) {
+            report(rep, VS_CHECK_METADATA, "the managed-save image '%s' cannot be used (%s); "
+                   "--repair removes it, and start then boots", shown, e.msg);
+        } else if (vs_dom_managed_save_remove(d, err) < 0) {
+            ret = -1;
+        } else {
+            char *line = vs_xasprintf("removed the managed-save image '%s', which could not be "
+                                      "used (%s)", shown, e.msg);
+            vs_strv_push(&rep->repaired, line);
+            free(line);
+        }
+    } else {
+        vs_saveimage_clear(&img);
+    }
+    if (fd >= 0)
+        close(fd);
+ out:
+    free(tmp);
+    free(tmp_shown);
+    free(shown);
+    return ret;
+}
+
 int
 vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
 {
@@ -654,6 +717,10 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
             }
         }
     }
+
+    /* 1b. the managed save: a complete image, and no partial one left */
+    if (check_managed_save(d, flags, rep, err) < 0)
+        return -1;
 
     /* 2. the metadata itself */
     if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))

@@ -815,8 +815,16 @@ start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo
         if (vs_qmp_command(q, "set_password", a, NULL, err) < 0)
             goto out;
     }
-    if (fd >= 0 && vs_mem_load(q, fd, mo, err) < 0)
+    if (fd >= 0 && vs_mem_load(q, fd, mo, err) < 0) {
+        /* QEMU says why in its log ("load of migration failed: ...") */
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+        nanosleep(&ts, NULL);
+        if ((line = log_last_line(logpath)) && strstr(line, "migration"))
+            vs_error_set(err, VS_ERR_OPERATION_FAILED, "QEMU could not load the memory state: %s",
+                         line);
         goto out;
+    }
     if (!paused && (fd >= 0 ? vs_mem_resume(q, err) : vs_qmp_command(q, "cont", NULL, NULL, err)) < 0)
         goto out;
     if (state_write(d, paused ? VS_RUN_PAUSED : VS_RUN_RUNNING,

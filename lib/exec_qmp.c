@@ -28,6 +28,7 @@
 #include "image_id.h"
 #include "mem.h"
 #include "memory_transfer.h"
+#include "saveimage.h"
 #include "path.h"
 #include "qcow2.h"
 #include "qemu_img.h"
@@ -755,14 +756,9 @@ cont(vs_exec_ctx *x, vs_qmp *q, const char *reason, vs_error *err)
 
     if (status(q, &st, err) < 0)
         return failed(x);
-    /* after a memory save QEMU allows `cont` only once it is "postmigrate" */
-    if (strcmp(st, "finish-migrate") == 0) {
-        free(st);
-        st = NULL;
-        if (vs_qmp_wait_status(q, "postmigrate", 10000, err) < 0 || status(q, &st, err) < 0)
-            return failed(x);
-    }
-    ret = stopped_status(st) ? vs_qmp_command(q, "cont", NULL, NULL, err) : 0;
+    /* a migration that just ended: QEMU allows cont once it left finish-migrate */
+    ret = !stopped_status(st) ? 0 : strcmp(st, "finish-migrate") == 0 ? vs_mem_resume(q, err)
+          : vs_qmp_command(q, "cont", NULL, NULL, err);
     free(st);
     if (ret < 0)
         return failed(x);
@@ -792,6 +788,162 @@ reactivate(vs_exec_ctx *x, vs_qmp *q, vs_error *err)
     }
     free(st);
     return ret;
+}
+
+/* ---- memory state in save images (memory_transfer.h) ------------------------------ */
+
+static bool
+has_word(const char *words, const char *w)
+{
+    size_t n = strlen(w);
+    const char *p = words;
+
+    while (p && (p = strstr(p, w))) {
+        if ((p == words || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static void
+mem_opts(const vs_step *s, vs_mem_opts *o, const char *what)
+{
+    memset(o, 0, sizeof(*o));
+    o->live = has_word(s->name, "live");
+    o->bypass_cache = has_word(s->name, "bypass-cache");
+    o->mark = has_word(s->name, "running") ? VS_MEM_MARK_RUNNING
+              : has_word(s->name, "paused") ? VS_MEM_MARK_PAUSED : VS_MEM_MARK_AS_IS;
+    o->what = what;
+}
+
+/* The image is the domain's managed.save: reached through the store. */
+static bool
+is_managed(vs_exec_ctx *x, const vs_step *s)
+{
+    char *m = vs_dom_entry_path(x->d, VS_DOM_MANAGED_SAVE);
+    bool same = strcmp(m, s->path) == 0;
+
+    free(m);
+    return same;
+}
+
+static int
+run_save_memory(vs_exec_ctx *x, vs_qmp *q, const vs_step *s, vs_error *err)
+{
+    vs_mem_opts o;
+    int rc;
+
+    mem_opts(s, &o, "Save");
+    if (is_managed(x, s)) {
+        const char *name;
+        int dirfd = vs_dom_entry_at(x->d, VS_DOM_MANAGED_SAVE, &name);
+
+        rc = vs_mem_save_at(q, dirfd, name, s->path, s->text, NULL, &o, NULL, err);
+    } else {
+        rc = vs_mem_save_file(q, s->path, s->text, NULL, &o, NULL, err);
+    }
+    return rc;
+}
+
+static vs_seen
+observe_save_memory(const vs_step *s)
+{
+    vs_file_id now;
+    char magic[VS_SAVEIMAGE_MAGIC_LEN];
+    int fd;
+    bool complete = false;
+
+    vs_file_id_get(s->path, &now);
+    if (!now.exists || vs_file_id_same(&now, &s->expect))
+        return VS_SEEN_NOT_DONE;
+    if ((fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+        complete = pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+                   memcmp(magic, VS_SAVEIMAGE_MAGIC, sizeof(magic)) == 0;
+        close(fd);
+    }
+    return complete ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
+}
+
+static int
+undo_save_memory(vs_exec_ctx *x, vs_qmp *q, const vs_step *s, vs_error *err)
+{
+    const char *name;
+    int dirfd = -1;
+    char *tmpname = NULL;
+    vs_error ignore;
+
+    vs_error_clear(&ignore);
+    if (q) {
+        /* an interrupted run may have left QEMU writing */
+        char *st = NULL;
+
+        vs_qmp_command(q, "migrate_cancel", NULL, NULL, &ignore);
+        if (has_word(s->name, "live") && status(q, &st, &ignore) == 0 &&
+            (strcmp(st, "postmigrate") == 0 || strcmp(st, "finish-migrate") == 0))
+            vs_mem_resume(q, &ignore);
+        free(st);
+    }
+    if (is_managed(x, s)) {
+        dirfd = vs_dom_entry_at(x->d, VS_DOM_MANAGED_SAVE, &name);
+        tmpname = vs_xasprintf(".%s" VS_MEM_TEMP_SUFFIX, name);
+        if (unlinkat(dirfd, tmpname, 0) < 0 && errno != ENOENT) {
+            vs_error_sys(err, errno, "cannot remove '%s'", s->from);
+            free(tmpname);
+            return -1;
+        }
+        free(tmpname);
+        if (observe_save_memory(s) == VS_SEEN_DONE && unlinkat(dirfd, name, 0) < 0 &&
+            errno != ENOENT)
+            return vs_error_sys(err, errno, "cannot remove '%s'", s->path);
+        return fsync(dirfd) < 0 ? vs_error_sys(err, errno, "cannot sync '%s'", s->path) : 0;
+    }
+    if (s->from && unlink(s->from) < 0 && errno != ENOENT)
+        return vs_error_sys(err, errno, "cannot remove '%s'", s->from);
+    if (observe_save_memory(s) == VS_SEEN_DONE && unlink(s->path) < 0 && errno != ENOENT)
+        return vs_error_sys(err, errno, "cannot remove '%s'", s->path);
+    return 0;
+}
+
+static int
+run_restore(vs_exec_ctx *x, const vs_step *s, vs_error *err)
+{
+    vs_domain_def *def;
+    vs_saveimage img;
+    vs_mem_opts o;
+    int fd, rc;
+
+    drop(x);
+    mem_opts(s, &o, "Restore");
+    if (!(def = vs_domain_def_parse(s->text, strlen(s->text), s->path, err)))
+        return -1;
+    if (is_managed(x, s)) {
+        const char *name;
+        int dirfd = vs_dom_entry_at(x->d, VS_DOM_MANAGED_SAVE, &name);
+
+        fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            vs_error_sys(err, errno, "Failed to open file '%s'", s->path);
+        } else if (vs_saveimage_read_fd(fd, s->path, false, &img, err) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    } else {
+        fd = vs_saveimage_open(s->path, O_RDONLY, &img, err);
+    }
+    if (fd < 0) {
+        vs_domain_def_free(def);
+        return -1;
+    }
+    vs_saveimage_clear(&img);
+    rc = vs_domain_start_incoming(x->d, def, fd, &o, has_word(s->name, "paused"), err);
+    /* a revert records why the guest is there (paused or running "from snapshot") */
+    if (rc == 0 && has_word(s->name, "from-snapshot"))
+        rc = vs_domain_record_state(x->d, has_word(s->name, "paused") ? VS_RUN_PAUSED
+                                    : VS_RUN_RUNNING, "from snapshot", err);
+    close(fd);
+    vs_domain_def_free(def);
+    return rc;
 }
 
 /* ---- images, with QEMU gone ------------------------------------------------------ */
@@ -1699,110 +1851,6 @@ observe_layer(vs_exec_ctx *x, vs_qmp *q, int rc, const vs_step *s)
     return seen;
 }
 
-/* ---- memory state ----------------------------------------------------------------- */
-
-/* Whether QEMU's migration is under way (an interrupted save's). */
-static bool
-migration_active(vs_qmp *q)
-{
-    json_object *r = NULL;
-    const char *st;
-    bool active;
-
-    if (vs_qmp_command(q, "query-migrate", NULL, &r, NULL) < 0)
-        return false;
-    st = str_of(r, "status");
-    active = st && (strcmp(st, "setup") == 0 || strcmp(st, "active") == 0 ||
-                    strcmp(st, "pre-switchover") == 0 || strcmp(st, "device") == 0 ||
-                    strcmp(st, "cancelling") == 0);
-    json_object_put(r);
-    return active;
-}
-
-static int
-run_save_memory(vs_qmp *q, const vs_step *s, vs_error *err)
-{
-    vs_mem_opts o;
-
-    memset(&o, 0, sizeof(o));
-    o.live = s->live;
-    o.what = "saving the guest's memory state";
-    /* the plan may have paused the guest for it: the header says how it was */
-    o.mark = strcmp(s->name, "running") == 0 ? VS_MEM_MARK_RUNNING : VS_MEM_MARK_PAUSED;
-    return vs_mem_save_file(q, s->path, s->text, NULL, &o, NULL, err);
-}
-
-/* The memory save undone: a migration an interrupted vsnap left running is
- * cancelled (QEMU writes into a file nothing will use), and the file goes,
- * whole or partial. The guest is resumed by the plan's finally action. */
-static int
-undo_save_memory(vs_qmp *q, const vs_step *s, vs_error *err)
-{
-    char *tmp = vs_mem_temp_path(s->path);
-    int i, ret = 0;
-
-    if (q && migration_active(q)) {
-        struct timespec ts = { 0, 5 * 1000 * 1000 };
-
-        if (vs_qmp_command(q, "migrate_cancel", NULL, NULL, err) < 0)
-            ret = -1;
-        for (i = 0; ret == 0 && i < 2000 && migration_active(q); i++)
-            nanosleep(&ts, NULL);
-    }
-    if (ret == 0 && unlink(tmp) < 0 && errno != ENOENT)
-        ret = vs_error_sys(err, errno, "cannot remove '%s'", tmp);
-    if (ret == 0 && unlink(s->path) < 0 && errno != ENOENT)
-        ret = vs_error_sys(err, errno, "cannot remove memory state file '%s'", s->path);
-    free(tmp);
-    return ret;
-}
-
-static vs_seen
-observe_save_memory(vs_qmp *q, const vs_step *s)
-{
-    char *tmp = vs_mem_temp_path(s->path);
-    bool there = vs_file_exists(s->path) || vs_file_exists(tmp) || (q && migration_active(q));
-
-    free(tmp);
-    return there ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
-}
-
-/* Start QEMU with -incoming defer and feed it save image s->path. A QEMU
- * that an interrupted run left waiting for its stream is ended first. */
-static int
-run_start_incoming(vs_exec_ctx *x, vs_qmp *q, const vs_step *s, vs_error *err)
-{
-    vs_saveimage img;
-    vs_mem_opts o;
-    char *st = NULL;
-    int fd, ret = -1;
-
-    if (q) {
-        if (status(q, &st, err) < 0)
-            return -1;
-        if (strcmp(st, "inmigrate") != 0) {
-            free(st);
-            return vs_domain_record_state(x->d, VS_RUN_PAUSED, s->name, err);
-        }
-        free(st);
-        drop(x);
-        if (vs_domain_stop(x->d, "failed", err) < 0)
-            return -1;
-    }
-    memset(&img, 0, sizeof(img));
-    if ((fd = vs_saveimage_open(s->path, O_RDONLY, &img, err)) < 0)
-        return -1;
-    /* the plan may have written the definition just now */
-    vs_dom_forget(x->d);
-    memset(&o, 0, sizeof(o));
-    o.what = "loading the guest's memory state";
-    if (vs_domain_start_incoming(x->d, NULL, fd, &o, true, err) == 0)
-        ret = vs_domain_record_state(x->d, VS_RUN_PAUSED, s->name, err);
-    close(fd);
-    vs_saveimage_clear(&img);
-    return ret;
-}
-
 /* Independent commits (or streams) of several disks at once, in QEMU. */
 static int
 run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
@@ -1940,14 +1988,16 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         break;
     case VS_STEP_VM_SAVE_MEMORY:
         if (rc == 0)
-            ret = vs_error_set(err, VS_ERR_OPERATION_FAILED,
-                               "QEMU of domain '%s' is gone: its memory cannot be saved",
+            ret = vs_error_set(err, VS_ERR_OPERATION_INVALID, "domain is not running");
+        else
+            ret = run_save_memory(x, q, s, err);
+        break;
+    case VS_STEP_VM_RESTORE:
+        if (rc == 1)
+            ret = vs_error_set(err, VS_ERR_OPERATION_INVALID, "domain '%s' is already active",
                                x->d->name);
         else
-            ret = run_save_memory(q, s, err);
-        break;
-    case VS_STEP_VM_START_INCOMING:
-        ret = run_start_incoming(x, rc == 1 ? q : NULL, s, err);
+            ret = run_restore(x, s, err);
         break;
     default:
         ret = vs_error_set(err, VS_ERR_INTERNAL, "the QMP executor cannot run a %s step",
@@ -2041,16 +2091,11 @@ observe(vs_exec_ctx *x, const vs_step *s, char **why)
         seen = observe_layer(x, q, rc, s);
         break;
     case VS_STEP_VM_START:
+    case VS_STEP_VM_RESTORE:
         seen = rc == 1 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
         break;
     case VS_STEP_VM_SAVE_MEMORY:
-        seen = observe_save_memory(rc == 1 ? q : NULL, s);
-        break;
-    case VS_STEP_VM_START_INCOMING:
-        /* a QEMU still waiting for its stream has not loaded it */
-        seen = VS_SEEN_NOT_DONE;
-        if (rc == 1 && status(q, &st, NULL) == 0 && strcmp(st, "inmigrate") != 0)
-            seen = VS_SEEN_DONE;
+        seen = observe_save_memory(s);
         break;
     case VS_STEP_VM_STOP:
         seen = rc == 0 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
@@ -2092,12 +2137,12 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
                       : run_tag_delete(q, s->name, disks, n, err);
         break;
     case VS_STEP_VM_START:
-    case VS_STEP_VM_START_INCOMING:
+    case VS_STEP_VM_RESTORE:
         drop(x);
         ret = rc == 0 ? 0 : vs_domain_stop(x->d, "failed", err);
         break;
     case VS_STEP_VM_SAVE_MEMORY:
-        ret = undo_save_memory(rc == 1 ? q : NULL, s, err);
+        ret = undo_save_memory(x, rc == 1 ? q : NULL, s, err);
         break;
     case VS_STEP_VM_OVERLAY:
         ret = undo_overlay(x, rc == 1 ? q : NULL, s, err);

@@ -56,6 +56,8 @@ stored(vs_exec_ctx *x, const vs_step *s, bool *ok)
     }
     case VS_STEP_SET_CURRENT:
         return vs_dom_current(d);
+    case VS_STEP_REMOVE_MANAGED_SAVE:
+        return vs_dom_managed_save_exists(d) ? vs_xstrdup("present") : NULL;
     case VS_STEP_WRITE_REGISTRY: {
         char **paths = NULL;
         vs_buf b = VS_BUF_INIT;
@@ -83,6 +85,7 @@ new_value(const vs_step *s)
 {
     switch (s->kind) {
     case VS_STEP_REMOVE_SNAPSHOT: return NULL;
+    case VS_STEP_REMOVE_MANAGED_SAVE: return NULL;
     case VS_STEP_SET_CURRENT: return s->name;
     default: return s->text;
     }
@@ -226,6 +229,10 @@ put(vs_exec_ctx *x, const vs_step *s, const char *v, vs_error *err)
         return vs_dom_set_current(x->d, v, err);
     case VS_STEP_WRITE_REGISTRY:
         return put_registry(x->d, v, err);
+    case VS_STEP_REMOVE_MANAGED_SAVE:
+        if (v)
+            return vs_error_set(err, VS_ERR_INTERNAL, "a managed-save image cannot be put back");
+        return vs_dom_managed_save_remove(x->d, err);
     default:
         return vs_error_set(err, VS_ERR_INTERNAL, "the store executor cannot run a %s step",
                             vs_step_info(s->kind)->name);

@@ -81,8 +81,6 @@ step_to_json(const vs_step *s)
         json_object_object_add(o, "keep_on_undo", json_object_new_boolean(1));
     if (s->reuse)
         json_object_object_add(o, "reuse", json_object_new_boolean(1));
-    if (s->live)
-        json_object_object_add(o, "live", json_object_new_boolean(1));
     return o;
 }
 
@@ -168,7 +166,6 @@ steps_from_json(json_object *a, vs_plan *p, bool fin, const char *where, vs_erro
         s->keep_on_undo = json_object_object_get_ex(o, "keep_on_undo", &k) &&
                           json_object_get_boolean(k);
         s->reuse = json_object_object_get_ex(o, "reuse", &k) && json_object_get_boolean(k);
-        s->live = json_object_object_get_ex(o, "live", &k) && json_object_get_boolean(k);
     }
     p->adding_finally = false;
     return 0;

@@ -106,6 +106,19 @@ int
 vs_mem_space_check(vs_qmp *q, const char *dir, uint64_t extra, uint64_t *estimate,
                    vs_error *err)
 {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
+
+    if (fd < 0)
+        return vs_error_sys(err, errno, "cannot tell the free space in '%s'", dir);
+    ret = vs_mem_space_check_fd(q, fd, dir, extra, estimate, err);
+    close(fd);
+    return ret;
+}
+
+int
+vs_mem_space_check_fd(vs_qmp *q, int dirfd, const char *dir, uint64_t extra,
+                      uint64_t *estimate, vs_error *err)
+{
     struct statvfs sv;
     uint64_t ram, need, avail;
 
@@ -114,7 +127,7 @@ vs_mem_space_check(vs_qmp *q, const char *dir, uint64_t extra, uint64_t *estimat
     need = ram + extra + (1u << 20);
     if (estimate)
         *estimate = need;
-    if (statvfs(dir, &sv) < 0)
+    if (fstatvfs(dirfd, &sv) < 0)
         return vs_error_sys(err, errno, "cannot tell the free space in '%s'", dir);
     avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
     /* Test-only: the check believes there is room, so that the copy itself
@@ -323,6 +336,14 @@ vs_mem_migrate_out(vs_qmp *q, int fd, const vs_mem_opts *o, bool *was_running, v
         goto out;
     }
     started = true;
+    /* Test-only: "mem-copy" (with :kill, vsnap dies here) and
+     * "mem-kill-qemu" (QEMU dies here), while QEMU writes the stream. */
+    if (vs_failpoint("mem-kill-qemu") && vs_qmp_peer_pid(q) > 1)
+        kill(vs_qmp_peer_pid(q), SIGKILL);
+    if (vs_failpoint("mem-copy")) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "failpoint mem-copy");
+        goto out;
+    }
     rc = wait_migration(q, fd, o, total, "save", err);
     if (rc > 0) {
         char *status = NULL;
@@ -367,38 +388,34 @@ vs_mem_migrate_out(vs_qmp *q, int fd, const vs_mem_opts *o, bool *was_running, v
 }
 
 int
-vs_mem_save_file(vs_qmp *q, const char *path, const char *xml, const char *cookie,
-                 const vs_mem_opts *o, bool *was_running, vs_error *err)
+vs_mem_save_at(vs_qmp *q, int dirfd, const char *name, const char *shown, const char *xml,
+               const char *cookie, const vs_mem_opts *o, bool *was_running, vs_error *err)
 {
-    char *dir = vs_path_dir(path), *tmp = vs_mem_temp_path(path);
-    struct stat st;
+    char *tmp = vs_xasprintf(".%s" VS_MEM_TEMP_SUFFIX, name), *tmp_shown = vs_mem_temp_path(shown);
+    char *dir = vs_path_dir(shown);
     uint64_t header = VS_SAVEIMAGE_HEADER_SIZE + VS_SAVEIMAGE_PAD + strlen(xml) + 2 +
                       (cookie ? strlen(cookie) : 64);
-    bool running = false, mark;
+    bool running = false, mark, made = false;
     int fd = -1, ret = -1;
 
     if (!cookie)
         cookie = vs_saveimage_default_cookie();
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        vs_error_sys(err, stat(dir, &st) < 0 ? errno : ENOTDIR,
-                     "cannot save to '%s': directory '%s'", path, dir);
+    if (vs_mem_space_check_fd(q, dirfd, dir, header, NULL, err) < 0)
         goto out;
-    }
-    if (vs_mem_space_check(q, dir, header, NULL, err) < 0)
-        goto out;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         if (errno == EEXIST)
             vs_error_set(err, VS_ERR_OPERATION_FAILED,
                          "'%s' exists: another save to '%s' is in progress, or one was "
                          "interrupted ('vsnap snapshot-check --repair DOMAIN' removes it)",
-                         tmp, path);
+                         tmp_shown, shown);
         else
-            vs_error_sys(err, errno, "Failed to create file '%s'", tmp);
+            vs_error_sys(err, errno, "Failed to create file '%s'", tmp_shown);
         goto out;
     }
+    made = true;
     if (fchmod(fd, 0600) < 0) {
-        vs_error_sys(err, errno, "cannot set the mode of '%s'", tmp);
+        vs_error_sys(err, errno, "cannot set the mode of '%s'", tmp_shown);
         goto out;
     }
     /* The header says whether the guest ran: ask before writing it. */
@@ -408,7 +425,7 @@ vs_mem_save_file(vs_qmp *q, const char *path, const char *xml, const char *cooki
         mark = o->mark == VS_MEM_MARK_RUNNING;
     else
         mark = running;
-    if (vs_saveimage_write_header(fd, tmp, xml, cookie, mark, NULL, err) < 0)
+    if (vs_saveimage_write_header(fd, tmp_shown, xml, cookie, mark, NULL, err) < 0)
         goto out;
     if (vs_mem_migrate_out(q, fd, o, &running, err) < 0)
         goto out;
@@ -416,22 +433,26 @@ vs_mem_save_file(vs_qmp *q, const char *path, const char *xml, const char *cooki
         vs_error_set(err, VS_ERR_OPERATION_FAILED, "failpoint mem-mark-complete");
         goto resume;
     }
-    if (vs_saveimage_mark_complete(fd, tmp, err) < 0)
+    if (vs_saveimage_mark_complete(fd, tmp_shown, err) < 0)
         goto resume;
     if (o && o->bypass_cache)
         posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     if (close(fd) < 0) {
         fd = -1;
-        vs_error_sys(err, errno, "cannot close '%s'", tmp);
+        vs_error_sys(err, errno, "cannot close '%s'", tmp_shown);
         goto resume;
     }
     fd = -1;
-    if (rename(tmp, path) < 0) {
-        vs_error_sys(err, errno, "cannot rename '%s' to '%s'", tmp, path);
+    if (renameat(dirfd, tmp, dirfd, name) < 0) {
+        vs_error_sys(err, errno, "cannot rename '%s' to '%s'", tmp_shown, shown);
         goto resume;
     }
-    if (vs_dir_sync(dir, err) < 0)
-        goto out;     /* renamed: the file is there and complete */
+    made = false;
+    if (fsync(dirfd) < 0) {
+        /* renamed: the file is there and complete */
+        vs_error_sys(err, errno, "cannot sync directory '%s'", dir);
+        goto out;
+    }
     if (was_running)
         *was_running = running;
     ret = 0;
@@ -446,9 +467,30 @@ vs_mem_save_file(vs_qmp *q, const char *path, const char *xml, const char *cooki
  out:
     if (fd >= 0)
         close(fd);
-    if (ret < 0)
-        unlink(tmp);
+    if (made)
+        unlinkat(dirfd, tmp, 0);
     free(tmp);
+    free(tmp_shown);
+    free(dir);
+    return ret;
+}
+
+int
+vs_mem_save_file(vs_qmp *q, const char *path, const char *xml, const char *cookie,
+                 const vs_mem_opts *o, bool *was_running, vs_error *err)
+{
+    char *dir = vs_path_dir(path);
+    const char *slash = strrchr(path, '/');
+    int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
+
+    if (dirfd < 0) {
+        vs_error_sys(err, errno, "Failed to create file '%s'", path);
+        free(dir);
+        return -1;
+    }
+    ret = vs_mem_save_at(q, dirfd, slash ? slash + 1 : path, path, xml, cookie, o, was_running,
+                         err);
+    close(dirfd);
     free(dir);
     return ret;
 }

@@ -61,6 +61,8 @@ char *vs_mem_temp_path(const char *path);
  */
 int vs_mem_space_check(vs_qmp *q, const char *dir, uint64_t extra, uint64_t *estimate,
                        vs_error *err);
+int vs_mem_space_check_fd(vs_qmp *q, int dirfd, const char *dir, uint64_t extra,
+                          uint64_t *estimate, vs_error *err);
 
 /*
  * Migrate q's guest state into fd (at the stream offset) and wait for the
@@ -77,6 +79,11 @@ int vs_mem_migrate_out(vs_qmp *q, int fd, const vs_mem_opts *o, bool *was_runnin
  * default (saveimage.h). */
 int vs_mem_save_file(vs_qmp *q, const char *path, const char *xml, const char *cookie,
                      const vs_mem_opts *o, bool *was_running, vs_error *err);
+/* The same into entry `name` of directory dirfd (opened with O_NOFOLLOW,
+ * the temporary ".NAME.vsnap-part" beside it); `shown` is its path for
+ * messages (the store's managed.save, store.h vs_dom_entry_at). */
+int vs_mem_save_at(vs_qmp *q, int dirfd, const char *name, const char *shown, const char *xml,
+                   const char *cookie, const vs_mem_opts *o, bool *was_running, vs_error *err);
 
 /* Feed the QEMU behind q (started with -incoming defer, still "inmigrate")
  * the stream from fd (at the stream offset) and wait until it is loaded.

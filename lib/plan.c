@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "mem.h"
+#include "memory_transfer.h"
 #include "plan.h"
 
 #define IMG VS_MECH_QEMU_IMG
@@ -80,9 +81,11 @@ const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
     [VS_STEP_VM_TAG_DISKS] = { "vm-snapshot-internal", QMP, true, VS_REPLAY_NEVER, false, true, true, false, false, false,
         VS_SF_NAME | VS_SF_TEXT, 0 },
     [VS_STEP_VM_SAVE_MEMORY] = { "vm-save-memory", QMP, true, VS_REPLAY_NEVER, false, true, true, false, false, false,
+        VS_SF_PATH | VS_SF_FROM | VS_SF_TEXT, 0 },
+    [VS_STEP_VM_RESTORE] = { "vm-restore", QMP, true, VS_REPLAY_SAME, false, false, true, false, false, false,
         VS_SF_PATH | VS_SF_NAME | VS_SF_TEXT, 0 },
-    [VS_STEP_VM_START_INCOMING] = { "vm-start-incoming", QMP, true, VS_REPLAY_SAME, false, false, true, false, false, false,
-        VS_SF_PATH | VS_SF_NAME, 0 },
+    [VS_STEP_REMOVE_MANAGED_SAVE] = { "remove-managed-save", STO, false, VS_REPLAY_SAME, false, false, false, false, false, true,
+        0, 0 },
 };
 
 const vs_step_kind_info *
@@ -402,6 +405,41 @@ vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why)
 }
 
 vs_step *
+vs_plan_vm_save_memory(vs_plan *p, const char *path, const char *xml, const char *words,
+                       const char *why)
+{
+    vs_step *s = add(p, VS_STEP_VM_SAVE_MEMORY, why);
+
+    s->path = vs_xstrdup(path);
+    s->from = vs_mem_temp_path(path);
+    s->text = vs_xstrdup(xml);
+    s->name = vs_xstrdup(words ? words : "");
+    vs_file_id_get(path, &s->expect);
+    return s;
+}
+
+vs_step *
+vs_plan_remove_managed_save(vs_plan *p, const char *why)
+{
+    vs_step *s = add(p, VS_STEP_REMOVE_MANAGED_SAVE, why);
+
+    s->old_text = vs_xstrdup("present");
+    return s;
+}
+
+vs_step *
+vs_plan_vm_restore(vs_plan *p, const char *path, const char *xml, const char *words,
+                   const char *why)
+{
+    vs_step *s = add(p, VS_STEP_VM_RESTORE, why);
+
+    s->path = vs_xstrdup(path);
+    s->text = vs_xstrdup(xml);
+    s->name = vs_xstrdup(words);
+    return s;
+}
+
+vs_step *
 vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char *fmt,
                    const char *image, const char *image_fmt, bool reuse, const char *why)
 {
@@ -457,29 +495,6 @@ vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag, const char *vmst
 }
 
 vs_step *
-vs_plan_vm_save_memory(vs_plan *p, const char *path, const char *xml, bool was_running, bool live,
-                       const char *why)
-{
-    vs_step *s = add(p, VS_STEP_VM_SAVE_MEMORY, why);
-
-    s->path = vs_xstrdup(path);
-    s->text = vs_xstrdup(xml);
-    s->name = vs_xstrdup(was_running ? "running" : "paused");
-    s->live = live;
-    return s;
-}
-
-vs_step *
-vs_plan_vm_start_incoming(vs_plan *p, const char *path, const char *reason, const char *why)
-{
-    vs_step *s = add(p, VS_STEP_VM_START_INCOMING, why);
-
-    s->path = vs_xstrdup(path);
-    s->name = vs_xstrdup(reason);
-    return s;
-}
-
-vs_step *
 vs_plan_add_copy(vs_plan *p, const vs_step *src)
 {
     vs_step *c = add(p, src->kind, src->why);
@@ -498,7 +513,6 @@ vs_plan_add_copy(vs_plan *p, const vs_step *src)
     c->expect = src->expect;
     c->keep_on_undo = src->keep_on_undo;
     c->reuse = src->reuse;
-    c->live = src->live;
     return c;
 }
 
@@ -742,11 +756,15 @@ vs_step_format(const vs_step *s, vs_buf *b)
         vs_buf_addf(b, "QEMU: close %s", s->path);
         break;
     case VS_STEP_VM_SAVE_MEMORY:
-        vs_buf_addf(b, "QEMU: save the guest's memory state into %s%s", s->path,
-                    s->live ? " (live: the guest runs until the last pass)" : "");
+        vs_buf_addf(b, "QEMU: save the guest's memory state into %s (written as %s)", s->path,
+                    s->from);
         break;
-    case VS_STEP_VM_START_INCOMING:
-        vs_buf_addf(b, "QEMU: start the domain, paused, with the memory state of %s", s->path);
+    case VS_STEP_VM_RESTORE:
+        vs_buf_addf(b, "QEMU: start the domain from the memory state in %s, %s", s->path,
+                    s->name && strstr(s->name, "paused") ? "paused" : "running");
+        break;
+    case VS_STEP_REMOVE_MANAGED_SAVE:
+        vs_buf_add(b, "metadata: remove the managed-save image");
         break;
     case VS_STEP_VM_FREEZE:
         vs_buf_add(b, "guest agent: freeze the guest's file systems");

@@ -68,14 +68,16 @@ typedef enum vs_step_kind {
                                * more */
     VS_STEP_VM_TAG_DISKS,     /* one transaction of blockdev-snapshot-internal-sync: tag
                                * `name` in every disk of `text`, at once, no memory state */
-    VS_STEP_VM_SAVE_MEMORY,   /* the guest's memory state into file `path` (mode 0600, in
-                               * libvirt's save-image layout, `text` the domain XML of its
-                               * header, `name` "running" or "paused": was_running) through
-                               * getfd + migrate fd:; the guest is paused afterwards (`live`:
-                               * it ran until QEMU's last pass). Undo: the file goes */
-    VS_STEP_VM_START_INCOMING,/* start QEMU from the domain definition with -incoming defer and
-                               * load the memory state of save-image `path` (migrate-incoming);
-                               * paused afterwards, recorded with reason `name` */
+    VS_STEP_VM_SAVE_MEMORY,   /* the guest's memory state into save image `path` (libvirt's
+                               * format, domain XML `text` in its header), written as `from`
+                               * and renamed when complete; `name`: words "running" or
+                               * "paused" (what the image says), "live", "bypass-cache".
+                               * Undo: both files go. The store's managed.save is written
+                               * through the store (memory_transfer.h) */
+    VS_STEP_VM_RESTORE,       /* start QEMU from definition `text` with -incoming defer and
+                               * load save image `path`; `name` "running" or "paused" (+
+                               * "bypass-cache"). Undo: QEMU stopped */
+    VS_STEP_REMOVE_MANAGED_SAVE, /* metadata: the domain's managed.save goes */
     VS_STEP_KIND_COUNT
 } vs_step_kind;
 
@@ -152,7 +154,6 @@ typedef struct vs_step {
     bool keep_on_undo;       /* CREATE_IMAGE, VM_OVERLAY on a file that was there (a
                               * block device, --reuse-external): an undo leaves it */
     bool reuse;              /* VM_OVERLAY: the file is used as it is, not formatted */
-    bool live;               /* VM_SAVE_MEMORY: the guest keeps running during the copy */
 } vs_step;
 
 /*
@@ -230,6 +231,15 @@ void vs_vm_disks_free(vs_vm_disk *disks, size_t n);
 /* VM_PAUSE, VM_RESUME, VM_START, VM_STOP: `reason` is what the state is
  * recorded with (VM_PAUSE: the reason before, which its undo puts back). */
 vs_step *vs_plan_vm(vs_plan *p, vs_step_kind kind, const char *reason, const char *why);
+/* VS_STEP_VM_SAVE_MEMORY into image path (expect: path as it is now; from:
+ * memory_transfer.h's temporary name), VS_STEP_VM_RESTORE from it; xml is
+ * the header's domain XML / the definition QEMU starts with. */
+vs_step *vs_plan_vm_save_memory(vs_plan *p, const char *path, const char *xml,
+                                const char *words, const char *why);
+/* VS_STEP_REMOVE_MANAGED_SAVE (the image must be there when it runs). */
+vs_step *vs_plan_remove_managed_save(vs_plan *p, const char *why);
+vs_step *vs_plan_vm_restore(vs_plan *p, const char *path, const char *xml, const char *words,
+                            const char *why);
 /* VM_OVERLAY: overlay `path` in format fmt for disk `target`, whose active
  * layer is `image` (format image_fmt). */
 vs_step *vs_plan_vm_overlay(vs_plan *p, const char *target, const char *path, const char *fmt,
@@ -249,13 +259,6 @@ vs_step *vs_plan_vm_disks(vs_plan *p, vs_step_kind kind, const vs_vm_disk *disks
 vs_step *vs_plan_vm_tags(vs_plan *p, vs_step_kind kind, const char *tag,
                          const char *vmstate_image, const vs_vm_disk *disks, size_t n,
                          const char *why);
-/* VM_SAVE_MEMORY of the guest into memory file `path` (header: domain XML
- * `xml`, was_running); VM_START_INCOMING from save image `path` (`reason`
- * the state's reason afterwards). */
-vs_step *vs_plan_vm_save_memory(vs_plan *p, const char *path, const char *xml, bool was_running,
-                                bool live, const char *why);
-vs_step *vs_plan_vm_start_incoming(vs_plan *p, const char *path, const char *reason,
-                                   const char *why);
 /* A copy of step s (from another plan) appended. */
 vs_step *vs_plan_add_copy(vs_plan *p, const vs_step *s);
 /* A line for people about the plan (what it keeps and why), once each. */

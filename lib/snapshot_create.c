@@ -759,8 +759,9 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
             vs_plan_vm_tags(p, VS_STEP_VM_TAG_DISKS, def->name, NULL, tagged, nimages,
                             "the disks' internal snapshots, at the memory's instant");
         }
-        vs_plan_vm_save_memory(p, def->memory_file, xml, running,
-                               running && (flags & VS_CREATE_LIVE), NULL);
+        vs_plan_vm_save_memory(p, def->memory_file, xml,
+                               !running ? "paused" : (flags & VS_CREATE_LIVE) ? "running live"
+                                                                             : "running", NULL);
         free(xml);
     }
     newdom = vs_domain_def_copy(dom);

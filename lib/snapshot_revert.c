@@ -489,6 +489,7 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
     bool run_after, same = false;
     vs_vm_disk *disks = NULL;
     size_t nd = 0;
+    char *xml = NULL;
     pieces pc;
     int ret = -1;
 
@@ -518,13 +519,14 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
 
         if (check_startable(m->d, m->dom, err) < 0)
             goto out;
+        xml = vs_model_format_domain(m->dom);
         /* the overlays recreated empty are moved into place before QEMU opens them */
         for (i = 0; i < pc.rest->n; i++)
             nrepl += pc.rest->steps[i].kind == VS_STEP_REPLACE_IMAGE;
         if (!m->live && pc.apply->n == 0 && nrepl == 0) {
             add_all(p, pc.pre);
             add_all(p, pc.meta);
-            vs_plan_vm_start_incoming(p, def->memory_file, "from snapshot", NULL);
+            vs_plan_vm_restore(p, def->memory_file, xml, "paused from-snapshot", NULL);
             vs_plan_commit_point(p);
         } else {
             if (!m->live)
@@ -540,7 +542,7 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
             for (i = 0; i < pc.rest->n; i++)
                 if (pc.rest->steps[i].kind == VS_STEP_REPLACE_IMAGE)
                     vs_plan_add_copy(p, &pc.rest->steps[i]);
-            vs_plan_vm_start_incoming(p, def->memory_file, "from snapshot", NULL);
+            vs_plan_vm_restore(p, def->memory_file, xml, "paused from-snapshot", NULL);
         }
         for (i = 0; i < pc.rest->n; i++)
             if (pc.rest->steps[i].kind != VS_STEP_REPLACE_IMAGE)
@@ -611,6 +613,7 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
     }
     ret = 0;
  out:
+    free(xml);
     vs_vm_disks_free(disks, nd);
     pieces_free(&pc);
     return ret;

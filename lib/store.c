@@ -46,6 +46,8 @@ const vs_dom_layout_entry vs_dom_layout[VS_DOM_NENTRIES] = {
                             "the plan of an operation in progress (JSON)" },
     [VS_DOM_REGISTRY]   = { "overlays", false, false, false,
                             "overlays vsnap made that no <disks> names any more, one path a line" },
+    [VS_DOM_MANAGED_SAVE] = { "managed.save", false, false, false,
+                            "the managed-save image (libvirt's save-image format), if any" },
 };
 
 /* Every entry of the enum has its row: a row left out would open "(null)". */
@@ -1182,6 +1184,28 @@ vs_dom_journal_exists(vs_dom *d)
     struct stat sb;
 
     return fstatat(d->fd, entry_name(VS_DOM_JOURNAL), &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool
+vs_dom_managed_save_exists(vs_dom *d)
+{
+    struct stat sb;
+
+    return fstatat(d->fd, entry_name(VS_DOM_MANAGED_SAVE), &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISREG(sb.st_mode);
+}
+
+int
+vs_dom_managed_save_remove(vs_dom *d, vs_error *err)
+{
+    return remove_entry(d, VS_DOM_MANAGED_SAVE, err);
+}
+
+int
+vs_dom_entry_at(const vs_dom *d, vs_dom_entry e, const char **name)
+{
+    *name = entry_name(e);
+    return d->fd;
 }
 
 int

@@ -37,6 +37,7 @@ typedef enum vs_dom_entry {
     VS_DOM_LOCK,            /* lock */
     VS_DOM_JOURNAL,         /* journal */
     VS_DOM_REGISTRY,        /* overlays */
+    VS_DOM_MANAGED_SAVE,    /* managed.save */
     VS_DOM_NENTRIES
 } vs_dom_entry;
 
@@ -356,6 +357,19 @@ bool vs_dom_journal_exists(vs_dom *d);
  */
 int vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err);
 int vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err);
+
+/*
+ * The managed-save image, <domain>/managed.save (libvirt's save-image
+ * format, saveimage.h; written by memory_transfer.h through the descriptor
+ * vs_dom_entry_at gives). exists: a regular file is there (a link is not
+ * one). remove: unlink + fsync of the directory; absent is fine.
+ */
+bool vs_dom_managed_save_exists(vs_dom *d);
+int vs_dom_managed_save_remove(vs_dom *d, vs_error *err);
+/* For a writer or reader that needs descriptors of its own (QEMU is handed
+ * one): the domain directory's descriptor (owned by d) and, in *name, the
+ * entry's name to open relative to it with O_NOFOLLOW. */
+int vs_dom_entry_at(const vs_dom *d, vs_dom_entry e, const char **name);
 
 /* Drop the cached definition and tree: the next vs_dom_def / vs_dom_tree
  * reads the files again (the lock stays). */

@@ -291,9 +291,16 @@ expect "help GROUP" 0 " Domain Management (help keyword 'domain'):
     domstate                       domain state
     dumpxml                        domain information in XML
     list                           list domains
+    managedsave                    managed save of a domain state
+    managedsave-remove             Remove managed save of a domain
     qemu-agent-command             QEMU Guest Agent Command
     qemu-monitor-command           QEMU Monitor Command
+    restore                        restore a domain from a saved state in a file
     resume                         resume a domain
+    save                           save a domain state to a file
+    save-image-define              redefine the XML for a domain's saved state file
+    save-image-dumpxml             saved state domain information in XML
+    save-image-edit                edit XML for a domain's saved state file
     shutdown                       gracefully shutdown a domain
     start                          start a (previously defined) inactive domain
     suspend                        suspend a domain

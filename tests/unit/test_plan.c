@@ -507,8 +507,11 @@ test_alone_atomic(void)
         if (vs_step_info((vs_step_kind)k)->atomic)
             natomic++;
     ok(vs_step_info(VS_STEP_WRITE_SNAPSHOT)->atomic && vs_step_info(VS_STEP_SET_CURRENT)->atomic &&
-       !vs_step_info(VS_STEP_COMMIT_IMAGE)->atomic && natomic == 5,
-       "the five metadata writes are atomic, image steps are not (%d)", natomic);
+       vs_step_info(VS_STEP_REMOVE_MANAGED_SAVE)->atomic &&
+       !vs_step_info(VS_STEP_COMMIT_IMAGE)->atomic && !vs_step_info(VS_STEP_VM_SAVE_MEMORY)->atomic &&
+       natomic == 6,
+       "the five metadata writes and the managed save's removal are atomic, image steps are "
+       "not (%d)", natomic);
     p = vs_plan_new("t", "vm", NULL, "aa");
     vs_plan_write_snapshot(p, "aa", snap, NULL, NULL);
     vs_plan_commit_point(p);

@@ -18,7 +18,16 @@
  *   external delete (active), 2    target: < 25 ms         (84 ms)
  *   save (issue 10)                target: < 60 ms         (259 ms)
  *   restore (issue 10)             target: < 120 ms        (410 ms)
- * The save floor is stop, migrate into a file, cont on the domain's QEMU;
+ * and, given RDOMAIN (the same with 40 MiB of random data in guest RAM) and
+ * MEMDIR (where memory files go), the external memory rows (issue 10), the
+ * memory alone (disks snapshot=no) against the save floor below:
+ *   external memory snapshot, zero RAM  target: < 40 ms     (98 ms)
+ *   the same, 40 MiB of random RAM      target: <= 1.2 x floor
+ *   revert to an external full-system snapshot (floor: the restore floor)
+ *                                       target: < 150 ms    (refused)
+ *
+ *   bench/live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS [RDOMAIN MEMDIR]
+ * The save floor is stop, migrate into a file, fdatasync, cont on the domain's QEMU;
  * the restore floor starts a QEMU of its own with the same command line
  * (captured from /proc after a vsnap restore: with -incoming defer) and
  * feeds it with migrate-incoming, then cont.
@@ -555,29 +564,43 @@ typedef struct row {
     double target_abs;       /* < this, or 0 */
     double target_over;      /* <= floor + this, or 0 */
     const char *libvirt;
+    double target_factor;    /* <= floor x this, or 0 */
 } row;
 
 int
 main(int argc, char **argv)
 {
-    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, SAVE, RESTORE, NROWS };
+    enum { ICREATE, IREVERT, IDELETE, ECREATE, EDELETE, SAVE, RESTORE, MCREATE, MRANDOM,
+           MREVERT, NROWS };
     row rows[NROWS] = {
-        { "internal snapshot, running, zero RAM", NULL, NULL, 0, 10, "73 ms" },
-        { "internal revert, running", NULL, NULL, 50, 0, "763 ms" },
-        { "internal delete, running", NULL, NULL, 20, 0, "45 ms" },
-        { "external disk-only create, 2 disks", NULL, NULL, 25, 0, "96 ms" },
-        { "external delete (active layer commit), 2 disks", NULL, NULL, 25, 0, "84 ms" },
-        { "save, zero RAM (vsnap also ends QEMU)", NULL, NULL, 60, 0, "259 ms" },
-        { "restore, zero RAM (QEMU start + incoming)", NULL, NULL, 120, 0, "410 ms" },
+        { "internal snapshot, running, zero RAM", NULL, NULL, 0, 10, "73 ms", 0 },
+        { "internal revert, running", NULL, NULL, 50, 0, "763 ms", 0 },
+        { "internal delete, running", NULL, NULL, 20, 0, "45 ms", 0 },
+        { "external disk-only create, 2 disks", NULL, NULL, 25, 0, "96 ms", 0 },
+        { "external delete (active layer commit), 2 disks", NULL, NULL, 25, 0, "84 ms", 0 },
+        { "save, zero RAM (vsnap also ends QEMU)", NULL, NULL, 60, 0, "259 ms", 0 },
+        { "restore, zero RAM (QEMU start + incoming)", NULL, NULL, 120, 0, "410 ms", 0 },
+        { "external memory snapshot, 64 MiB zero RAM", NULL, NULL, 40, 0, "98 ms", 0 },
+        { "the same, 40 MiB of random RAM", NULL, NULL, 0, 0, "-", 1.2 },
+        { "revert to an external full-system snapshot", NULL, NULL, 150, 0, "refused", 0 },
     };
+    const char *rdom = NULL, *memdir = NULL, *dom0;
+    char *rsock = NULL, *sock0;
+    int nrows = NROWS;
     char *w = vs_path_dir(argv[2]), *sfile, *ffile;
     const char *image[2], *fovl[2];
     char *name, *img_a, *img_b, *fo_a, *fo_b;
     int runs, i, r, failed = 0;
 
-    if (argc != 7) {
-        fprintf(stderr, "usage: live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS\n");
+    if (argc != 7 && argc != 9) {
+        fprintf(stderr, "usage: live VSNAP META DOMAIN IMAGE_VDA IMAGE_VDB RUNS [RDOMAIN MEMDIR]\n");
         return 2;
+    }
+    if (argc == 9) {
+        rdom = argv[7];
+        memdir = argv[8];
+    } else {
+        nrows = MCREATE;
     }
     vsnap_bin = argv[1];
     meta = argv[2];
@@ -586,6 +609,10 @@ main(int argc, char **argv)
     img_b = argv[5];
     runs = atoi(argv[6]) > 0 ? atoi(argv[6]) : 1;
     sock = vs_xasprintf("%s/%s/run/monitor.sock", meta, dom);
+    dom0 = dom;
+    sock0 = sock;
+    if (rdom)
+        rsock = vs_xasprintf("%s/%s/run/monitor.sock", meta, rdom);
     image[0] = img_a;
     image[1] = img_b;
     fo_a = vs_xasprintf("%s.floor-ovl", img_a);
@@ -609,6 +636,15 @@ main(int argc, char **argv)
         vsnap(rs);
         capture_argv(w);
         floor_save(ffile);
+    }
+    if (memdir) {
+        char *f = vs_xasprintf("file=%s/mbase.mem", memdir);
+        const char *mb[] = { "snapshot-create-as", dom, "bench-mbase", "--memspec", f,
+                             "--diskspec", "vda,snapshot=no", "--diskspec", "vdb,snapshot=no",
+                             NULL };
+
+        vsnap(mb);
+        free(f);
     }
     /* run 0 warms caches and is not counted */
     for (i = -1; i < runs; i++) {
@@ -643,6 +679,43 @@ main(int argc, char **argv)
             rows[RESTORE].vsnap[k] = vsnap(rs);
             rows[SAVE].floor[k] = floor_save(ffile);
         }
+        if (memdir) {
+            /* the memory alone (the disks left out): vsnap's part against the copy */
+            int m;
+
+            for (m = 0; m < 2; m++) {
+                char *mf = vs_xasprintf("file=%s/m%d-%d.mem", memdir, m, i + 1);
+                char *ff = vs_xasprintf("%s/floor.mem", memdir);
+                char *mn = vs_xasprintf("bench-m%d-%d", m, i + 1);
+                const char *mc[] = { "snapshot-create-as", m ? rdom : dom0, mn, "--memspec", mf,
+                                     "--diskspec", "vda,snapshot=no", "--diskspec",
+                                     "vdb,snapshot=no", NULL };
+                const char *md[] = { "snapshot-delete", m ? rdom : dom0, mn, NULL };
+
+                dom = m ? rdom : dom0;
+                sock = m ? rsock : sock0;
+                rows[m ? MRANDOM : MCREATE].vsnap[k] = vsnap(mc);
+                rows[m ? MRANDOM : MCREATE].floor[k] = floor_save(ff);
+                unlink(ff);
+                vsnap(md);
+                free(mf);
+                free(ff);
+                free(mn);
+            }
+            dom = dom0;
+            sock = sock0;
+            {
+                const char *mv[] = { "snapshot-revert", dom, "bench-mbase", NULL };
+
+                rows[MREVERT].vsnap[k] = vsnap(mv);
+                rows[MREVERT].floor[k] = floor_restore(w, ffile);
+            }
+            if (i >= 0)
+                printf("        %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f (memory: zero RAM, random "
+                       "RAM, revert)\n", rows[MCREATE].vsnap[k], rows[MCREATE].floor[k],
+                       rows[MRANDOM].vsnap[k], rows[MRANDOM].floor[k], rows[MREVERT].vsnap[k],
+                       rows[MREVERT].floor[k]);
+        }
         if (i >= 0)
             printf("run %2d: %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f "
                    "(vsnap/floor ms: create, revert, delete, disk-only, active commit)\n", i + 1,
@@ -657,12 +730,22 @@ main(int argc, char **argv)
     printf("\nmedians of %d runs\n", runs);
     printf("%-48s %9s %9s %18s %12s\n", "operation", "floor", "vsnap", "target", "libvirt 9.0");
     for (r = 0; r < NROWS; r++) {
-        double mf = median(rows[r].floor, runs), mv = median(rows[r].vsnap, runs);
+        double mf = r < nrows ? median(rows[r].floor, runs) : 0;
+        double mv = r < nrows ? median(rows[r].vsnap, runs) : 0;
         char target[32];
-        bool ok = rows[r].target_abs ? mv < rows[r].target_abs : mv <= mf + rows[r].target_over;
+        bool ok = rows[r].target_abs ? mv < rows[r].target_abs
+                  : rows[r].target_factor ? mv <= mf * rows[r].target_factor
+                  : mv <= mf + rows[r].target_over;
 
+        if (r >= nrows) {
+            free(rows[r].floor);
+            free(rows[r].vsnap);
+            continue;
+        }
         if (rows[r].target_abs)
             snprintf(target, sizeof(target), "< %.0f ms", rows[r].target_abs);
+        else if (rows[r].target_factor)
+            snprintf(target, sizeof(target), "<= %.1f x floor", rows[r].target_factor);
         else
             snprintf(target, sizeof(target), "<= floor + %.0f ms", rows[r].target_over);
         printf("%-48s %6.1f ms %6.1f ms %18s %12s %s\n", rows[r].name, mf, mv, target,
@@ -674,7 +757,8 @@ main(int argc, char **argv)
     }
     free(fo_a);
     free(fo_b);
-    free(sock);
+    free(sock0);
+    free(rsock);
     free(sfile);
     free(ffile);
     free(w);

@@ -33,4 +33,17 @@ cat >"$w/bench.xml" <<XML
 XML
 "$VSNAP" -q -d "$w/meta" define "$w/bench.xml"
 "$VSNAP" -q -d "$w/meta" start bench
-"$BENCH_LIVE" "$VSNAP" "$w/meta" bench "$w/a.qcow2" "$w/b.qcow2" "$runs"
+# the same with 40 MiB of random data loaded into guest RAM (-device loader)
+# for the external memory rows, and a directory for the memory files
+trap '"$VSNAP" -q -d "$w/meta" destroy bench >/dev/null 2>&1; "$VSNAP" -q -d "$w/meta" destroy benchr >/dev/null 2>&1; rm -rf "$w"' EXIT
+head -c $((40 * 1024 * 1024)) /dev/urandom >"$w/ramfill.bin"
+qemu-img create -q -f qcow2 "$w/ra.qcow2" 1G
+qemu-img create -q -f qcow2 "$w/rb.qcow2" 1G
+sed -e "s|<domain type='qemu'>|<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>|" \
+    -e 's|<name>bench</name>|<name>benchr</name>|' -e "s|$w/a.qcow2|$w/ra.qcow2|" -e "s|$w/b.qcow2|$w/rb.qcow2|" \
+    -e "s|</devices>|</devices><qemu:commandline><qemu:arg value='-device'/><qemu:arg value='loader,file=$w/ramfill.bin,addr=0x1000000,force-raw=on'/></qemu:commandline>|" \
+    "$w/bench.xml" >"$w/benchr.xml"
+"$VSNAP" -q -d "$w/meta" define "$w/benchr.xml"
+"$VSNAP" -q -d "$w/meta" start benchr
+mkdir -p "$w/mem"
+"$BENCH_LIVE" "$VSNAP" "$w/meta" bench "$w/a.qcow2" "$w/b.qcow2" "$runs" benchr "$w/mem"

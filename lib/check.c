@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <fcntl.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "qcow2.h"
 #include "qemu_img.h"
 #include "reclaim.h"
+#include "saveimage.h"
 #include "snapshot_def.h"
 #include "snapshot_tree.h"
 
@@ -758,6 +760,32 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
             report(rep, VS_CHECK_CHAIN, "%s: image '%s' is %s%s, not '%s' as the metadata says",
                    c->who, c->path, c->magic ? "a " : "not a qcow2 image",
                    c->magic ? (c->info.format ? c->info.format : "qcow2") : "", c->meta_fmt);
+    }
+
+    /* 3b. memory state files: a snapshot whose file is gone or unusable
+     * cannot be reverted to */
+    for (i = 0; i < ds.n; i++) {
+        const vs_snapshot_def *def = ds.v[i];
+        vs_saveimage img;
+        vs_error e;
+        int fd;
+
+        if (def->memory != VS_LOC_EXTERNAL || !def->memory_file)
+            continue;
+        memset(&img, 0, sizeof(img));
+        vs_error_clear(&e);
+        if (!vs_file_exists(def->memory_file)) {
+            report(rep, VS_CHECK_MISSING,
+                   "snapshot '%s': memory state file '%s' does not exist (the snapshot cannot "
+                   "be reverted to)", def->name, def->memory_file);
+        } else if ((fd = vs_saveimage_open(def->memory_file, O_RDONLY, &img, &e)) < 0) {
+            report(rep, VS_CHECK_IMAGE,
+                   "snapshot '%s': memory state file '%s' cannot be used (%s): the snapshot "
+                   "cannot be reverted to", def->name, def->memory_file, e.msg);
+        } else {
+            close(fd);
+        }
+        vs_saveimage_clear(&img);
     }
 
     /* 4. backing chains: every backing file exists */

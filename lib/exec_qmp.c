@@ -33,6 +33,7 @@
 #include "qcow2.h"
 #include "qemu_img.h"
 #include "qmp.h"
+#include "saveimage.h"
 
 /* Snapshot jobs carry vsnap's ids ("vsnap-snapshot-save-3"), new for each
  * job of a process: the events of a job dismissed before may still be
@@ -764,6 +765,31 @@ cont(vs_exec_ctx *x, vs_qmp *q, const char *reason, vs_error *err)
     return reason ? vs_domain_record_state(x->d, VS_RUN_RUNNING, reason, err) : 0;
 }
 
+/*
+ * QEMU inactivates the disks' images when a memory copy ends ("postmigrate")
+ * and activates them again only on `cont`; QEMU 7.2 has no other way. A
+ * step that writes a node (a commit, an internal snapshot, an undo) needs
+ * them active: `cont` and `stop` at once, the vCPUs running for that moment.
+ */
+static int
+reactivate(vs_exec_ctx *x, vs_qmp *q, vs_error *err)
+{
+    char *st = NULL;
+    int ret = 0;
+
+    if (status(q, &st, err) < 0)
+        return failed(x);
+    if (strcmp(st, "finish-migrate") == 0 || strcmp(st, "postmigrate") == 0) {
+        if ((strcmp(st, "finish-migrate") == 0 &&
+             vs_qmp_wait_status(q, "postmigrate", 10000, err) < 0) ||
+            vs_qmp_command(q, "cont", NULL, NULL, err) < 0 ||
+            vs_qmp_command(q, "stop", NULL, NULL, err) < 0)
+            ret = failed(x);
+    }
+    free(st);
+    return ret;
+}
+
 /* ---- memory state in save images (memory_transfer.h) ------------------------------ */
 
 static bool
@@ -911,6 +937,10 @@ run_restore(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     }
     vs_saveimage_clear(&img);
     rc = vs_domain_start_incoming(x->d, def, fd, &o, has_word(s->name, "paused"), err);
+    /* a revert records why the guest is there (paused or running "from snapshot") */
+    if (rc == 0 && has_word(s->name, "from-snapshot"))
+        rc = vs_domain_record_state(x->d, has_word(s->name, "paused") ? VS_RUN_PAUSED
+                                    : VS_RUN_RUNNING, "from snapshot", err);
     close(fd);
     vs_domain_def_free(def);
     return rc;
@@ -1831,6 +1861,8 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
 
     if ((rc = monitor(x, &q, err)) < 0)
         return -1;
+    if (rc == 1 && steps[0]->kind != VS_STEP_VM_OVERLAY && reactivate(x, q, err) < 0)
+        return -1;
     if (steps[0]->kind == VS_STEP_VM_OVERLAY) {
         if (rc == 0)
             return vs_error_set(err, VS_ERR_OPERATION_INVALID, "domain is not running");
@@ -1868,6 +1900,10 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
                           s->kind == VS_STEP_VM_FREEZE ? FREEZE_TIMEOUT_MS : THAW_TIMEOUT_MS,
                           s->kind == VS_STEP_VM_THAW, NULL, err);
     if ((rc = monitor(x, &q, err)) < 0)
+        goto out;
+    if (rc == 1 && (s->kind == VS_STEP_VM_SAVE || s->kind == VS_STEP_VM_TAG_DELETE ||
+                    s->kind == VS_STEP_VM_TAG_DISKS || s->kind == VS_STEP_VM_COMMIT ||
+                    s->kind == VS_STEP_VM_STREAM) && reactivate(x, q, err) < 0)
         goto out;
     switch (s->kind) {
     case VS_STEP_VM_PAUSE:
@@ -2081,6 +2117,10 @@ undo(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     int rc, ret = -1;
 
     if ((rc = monitor(x, &q, err)) < 0)
+        return -1;
+    if (rc == 1 && (s->kind == VS_STEP_VM_SAVE || s->kind == VS_STEP_VM_TAG_DISKS ||
+                    s->kind == VS_STEP_VM_OVERLAY || s->kind == VS_STEP_VM_SNAPSHOT_DISKS) &&
+        reactivate(x, q, err) < 0)
         return -1;
     switch (s->kind) {
     case VS_STEP_VM_PAUSE:

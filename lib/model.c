@@ -446,6 +446,8 @@ foreign_snapshot(vs_model *m, const vs_snapshot_def *def, const char *owner)
 
     foreign_dom(m, def->dom, owner);
     foreign_dom(m, def->inactive_dom, owner);
+    if (def->memory == VS_LOC_EXTERNAL && def->memory_file)
+        mark_foreign(m, def->memory_file, owner);
     for (k = 0; k < def->ndisks; k++)
         if (entry_local(&def->disks[k]))
             mark_foreign(m, def->disks[k].source, owner);

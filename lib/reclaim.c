@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image_id.h"
 #include "mem.h"
+#include "path.h"
 #include "reclaim.h"
 
 bool
@@ -325,6 +327,63 @@ vs_reclaim_check_images(const vs_model *m, const vs_plan *merge, vs_error *err)
     return 0;
 }
 
+/* Whether memory state file f is needed: a remaining snapshot of the
+ * domain records it, or something in the graph (another domain's snapshot
+ * or definition, an open journal, an image of this domain) names it. */
+static bool
+memory_needed(const vs_model *m, const char *f, char **why)
+{
+    size_t s;
+    long k;
+
+    for (s = 0; s < m->nsnaps; s++) {
+        const vs_snapshot_def *o = m->snaps[s].def;
+
+        if (!m->snaps[s].removed && o->memory == VS_LOC_EXTERNAL && o->memory_file &&
+            vs_same_image(o->memory_file, f)) {
+            *why = vs_xasprintf("snapshot '%s' records it too", o->name);
+            return true;
+        }
+    }
+    if ((k = vs_graph_find(&m->g, f)) >= 0) {
+        const vs_image *im = &m->g.v[k];
+
+        if (im->foreign)
+            *why = vs_xstrdup(im->foreign);
+        else if (im->r_domain || im->r_content || im->r_overlay || im->r_revert)
+            *why = vs_xstrdup("the domain's metadata names it as a disk image");
+        else
+            return false;
+        return true;
+    }
+    return false;
+}
+
+/* The memory state files of the snapshots the plan removes go with them,
+ * each only when nothing needs it any more (into tail; notes: what stays). */
+static void
+reclaim_memory(vs_model *m, vs_plan *tail, vs_plan *notes)
+{
+    size_t s;
+
+    for (s = 0; s < m->nsnaps; s++) {
+        const vs_snapshot_def *def = m->snaps[s].def;
+        char *why = NULL, *line;
+
+        if (!m->snaps[s].removed || def->memory != VS_LOC_EXTERNAL || !def->memory_file ||
+            vs_plan_touches(tail, def->memory_file) || !vs_file_exists(def->memory_file))
+            continue;
+        if (memory_needed(m, def->memory_file, &why)) {
+            vs_plan_note(notes, "memory state file %s kept: %s", def->memory_file, why);
+            free(why);
+            continue;
+        }
+        line = vs_xasprintf("the memory state of snapshot '%s'", def->name);
+        vs_plan_remove_image(tail, def->memory_file, line);
+        free(line);
+    }
+}
+
 int
 vs_reclaim_plan(vs_model *m, vs_plan *p, const vs_plan *tags, bool metadata_only,
                 vs_error *err)
@@ -337,6 +396,8 @@ vs_reclaim_plan(vs_model *m, vs_plan *p, const vs_plan *tags, bool metadata_only
     if (!metadata_only &&
         (vs_reclaim(m, true, merge, tail, p, err) < 0 || vs_reclaim_check_images(m, merge, err) < 0))
         goto out;
+    if (!metadata_only)
+        reclaim_memory(m, tail, p);
     while (lead < merge->n && vs_step_info(merge->steps[lead].kind)->undoable)
         vs_plan_add_copy(p, &merge->steps[lead++]);
     if (!metadata_only)

@@ -585,6 +585,43 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
  * with --quiesce. Either way every step can be undone (running: the disks
  * committed back from their overlays), so the snapshot is all or nothing.
  */
+/* An external memory file: absolute (the parser checked), in a directory
+ * that exists, new (nothing is ever written over), and no disk's image. */
+static int
+check_memory_file(const vs_snapshot_def *def, vs_error *err)
+{
+    const char *f = def->memory_file;
+    char *dir = vs_xstrdup(f), *slash = strrchr(dir, '/');
+    struct stat sb;
+    size_t i;
+
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        vs_error_sys(err, errno ? errno : ENOTDIR,
+                     "the directory of memory state file '%s' does not exist", f);
+        free(dir);
+        return -1;
+    }
+    free(dir);
+    if (lstat(f, &sb) == 0)
+        return vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                            "memory state file '%s' already exists: vsnap never writes over a "
+                            "file; remove it or choose another name", f);
+    for (i = 0; i < def->dom->ndisks; i++)
+        if (def->dom->disks[i].source && vs_same_image(def->dom->disks[i].source, f))
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "memory state file '%s' is the image of disk '%s'", f,
+                                def->dom->disks[i].target);
+    for (i = 0; i < def->ndisks; i++)
+        if (def->disks[i].snapshot == VS_LOC_EXTERNAL && def->disks[i].source &&
+            strcmp(def->disks[i].source, f) == 0)
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "memory state file '%s' is also the external snapshot file of "
+                                "disk %s", f, def->disks[i].name);
+    return 0;
+}
+
 static int
 plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *run,
               vs_plan **dry, vs_error *err)
@@ -592,6 +629,12 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
     bool no_meta = (flags & VS_CREATE_NO_METADATA) != 0;
     bool reuse = (flags & VS_CREATE_REUSE_EXT) != 0;
     bool live = run != NULL;
+    /* a full system snapshot: the memory into a file (running or paused) */
+    bool memory = live && def->memory == VS_LOC_EXTERNAL;
+    bool running = live && run->state == VS_RUN_RUNNING;
+    vs_snap_image *images = NULL;
+    size_t nimages = 0;
+    vs_vm_disk *tagged = NULL;
     vs_vm_disk *moves = NULL;
     size_t nmoves = 0, cap = 0;
     vs_domain_def *dom, *newdom = NULL;
@@ -614,23 +657,42 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
                 return -1;
             any_ext = true;
         } else if (e->snapshot == VS_LOC_INTERNAL) {
-            if (live)
+            if (live && !memory)
                 return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                                     "active qemu domains require external disk snapshots; disk "
                                     "%s requested internal", e->name);
             any_int = true;
         }
     }
-    if (!any_ext && !any_int)
+    if (memory && any_int && any_ext)
+        return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                            "mixing internal and external targets for a snapshot is not yet "
+                            "supported: with external memory the disks are either all internal "
+                            "snapshots or all external overlays");
+    if (memory) {
+        /* memory external with internal disk snapshots (libvirt refuses the
+         * mix): the disks' tags in one transaction while the guest is paused */
+        if (any_int && (flags & VS_CREATE_LIVE) && running)
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "--live cannot be used with internal disk snapshots: QEMU "
+                                "takes them only while the guest is paused before the memory "
+                                "copy; leave out --live, or use external disk snapshots");
+        if (any_int && (prepare_internal(def, true, false, err) < 0 ||
+                        vs_snapshot_images(def, def->dom, false, &images, &nimages, err) < 0))
+            return -1;
+        if (check_memory_file(def, err) < 0)
+            goto out;
+    } else if (!any_ext && !any_int) {
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED, "nothing selected for snapshot");
-    if (!any_ext)
+    } else if (!any_ext) {
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "disk-only snapshots require at least one disk to be selected for "
                             "snapshot");
-    if (any_int)
+    } else if (any_int) {
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "mixing internal and external targets for a snapshot is not yet "
                             "supported");
+    }
     for (i = 0; i < def->ndisks; i++)
         for (j = i + 1; j < def->ndisks; j++)
             if (def->disks[i].snapshot == VS_LOC_EXTERNAL &&
@@ -641,7 +703,8 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
                                     "file '%s'", def->disks[i].name, def->disks[j].name,
                                     def->disks[i].source);
 
-    def->state = live ? VS_STATE_DISK_SNAPSHOT : VS_STATE_SHUTOFF;
+    def->state = memory ? (running ? VS_STATE_RUNNING : VS_STATE_PAUSED)
+                 : live ? VS_STATE_DISK_SNAPSHOT : VS_STATE_SHUTOFF;
     if (flags & VS_CREATE_DISK_ONLY)
         def->memory = VS_LOC_NO;
     if ((flags & VS_CREATE_HALT) && live && run->attached)
@@ -658,9 +721,11 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
     }
     if (!no_meta) {
         /* (the file, not the tree: a create need not load the index) */
-        if (vs_dom_snapshot_file_exists(d, def->name))
-            return vs_error_set(err, VS_ERR_OPERATION_FAILED, "domain moment %s already exists",
-                                def->name);
+        if (vs_dom_snapshot_file_exists(d, def->name)) {
+            vs_error_set(err, VS_ERR_OPERATION_FAILED, "domain moment %s already exists",
+                         def->name);
+            goto out;
+        }
         current = vs_dom_current(d);
         free(def->parent);
         def->parent = vs_xstrdup(current);
@@ -672,8 +737,33 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
      * metadata file put back), so the commit point is the end. */
     if (!(p = new_plan(d, "snapshot-create", def->name, err)))
         goto out;
+    if (nimages && refuse_taken_tag(images, nimages, def->name, err) < 0)
+        goto out;
     if (live && (flags & VS_CREATE_QUIESCE))
         vs_plan_vm(p, VS_STEP_VM_FREEZE, NULL, "--quiesce");
+    if (memory) {
+        /* pause | (internal disk snapshots) | memory into the file | (the
+         * overlays): all from one instant. QEMU inactivates the disks when
+         * the copy ends, and takes internal snapshots only of active ones. */
+        char *xml = vs_model_format_domain(def->dom);
+
+        if (running && !(flags & VS_CREATE_LIVE))
+            vs_plan_vm(p, VS_STEP_VM_PAUSE, run->reason,
+                       "the guest's memory and disks are saved at one instant");
+        if (nimages) {
+            tagged = vs_xcalloc(nimages, sizeof(*tagged));
+            for (i = 0; i < nimages; i++) {
+                tagged[i].target = vs_xstrdup(images[i].target);
+                tagged[i].image = vs_xstrdup(images[i].path);
+            }
+            vs_plan_vm_tags(p, VS_STEP_VM_TAG_DISKS, def->name, NULL, tagged, nimages,
+                            "the disks' internal snapshots, at the memory's instant");
+        }
+        vs_plan_vm_save_memory(p, def->memory_file, xml,
+                               !running ? "paused" : (flags & VS_CREATE_LIVE) ? "running live"
+                                                                             : "running", NULL);
+        free(xml);
+    }
     newdom = vs_domain_def_copy(dom);
     for (i = 0; i < def->ndisks && i < def->dom->ndisks; i++) {
         vs_snap_disk *e = &def->disks[i];
@@ -703,7 +793,7 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
                                           err) < 0)
             goto out;
     }
-    if (live)
+    if (live && nmoves)
         vs_plan_vm_disks(p, VS_STEP_VM_SNAPSHOT_DISKS, moves, nmoves,
                          "all at once (atomic)");
     if (!no_meta) {
@@ -742,24 +832,31 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
             free(cur_old);
         }
     }
-    text = vs_model_format_domain(newdom);
-    old_dom = vs_model_format_domain(dom);
-    vs_plan_write_domain(p, text, old_dom, "the disks switch to the new overlays");
-    free(text);
+    if (any_ext) {
+        text = vs_model_format_domain(newdom);
+        old_dom = vs_model_format_domain(dom);
+        vs_plan_write_domain(p, text, old_dom, "the disks switch to the new overlays");
+        free(text);
+    }
     if (!no_meta)
         vs_plan_set_current(p, def->name, current, NULL);
     vs_plan_commit_point(p);
     if (live && (flags & VS_CREATE_HALT))
         vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot", "--halt");
-    if (live && (flags & VS_CREATE_QUIESCE)) {
+    if ((live && (flags & VS_CREATE_QUIESCE)) || running)
         vs_plan_begin_finally(p);
+    if (live && (flags & VS_CREATE_QUIESCE))
         vs_plan_vm(p, VS_STEP_VM_THAW, NULL, NULL);
-    }
+    /* a guest that ran never stays paused (QEMU gone after --halt: nothing to do) */
+    if (memory && running)
+        vs_plan_vm(p, VS_STEP_VM_RESUME, "unpaused", NULL);
     ret = vs_plan_run_or_dry(p, d, dry, err);
     p = NULL;
  out:
     vs_plan_free(p);
     vs_vm_disks_free(moves, nmoves);
+    vs_vm_disks_free(tagged, tagged ? nimages : 0);
+    vs_snap_images_free(images, nimages);
     vs_domain_def_free(newdom);
     vs_snapshot_def_free(cur);
     free(current);
@@ -1019,13 +1116,8 @@ plan_live(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *ru
     def->inactive_dom = vs_domain_def_copy(pers);
     if (((flags & VS_CREATE_DISK_ONLY) || def->memory == VS_LOC_NO) && asks_internal_disks(def))
         return plan_live_disks_internal(d, def, flags, run, dry, err);
-    if (flags & VS_CREATE_DISK_ONLY)
+    if ((flags & VS_CREATE_DISK_ONLY) || def->memory == VS_LOC_EXTERNAL)
         return plan_external(d, def, flags, run, dry, err);
-    if (def->memory == VS_LOC_EXTERNAL)
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "external memory snapshots (--memspec snapshot=external) of a running "
-                            "domain are not supported yet: vsnap has no memory-state files; take "
-                            "an internal snapshot (the default) instead");
     return plan_live_internal(d, def, flags, run, dry, err);
 }
 

@@ -258,7 +258,8 @@ names_images(const vs_model *m, const vs_snapshot_def *def)
     for (k = 0; k < def->nrevert_disks; k++)
         if (def->revert_disks[k].source)
             return true;
-    return false;
+    /* a memory state file goes only when nothing in the store needs it */
+    return def->memory == VS_LOC_EXTERNAL && def->memory_file;
 }
 
 /*

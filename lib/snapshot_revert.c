@@ -9,8 +9,10 @@
  * discarded only where nothing else refers to it (reclaim.h, no merges). */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libxml/tree.h>
 
@@ -23,6 +25,7 @@
 #include "plan_run.h"
 #include "qemu_argv.h"
 #include "reclaim.h"
+#include "saveimage.h"
 #include "snapshot_ops.h"
 
 static void
@@ -88,11 +91,27 @@ check_target(vs_dom *d, const vs_snapshot_def *def, unsigned flags, vs_error *er
     if (def->state == VS_STATE_PMSUSPENDED)
         return vs_error_set(err, VS_ERR_NO_SUPPORT,
                             "qemu doesn't support reversion of snapshot taken in PMSUSPENDED state");
-    if (def->memory == VS_LOC_EXTERNAL)
-        return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                            "snapshot '%s' keeps the guest's memory in a file (external memory), "
-                            "which vsnap cannot load yet", def->name);
-    if (!state_offline(def->state) && def->memory != VS_LOC_INTERNAL)
+    if (def->memory == VS_LOC_EXTERNAL && !state_offline(def->state)) {
+        /* the file must be there, whole, to be loaded */
+        vs_saveimage img;
+        vs_error e;
+        int fd;
+
+        if (!def->memory_file)
+            return vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                                "snapshot '%s' names no memory state file", def->name);
+        memset(&img, 0, sizeof(img));
+        vs_error_clear(&e);
+        if ((fd = vs_saveimage_open(def->memory_file, O_RDONLY, &img, &e)) < 0)
+            return vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                                "cannot revert to snapshot '%s': its memory state file '%s' "
+                                "cannot be used (%s); run 'vsnap snapshot-check %s'", def->name,
+                                def->memory_file, e.msg, d->name);
+        close(fd);
+        vs_saveimage_clear(&img);
+    }
+    if (!state_offline(def->state) && def->memory != VS_LOC_INTERNAL &&
+        def->memory != VS_LOC_EXTERNAL)
         return vs_error_set(err, VS_ERR_NO_SUPPORT,
                             "snapshot '%s' of a %s domain records no memory state to revert to",
                             def->name, vs_snap_state_name(def->state));
@@ -464,10 +483,13 @@ static int
 plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, vs_error *err)
 {
     vs_snapshot_def *def = m->snaps[si].def;
-    bool memory = def->memory == VS_LOC_INTERNAL && !state_offline(def->state);
+    bool memory = (def->memory == VS_LOC_INTERNAL || def->memory == VS_LOC_EXTERNAL) &&
+                  !state_offline(def->state);
+    bool ext_memory = memory && def->memory == VS_LOC_EXTERNAL;
     bool run_after, same = false;
     vs_vm_disk *disks = NULL;
     size_t nd = 0;
+    char *xml = NULL;
     pieces pc;
     int ret = -1;
 
@@ -477,7 +499,8 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
     else
         run_after = (flags & VS_REVERT_RUNNING) != 0;
     pieces_split(off, &pc);
-    if (m->live && m->run.attached && !(memory && (same = same_qemu(m->d, m->live_dom, def->dom)))) {
+    if (m->live && m->run.attached &&
+        !(memory && !ext_memory && (same = same_qemu(m->d, m->live_dom, def->dom)))) {
         vs_error_set(err, VS_ERR_OPERATION_INVALID,
                      "domain '%s' is run by another program (<vsnap:runtime>): reverting to "
                      "snapshot '%s' needs its QEMU %s, which vsnap does not do",
@@ -485,10 +508,46 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
                      "devices" : "stopped");
         goto out;
     }
-    if (memory && m->live && !m->run.attached)
+    if (memory && !ext_memory && m->live && !m->run.attached)
         same = same_qemu(m->d, m->live_dom, def->dom);
 
-    if (memory && same) {
+    if (ext_memory) {
+        /* a new QEMU on the new overlays, fed the memory file: (stop) |
+         * overlays | internal snapshots applied | metadata | start with
+         * -incoming defer. Before the commit point where it can be undone. */
+        size_t i, nrepl = 0;
+
+        if (check_startable(m->d, m->dom, err) < 0)
+            goto out;
+        xml = vs_model_format_domain(m->dom);
+        /* the overlays recreated empty are moved into place before QEMU opens them */
+        for (i = 0; i < pc.rest->n; i++)
+            nrepl += pc.rest->steps[i].kind == VS_STEP_REPLACE_IMAGE;
+        if (!m->live && pc.apply->n == 0 && nrepl == 0) {
+            add_all(p, pc.pre);
+            add_all(p, pc.meta);
+            vs_plan_vm_restore(p, def->memory_file, xml, "paused from-snapshot", NULL);
+            vs_plan_commit_point(p);
+        } else {
+            if (!m->live)
+                add_all(p, pc.pre);
+            vs_plan_commit_point(p);
+            if (m->live) {
+                vs_plan_vm(p, VS_STEP_VM_STOP, "from snapshot",
+                           "a new QEMU loads the snapshot's memory state");
+                add_all(p, pc.pre);
+            }
+            add_all(p, pc.apply);
+            add_all(p, pc.meta);
+            for (i = 0; i < pc.rest->n; i++)
+                if (pc.rest->steps[i].kind == VS_STEP_REPLACE_IMAGE)
+                    vs_plan_add_copy(p, &pc.rest->steps[i]);
+            vs_plan_vm_restore(p, def->memory_file, xml, "paused from-snapshot", NULL);
+        }
+        for (i = 0; i < pc.rest->n; i++)
+            if (pc.rest->steps[i].kind != VS_STEP_REPLACE_IMAGE)
+                vs_plan_add_copy(p, &pc.rest->steps[i]);
+    } else if (memory && same) {
         /* the same QEMU loads the snapshot: its disks and its memory */
         apply_disks(pc.apply, m->live_dom, &disks, &nd);
         if (m->run.state == VS_RUN_RUNNING)
@@ -542,7 +601,7 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
         if (run_after || (flags & VS_REVERT_PAUSED))
             vs_plan_vm(p, VS_STEP_VM_START, "from snapshot", NULL);
     }
-    if (memory && nd == 0) {
+    if (memory && !ext_memory && nd == 0) {
         vs_error_set(err, VS_ERR_OPERATION_FAILED,
                      "missing vmstate section when reverting active internal snapshot '%s'",
                      def->name);
@@ -554,6 +613,7 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
     }
     ret = 0;
  out:
+    free(xml);
     vs_vm_disks_free(disks, nd);
     pieces_free(&pc);
     return ret;
@@ -575,7 +635,8 @@ revert_common(vs_dom *d, const char *name, unsigned flags, vs_plan **dry, vs_err
     if (!(def = vs_dom_read_snapshot(d, name, err)))
         return -1;
     ret = check_target(d, def, flags, err);
-    memory = def->memory == VS_LOC_INTERNAL && !state_offline(def->state);
+    memory = (def->memory == VS_LOC_INTERNAL || def->memory == VS_LOC_EXTERNAL) &&
+             !state_offline(def->state);
     vs_snapshot_def_free(def);
     if (ret < 0)
         return -1;

@@ -37,52 +37,6 @@ vm_write vm vda "0x12"
 vm_write vm vdb "0x22"
 ram_put B
 
-has_snap() { [ -e "$meta/vm/snapshots/$1.xml" ]; }
-active() {
-    "$VSNAP" -d "$meta" qemu-monitor-command vm --hmp 'info block' | tr -d '\r' |
-        awk -v t="$1" '/^[^ ].*: .* \(/ { f = $2 }
-            /Attached to:/ && ($3 == t || index($3, "/" t "/")) { print f }'
-}
-
-# after DESC: what every repair must leave: no journal, metadata and images
-# that agree, the guest running or shut off, not paused
-after() {
-    local st
-    st=$(state vm)
-    if [ ! -e "$meta/vm/journal" ] && "$VSNAP" -d "$meta" snapshot-check vm >/dev/null 2>&1 &&
-       case $st in running*|"shut off"*) true ;; *) false ;; esac; then
-        return 0
-    fi
-    echo "# $1: journal $(test -e "$meta/vm/journal" && echo left), state '$st'"
-    "$VSNAP" -d "$meta" snapshot-check vm 2>&1 | sed 's/^/# /'
-    return 1
-}
-
-# crash_each DESC PREPARE CHECK ARGS...: run vsnap ARGS killed at boundary
-# 1, 2, ... until it runs through; PREPARE sets the state up before each
-# run, CHECK says whether the state after the repair is the one before or
-# the one after (it prints which, or fails).
-crash_each() {
-    local desc=$1 prepare=$2 check=$3 k bad=0 seen=""
-    shift 3
-    for k in $(seq 1 30); do
-        $prepare
-        VSNAP_FAILPOINT=plan-step:$k:kill run "$@"
-        if [ "$rc" = 0 ]; then
-            seen="$seen done"
-            break
-        fi
-        if [ "$rc" != 137 ]; then
-            echo "# $desc, boundary $k: status $rc"; t_diag "$tmp/err"; bad=1; break
-        fi
-        run snapshot-check vm --repair
-        after "$desc, boundary $k" || bad=1
-        seen="$seen $($check)" || { echo "# $desc, boundary $k: $seen"; bad=1; }
-    done
-    if [ "$bad" = 0 ]; then t_ok "$desc: killed at every step boundary ($((k - 1))), repaired:$seen"
-    else t_not_ok "$desc: killed at every step boundary, repaired"; fi
-}
-
 # ---- an internal snapshot ------------------------------------------------------------
 prep_create() { has_snap c1 && must snapshot-delete vm c1; true; }
 check_create() {

@@ -7,9 +7,11 @@
 #    snapshot-list filter, snapshot-info, snapshot-dumpxml, revert while
 #    running, with --running, --paused, from shut off, delete in every form,
 #    --halt, the --live error);
-#  - running-golden-02.expected, transcript 02 steps 2-21: external disk-only
+#  - running-golden-02.expected, transcript 02 steps 2-43: external disk-only
 #    snapshots of a running domain (default names, --diskspec, --atomic,
-#    --no-metadata, domblklist, and virsh's refusals).
+#    --no-metadata, domblklist, and virsh's refusals), then external
+#    full-system snapshots (--memspec: plain, --live, --halt) and the listings
+#    and infos of the tree they make.
 # stdout, stderr and exit status of each step byte for byte, apart from the
 # Id column of list, creation times, the epoch name of `snapshot-create` and
 # the widths of domblklist's table. The domain is the transcript's own
@@ -109,7 +111,12 @@ golden() {
     done < <(steps "$exp")
     if [ "$2" = 02-running-external.txt ]; then
         t_is "the overlays QEMU made are the transcript's" "$(cd "$img" && ls | tr '\n' ' ')$(cd "$data" && ls | tr '\n' ' ')" \
-            "anchor-a.e1 anchor-a.qcow2 anchor-b.e1 anchor-b.qcow2 e2-a.qcow2 e3-a.qcow2 e3-b.qcow2 e4-a.e10 e4-a.qcow2 e4-b.e10 e4-b.qcow2 "
+            "anchor-a.e1 anchor-a.qcow2 anchor-b.e1 anchor-b.qcow2 e2-a.qcow2 e3-a.qcow2 e3-b.qcow2 e4-a.e10 e4-a.qcow2 e4-b.e10 e4-b.qcow2 m1-a.m2 m1-a.qcow2 m1-b.m2 m1-b.qcow2 m1.mem m2.mem m3-a.qcow2 m3-b.qcow2 m3.mem "
+        local f
+        for f in m1 m2 m3; do
+            t_is "02: $f.mem is a complete save image, mode 0600" \
+                "$(head -c 16 "$data/$f.mem") $(stat -c %a "$data/$f.mem")" "LibvirtQemudSave 600"
+        done
     fi
     "$VSNAP" -q -d "$meta" destroy anchor >/dev/null 2>&1
 }

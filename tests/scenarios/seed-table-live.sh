@@ -23,8 +23,13 @@
 #   int/ext  any      on        | invalid (disk-only vs memory) | refused
 #   int      omit/int off       | memory=int disk=int, savevm   | snapshot-save job
 #   int      no/ext   off       | unsupported for now           | refused (as omit/no, ext)
-#   ext      any      off       | memory=ext ...                | refused: memory-state
-#                                                                 files are the next release
+#   ext      omit     off       | memory=ext disk=default       | memory file + overlays
+#   ext      no       off       | memory=ext disk=no, migrate   | memory file only
+#   ext      int      off       | unsupported for now           | performed: memory file,
+#                                                                 then the disk's internal
+#                                                                 snapshot (no memory in it)
+#                                                                 while the guest is paused
+#   ext      ext      off       | memory=ext disk=ext           | memory file + overlay
 #
 # A refused row changes neither the metadata nor the image; a performed one
 # is checked in the snapshot's XML and the image (its internal snapshot, or
@@ -42,14 +47,13 @@ MUSTINT="error: unsupported configuration: disk 'vda' must use snapshot mode 'in
 NOTHING="error: unsupported configuration: nothing selected for snapshot"
 NOMEM="error: XML error: memory state cannot be saved with offline or disk-only snapshot"
 MEMNO="error: Operation not supported: internal snapshot of a running VM must include the memory state"
-EXTMEM="error: Operation not supported: external memory snapshots (--memspec snapshot=external) of a running domain are not supported yet: vsnap has no memory-state files; take an internal snapshot (the default) instead"
 
 mem_xml() {
     case $1 in
     omit) ;;
     no) printf "<memory snapshot='no'/>" ;;
     int) printf "<memory snapshot='internal'/>" ;;
-    ext) printf "<memory snapshot='external' file='%s'/>" "$tmp/mem.save" ;;
+    ext) printf "<memory snapshot='external' file='%s'/>" "$tmp/mem-$name.save" ;;
     esac
 }
 disk_xml() {
@@ -124,11 +128,38 @@ row() {
         t_is "$desc: ... the disk is back on its image" "$(active_file)" "$d1"
         t_check "$desc: ... the overlay is gone" test ! -e "$ovl"
         ;;
+    memory)
+        local mf=$tmp/mem-$name.save ovl="" loc
+        case $disk in omit) ovl=${d1%.qcow2}.$name ;; ext) ovl=$tmp/overlay-$name.qcow2 ;; esac
+        expect_ok "$desc: performed" snapshot-create vm "$tmp/$name.xml" "${flags[@]}"
+        run snapshot-dumpxml vm "$name" --xpath '/domainsnapshot/state|/domainsnapshot/memory|/domainsnapshot/disks/disk/@snapshot'
+        case $disk in omit|ext) loc=external ;; no) loc=no ;; int) loc=internal ;; esac
+        expect_stdout "$desc: running, memory external, the disk $loc" "<state>running</state>
+<memory snapshot=\"external\" file=\"$mf\"/>
+ snapshot=\"$loc\"
+"
+        t_is "$desc: the memory file is a complete save image, mode 0600" \
+            "$(head -c 16 "$mf" 2>/dev/null) $(stat -c %a "$mf" 2>/dev/null)" "LibvirtQemudSave 600"
+        if [ -n "$ovl" ]; then
+            t_is "$desc: QEMU writes to the overlay" "$(active_file)" "$ovl"
+        else
+            t_is "$desc: QEMU writes to the image" "$(active_file)" "$d1"
+        fi
+        x=$(qemu-img snapshot -U -l "$d1" | awk -v n="$name" '$2 == n { print $3 }')
+        if [ "$disk" = int ]; then t_is "$desc: the internal snapshot, without memory state" "$x" 0
+        else t_is "$desc: no internal snapshot" "$x" ""; fi
+        t_is "$desc: the guest runs on" "$(state vm | cut -d' ' -f1)" running
+        expect_ok "$desc: deleted again while running" snapshot-delete vm "$name"
+        t_check "$desc: ... the memory file is gone" test ! -e "$mf"
+        t_is "$desc: ... the disk is back on its image" "$(active_file)" "$d1"
+        [ -n "$ovl" ] && t_check "$desc: ... the overlay is gone" test ! -e "$ovl"
+        t_is "$desc: ... no internal snapshot left" "$(qemu-img snapshot -U -l "$d1" | awk -v n="$name" '$2 == n')" ""
+        ;;
     *)
         images=$d1
         expect_error "$desc: refused" "$want" snapshot-create vm "$tmp/$name.xml" "${flags[@]}"
         images=""
-        if [ -e "$tmp/overlay-$name.qcow2" ] || [ -e "${d1%.qcow2}.$name" ] || [ -e "$tmp/mem.save" ]; then
+        if [ -e "$tmp/overlay-$name.qcow2" ] || [ -e "${d1%.qcow2}.$name" ] || [ -e "$tmp/mem-$name.save" ]; then
             t_not_ok "$desc: no file appeared"
         fi
         ;;
@@ -160,8 +191,21 @@ row int int off full
 row int no off "$MUSTINT"
 row int ext off "$MUSTINT"
 for disk in omit no int ext; do
-    row ext $disk off "$EXTMEM"
+    row ext $disk off memory
 done
+# the disks both internal and external with the memory in a file: refused, saying why
+MIXED="error: unsupported configuration: mixing internal and external targets for a snapshot is not yet supported: with external memory the disks are either all internal snapshots or all external overlays"
+d2=$tmp/disk2.qcow2
+make_image "$d2"
+expect_ok "destroy, for a second disk" destroy vm
+live_define vm 4f0d8c2b-1e75-4a2f-b3c3-7d1b6e9f8a02 "vda:$d1" "vdb:$d2"
+must start vm
+printf "<domainsnapshot><name>mixed</name><memory snapshot='external' file='%s'/><disks><disk name='vda' snapshot='internal'/><disk name='vdb' snapshot='external'><source file='%s'/></disk></disks></domainsnapshot>\n" \
+    "$tmp/mem-mixed.save" "$tmp/overlay-mixed.qcow2" >"$tmp/mixed.xml"
+images="$d1 $d2"
+expect_error "online memory=ext, disks int and ext: refused" "$MIXED" snapshot-create vm "$tmp/mixed.xml"
+images=""
+t_check "... no file appeared" test ! -e "$tmp/mem-mixed.save" -a ! -e "$tmp/overlay-mixed.qcow2"
 t_is "the guest ran through all of it" "$(state vm | cut -d' ' -f1)" running
 run snapshot-list vm --name
 expect_stdout "every performed row was deleted again" ""

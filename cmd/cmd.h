@@ -166,6 +166,8 @@ int cmd_resume(vs_ctl *ctl, const vs_args *a);
 int cmd_qemu_monitor_command(vs_ctl *ctl, const vs_args *a);
 int cmd_qemu_agent_command(vs_ctl *ctl, const vs_args *a);
 int cmd_snapshot_prune(vs_ctl *ctl, const vs_args *a);   /* cmd_prune.c */
+int cmd_snapshot_export(vs_ctl *ctl, const vs_args *a);  /* cmd_move.c */
+int cmd_snapshot_import(vs_ctl *ctl, const vs_args *a);
 int cmd_help(vs_ctl *ctl, const vs_args *a);
 int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);

@@ -294,6 +294,20 @@ static const vs_opt_def opts_snapshot_prune[] = {
     OPT_END
 };
 
+static const vs_opt_def opts_snapshot_export[] = {
+    OPT_DOMAIN,
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL,
+      "file to write the export document to ('-': standard output)", VS_COMPLETE_FILE },
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_import[] = {
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL,
+      "export document to read ('-': standard input)", VS_COMPLETE_FILE },
+    OPT_BOOL("replace", "replace a different definition and snapshots of the same names"),
+    OPT_END
+};
+
 /* ------------------------------------------------------------- vsnap -- */
 
 static const vs_opt_def opts_cd[] = {
@@ -394,6 +408,17 @@ const vs_cmd_def vs_commands[] = {
       "    newer than a duration; delete the other snapshots whose names match\n"
       "    --match (default: all), never the current one, in one plan.",
       opts_snapshot_prune, CF_RW, cmd_snapshot_prune, NULL },
+    { "snapshot-export", "beyond", "Write a domain and all its snapshots as one document",
+      "Write the domain's definition and every snapshot's XML, parents first, as\n"
+      "    one document that snapshot-import reads on another host (each snapshot\n"
+      "    as snapshot-dumpxml --security-info prints it).",
+      opts_snapshot_export, CF_RO, cmd_snapshot_export, NULL },
+    { "snapshot-import", "beyond", "Define a domain and its snapshots from an export",
+      "Define the domain of a snapshot-export document if it is not defined, and\n"
+      "    redefine its whole snapshot tree and current snapshot, all or nothing.\n"
+      "    Snapshots already there with other XML are refused unless --replace.",
+      opts_snapshot_import, 0 /* locks through vs_snapshot_import */, cmd_snapshot_import,
+      NULL },
     { "snapshot-create", "snapshot", "Create a snapshot from XML",
       "Create a snapshot (disk and RAM) from XML", opts_snapshot_create, CF_RW,
       cmd_snapshot_create, NULL },

@@ -1653,6 +1653,119 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
     return ret;
 }
 
+/* One snapshot of a batch (vs_dom_write_snapshot_texts): its entry, from
+ * a scan of the text or else a parse, and the file's data. */
+typedef struct staged_snap {
+    char *buf;               /* the scanned copy the entry's strings point into */
+    vs_snapshot_def *def;    /* when the scan could not vouch for the text */
+    vs_snap_entry e;
+    char *file;
+} staged_snap;
+
+static int
+stage_snapshot(vs_dom *d, const char *text, staged_snap *s, char **data, vs_error *err)
+{
+    size_t len = strlen(text);
+    const char *body = text;
+    char *canon = NULL;
+    long have;
+    unsigned long long seq;
+
+    s->buf = vs_xstrdup(text);
+    if (vs_snapshot_scan(s->buf, len, &s->e) != 1) {
+        /* not plainly the formatter's output: parse it as a redefinition does */
+        if (!(s->def = vs_snapshot_def_parse(text, len, "(snapshot_definition)",
+                                             VS_SNAP_PARSE_REDEFINE | VS_SNAP_PARSE_ACTIVE_OPTIONAL,
+                                             0, err)))
+            return -1;
+        s->def->active = -1;
+        body = canon = vs_snapshot_def_format_str(s->def, VS_SNAP_FORMAT_SECURE);
+        vs_snap_entry_from_def(&s->e, s->def);
+    }
+    if (vs_name_check("snapshot", s->e.name, err) < 0) {
+        free(canon);
+        return -1;
+    }
+    have = vs_snap_tree_find(d->tree, s->e.name);
+    seq = have >= 0 ? d->tree->e[have].seq : next_seq(d, d->tree);
+    s->e.seq = seq;
+    *data = seq ? vs_xasprintf(SEQ_PI_PREFIX "%llu?>\n%s", seq, body) : vs_xstrdup(body);
+    free(canon);
+    if (strlen(*data) > VS_XML_MAX_SIZE) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                     "metadata of snapshot '%s' would take %zu bytes, more than the %d bytes "
+                     "a snapshot file may have", s->e.name, strlen(*data), VS_XML_MAX_SIZE);
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    s->file = snapshot_file(s->e.name);
+    /* the tree as it will be (a failure below drops it: stale_after_failure) */
+    if (have >= 0)
+        touch(d, d->tree->e[have].parent);
+    touch(d, s->e.name);
+    vs_snap_tree_update(d->tree, &s->e);
+    if (seq > d->max_seq)
+        d->max_seq = seq;
+    d->tree_stale = true;
+    return 0;
+}
+
+int
+vs_dom_write_snapshot_texts(vs_dom *d, char *const *texts, size_t n, vs_error *err)
+{
+    staged_snap *sv;
+    vs_file_batch b;
+    char *shown;
+    size_t i;
+    int sfd, ret = -1;
+
+    if (n == 0)
+        return 0;
+    if (!vs_dom_tree(d, err) || (sfd = snapdir(d, true, NULL, err)) < 0)
+        return -1;
+    sv = vs_xcalloc(n, sizeof(*sv));
+    shown = snapdir_shown(d);
+    vs_file_batch_init(&b, sfd, shown);
+    for (i = 0; i < n; i++) {
+        char *data = NULL;
+
+        if (stage_snapshot(d, texts[i], &sv[i], &data, err) < 0 ||
+            vs_file_batch_add(&b, sv[i].file, data, strlen(data), FILE_MODE, err) < 0) {
+            free(data);
+            goto out;
+        }
+        free(data);
+    }
+    if (vs_file_batch_commit(&b, sync_mode(d, true), err) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        struct stat sb;
+        long idx = vs_snap_tree_find(d->tree, sv[i].e.name);
+
+        if (idx >= 0 && fstatat(sfd, sv[i].file, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+            d->tree->e[idx].file_mtime = ts_ns(&sb.st_mtim);
+            d->tree->e[idx].file_size = (long long)sb.st_size;
+        }
+        damage_forget(d, sv[i].file);
+    }
+    d->index_dirty = true;
+    d->snapdir_mtime = fd_mtime(sfd);
+    ret = 0;
+ out:
+    if (ret < 0)
+        stale_after_failure(d);
+    vs_file_batch_clear(&b);
+    for (i = 0; i < n; i++) {
+        free(sv[i].buf);
+        free(sv[i].file);
+        vs_snapshot_def_free(sv[i].def);
+    }
+    free(sv);
+    free(shown);
+    return ret;
+}
+
 int
 vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
 {

@@ -319,6 +319,14 @@ bool vs_dom_snapshot_file_exists(vs_dom *d, const char *name);
  * the tree are invalid after this and after vs_dom_remove_snapshot (the tree
  * may reorder entries). */
 int vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err);
+/* The same for n snapshots at once, each given as its formatted text (what
+ * vs_snapshot_def_format_str makes; other text is parsed and formatted as a
+ * redefinition would be), written in one batch (path.h: vs_file_batch): one
+ * sync for all the files, the directory synced as by vs_dom_write_snapshot
+ * (or left to vs_dom_sync while deferring). Later texts of one name win. On
+ * failure each file is old or new and the tree is read again when next
+ * used. */
+int vs_dom_write_snapshot_texts(vs_dom *d, char *const *texts, size_t n, vs_error *err);
 /* Remove a snapshot's file (a damaged one too) and its tree entry. */
 int vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err);
 

@@ -1,0 +1,5 @@
+# tests/scenarios fragment: snapshot-export / snapshot-import (issue 13): a
+# 1,000-snapshot tree moved between stores, clashes, damaged documents, '-',
+# hostile names, failures part-way (with --enable-failpoints)
+TESTS += tests/scenarios/export.sh
+EXTRA_DIST += tests/scenarios/export.sh

@@ -382,7 +382,7 @@ temp_name(char out[12])
  * dirfd, its name in tmp; synced when `sync`. Nothing is left on failure. */
 static int
 stage_temp(int dirfd, const char *shown, const char *shown_dir, const char *data, size_t len,
-           mode_t mode, bool sync, char tmp[12], vs_error *err)
+           mode_t mode, bool sync, char tmp[12], struct stat *sb, vs_error *err)
 {
     char *tmp_shown = NULL;
     size_t done = 0;
@@ -419,6 +419,11 @@ stage_temp(int dirfd, const char *shown, const char *shown_dir, const char *data
         vs_error_sys(err, EIO, "cannot write '%s'", tmp_shown);
         goto fail;
     }
+    /* (a rename keeps the mtime and size: the caller's record of the file) */
+    if (sb && fstat(fd, sb) < 0) {
+        vs_error_sys(err, errno, "cannot write '%s'", tmp_shown);
+        goto fail;
+    }
     if (close(fd) < 0) {
         fd = -1;
         vs_error_sys(err, errno, "cannot write '%s'", tmp_shown);
@@ -446,7 +451,8 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
 
     if (refuse_link && is_link_at(dirfd, name))
         return vs_link_error(err, shown);
-    if (stage_temp(dirfd, shown, shown_dir, data, len, mode, how != VS_SYNC_NONE, tmp, err) < 0)
+    if (stage_temp(dirfd, shown, shown_dir, data, len, mode, how != VS_SYNC_NONE, tmp, NULL,
+                   err) < 0)
         return -1;
     if (renameat(dirfd, tmp, dirfd, name) < 0) {
         vs_error_sys(err, errno, "cannot replace '%s'", shown);
@@ -476,6 +482,7 @@ vs_file_batch_add(vs_file_batch *b, const char *name, const char *data, size_t l
                   vs_error *err)
 {
     char *shown = vs_path_join(b->shown_dir, name);
+    struct stat sb;
     int ret = -1;
 
     if (is_link_at(b->dirfd, name)) {
@@ -486,8 +493,11 @@ vs_file_batch_add(vs_file_batch *b, const char *name, const char *data, size_t l
         b->cap = b->cap ? 2 * b->cap : 64;
         b->e = vs_xreallocarray(b->e, b->cap, sizeof(*b->e));
     }
-    if (stage_temp(b->dirfd, shown, b->shown_dir, data, len, mode, false, b->e[b->n].tmp, err) < 0)
+    if (stage_temp(b->dirfd, shown, b->shown_dir, data, len, mode, false, b->e[b->n].tmp,
+                   &sb, err) < 0)
         goto out;
+    b->e[b->n].mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+    b->e[b->n].size = (long long)sb.st_size;
     b->e[b->n].name = vs_xstrdup(name);
     b->n++;
     ret = 0;

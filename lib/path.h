@@ -119,7 +119,11 @@ int vs_file_unlink_at(int dirfd, const char *name, const char *shown, vs_sync ho
 typedef struct vs_file_batch {
     int dirfd;                          /* borrowed */
     char *shown_dir;
-    struct { char tmp[12]; char *name; } *e;
+    struct {
+        char tmp[12];
+        char *name;
+        long long mtime_ns, size;       /* the file as written (a rename keeps them) */
+    } *e;
     size_t n, cap, renamed;
 } vs_file_batch;
 void vs_file_batch_init(vs_file_batch *b, int dirfd, const char *shown_dir);

@@ -159,9 +159,13 @@ group_size(const vs_plan *p, size_t i)
         max = MAX_GROUP;
     while (n < max && i + n < p->n && p->steps[i + n].kind == p->steps[i].kind &&
            (i < p->commit) == (i + n < p->commit)) {
-        for (k = i; k < i + n; k++)
-            if (related(&p->steps[k], &p->steps[i + n]))
-                return n;
+        const vs_step *b = &p->steps[i + n];
+
+        /* (a step that names no file is related to none: metadata steps) */
+        if (b->path || b->from || b->backing || b->old_backing)
+            for (k = i; k < i + n; k++)
+                if (related(&p->steps[k], b))
+                    return n;
         n++;
     }
     return n;

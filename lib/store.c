@@ -1740,12 +1740,11 @@ vs_dom_write_snapshot_texts(vs_dom *d, char *const *texts, size_t n, vs_error *e
     if (vs_file_batch_commit(&b, sync_mode(d, true), err) < 0)
         goto out;
     for (i = 0; i < n; i++) {
-        struct stat sb;
         long idx = vs_snap_tree_find(d->tree, sv[i].e.name);
 
-        if (idx >= 0 && fstatat(sfd, sv[i].file, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
-            d->tree->e[idx].file_mtime = ts_ns(&sb.st_mtim);
-            d->tree->e[idx].file_size = (long long)sb.st_size;
+        if (idx >= 0) {
+            d->tree->e[idx].file_mtime = b.e[i].mtime_ns;
+            d->tree->e[idx].file_size = b.e[i].size;
         }
         damage_forget(d, sv[i].file);
     }

@@ -193,6 +193,8 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
     bool f_run = vs_arg_bool(a, "state-running"), f_pause = vs_arg_bool(a, "state-paused");
     bool f_off = vs_arg_bool(a, "state-shutoff"), f_other = vs_arg_bool(a, "state-other");
     bool any_state = f_run || f_pause || f_off || f_other;
+    /* both: no filter, as libvirt's two groups together take every domain */
+    bool f_auto = vs_arg_bool(a, "autostart"), f_noauto = vs_arg_bool(a, "no-autostart");
     bool want_active = all || !inactive, want_inactive = all || inactive;
     list_row *rows = NULL;
     size_t i, n = 0;
@@ -225,6 +227,12 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
                    (f_off && info.state == VS_RUN_SHUTOFF) ||
                    (f_other && info.state != VS_RUN_RUNNING && info.state != VS_RUN_PAUSED &&
                     info.state != VS_RUN_SHUTOFF);
+        if (keep && f_auto != f_noauto) {
+            vs_dom *d = vs_dom_open(ctl->store, names[i], VS_LOCK_NONE, NULL);
+
+            keep = d && vs_dom_autostart(d) == f_auto;
+            vs_dom_close(d);
+        }
         if (!keep)
             continue;
         rows[n].name = names[i];

@@ -61,6 +61,8 @@ static const vs_opt_def opts_list[] = {
     OPT_BOOL("state-paused", "list domains in paused state"),
     OPT_BOOL("state-shutoff", "list domains in shutoff state"),
     OPT_BOOL("state-other", "list domains in other states"),
+    OPT_BOOL("autostart", "list domains with autostart enabled"),
+    OPT_BOOL("no-autostart", "list domains with autostart disabled"),
     OPT_BOOL("name", "list domain names only"),
     OPT_JSON_HIDDEN,
     OPT_END
@@ -69,6 +71,12 @@ static const vs_opt_def opts_list[] = {
 static const vs_opt_def opts_undefine[] = {
     OPT_DOMAIN,
     OPT_BOOL("snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)"),
+    OPT_END
+};
+
+static const vs_opt_def opts_autostart[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("disable", "disable autostarting"),
     OPT_END
 };
 
@@ -358,6 +366,9 @@ const vs_cmd_group vs_cmd_groups[] = {
 };
 
 const vs_cmd_def vs_commands[] = {
+    { "autostart", "domain", "autostart a domain",
+      "Configure a domain to be automatically started at boot.", opts_autostart, CF_RW,
+      cmd_autostart, NULL },
     { "define", "domain", "define (but don't start) a domain from an XML file",
       "Define a domain.", opts_define, 0, cmd_define, NULL },
     /* Running domains (cmd_run.c: destroy, qemu-*, resume, shutdown, start,
@@ -370,6 +381,8 @@ const vs_cmd_def vs_commands[] = {
     { "domblklist", "domain", "list all domain blocks",
       "Get the summary of block devices for a domain.", opts_domblklist, CF_RO,
       cmd_domblklist, NULL },
+    { "dominfo", "domain", "domain information", "Returns basic information about the domain.",
+      opts_destroy, CF_RO, cmd_dominfo, NULL },
     { "domstate", "domain", "domain state", "Returns state about a domain.",
       opts_domstate, CF_RO, cmd_domstate, NULL },
     { "dumpxml", "domain", "domain information in XML",
@@ -396,6 +409,10 @@ const vs_cmd_def vs_commands[] = {
       "Undefine an inactive domain, or convert persistent to transient.", opts_undefine,
       0 /* locks through vs_store_undefine */, cmd_undefine, NULL },
 
+    { "start-autostarted", "beyond", "Start every domain marked autostart",
+      "Start, as 'start DOMAIN' does, every domain marked with 'autostart' that is\n"
+      "    shut off (the shipped vsnap-autostart.service runs it at boot).",
+      opts_none, 0 /* each start locks its domain */, cmd_start_autostarted, NULL },
     { "snapshot-check", "beyond", "Check snapshot metadata against the disk images",
       "Compare the domain's snapshot metadata with its disk images: images that\n"
       "    are missing, backing chains and internal snapshot tables that disagree\n"

@@ -46,6 +46,10 @@ const vs_dom_layout_entry vs_dom_layout[VS_DOM_NENTRIES] = {
                             "the plan of an operation in progress (JSON)" },
     [VS_DOM_REGISTRY]   = { "overlays", false, false, false,
                             "overlays vsnap made that no <disks> names any more, one path a line" },
+    [VS_DOM_MANAGED_SAVE] = { "managed.save", false, false, false,
+                              "the managed-save image (managedsave), if any" },
+    [VS_DOM_AUTOSTART]  = { "autostart", false, false, false,
+                            "empty; present = the domain is started at boot (autostart)" },
 };
 
 /* Every entry of the enum has its row: a row left out would open "(null)". */
@@ -1182,6 +1186,27 @@ vs_dom_journal_exists(vs_dom *d)
     struct stat sb;
 
     return fstatat(d->fd, entry_name(VS_DOM_JOURNAL), &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool
+vs_dom_entry_exists(vs_dom *d, vs_dom_entry e)
+{
+    struct stat sb;
+
+    return fstatat(d->fd, entry_name(e), &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool
+vs_dom_autostart(vs_dom *d)
+{
+    return vs_dom_entry_exists(d, VS_DOM_AUTOSTART);
+}
+
+int
+vs_dom_set_autostart(vs_dom *d, bool on, vs_error *err)
+{
+    return on ? store_entry(d, VS_DOM_AUTOSTART, "", 0, err)
+              : remove_entry(d, VS_DOM_AUTOSTART, err);
 }
 
 int

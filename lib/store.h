@@ -37,6 +37,8 @@ typedef enum vs_dom_entry {
     VS_DOM_LOCK,            /* lock */
     VS_DOM_JOURNAL,         /* journal */
     VS_DOM_REGISTRY,        /* overlays */
+    VS_DOM_MANAGED_SAVE,    /* managed.save */
+    VS_DOM_AUTOSTART,       /* autostart */
     VS_DOM_NENTRIES
 } vs_dom_entry;
 
@@ -364,6 +366,19 @@ bool vs_dom_journal_exists(vs_dom *d);
  */
 int vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err);
 int vs_dom_registry_store(vs_dom *d, char *const *paths, vs_error *err);
+
+/* Whether an entry of the layout is there (a link in its place too, which
+ * opening the domain refuses). */
+bool vs_dom_entry_exists(vs_dom *d, vs_dom_entry e);
+
+/*
+ * autostart: the empty file <domain>/autostart, present = the domain is
+ * started at boot (vsnap start --autostarted, the shipped systemd unit).
+ * set: on creates it (atomic, 0600), off removes it (absent is fine); both
+ * durable. Needs the domain's exclusive lock.
+ */
+bool vs_dom_autostart(vs_dom *d);
+int vs_dom_set_autostart(vs_dom *d, bool on, vs_error *err);
 
 /* Drop the cached definition and tree: the next vs_dom_def / vs_dom_tree
  * reads the files again (the lock stays). */

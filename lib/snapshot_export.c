@@ -410,13 +410,15 @@ int
 vs_snapshot_import(vs_store *st, const vs_export_doc *doc, unsigned flags,
                    vs_import_result *res, vs_error *err)
 {
-    const char *name = doc->dom->name;
+    const char *name = doc->dom ? doc->dom->name : NULL;
     vs_plan *p = NULL;
     vs_dom *d;
     vs_error e;
     int ret = -1;
 
     memset(res, 0, sizeof(*res));
+    if (!name)
+        return vs_error_set(err, VS_ERR_INTERNAL, "an export document without its domain");
     vs_error_clear(&e);
     if (!(d = vs_dom_open(st, name, VS_LOCK_NONE, &e))) {
         if (e.code != VS_ERR_NO_DOMAIN) {

@@ -188,6 +188,9 @@ cmd_start_autostarted(vs_ctl *ctl, const vs_args *a)
         char *words[] = { "start", names[i] };
         int w = wants_start(ctl, names[i]);
 
+        /* what was printed must not be in a buffer a child of start copies */
+        fflush(ctl->out ? ctl->out : stdout);
+
         if (w < 0 || (w > 0 && vs_run_words(ctl, words, 2) < 0))
             failed++;
     }

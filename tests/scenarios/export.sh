@@ -103,6 +103,7 @@ t_is "every parent comes before its children" \
 t_is "every snapshot is in the document once" "$(cut -f1 "$tmp/order" | sort -u | wc -l)" "$N"
 bad=0
 for k in 1 2 3 4 5 6 7 8 9 10 11 12 100 500 $N; do
+    [ "$k" -le "$N" ] || continue
     n=$(sed -n "${k}p" "$tmp/order" | cut -f1)
     "$VSNAP" -d "$src" snapshot-dumpxml web "$n" --security-info 2>&1 | sed '$d' >"$tmp/one.xml"
     cmp -s "$tmp/one.xml" "$(printf '%s/%05d.xml' "$tmp/cut" "$k")" || { bad=$((bad + 1)); echo "# differs: $n"; }

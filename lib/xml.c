@@ -249,6 +249,8 @@ vs_xml_parse_stream(const char *data, size_t len, size_t max, const char *what,
     xml_init();
     if (len > max)
         return vs_error_set(err, VS_ERR_XML, "%s: document is larger than %zu bytes", what, max);
+    if (len == 0)
+        return vs_error_set(err, VS_ERR_XML, "%s: the document is empty", what);
     if (!(ctxt = xmlCreatePushParserCtxt(NULL, NULL, NULL, 0, NULL)))
         abort();   /* only fails on memory exhaustion */
     safe_sax(ctxt, &st);

@@ -24,10 +24,10 @@ xmlDocPtr vs_xml_parse_file(const char *path, vs_error *err);
  * children yet) and then every element child of the root in document order
  * (depth 1, complete), each freed after its call; whitespace between them
  * is skipped, other text is an error. fn returns 0 or -1 (err set), which
- * stops the parse. The size limit is `max` instead of VS_XML_MAX_SIZE; the
- * whole document is checked to be well formed before the last call... only
- * as far as it was read: a caller that must see all of it valid before
- * acting keeps what fn gathered until this returns 0.
+ * stops the parse. The size limit is `max` instead of VS_XML_MAX_SIZE; an
+ * empty document is an error. fn runs while the document is still being
+ * read: a caller that must see all of it valid before acting keeps what fn
+ * gathered until this returns 0.
  */
 typedef int (*vs_xml_element_fn)(xmlNodePtr node, int depth, void *ctx, vs_error *err);
 int vs_xml_parse_stream(const char *data, size_t len, size_t max, const char *what,

@@ -202,6 +202,8 @@ bad_doc() {     # bad_doc DESC ERROR: $bad is refused and nothing is defined
     [ -z "$(ls -A "$meta")" ] || { t_not_ok "... and defines nothing"; ls -la "$meta" | t_diag; }
 }
 size=$(stat -c %s "$tmp/web.export")
+: >"$bad"
+bad_doc "an empty document is refused" "error: XML error: $bad: the document is empty"
 head -c $((size / 2)) "$tmp/web.export" >"$bad"
 bad_doc "a document cut in half is refused" "error: *"
 head -c $((size - 3)) "$tmp/web.export" >"$bad"

@@ -83,3 +83,17 @@ bench-live: bench/live$(EXEEXT) vsnap$(EXEEXT)
 	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' BENCH_LIVE='$(abs_top_builddir)/bench/live$(EXEEXT)' \
 	BENCH_RUNS='$(BENCH_RUNS)' $(SHELL) $(top_srcdir)/bench/live.sh
 EXTRA_DIST += bench/live.sh
+# moving a domain (issue 13): snapshot-export and snapshot-import of 10,000
+# snapshots (targets: under 1 s and under 5 s), against N files written as
+# one batch with one sync (bench/driver floor-batch)
+bench: bench-export
+.PHONY: bench-export
+BENCH_EXPORT_N = 10000
+bench-export: bench/gen$(EXEEXT) bench/driver$(EXEEXT) vsnap$(EXEEXT)
+	VSNAP='$(abs_top_builddir)/vsnap$(EXEEXT)' \
+	BENCH_GEN='$(abs_top_builddir)/bench/gen$(EXEEXT)' \
+	BENCH_DRIVER='$(abs_top_builddir)/bench/driver$(EXEEXT)' \
+	BENCH_EXPORT_N='$(BENCH_EXPORT_N)' BENCH_RUNS='$(BENCH_EXPORT_RUNS)' \
+	bash $(top_srcdir)/bench/export.sh
+BENCH_EXPORT_RUNS = 5
+EXTRA_DIST += bench/export.sh

@@ -179,6 +179,11 @@ int cmd_save_image_edit(vs_ctl *ctl, const vs_args *a);
  * $VISUAL / $EDITOR / vi on it. */
 char *edit_write_tmp(const char *text, vs_error *err);
 int edit_run_editor(vs_ctl *ctl, const char *path, vs_error *err);
+int cmd_snapshot_export(vs_ctl *ctl, const vs_args *a);  /* cmd_move.c */
+int cmd_autostart(vs_ctl *ctl, const vs_args *a);        /* cmd_boot.c */
+int cmd_dominfo(vs_ctl *ctl, const vs_args *a);
+int cmd_start_autostarted(vs_ctl *ctl, const vs_args *a);
+int cmd_snapshot_import(vs_ctl *ctl, const vs_args *a);
 int cmd_help(vs_ctl *ctl, const vs_args *a);
 int cmd_echo(vs_ctl *ctl, const vs_args *a);
 int cmd_quit(vs_ctl *ctl, const vs_args *a);
@@ -192,6 +197,11 @@ int cmd_complete(vs_ctl *ctl, const vs_args *a);
  * error is printed and nothing runs; otherwise every command runs and errors
  * are printed. Returns the last command's status (0 / -1). (main.c) */
 int vs_run_string(vs_ctl *ctl, const char *line);
+/* Parse one command from words (words[0] its name) and run it as the
+ * dispatcher runs any (its domain opened and locked, its error printed),
+ * without virsh's empty line after it: how one command runs another
+ * (start-autostarted runs `start DOMAIN`). Returns 0 / -1. (main.c) */
+int vs_run_words(vs_ctl *ctl, char *const words[], size_t nwords);
 /* The interactive session (shell.c): readline on a terminal, plain lines
  * otherwise, until quit/exit or end of input. */
 int vs_shell_run(vs_ctl *ctl);

@@ -198,6 +198,8 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
     bool mark_saved = vs_arg_bool(a, "managed-save");
     bool f_with = vs_arg_bool(a, "with-managed-save");
     bool f_without = vs_arg_bool(a, "without-managed-save");
+    /* both: no filter, as libvirt's two groups together take every domain */
+    bool f_auto = vs_arg_bool(a, "autostart"), f_noauto = vs_arg_bool(a, "no-autostart");
     bool want_active = all || !inactive, want_inactive = all || inactive;
     list_row *rows = NULL;
     size_t i, n = 0;
@@ -233,6 +235,12 @@ cmd_list(vs_ctl *ctl, const vs_args *a)
         /* (a running domain has no managed save: it is inactive's filter) */
         if (keep && (f_with || f_without))
             keep = (f_with && managed && !active) || (f_without && (!managed || active));
+        if (keep && f_auto != f_noauto) {
+            vs_dom *d = vs_dom_open(ctl->store, names[i], VS_LOCK_NONE, NULL);
+
+            keep = d && vs_dom_autostart(d) == f_auto;
+            vs_dom_close(d);
+        }
         if (!keep)
             continue;
         rows[n].name = names[i];

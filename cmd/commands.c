@@ -64,6 +64,8 @@ static const vs_opt_def opts_list[] = {
     OPT_BOOL("managed-save", "mark inactive domains with managed save state"),
     OPT_BOOL("with-managed-save", "list domains with managed save state"),
     OPT_BOOL("without-managed-save", "list domains without managed save"),
+    OPT_BOOL("autostart", "list domains with autostart enabled"),
+    OPT_BOOL("no-autostart", "list domains with autostart disabled"),
     OPT_BOOL("name", "list domain names only"),
     OPT_JSON_HIDDEN,
     OPT_END
@@ -72,6 +74,12 @@ static const vs_opt_def opts_list[] = {
 static const vs_opt_def opts_undefine[] = {
     OPT_DOMAIN,
     OPT_BOOL("snapshots-metadata", "remove all domain snapshot metadata (vm must be inactive)"),
+    OPT_END
+};
+
+static const vs_opt_def opts_autostart[] = {
+    OPT_DOMAIN,
+    OPT_BOOL("disable", "disable autostarting"),
     OPT_END
 };
 
@@ -360,6 +368,20 @@ static const vs_opt_def opts_snapshot_prune[] = {
     OPT_END
 };
 
+static const vs_opt_def opts_snapshot_export[] = {
+    OPT_DOMAIN,
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL,
+      "file to write the export document to ('-': standard output)", VS_COMPLETE_FILE },
+    OPT_END
+};
+
+static const vs_opt_def opts_snapshot_import[] = {
+    { "file", VS_OT_STRING, VS_OF_REQUIRED | VS_OF_POSITIONAL,
+      "export document to read ('-': standard input)", VS_COMPLETE_FILE },
+    OPT_BOOL("replace", "replace a different definition and snapshots of the same names"),
+    OPT_END
+};
+
 /* ------------------------------------------------------------- vsnap -- */
 
 static const vs_opt_def opts_cd[] = {
@@ -410,6 +432,9 @@ const vs_cmd_group vs_cmd_groups[] = {
 };
 
 const vs_cmd_def vs_commands[] = {
+    { "autostart", "domain", "autostart a domain",
+      "Configure a domain to be automatically started at boot.", opts_autostart, CF_RW,
+      cmd_autostart, NULL },
     { "define", "domain", "define (but don't start) a domain from an XML file",
       "Define a domain.", opts_define, 0, cmd_define, NULL },
     /* Running domains (cmd_run.c: destroy, qemu-*, resume, shutdown, start,
@@ -422,6 +447,8 @@ const vs_cmd_def vs_commands[] = {
     { "domblklist", "domain", "list all domain blocks",
       "Get the summary of block devices for a domain.", opts_domblklist, CF_RO,
       cmd_domblklist, NULL },
+    { "dominfo", "domain", "domain information", "Returns basic information about the domain.",
+      opts_destroy, CF_RO, cmd_dominfo, NULL },
     { "domstate", "domain", "domain state", "Returns state about a domain.",
       opts_domstate, CF_RO, cmd_domstate, NULL },
     { "dumpxml", "domain", "domain information in XML",
@@ -471,6 +498,10 @@ const vs_cmd_def vs_commands[] = {
       "Undefine an inactive domain, or convert persistent to transient.", opts_undefine,
       0 /* locks through vs_store_undefine */, cmd_undefine, NULL },
 
+    { "start-autostarted", "beyond", "Start every domain marked autostart",
+      "Start, as 'start DOMAIN' does, every domain marked with 'autostart' that is\n"
+      "    shut off (the shipped vsnap-autostart.service runs it at boot).",
+      opts_none, 0 /* each start locks its domain */, cmd_start_autostarted, NULL },
     { "snapshot-check", "beyond", "Check snapshot metadata against the disk images",
       "Compare the domain's snapshot metadata with its disk images: images that\n"
       "    are missing, backing chains and internal snapshot tables that disagree\n"
@@ -483,6 +514,17 @@ const vs_cmd_def vs_commands[] = {
       "    newer than a duration; delete the other snapshots whose names match\n"
       "    --match (default: all), never the current one, in one plan.",
       opts_snapshot_prune, CF_RW, cmd_snapshot_prune, NULL },
+    { "snapshot-export", "beyond", "Write a domain and all its snapshots as one document",
+      "Write the domain's definition and every snapshot's XML, parents first, as\n"
+      "    one document that snapshot-import reads on another host (each snapshot\n"
+      "    as snapshot-dumpxml --security-info prints it).",
+      opts_snapshot_export, CF_RO, cmd_snapshot_export, NULL },
+    { "snapshot-import", "beyond", "Define a domain and its snapshots from an export",
+      "Define the domain of a snapshot-export document if it is not defined, and\n"
+      "    redefine its whole snapshot tree and current snapshot, all or nothing.\n"
+      "    Snapshots already there with other XML are refused unless --replace.",
+      opts_snapshot_import, 0 /* locks through vs_snapshot_import */, cmd_snapshot_import,
+      NULL },
     { "snapshot-create", "snapshot", "Create a snapshot from XML",
       "Create a snapshot (disk and RAM) from XML", opts_snapshot_create, CF_RW,
       cmd_snapshot_create, NULL },

@@ -220,6 +220,25 @@ vs_run_string(vs_ctl *ctl, const char *line)
     return ret;
 }
 
+int
+vs_run_words(vs_ctl *ctl, char *const words[], size_t nwords)
+{
+    vs_call_list l = { NULL, 0, 0 };
+    vs_error err;
+    int ret = 0;
+    size_t i;
+
+    vs_error_clear(&err);
+    if (vs_parse_argv(words, nwords, &l, &err) < 0) {
+        vs_print_error(ctl, "%s", err.msg);
+        return -1;
+    }
+    for (i = 0; i < l.n && ret == 0; i++)
+        ret = run_call(ctl, &l.calls[i]);
+    vs_call_list_clear(&l);
+    return ret;
+}
+
 /* `vsnap complete` runs under bash's completion: it must never prompt,
  * never write to the terminal behind the prompt, and never fail. */
 static void

@@ -46,6 +46,9 @@ typedef struct vs_executor {
     /* The plan's run (execute or repair) ended: drop what run kept open
      * (NULL: nothing to drop). */
     void (*finish)(vs_exec_ctx *x);
+    /* The most steps run_group takes at once (0: the runner's default, a
+     * few: image work runs that many processes side by side). */
+    size_t max_group;
 } vs_executor;
 
 extern const vs_executor vs_exec_qemu_img;   /* exec_qemu_img.c */

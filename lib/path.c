@@ -245,6 +245,15 @@ read_fd(int fd, const char *shown, size_t max, char **data, size_t *len, vs_erro
 }
 
 int
+vs_fd_read(int fd, const char *shown, size_t max, char **data, size_t *len, vs_error *err)
+{
+    *data = NULL;
+    if (len)
+        *len = 0;
+    return read_fd(fd, shown, max, data, len, err);
+}
+
+int
 vs_file_read(const char *path, size_t max, char **data, size_t *len, vs_error *err)
 {
     int fd, ret;
@@ -369,19 +378,16 @@ temp_name(char out[12])
     out[11] = '\0';
 }
 
-/* The atomic write, in an open directory; `shown` is the target as messages
- * name it, `shown_dir` its directory. */
+/* The first half of an atomic write: data into a new temporary file of
+ * dirfd, its name in tmp; synced when `sync`. Nothing is left on failure. */
 static int
-write_atomic_in(int dirfd, const char *name, const char *shown, const char *shown_dir,
-                const char *data, size_t len, mode_t mode, bool refuse_link, vs_sync how,
-                vs_error *err)
+stage_temp(int dirfd, const char *shown, const char *shown_dir, const char *data, size_t len,
+           mode_t mode, bool sync, char tmp[12], struct stat *sb, vs_error *err)
 {
-    char tmp[12], *tmp_shown = NULL;
+    char *tmp_shown = NULL;
     size_t done = 0;
-    int fd = -1, tries, ret = -1;
+    int fd = -1, tries;
 
-    if (refuse_link && is_link_at(dirfd, name))
-        return vs_link_error(err, shown);
     for (tries = 0; tries < 100; tries++) {
         temp_name(tmp);
         fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
@@ -405,7 +411,7 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
         vs_error_sys(err, errno, "cannot set permissions of '%s'", tmp_shown);
         goto fail;
     }
-    if (how != VS_SYNC_NONE && fsync(fd) < 0) {
+    if (sync && fsync(fd) < 0) {
         vs_error_sys(err, errno, "cannot sync '%s'", tmp_shown);
         goto fail;
     }
@@ -413,28 +419,18 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
         vs_error_sys(err, EIO, "cannot write '%s'", tmp_shown);
         goto fail;
     }
+    /* (a rename keeps the mtime and size: the caller's record of the file) */
+    if (sb && fstat(fd, sb) < 0) {
+        vs_error_sys(err, errno, "cannot write '%s'", tmp_shown);
+        goto fail;
+    }
     if (close(fd) < 0) {
         fd = -1;
         vs_error_sys(err, errno, "cannot write '%s'", tmp_shown);
         goto fail;
     }
-    fd = -1;
-    if (renameat(dirfd, tmp, dirfd, name) < 0) {
-        vs_error_sys(err, errno, "cannot replace '%s'", shown);
-        goto fail;
-    }
-    if (how != VS_SYNC_ALL) {
-        free(tmp_shown);
-        return 0;
-    }
-    /* (tests: the new file is in place, but whether it lasts is not known) */
-    if (vs_failpoint("file-write-dirsync")) {
-        free(tmp_shown);
-        return vs_error_sys(err, EIO, "cannot sync directory '%s'", shown_dir);
-    }
-    ret = sync_fd(dirfd, shown_dir, err);
     free(tmp_shown);
-    return ret;
+    return 0;
 
  fail:
     if (fd >= 0)
@@ -442,6 +438,118 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
     unlinkat(dirfd, tmp, 0);
     free(tmp_shown);
     return -1;
+}
+
+/* The atomic write, in an open directory; `shown` is the target as messages
+ * name it, `shown_dir` its directory. */
+static int
+write_atomic_in(int dirfd, const char *name, const char *shown, const char *shown_dir,
+                const char *data, size_t len, mode_t mode, bool refuse_link, vs_sync how,
+                vs_error *err)
+{
+    char tmp[12];
+
+    if (refuse_link && is_link_at(dirfd, name))
+        return vs_link_error(err, shown);
+    if (stage_temp(dirfd, shown, shown_dir, data, len, mode, how != VS_SYNC_NONE, tmp, NULL,
+                   err) < 0)
+        return -1;
+    if (renameat(dirfd, tmp, dirfd, name) < 0) {
+        vs_error_sys(err, errno, "cannot replace '%s'", shown);
+        unlinkat(dirfd, tmp, 0);
+        return -1;
+    }
+    if (how != VS_SYNC_ALL)
+        return 0;
+    /* (tests: the new file is in place, but whether it lasts is not known) */
+    if (vs_failpoint("file-write-dirsync"))
+        return vs_error_sys(err, EIO, "cannot sync directory '%s'", shown_dir);
+    return sync_fd(dirfd, shown_dir, err);
+}
+
+/* ---- a batch of atomic writes into one directory ------------------------ */
+
+void
+vs_file_batch_init(vs_file_batch *b, int dirfd, const char *shown_dir)
+{
+    memset(b, 0, sizeof(*b));
+    b->dirfd = dirfd;
+    b->shown_dir = vs_xstrdup(shown_dir);
+}
+
+int
+vs_file_batch_add(vs_file_batch *b, const char *name, const char *data, size_t len, mode_t mode,
+                  vs_error *err)
+{
+    char *shown = vs_path_join(b->shown_dir, name);
+    struct stat sb;
+    int ret = -1;
+
+    if (is_link_at(b->dirfd, name)) {
+        vs_link_error(err, shown);
+        goto out;
+    }
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 64;
+        b->e = vs_xreallocarray(b->e, b->cap, sizeof(*b->e));
+    }
+    if (stage_temp(b->dirfd, shown, b->shown_dir, data, len, mode, false, b->e[b->n].tmp,
+                   &sb, err) < 0)
+        goto out;
+    b->e[b->n].mtime_ns = (long long)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+    b->e[b->n].size = (long long)sb.st_size;
+    b->e[b->n].name = vs_xstrdup(name);
+    b->n++;
+    ret = 0;
+ out:
+    free(shown);
+    return ret;
+}
+
+int
+vs_file_batch_commit(vs_file_batch *b, vs_sync how, vs_error *err)
+{
+    size_t i;
+
+    if (how != VS_SYNC_NONE && b->n) {
+        /* one sync of the file system for every temporary file, rather than
+         * one fsync each (each a journal commit) */
+        if (syncfs(b->dirfd) < 0)
+            return vs_error_sys(err, errno, "cannot sync the files written in '%s'", b->shown_dir);
+        if (vs_failpoint("file-write-atomic"))
+            return vs_error_sys(err, EIO, "cannot sync the files written in '%s'", b->shown_dir);
+    }
+    for (i = b->renamed; i < b->n; i++) {
+        if (renameat(b->dirfd, b->e[i].tmp, b->dirfd, b->e[i].name) < 0) {
+            char *shown = vs_path_join(b->shown_dir, b->e[i].name);
+
+            vs_error_sys(err, errno, "cannot replace '%s'", shown);
+            free(shown);
+            return -1;
+        }
+        b->renamed = i + 1;
+    }
+    if (how != VS_SYNC_ALL || !b->n)
+        return 0;
+    if (vs_failpoint("file-write-dirsync"))
+        return vs_error_sys(err, EIO, "cannot sync directory '%s'", b->shown_dir);
+    return sync_fd(b->dirfd, b->shown_dir, err);
+}
+
+void
+vs_file_batch_clear(vs_file_batch *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        if (i >= b->renamed)
+            unlinkat(b->dirfd, b->e[i].tmp, 0);
+        free(b->e[i].name);
+    }
+    free(b->e);
+    free(b->shown_dir);
+    memset(b, 0, sizeof(*b));
+    b->dirfd = -1;
 }
 
 static int

@@ -45,6 +45,9 @@ int vs_mkdir_p(const char *path, mode_t mode, vs_error *err);
  * bytes. *data is NUL-terminated and owned by the caller.
  */
 int vs_file_read(const char *path, size_t max, char **data, size_t *len, vs_error *err);
+/* The same from an open descriptor (standard input), to its end; `shown`
+ * names it in messages. */
+int vs_fd_read(int fd, const char *shown, size_t max, char **data, size_t *len, vs_error *err);
 
 /*
  * Replace path atomically: write "<dir>/.tmp.XXXXXX", fsync, chmod mode,
@@ -101,6 +104,33 @@ typedef enum vs_sync {
 int vs_file_write_at(int dirfd, const char *name, const char *shown, const char *data, size_t len,
                      mode_t mode, vs_sync how, vs_error *err);
 int vs_file_unlink_at(int dirfd, const char *name, const char *shown, vs_sync how, vs_error *err);
+/*
+ * A batch of atomic writes into one open directory, made durable together:
+ * vs_file_batch_add writes each file to its own temporary file (not synced;
+ * a link in place of the name is refused); vs_file_batch_commit syncs them
+ * all at once (syncfs(2) of the file system, one journal commit instead of
+ * one per file) unless `how` is VS_SYNC_NONE, then renames each over its
+ * name in the order added (b->renamed counts the names in place), then
+ * fsyncs the directory when `how` is VS_SYNC_ALL. vs_file_batch_clear
+ * removes the temporary files not renamed and frees the batch. A crash
+ * leaves each name old or new, and temporary files (".tmp.*", never a
+ * domain or snapshot name).
+ */
+typedef struct vs_file_batch {
+    int dirfd;                          /* borrowed */
+    char *shown_dir;
+    struct {
+        char tmp[12];
+        char *name;
+        long long mtime_ns, size;       /* the file as written (a rename keeps them) */
+    } *e;
+    size_t n, cap, renamed;
+} vs_file_batch;
+void vs_file_batch_init(vs_file_batch *b, int dirfd, const char *shown_dir);
+int vs_file_batch_add(vs_file_batch *b, const char *name, const char *data, size_t len,
+                      mode_t mode, vs_error *err);
+int vs_file_batch_commit(vs_file_batch *b, vs_sync how, vs_error *err);
+void vs_file_batch_clear(vs_file_batch *b);
 /* fsync an open directory (file systems that cannot are not an error). */
 int vs_dir_sync_fd(int dirfd, const char *shown, vs_error *err);
 

@@ -151,15 +151,21 @@ related(const vs_step *a, const vs_step *b)
 static size_t
 group_size(const vs_plan *p, size_t i)
 {
-    size_t n = 1, k;
+    size_t n = 1, k, max = vs_executor_for(p->steps[i].kind)->max_group;
 
     if (!vs_step_info(p->steps[i].kind)->groupable)
         return 1;
-    while (n < MAX_GROUP && i + n < p->n && p->steps[i + n].kind == p->steps[i].kind &&
+    if (!max)
+        max = MAX_GROUP;
+    while (n < max && i + n < p->n && p->steps[i + n].kind == p->steps[i].kind &&
            (i < p->commit) == (i + n < p->commit)) {
-        for (k = i; k < i + n; k++)
-            if (related(&p->steps[k], &p->steps[i + n]))
-                return n;
+        const vs_step *b = &p->steps[i + n];
+
+        /* (a step that names no file is related to none: metadata steps) */
+        if (b->path || b->from || b->backing || b->old_backing)
+            for (k = i; k < i + n; k++)
+                if (related(&p->steps[k], b))
+                    return n;
         n++;
     }
     return n;

@@ -245,16 +245,23 @@ check_parent(vs_snap_tree *t, const vs_snapshot_def *def, vs_error *err)
 }
 
 int
-vs_snapshot_redefine_prep(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err)
+vs_snapshot_check_parent(vs_snap_tree *t, const char *name, const char *parent, vs_error *err)
 {
-    vs_domain_def *dom;
-    vs_snap_tree *t;
-    vs_snapshot_def *old = NULL;
-    vs_snap_location loc;
-    int ret = -1;
+    vs_snapshot_def probe;
 
-    if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))
-        return -1;
+    memset(&probe, 0, sizeof(probe));
+    probe.name = (char *)name;
+    probe.parent = (char *)parent;
+    return check_parent(t, &probe, err);
+}
+
+int
+vs_snapshot_redefine_check(vs_snap_tree *t, const vs_domain_def *dom,
+                           const vs_snapshot_def *old, vs_snapshot_def *def, unsigned flags,
+                           vs_error *err)
+{
+    vs_snap_location loc;
+
     if (check_parent(t, def, err) < 0)
         return -1;
     if ((flags & VS_CREATE_DISK_ONLY) && def->state != VS_STATE_DISK_SNAPSHOT)
@@ -264,30 +271,36 @@ vs_snapshot_redefine_prep(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_er
     if (def->dom && def->dom->uuid && dom->uuid && strcmp(def->dom->uuid, dom->uuid) != 0)
         return vs_error_set(err, VS_ERR_INVALID_ARG,
                             "definition for snapshot %s must use uuid %s", def->name, dom->uuid);
-    if (vs_snap_tree_find(t, def->name) >= 0) {
-        if (!(old = vs_dom_read_snapshot(d, def->name, err)))
-            return -1;
-        if (state_online(old->state) != state_online(def->state)) {
-            vs_error_set(err, VS_ERR_INVALID_ARG,
-                         "cannot change between online and offline snapshot state in snapshot %s",
-                         def->name);
-            goto out;
-        }
-        if ((old->state == VS_STATE_DISK_SNAPSHOT) != (def->state == VS_STATE_DISK_SNAPSHOT)) {
-            vs_error_set(err, VS_ERR_INVALID_ARG,
-                         "cannot change between disk only and full system in snapshot %s",
-                         def->name);
-            goto out;
-        }
+    if (old) {
+        if (state_online(old->state) != state_online(def->state))
+            return vs_error_set(err, VS_ERR_INVALID_ARG,
+                                "cannot change between online and offline snapshot state in "
+                                "snapshot %s", def->name);
+        if ((old->state == VS_STATE_DISK_SNAPSHOT) != (def->state == VS_STATE_DISK_SNAPSHOT))
+            return vs_error_set(err, VS_ERR_INVALID_ARG,
+                                "cannot change between disk only and full system in snapshot %s",
+                                def->name);
         if (!def->dom && old->dom)
             def->dom = vs_domain_def_copy(old->dom);
     }
     loc = (def->state == VS_STATE_DISK_SNAPSHOT || vs_snapshot_def_is_external(def))
           ? VS_LOC_EXTERNAL : VS_LOC_INTERNAL;
-    if (vs_disk_align(def, NULL, loc, true, false, err) < 0)
-        goto out;
-    ret = 0;
- out:
+    return vs_disk_align(def, NULL, loc, true, false, err);
+}
+
+int
+vs_snapshot_redefine_prep(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err)
+{
+    vs_domain_def *dom;
+    vs_snap_tree *t;
+    vs_snapshot_def *old = NULL;
+    int ret;
+
+    if (!(dom = vs_dom_def(d, err)) || !(t = vs_dom_tree(d, err)))
+        return -1;
+    if (vs_snap_tree_find(t, def->name) >= 0 && !(old = vs_dom_read_snapshot(d, def->name, err)))
+        return -1;
+    ret = vs_snapshot_redefine_check(t, dom, old, def, flags, err);
     vs_snapshot_def_free(old);
     return ret;
 }

@@ -546,30 +546,35 @@ parse_active(vs_snapshot_def *def, xmlNodePtr root, unsigned flags, vs_error *er
     return 0;
 }
 
-vs_snapshot_def *
-vs_snapshot_def_parse(const char *xml, size_t len, const char *what,
-                      unsigned flags, long long now, vs_error *err)
+/* The definition under root (a <domainsnapshot> at depth 0). */
+static vs_snapshot_def *
+parse_root(xmlNodePtr root, unsigned flags, long long now, vs_error *err)
 {
-    xmlDocPtr doc;
-    xmlNodePtr root;
     vs_snapshot_def *def = NULL;
     bool offline = (flags & VS_SNAP_PARSE_OFFLINE) != 0;
 
-    if (!(doc = vs_xml_parse(xml, len, what, err)))
-        return NULL;
-    root = xmlDocGetRootElement(doc);
     if (!root || strcmp((const char *)root->name, "domainsnapshot") != 0) {
         vs_error_set(err, VS_ERR_XML, "expecting root element of 'domainsnapshot', not '%s'",
                      root ? (const char *)root->name : "");
-        goto fail;
+        return NULL;
     }
     if (flags & VS_SNAP_PARSE_VALIDATE) {
         char *rng = vs_xasprintf("%s/domainsnapshot.rng", vs_xml_schema_dir());
-        int rc = vs_xml_validate(doc, rng, err);
+        xmlDocPtr doc = root->doc;
+        int rc;
 
+        if (!doc || xmlDocGetRootElement(doc) != root) {
+            /* an element of a bigger document: validated as a document of its own */
+            if (!(doc = xmlNewDoc(BAD_CAST "1.0")))
+                abort();
+            xmlDocSetRootElement(doc, xmlDocCopyNode(root, doc, 1));
+        }
+        rc = vs_xml_validate(doc, rng, err);
+        if (doc != root->doc)
+            xmlFreeDoc(doc);
         free(rng);
         if (rc < 0)
-            goto fail;
+            return NULL;
     }
 
     def = vs_xcalloc(1, sizeof(*def));
@@ -602,14 +607,31 @@ vs_snapshot_def_parse(const char *xml, size_t len, const char *what,
         goto fail;
     if (!offline)
         parse_cookie(def, root);
-
-    xmlFreeDoc(doc);
     return def;
 
 fail:
     vs_snapshot_def_free(def);
-    xmlFreeDoc(doc);
     return NULL;
+}
+
+vs_snapshot_def *
+vs_snapshot_def_parse(const char *xml, size_t len, const char *what,
+                      unsigned flags, long long now, vs_error *err)
+{
+    xmlDocPtr doc;
+    vs_snapshot_def *def;
+
+    if (!(doc = vs_xml_parse(xml, len, what, err)))
+        return NULL;
+    def = parse_root(xmlDocGetRootElement(doc), flags, now, err);
+    xmlFreeDoc(doc);
+    return def;
+}
+
+vs_snapshot_def *
+vs_snapshot_def_parse_node(xmlNodePtr node, unsigned flags, long long now, vs_error *err)
+{
+    return parse_root(node, flags, now, err);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -81,6 +81,13 @@ enum {
 vs_snapshot_def *vs_snapshot_def_parse(const char *xml, size_t len, const char *what,
                                        unsigned flags, long long now, vs_error *err);
 
+/* The same for a <domainsnapshot> element of a document parsed by
+ * lib/xml.c, written as at depth 0 (an element of a bigger document at
+ * the start of its lines, as an export document holds them). Nothing of
+ * the node is kept. */
+vs_snapshot_def *vs_snapshot_def_parse_node(xmlNodePtr node, unsigned flags, long long now,
+                                            vs_error *err);
+
 /* Format as B.1: 2-space indent, no XML declaration, ends with "\n". */
 void vs_snapshot_def_format(vs_buf *b, const vs_snapshot_def *def, unsigned flags);
 char *vs_snapshot_def_format_str(const vs_snapshot_def *def, unsigned flags);

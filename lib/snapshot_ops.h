@@ -189,5 +189,15 @@ int vs_snapshot_images_probe(vs_snap_image *images, size_t n, const char *tag, v
  * no <domain>, the existing one is copied in. Changes only def.
  */
 int vs_snapshot_redefine_prep(vs_dom *d, vs_snapshot_def *def, unsigned flags, vs_error *err);
+/* B.6's parent rules alone, for snapshot `name` with `parent` (NULL: a
+ * root) against the names and parents of t. */
+int vs_snapshot_check_parent(vs_snap_tree *t, const char *name, const char *parent,
+                             vs_error *err);
+/* The same checks against a tree and a definition given (an import checks
+ * a whole document against the tree as it grows); old is the snapshot's
+ * existing definition, NULL when it has none. */
+int vs_snapshot_redefine_check(vs_snap_tree *t, const vs_domain_def *dom,
+                               const vs_snapshot_def *old, vs_snapshot_def *def, unsigned flags,
+                               vs_error *err);
 
 #endif

@@ -48,6 +48,8 @@ const vs_dom_layout_entry vs_dom_layout[VS_DOM_NENTRIES] = {
                             "overlays vsnap made that no <disks> names any more, one path a line" },
     [VS_DOM_MANAGED_SAVE] = { "managed.save", false, false, false,
                             "the managed-save image (libvirt's save-image format), if any" },
+    [VS_DOM_AUTOSTART]  = { "autostart", false, false, false,
+                            "empty; present = the domain is started at boot (autostart)" },
 };
 
 /* Every entry of the enum has its row: a row left out would open "(null)". */
@@ -1225,6 +1227,27 @@ vs_dom_entry_at(const vs_dom *d, vs_dom_entry e, const char **name)
     return d->fd;
 }
 
+bool
+vs_dom_entry_exists(vs_dom *d, vs_dom_entry e)
+{
+    struct stat sb;
+
+    return fstatat(d->fd, entry_name(e), &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool
+vs_dom_autostart(vs_dom *d)
+{
+    return vs_dom_entry_exists(d, VS_DOM_AUTOSTART);
+}
+
+int
+vs_dom_set_autostart(vs_dom *d, bool on, vs_error *err)
+{
+    return on ? store_entry(d, VS_DOM_AUTOSTART, "", 0, err)
+              : remove_entry(d, VS_DOM_AUTOSTART, err);
+}
+
 int
 vs_dom_registry_load(vs_dom *d, char ***paths, vs_error *err)
 {
@@ -1691,6 +1714,118 @@ vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err)
     free(text);
     free(shown);
     free(file);
+    return ret;
+}
+
+/* One snapshot of a batch (vs_dom_write_snapshot_texts): its entry, from
+ * a scan of the text or else a parse, and the file's data. */
+typedef struct staged_snap {
+    char *buf;               /* the scanned copy the entry's strings point into */
+    vs_snapshot_def *def;    /* when the scan could not vouch for the text */
+    vs_snap_entry e;
+    char *file;
+} staged_snap;
+
+static int
+stage_snapshot(vs_dom *d, const char *text, staged_snap *s, char **data, vs_error *err)
+{
+    size_t len = strlen(text);
+    const char *body = text;
+    char *canon = NULL;
+    long have;
+    unsigned long long seq;
+
+    s->buf = vs_xstrdup(text);
+    if (vs_snapshot_scan(s->buf, len, &s->e) != 1) {
+        /* not plainly the formatter's output: parse it as a redefinition does */
+        if (!(s->def = vs_snapshot_def_parse(text, len, "(snapshot_definition)",
+                                             VS_SNAP_PARSE_REDEFINE | VS_SNAP_PARSE_ACTIVE_OPTIONAL,
+                                             0, err)))
+            return -1;
+        s->def->active = -1;
+        body = canon = vs_snapshot_def_format_str(s->def, VS_SNAP_FORMAT_SECURE);
+        vs_snap_entry_from_def(&s->e, s->def);
+    }
+    if (vs_name_check("snapshot", s->e.name, err) < 0) {
+        free(canon);
+        return -1;
+    }
+    have = vs_snap_tree_find(d->tree, s->e.name);
+    seq = have >= 0 ? d->tree->e[have].seq : next_seq(d, d->tree);
+    s->e.seq = seq;
+    *data = seq ? vs_xasprintf(SEQ_PI_PREFIX "%llu?>\n%s", seq, body) : vs_xstrdup(body);
+    free(canon);
+    if (strlen(*data) > VS_XML_MAX_SIZE) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED,
+                     "metadata of snapshot '%s' would take %zu bytes, more than the %d bytes "
+                     "a snapshot file may have", s->e.name, strlen(*data), VS_XML_MAX_SIZE);
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    s->file = snapshot_file(s->e.name);
+    /* the tree as it will be (a failure below drops it: stale_after_failure) */
+    if (have >= 0)
+        touch(d, d->tree->e[have].parent);
+    touch(d, s->e.name);
+    vs_snap_tree_update(d->tree, &s->e);
+    if (seq > d->max_seq)
+        d->max_seq = seq;
+    d->tree_stale = true;
+    return 0;
+}
+
+int
+vs_dom_write_snapshot_texts(vs_dom *d, char *const *texts, size_t n, vs_error *err)
+{
+    staged_snap *sv;
+    vs_file_batch b;
+    char *shown;
+    size_t i;
+    int sfd, ret = -1;
+
+    if (n == 0)
+        return 0;
+    if (!vs_dom_tree(d, err) || (sfd = snapdir(d, true, NULL, err)) < 0)
+        return -1;
+    sv = vs_xcalloc(n, sizeof(*sv));
+    shown = snapdir_shown(d);
+    vs_file_batch_init(&b, sfd, shown);
+    for (i = 0; i < n; i++) {
+        char *data = NULL;
+
+        if (stage_snapshot(d, texts[i], &sv[i], &data, err) < 0 ||
+            vs_file_batch_add(&b, sv[i].file, data, strlen(data), FILE_MODE, err) < 0) {
+            free(data);
+            goto out;
+        }
+        free(data);
+    }
+    if (vs_file_batch_commit(&b, sync_mode(d, true), err) < 0)
+        goto out;
+    for (i = 0; i < n; i++) {
+        long idx = vs_snap_tree_find(d->tree, sv[i].e.name);
+
+        if (idx >= 0) {
+            d->tree->e[idx].file_mtime = b.e[i].mtime_ns;
+            d->tree->e[idx].file_size = b.e[i].size;
+        }
+        damage_forget(d, sv[i].file);
+    }
+    d->index_dirty = true;
+    d->snapdir_mtime = fd_mtime(sfd);
+    ret = 0;
+ out:
+    if (ret < 0)
+        stale_after_failure(d);
+    vs_file_batch_clear(&b);
+    for (i = 0; i < n; i++) {
+        free(sv[i].buf);
+        free(sv[i].file);
+        vs_snapshot_def_free(sv[i].def);
+    }
+    free(sv);
+    free(shown);
     return ret;
 }
 

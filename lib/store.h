@@ -38,6 +38,7 @@ typedef enum vs_dom_entry {
     VS_DOM_JOURNAL,         /* journal */
     VS_DOM_REGISTRY,        /* overlays */
     VS_DOM_MANAGED_SAVE,    /* managed.save */
+    VS_DOM_AUTOSTART,       /* autostart */
     VS_DOM_NENTRIES
 } vs_dom_entry;
 
@@ -327,6 +328,14 @@ bool vs_dom_snapshot_file_exists(vs_dom *d, const char *name);
  * the tree are invalid after this and after vs_dom_remove_snapshot (the tree
  * may reorder entries). */
 int vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err);
+/* The same for n snapshots at once, each given as its formatted text (what
+ * vs_snapshot_def_format_str makes; other text is parsed and formatted as a
+ * redefinition would be), written in one batch (path.h: vs_file_batch): one
+ * sync for all the files, the directory synced as by vs_dom_write_snapshot
+ * (or left to vs_dom_sync while deferring). Later texts of one name win. On
+ * failure each file is old or new and the tree is read again when next
+ * used. */
+int vs_dom_write_snapshot_texts(vs_dom *d, char *const *texts, size_t n, vs_error *err);
 /* Remove a snapshot's file (a damaged one too) and its tree entry. */
 int vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err);
 
@@ -377,6 +386,18 @@ int vs_dom_managed_save_remove(vs_dom *d, vs_error *err);
  * one): the domain directory's descriptor (owned by d) and, in *name, the
  * entry's name to open relative to it with O_NOFOLLOW. */
 int vs_dom_entry_at(const vs_dom *d, vs_dom_entry e, const char **name);
+/* Whether an entry of the layout is there (a link in its place too, which
+ * opening the domain refuses). */
+bool vs_dom_entry_exists(vs_dom *d, vs_dom_entry e);
+
+/*
+ * autostart: the empty file <domain>/autostart, present = the domain is
+ * started at boot (vsnap start --autostarted, the shipped systemd unit).
+ * set: on creates it (atomic, 0600), off removes it (absent is fine); both
+ * durable. Needs the domain's exclusive lock.
+ */
+bool vs_dom_autostart(vs_dom *d);
+int vs_dom_set_autostart(vs_dom *d, bool on, vs_error *err);
 
 /* Drop the cached definition and tree: the next vs_dom_def / vs_dom_tree
  * reads the files again (the lock stays). */

@@ -188,6 +188,118 @@ vs_xml_parse(const char *data, size_t len, const char *what, vs_error *err)
     return doc;
 }
 
+/* The SAX hooks of every parse: errors captured, no DOCTYPE, no entities. */
+static void
+safe_sax(xmlParserCtxtPtr ctxt, parse_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    ctxt->_private = st;
+    ctxt->sax->initialized = XML_SAX2_MAGIC;
+    ctxt->sax->serror = parse_error_cb;
+    ctxt->sax->internalSubset = sax_internal_subset;
+    ctxt->sax->externalSubset = sax_internal_subset;
+    ctxt->sax->entityDecl = sax_entity_decl;
+    ctxt->sax->getEntity = sax_get_entity;
+    ctxt->sax->getParameterEntity = NULL;
+    ctxt->sax->resolveEntity = NULL;
+}
+
+/* Hand the complete children of root (all but the last, which the parser
+ * may still be filling, unless `all`) to fn, one by one, freeing each. */
+static int
+stream_children(xmlNodePtr root, bool all, const char *what, vs_xml_element_fn fn, void *ctx,
+                vs_error *err)
+{
+    xmlNodePtr c;
+
+    while ((c = root->children) && (all || c != root->last)) {
+        int rc = 0;
+
+        if (c->type == XML_ELEMENT_NODE) {
+            rc = fn(c, 1, ctx, err);
+        } else if (c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) {
+            const xmlChar *p;
+
+            for (p = c->content; p && *p; p++)
+                if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r')
+                    break;
+            if (p && *p)
+                rc = vs_error_set(err, VS_ERR_XML, "%s: text outside the elements of <%s>",
+                                  what, (const char *)root->name);
+        }
+        xmlUnlinkNode(c);
+        xmlFreeNode(c);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+vs_xml_parse_stream(const char *data, size_t len, size_t max, const char *what,
+                    const char *root_name, vs_xml_element_fn fn, void *ctx, vs_error *err)
+{
+    const size_t chunk = 256 * 1024;
+    xmlParserCtxtPtr ctxt;
+    parse_state st;
+    xmlNodePtr root = NULL;
+    size_t off = 0;
+    int ret = -1;
+
+    xml_init();
+    if (len > max)
+        return vs_error_set(err, VS_ERR_XML, "%s: document is larger than %zu bytes", what, max);
+    if (len == 0)
+        return vs_error_set(err, VS_ERR_XML, "%s: the document is empty", what);
+    if (!(ctxt = xmlCreatePushParserCtxt(NULL, NULL, NULL, 0, NULL)))
+        abort();   /* only fails on memory exhaustion */
+    safe_sax(ctxt, &st);
+    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
+    do {
+        size_t n = len - off < chunk ? len - off : chunk;
+        bool last = off + n == len;
+
+        xmlParseChunk(ctxt, data + off, (int)n, last);
+        off += n;
+        if (st.doctype) {
+            vs_error_set(err, VS_ERR_XML, "%s: DOCTYPE and entity declarations are not allowed",
+                         what);
+            goto out;
+        }
+        if (st.have_error || !ctxt->wellFormed) {
+            if (st.have_error)
+                vs_error_set(err, VS_ERR_PLAIN, "%s:%d: %s", what, st.err_line, st.err_msg);
+            else
+                vs_error_set(err, VS_ERR_XML, "%s: failed to parse xml document", what);
+            goto out;
+        }
+        if (!root && ctxt->myDoc && (root = xmlDocGetRootElement(ctxt->myDoc))) {
+            if (strcmp((const char *)root->name, root_name) != 0) {
+                vs_error_set(err, VS_ERR_XML, "expecting root element of '%s', not '%s'",
+                             root_name, (const char *)root->name);
+                goto out;
+            }
+            if (fn(root, 0, ctx, err) < 0)
+                goto out;
+        }
+        if (root && stream_children(root, last, what, fn, ctx, err) < 0)
+            goto out;
+    } while (off < len);
+    if (!root) {
+        vs_error_set(err, VS_ERR_XML, "%s: missing root element", what);
+        goto out;
+    }
+    ret = 0;
+ out:
+    free(st.err_msg);
+    if (ctxt->myDoc)
+        xmlFreeDoc(ctxt->myDoc);
+    ctxt->myDoc = NULL;
+    ctxt->_private = NULL;
+    xmlFreeParserCtxt(ctxt);
+    return ret;
+}
+
 xmlDocPtr
 vs_xml_parse_file(const char *path, vs_error *err)
 {

@@ -17,6 +17,21 @@
  */
 xmlDocPtr vs_xml_parse(const char *data, size_t len, const char *what, vs_error *err);
 xmlDocPtr vs_xml_parse_file(const char *path, vs_error *err);
+/*
+ * The same parse for a big document read element by element (a snapshot
+ * export): the root must be `root_name` ("expecting root element of 'R',
+ * not 'X'"); fn gets the root element once (depth 0: its attributes, no
+ * children yet) and then every element child of the root in document order
+ * (depth 1, complete), each freed after its call; whitespace between them
+ * is skipped, other text is an error. fn returns 0 or -1 (err set), which
+ * stops the parse. The size limit is `max` instead of VS_XML_MAX_SIZE; an
+ * empty document is an error. fn runs while the document is still being
+ * read: a caller that must see all of it valid before acting keeps what fn
+ * gathered until this returns 0.
+ */
+typedef int (*vs_xml_element_fn)(xmlNodePtr node, int depth, void *ctx, vs_error *err);
+int vs_xml_parse_stream(const char *data, size_t len, size_t max, const char *what,
+                        const char *root_name, vs_xml_element_fn fn, void *ctx, vs_error *err);
 
 /*
  * Write node and its subtree as libvirt does: attributes in single quotes,

@@ -17,3 +17,11 @@ schedule/vsnap-snapshot@.service: $(srcdir)/schedule/vsnap-snapshot@.service.in 
 	$(AM_V_GEN)$(MKDIR_P) schedule && $(schedule_subst) $(srcdir)/schedule/vsnap-snapshot@.service.in >$@.tmp && mv $@.tmp $@
 schedule/vsnap.cron: $(srcdir)/schedule/vsnap.cron.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) schedule && $(schedule_subst) $(srcdir)/schedule/vsnap.cron.in >$@.tmp && mv $@.tmp $@
+# vsnap-autostart.service: at boot, `vsnap start-autostarted` (every domain
+# marked with `vsnap autostart`); tests/scenarios/autostart.sh runs that
+# command and checks the unit's ExecStart names it
+systemdsystemunit_DATA += schedule/vsnap-autostart.service
+CLEANFILES += schedule/vsnap-autostart.service
+EXTRA_DIST += schedule/vsnap-autostart.service.in
+schedule/vsnap-autostart.service: $(srcdir)/schedule/vsnap-autostart.service.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) schedule && $(schedule_subst) $(srcdir)/schedule/vsnap-autostart.service.in >$@.tmp && mv $@.tmp $@

@@ -79,7 +79,7 @@ complete_is() {
         diag "$tmp/err"
     fi
 }
-snapcmds=$(printf '%s\n' snapshot-check snapshot-prune snapshot-create snapshot-create-as snapshot-current snapshot-delete \
+snapcmds=$(printf '%s\n' snapshot-check snapshot-prune snapshot-export snapshot-import snapshot-create snapshot-create-as snapshot-current snapshot-delete \
     snapshot-dumpxml snapshot-edit snapshot-info snapshot-list snapshot-parent snapshot-revert)
 revert_opts=$(printf '%s\n' --current --running --paused --force --reset-nvram)
 names=$(printf '%s\n' "base" "it\\'s" "my\\ other" "my\\ snap" "v1:2")

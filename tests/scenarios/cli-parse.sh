@@ -285,9 +285,11 @@ else
 fi
 run help domain
 expect "help GROUP" 0 " Domain Management (help keyword 'domain'):
+    autostart                      autostart a domain
     define                         define (but don't start) a domain from an XML file
     destroy                        destroy (stop) a domain
     domblklist                     list all domain blocks
+    dominfo                        domain information
     domstate                       domain state
     dumpxml                        domain information in XML
     list                           list domains

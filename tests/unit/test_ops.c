@@ -938,9 +938,9 @@ test_failpoints(void)
     e.xml = x;
     e.rename = true;
     e.clone = false;
-    /* the boundary after the new file and the two children: current and the
-     * old file are still to come */
-    fp_unchanged("plan-step:4", op_edit, &e, "edit --rename");
+    /* the boundary after the new file and the two children (written as one
+     * group of snapshot files): current and the old file are still to come */
+    fp_unchanged("plan-step:2", op_edit, &e, "edit --rename");
     free(x);
 
     /* a delete cut short after its first step leaves the journal: the next

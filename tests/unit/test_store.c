@@ -1015,7 +1015,7 @@ test_links(vs_store *st)
 {
     static const vs_dom_entry entries[] = {
         VS_DOM_DEFINITION, VS_DOM_SNAPSHOTS, VS_DOM_CURRENT, VS_DOM_INDEX,
-        VS_DOM_LOCK, VS_DOM_JOURNAL, VS_DOM_REGISTRY, VS_DOM_MANAGED_SAVE,
+        VS_DOM_LOCK, VS_DOM_JOURNAL, VS_DOM_REGISTRY, VS_DOM_MANAGED_SAVE, VS_DOM_AUTOSTART,
     };
     char *outside = vs_path_join(root, "../outside");
     vs_domain_def *def = mkdom("lk", "44444444-2222-3333-4444-555555555555");
@@ -1034,6 +1034,7 @@ test_links(vs_store *st)
 
         vs_dom_registry_store(d, reg, &err);
     }
+    vs_dom_set_autostart(d, true, &err);
     {
         char *ms = path_in("lk", "managed.save");
 

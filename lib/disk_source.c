@@ -6,6 +6,7 @@
 
 #include "disk_source.h"
 #include "mem.h"
+#include "path.h"
 #include "xml.h"
 
 static const char *
@@ -171,13 +172,7 @@ vs_net_source_from_xml(xmlNodePtr src, vs_net_source *ns, vs_error *err)
 bool
 vs_net_locator_is(const char *s)
 {
-    static const char *const pfx[] = { "nbd:", "nbd+", "gluster:", "gluster+", "json:", NULL };
-    size_t i;
-
-    for (i = 0; s && pfx[i]; i++)
-        if (strncmp(s, pfx[i], strlen(pfx[i])) == 0)
-            return true;
-    return false;
+    return vs_path_is_network(s);
 }
 
 static char *

@@ -92,8 +92,11 @@ expect_error "an internal snapshot of an NBD disk: one error, nothing changed" \
 expect_error "a bad network URL in --diskspec: one error, nothing changed" \
     "error: invalid argument: cannot read the network image URL 'nbd:///x' (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, gluster://HOST[:PORT]/VOLUME/PATH, gluster+unix:///VOLUME/PATH?socket=PATH)" \
     snapshot-create-as n1 bad --disk-only --diskspec "vda,stype=network,file=nbd:///x"
-images=""
 
+expect_error "no overlay name for a network disk: one error, nothing changed" \
+    "error: unsupported configuration: cannot generate external snapshot name for disk 'vda' on a 'network' source; name the overlay (--diskspec vda,file=PATH)" \
+    snapshot-create-as n1 bad --disk-only
+images=""
 expect_ok "offline external snapshot: a local overlay on the NBD base" \
     snapshot-create-as n1 s1 --disk-only --diskspec "vda,file=$tmp/ov1.qcow2"
 t_is "the overlay's backing file is the export's URL" \
@@ -213,5 +216,20 @@ t_check "QEMU still reads it" vm_holds n5 vda "0x62"
 run dumpxml n5
 t_check "the domain is back on the export" grep -q "<source protocol='nbd' name='lbase'>" "$tmp/out"
 expect_ok "destroy" destroy n5
+
+# ---- a network base under a network overlay: revert has nowhere local to go
+qemu-img create -q -f raw "$tmp/srv/ov3.raw" 32M
+serve ov3 "$tmp/srv/ov3.raw"
+expect_ok "an overlay on the network over a network base" \
+    snapshot-create-as n5 x1 --disk-only --diskspec "vda,stype=network,file=$(url ov3)"
+images="$tmp/lbase.raw $tmp/srv/ov3.raw"
+expect_error "revert refused with the reason, nothing changed" \
+    "error: Failed to revert snapshot x1
+error: Requested operation is not valid: cannot revert disk vda to snapshot 'x1': its image '$(url lbase)' is on the network and the snapshot names no local file beside which a new overlay can go" \
+    snapshot-revert n5 x1
+images=""
+expect_ok "deleting it leaves both exports as they are" snapshot-delete n5 x1
+t_check "the network overlay's file is still there" test -s "$tmp/srv/ov3.raw"
+t_check "the base still holds the committed write" raw_has "$tmp/lbase.raw" 0x62
 
 t_done

@@ -185,7 +185,7 @@ t_check "... nor emptied" pattern_ok "$tmp/devs/dev.img" 0x52
 expect_ok "snapshot-check agrees" snapshot-check n3
 [ "$rc" = 0 ] || t_diag "$tmp/out"
 if [ -e /dev/loop-control ] && command -v losetup >/dev/null && lo=$(losetup -f 2>/dev/null) &&
-   qemu-img create -q -f raw "$tmp/loop.raw" 32M && losetup "$lo" "$tmp/loop.raw" 2>/dev/null; then
+   qemu-img create -q -f raw "$tmp/devs/loop.raw" 32M && losetup "$lo" "$tmp/devs/loop.raw" 2>/dev/null; then
     define_domain n4 11111111-2222-3333-4444-000000000004 "vda:$tmp/b0.qcow2"
     expect_ok "a real block device ($lo) as the overlay" \
         snapshot-create-as n4 l1 --disk-only --diskspec "vda,stype=block,file=$lo"
@@ -216,6 +216,30 @@ t_check "QEMU still reads it" vm_holds n5 vda "0x62"
 run dumpxml n5
 t_check "the domain is back on the export" grep -q "<source protocol='nbd' name='lbase'>" "$tmp/out"
 expect_ok "destroy" destroy n5
+
+# ---- running on a file base under a network overlay: block-commit into the export
+make_image "$tmp/fbase.qcow2"
+write_pattern "$tmp/fbase.qcow2" 0x71
+qemu-img create -q -f raw "$tmp/srv/fov.raw" 32M
+serve fov "$tmp/srv/fov.raw"
+define_domain n7 11111111-2222-3333-4444-000000000007 "vda:$tmp/fbase.qcow2"
+expect_ok "an overlay on the network over a local base (shut off)" \
+    snapshot-create-as n7 f1 --disk-only --diskspec "vda,stype=network,file=$(url fov)"
+expect_ok "start on the network overlay (its backing file is local)" start n7
+t_check "QEMU reads the local base through the export" vm_holds n7 vda "0x71"
+vm_write n7 vda "0x72"
+expect_ok "live: a local overlay on the network overlay" \
+    snapshot-create-as n7 f2 --disk-only --diskspec "vda,file=$tmp/ftop.qcow2"
+vm_write n7 vda "- 0x73"
+expect_ok "live delete of f2: block-commit into the export" snapshot-delete n7 f2
+t_check "the export holds both writes" url_has "$(url fov)" 0x72
+t_check "... the second one too" \
+    sh -c "qemu-io -r -U -c 'read -P 0x73 65536 64k' '$(url fov)' | grep -q '^read 65536/65536'"
+t_check "the local overlay is gone" test ! -e "$tmp/ftop.qcow2"
+t_check "the local base is unchanged" url_has "$tmp/fbase.qcow2" 0x71
+expect_ok "snapshot-check agrees while it runs" snapshot-check n7
+[ "$rc" = 0 ] || t_diag "$tmp/out"
+expect_ok "destroy" destroy n7
 
 # ---- a network base under a network overlay: revert has nowhere local to go
 qemu-img create -q -f raw "$tmp/srv/ov3.raw" 32M

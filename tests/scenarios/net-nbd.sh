@@ -11,9 +11,11 @@ command -v qemu-nbd >/dev/null || { echo "1..0 # SKIP qemu-nbd not found (instal
 . "${top_srcdir:-.}/tests/scenarios/live-lib.sh"
 
 nbd_pids=""
+lo=""
 net_cleanup() {
     local p
     for p in $nbd_pids; do kill "$p" 2>/dev/null; done
+    [ -n "$lo" ] && [ -b "$lo" ] && losetup -j "$tmp/devs/loop.raw" | grep -q . && losetup -d "$lo"
     live_cleanup
 }
 trap net_cleanup EXIT
@@ -192,7 +194,9 @@ if [ -e /dev/loop-control ] && command -v losetup >/dev/null && lo=$(losetup -f 
     expect_ok "delete it" snapshot-delete n4 l1
     t_check "the device is still there" test -b "$lo"
     losetup -d "$lo"
+    lo=""
 else
+    lo=""
     t_ok "# SKIP no loop device on this machine (a regular file stood for one above)"
 fi
 

@@ -32,7 +32,7 @@ vs_disk_external_name(const char *src, const char *name)
 static const char *
 domain_disk_path(const vs_domain_disk *d)
 {
-    return d->source ? d->source : d->source_name;
+    return d->type == VS_STORAGE_NETWORK ? d->source_name : d->source;
 }
 
 /* libvirt's "empty" source: a local disk without a path (an empty CD-ROM)
@@ -167,6 +167,15 @@ vs_disk_align(vs_snapshot_def *def, const vs_domain_def *dom,
             vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                          "cannot generate external snapshot name for disk '%s' on a '%s' device",
                          dd->target, vs_storage_type_name(slots[j].type));
+            goto fail;
+        }
+        if (dd->type == VS_STORAGE_NETWORK) {
+            /* a network image has no directory to put a name in (and its
+             * name is never looked up as a path) */
+            vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                         "cannot generate external snapshot name for disk '%s' on a 'network' "
+                         "source; name the overlay (--diskspec %s,file=PATH)", dd->target,
+                         dd->target);
             goto fail;
         }
         if (!(orig = domain_disk_path(dd))) {

@@ -142,6 +142,16 @@ gc_garbage(vs_model *m, vs_plan *tail, vs_plan *notes)
             if (im->r_overlay || im->r_revert)
                 continue;
         }
+        if (im->device || im->network) {
+            /* A device or a network image nothing names any more: vsnap
+             * lets go of it (it stays as it is, never removed), so that
+             * what it was based on can be merged as if it were gone. */
+            if (!im->released)
+                continue;
+            im->gone = true;
+            changed = true;
+            continue;
+        }
         if (!vs_reclaim_made_by_vsnap(m, im) || !im->regular)
             continue;
         if (im->foreign) {
@@ -239,7 +249,8 @@ gc_merge(vs_model *m, vs_plan *merge, vs_plan *tail, vs_plan *notes, vs_error *e
             keep_note(notes, im);
             continue;
         }
-        if (nup == 1 && mergeable(m, &m->g.v[up[0]]) && im->regular) {
+        /* a network base takes the commit as a file does (it is never removed) */
+        if (nup == 1 && mergeable(m, &m->g.v[up[0]]) && (im->regular || im->network)) {
             ret = merge_down(m, i, up[0], merge, tail, err) < 0 ? -1 : 1;
             break;
         }

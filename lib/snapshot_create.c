@@ -482,7 +482,13 @@ check_reuse(const vs_snap_disk *e, const vs_domain_disk *dd, vs_error *err)
     vs_image_info info;
     int rc;
 
-    rc = vs_qcow2_probe(e->source, &info, err);
+    if (vs_path_is_network(e->source)) {
+        if (vs_qemu_img_info(e->source, true, &info, err) < 0)
+            return -1;
+        rc = 1;
+    } else {
+        rc = vs_qcow2_probe(e->source, &info, err);
+    }
     if (rc < 0)
         return -1;
     if (rc == 0 && strcmp(fmt, "qed") == 0 && vs_image_has_magic(e->source)) {
@@ -538,18 +544,28 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
     if (e->has_metadata_cache && strcmp(fmt, "qcow2") != 0)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "metadata cache max size control is supported only with qcow2 images");
-    if (live && (!storage_local(dd->type) || !storage_local(e->type)))
+    /* running: a local overlay on a local or a network image (an overlay
+     * on the network is made by qemu-img, shut off only) */
+    if (live && ((!storage_local(dd->type) && !vs_disk_is_local(dd)) || !storage_local(e->type)))
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "external snapshots of a running domain are not supported on '%s' "
                             "disks", vs_storage_type_name(storage_local(dd->type) ? e->type
                                                                                   : dd->type));
-    if (!storage_local(dd->type) || !storage_local(e->type))
+    /* Beyond libvirt: NBD and gluster images (by their locator) on either side. */
+    if ((!storage_local(dd->type) && !vs_disk_is_local(dd)) ||
+        (!storage_local(e->type) && !(e->type == VS_STORAGE_NETWORK && e->source)))
         return vs_error_set(err, VS_ERR_INTERNAL,
                             "external inactive snapshots are not supported on '%s' disks",
                             vs_storage_type_name(storage_local(dd->type) ? e->type : dd->type));
     if (!e->source)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "external snapshot of disk '%s' needs a file name", e->name);
+    /* An overlay on the network is written into the export or volume file
+     * as qemu-img finds it (formatted, as a block device is); with
+     * --reuse-external it must already be the disk's overlay. It is never
+     * looked up as a path. */
+    if (e->type == VS_STORAGE_NETWORK)
+        goto checked;
     if (e->source[0] != '/')
         return vs_error_set(err, VS_ERR_XML, "disk snapshot image path '%s' must be absolute",
                             e->source);
@@ -569,7 +585,10 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
             return vs_error_set(err, VS_ERR_NO_SUPPORT,
                                 "block device snapshot target '%s' doesn't exist", e->source);
     } else {
-        if ((e->type == VS_STORAGE_BLOCK) != (S_ISBLK(sb.st_mode) != 0))
+        /* type='block': a block device, or a regular file given as one
+         * (vsnap treats it as a device: never created, removed or merged away) */
+        if (e->type == VS_STORAGE_BLOCK ? !S_ISBLK(sb.st_mode) && !S_ISREG(sb.st_mode)
+                                        : S_ISBLK(sb.st_mode) != 0)
             return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                                 "mismatch between configured type for snapshot disk '%s' and the "
                                 "type of existing file '%s'", e->name, e->source);
@@ -578,6 +597,7 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
                                 "external snapshot file for disk %s already exists and is not a "
                                 "block device: %s", e->name, e->source);
     }
+checked:
     /* An overlay without a backing format makes qemu probe it, which is how
      * raw images get misread; libvirt refuses such chains (user-pains 7). */
     if (!dd->format)
@@ -798,7 +818,7 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
             nmoves++;
         } else if (!reuse) {
             vs_plan_create_image(p, e->source, e->format, dd->source, dd->format, why)
-                ->keep_on_undo = e->type == VS_STORAGE_BLOCK;
+                ->keep_on_undo = e->type == VS_STORAGE_BLOCK || e->type == VS_STORAGE_NETWORK;
         }
         free(why);
         if (k >= 0 &&

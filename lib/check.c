@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "check.h"
+#include "disk_source.h"
 #include "domain_run.h"
 #include "image_graph.h"
 #include "image_id.h"
@@ -116,8 +117,12 @@ cset_find(const cset *s, const char *path)
 static long
 cset_add(cset *s, const char *path, const char *fmt, const char *who, bool own)
 {
-    char *n = vs_path_absolute(path);
-    long i = cset_find(s, n);
+    char *n = vs_path_is_network(path) ? vs_net_locator_normalise(path) : NULL;
+    long i;
+
+    if (!n)
+        n = vs_path_absolute(path);
+    i = cset_find(s, n);
     cimg *c;
 
     if (i >= 0) {
@@ -166,6 +171,15 @@ probe(cimg *c, vs_error *err)
     if (c->probed)
         return 0;
     c->probed = true;
+    if (vs_path_is_network(c->path)) {
+        /* never stat'ed: its server answers (a server that does not is a
+         * missing image) */
+        if (vs_qemu_img_info(c->path, true, &c->info, NULL) < 0)
+            return 0;
+        c->exists = true;
+        c->magic = c->info.format && strcmp(c->info.format, "raw") != 0;
+        return 0;
+    }
     if (stat(c->path, &sb) < 0)
         return 0;
     c->exists = true;
@@ -185,7 +199,7 @@ probe(cimg *c, vs_error *err)
 static bool
 local(const vs_domain_disk *dd)
 {
-    return (dd->type == VS_STORAGE_FILE || dd->type == VS_STORAGE_BLOCK) && dd->source;
+    return vs_disk_is_local(dd);
 }
 
 static void
@@ -216,7 +230,8 @@ add_entries(cset *s, const vs_snap_disk *disks, size_t n, const char *owner, con
         char *who;
 
         if (e->snapshot != VS_LOC_EXTERNAL || !e->source ||
-            (e->type != VS_STORAGE_FILE && e->type != VS_STORAGE_BLOCK))
+            (e->type != VS_STORAGE_FILE && e->type != VS_STORAGE_BLOCK &&
+             !(e->type == VS_STORAGE_NETWORK && vs_path_is_network(e->source))))
             continue;
         who = vs_xasprintf("%s, %s of disk %s", owner, what, e->name ? e->name : "?");
         cset_add(s, e->source, e->format ? e->format : "qcow2", who, own);
@@ -464,7 +479,7 @@ check_overlays(cset *s, const vs_snapshot_def *def, const vs_snap_disk *disks, s
             char *a = vs_path_absolute(c->info.full_backing_filename);
             char *b = vs_path_absolute(base->source);
 
-            if (strcmp(a, b) != 0)
+            if (strcmp(a, b) != 0 && !(vs_path_is_network(a) && vs_same_image(a, b)))
                 report(rep, VS_CHECK_CHAIN,
                        "snapshot '%s', %s of disk %s: '%s' is based on '%s', but the snapshot "
                        "recorded '%s'", def->name, what, e->name, c->path, a, b);

@@ -32,7 +32,7 @@ vs_disk_external_name(const char *src, const char *name)
 static const char *
 domain_disk_path(const vs_domain_disk *d)
 {
-    return d->source ? d->source : d->source_name;
+    return d->type == VS_STORAGE_NETWORK ? d->source_name : d->source;
 }
 
 /* libvirt's "empty" source: a local disk without a path (an empty CD-ROM)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk_source.h"
 #include "domain_def.h"
 #include "mem.h"
 #include "path.h"
@@ -510,6 +511,17 @@ disk_parse(xmlNodePtr node, vs_domain_disk *d, vs_error *err)
         case VS_STORAGE_NETWORK:
             d->protocol = prop_nonempty(src, "protocol");
             d->source_name = prop_nonempty(src, "name");
+            /* NBD and gluster images vsnap reaches: named by their locator
+             * (disk_source.h); other protocols keep no source */
+            if (d->protocol && (strcmp(d->protocol, "nbd") == 0 ||
+                                strcmp(d->protocol, "gluster") == 0)) {
+                vs_net_source ns;
+
+                if (vs_net_source_from_xml(src, &ns, err) < 0)
+                    return -1;
+                d->source = vs_net_source_filename(&ns);
+                vs_net_source_clear(&ns);
+            }
             break;
         case VS_STORAGE_VHOSTUSER:
             d->source = prop_nonempty(src, "path");
@@ -772,7 +784,7 @@ vs_domain_def_disk_index(const vs_domain_def *def, const char *name)
         return -1;
     for (i = 0; i < def->ndisks; i++) {
         const vs_domain_disk *d = &def->disks[i];
-        const char *path = d->source ? d->source : d->source_name;
+        const char *path = d->type == VS_STORAGE_NETWORK ? d->source_name : d->source;
 
         if (name[0] != '/') {
             if (strcmp(d->target, name) == 0)
@@ -806,17 +818,30 @@ vs_domain_def_set_disk_source(vs_domain_def *def, size_t i, vs_storage_type type
 {
     vs_domain_disk *d;
     xmlNodePtr node, src, drv, n, next;
-    const char *attr = source_attr_name(type);
+    const char *attr;
+    vs_net_source ns = { 0 };
     bool local_old;
 
+    /* the path says which: a network locator (disk_source.h) or a local one */
+    if (path && vs_path_is_network(path))
+        type = VS_STORAGE_NETWORK;
+    else if (type == VS_STORAGE_NETWORK)
+        type = VS_STORAGE_FILE;
+    attr = source_attr_name(type);
     if (!def || i >= def->ndisks)
         return vs_error_set(err, VS_ERR_INTERNAL, "disk index %zu out of range", i);
     d = &def->disks[i];
     node = d->node;
-    if ((type != VS_STORAGE_FILE && type != VS_STORAGE_BLOCK) || !path || !*path)
+    if ((type != VS_STORAGE_FILE && type != VS_STORAGE_BLOCK && type != VS_STORAGE_NETWORK) ||
+        !path || !*path)
         return vs_error_set(err, VS_ERR_INTERNAL,
                             "cannot set a '%s' source for disk '%s'",
                             vs_storage_type_name(type), d->target);
+    if (type == VS_STORAGE_NETWORK) {
+        if (vs_net_source_from_locator(path, &ns, err) < 0)
+            return -1;
+        attr = NULL;
+    }
 
     set_attr(node, "type", vs_storage_type_name(type), NULL);
 
@@ -825,7 +850,7 @@ vs_domain_def_set_disk_source(vs_domain_def *def, size_t i, vs_storage_type type
     local_old = d->type == VS_STORAGE_FILE || d->type == VS_STORAGE_BLOCK ||
                 d->type == VS_STORAGE_DIR;
     src = first_child(node, "source");
-    if (src && !local_old) {
+    if (src && (!local_old || !attr)) {
         remove_element(src);
         src = NULL;
     }
@@ -836,8 +861,12 @@ vs_domain_def_set_disk_source(vs_domain_def *def, size_t i, vs_storage_type type
         set_attr(src, attr, path, NULL);
     } else {
         xmlNodePtr before = NULL;
-        src = xmlNewDocNode(def->doc, NULL, BAD_CAST "source", NULL);
-        xmlSetProp(src, BAD_CAST attr, BAD_CAST path);
+        if (attr) {
+            src = xmlNewDocNode(def->doc, NULL, BAD_CAST "source", NULL);
+            xmlSetProp(src, BAD_CAST attr, BAD_CAST path);
+        } else {
+            src = vs_net_source_to_node(&ns, def->doc);
+        }
         /* libvirt order: driver, source, backingStore, target, ... */
         drv = first_child(node, "driver");
         for (n = drv ? drv->next : node->children; n; n = n->next)
@@ -880,9 +909,14 @@ vs_domain_def_set_disk_source(vs_domain_def *def, size_t i, vs_storage_type type
     free(d->source);
     d->source = vs_xstrdup(path);
     free(d->protocol);
-    d->protocol = NULL;
+    d->protocol = type == VS_STORAGE_NETWORK ? vs_xstrdup(ns.protocol) : NULL;
     free(d->source_name);
-    d->source_name = NULL;
+    d->source_name = type == VS_STORAGE_NETWORK ? vs_xstrdup(ns.name) : NULL;
+    if (type == VS_STORAGE_NETWORK) {
+        free(d->source);
+        d->source = vs_net_source_filename(&ns);
+        vs_net_source_clear(&ns);
+    }
     free(d->format);
     d->format = vs_xstrdup(format);
     drv = first_child(node, "driver");

@@ -26,6 +26,10 @@ header(const char *path, vs_image_info *info, bool *exists, vs_error *err)
     int rc;
 
     memset(info, 0, sizeof(*info));
+    if (vs_path_is_network(path)) {
+        *exists = true;
+        return vs_qemu_img_info(path, true, info, err) < 0 ? -1 : 1;
+    }
     *exists = stat(path, &sb) == 0;
     if (!*exists)
         return 0;
@@ -87,6 +91,8 @@ vs_exec_settle_image(const char *path, vs_error *err)
     char *dir;
     int fd, ret;
 
+    if (vs_path_is_network(path))
+        return 0;   /* qemu-img wrote it through its server; nothing local to sync */
     if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
         return vs_error_sys(err, errno, "cannot open '%s'", path);
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fchmod(fd, 0600) < 0) {

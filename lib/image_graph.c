@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk_source.h"
 #include "image_graph.h"
 #include "mem.h"
 #include "path.h"
@@ -37,6 +38,15 @@ vs_graph_clear(vs_graph *g)
     memset(g, 0, sizeof(*g));
 }
 
+/* One spelling per image: an absolute path, or a network image's canonical locator. */
+static char *
+spelling(const char *path)
+{
+    char *n = vs_path_is_network(path) ? vs_net_locator_normalise(path) : NULL;
+
+    return n ? n : vs_path_absolute(path);
+}
+
 long
 vs_graph_find(const vs_graph *g, const char *path)
 {
@@ -49,7 +59,7 @@ vs_graph_find(const vs_graph *g, const char *path)
     for (i = 0; i < g->n; i++)
         if (strcmp(g->v[i].path, path) == 0)
             return (long)i;
-    n = vs_path_absolute(path);
+    n = spelling(path);
     for (i = 0; i < g->n; i++)
         if (strcmp(g->v[i].path, n) == 0) {
             free(n);
@@ -78,8 +88,10 @@ vs_graph_add(vs_graph *g, const char *path, const char *fmt)
     vs_xgrow(&g->v, &g->cap, g->n, sizeof(*g->v));
     im = &g->v[g->n];
     memset(im, 0, sizeof(*im));
-    im->path = vs_path_absolute(path);
-    vs_file_id_get(im->path, &im->id);
+    im->path = spelling(path);
+    im->network = vs_path_is_network(im->path);
+    if (!im->network)
+        vs_file_id_get(im->path, &im->id);
     im->fmt = vs_xstrdup(fmt);
     im->tags = vs_xcalloc(1, sizeof(char *));
     im->overlay_snap = -1;
@@ -110,6 +122,27 @@ vs_graph_probe(vs_graph *g, long i, vs_error *err)
     int rc;
 
     im->probed = true;
+    if (im->network) {
+        /* never stat'ed: its server says what it is (-U: only read) */
+        if (vs_qemu_img_info(im->path, true, &info, err) < 0)
+            return -1;
+        im->exists = true;
+        im->regular = false;
+        im->empty = 0;
+        free(im->fmt);
+        im->fmt = vs_xstrdup(info.format ? info.format : "raw");
+        free(im->backing);
+        im->backing = info.full_backing_filename ? spelling(info.full_backing_filename) :
+                      info.backing_filename ? spelling(info.backing_filename) : NULL;
+        free(im->backing_fmt);
+        im->backing_fmt = vs_xstrdup(info.backing_format);
+        vs_strv_free(im->tags);
+        im->tags = info.snapshot_tags ? info.snapshot_tags : vs_xcalloc(1, sizeof(char *));
+        info.snapshot_tags = NULL;
+        im->vsize = info.virtual_size;
+        vs_image_info_clear(&info);
+        return 0;
+    }
     if (stat(im->path, &sb) < 0) {
         if (errno != ENOENT && errno != ENOTDIR)
             return vs_error_sys(err, errno, "cannot stat image '%s'", im->path);
@@ -117,7 +150,7 @@ vs_graph_probe(vs_graph *g, long i, vs_error *err)
         return 0;
     }
     im->exists = true;
-    im->regular = S_ISREG(sb.st_mode);
+    im->regular = S_ISREG(sb.st_mode) && !im->device;
     vs_file_id_get(im->path, &im->id);
     rc = vs_qcow2_probe(im->path, &info, err);
     if (rc < 0)
@@ -136,8 +169,8 @@ vs_graph_probe(vs_graph *g, long i, vs_error *err)
         free(im->fmt);
         im->fmt = vs_xstrdup(info.format ? info.format : "qcow2");
         free(im->backing);
-        im->backing = info.full_backing_filename ? vs_path_absolute(info.full_backing_filename) :
-                      info.backing_filename ? vs_path_absolute(info.backing_filename) : NULL;
+        im->backing = info.full_backing_filename ? spelling(info.full_backing_filename) :
+                      info.backing_filename ? spelling(info.backing_filename) : NULL;
         free(im->backing_fmt);
         im->backing_fmt = vs_xstrdup(info.backing_format);
         vs_strv_free(im->tags);

@@ -21,6 +21,9 @@ typedef struct vs_image {
     char **tags;             /* internal snapshots in it (NULL-terminated, never NULL) */
     bool probed;             /* the facts were read (vs_graph_probe) */
     bool exists, regular;
+    bool device;             /* named as type='block' somewhere (model.c): never regular */
+    bool network;            /* an NBD/gluster image named by its locator: never stat'ed,
+                              * never regular, so never merged away or removed */
     unsigned long long vsize;/* virtual size (bytes); 0 unknown */
     int empty;               /* 1: a qcow2 whose active layer maps nothing; 0: it holds
                               * data or is not plain qcow2; -1 unknown */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "disk_source.h"
 #include "image_id.h"
 #include "path.h"
 
@@ -46,6 +47,15 @@ vs_same_image(const char *a, const char *b)
         return false;
     if (strcmp(a, b) == 0)
         return true;
+    if (vs_path_is_network(a) || vs_path_is_network(b)) {
+        /* network: the same protocol, host, export or volume/path */
+        na = vs_net_locator_normalise(a);
+        nb = vs_net_locator_normalise(b);
+        eq = na && nb && strcmp(na, nb) == 0;
+        free(na);
+        free(nb);
+        return eq;
+    }
     vs_file_id_get(a, &ia);
     vs_file_id_get(b, &ib);
     if (ia.exists && ib.exists)

@@ -20,7 +20,8 @@
 bool
 vs_disk_is_local(const vs_domain_disk *dd)
 {
-    return (dd->type == VS_STORAGE_FILE || dd->type == VS_STORAGE_BLOCK) && dd->source;
+    return ((dd->type == VS_STORAGE_FILE || dd->type == VS_STORAGE_BLOCK) && dd->source) ||
+           (dd->type == VS_STORAGE_NETWORK && vs_path_is_network(dd->source));
 }
 
 vs_snap_disk *
@@ -292,7 +293,8 @@ static bool
 entry_local(const vs_snap_disk *e)
 {
     return e->snapshot == VS_LOC_EXTERNAL && e->source &&
-           (e->type == VS_STORAGE_FILE || e->type == VS_STORAGE_BLOCK);
+           (e->type == VS_STORAGE_FILE || e->type == VS_STORAGE_BLOCK ||
+            (e->type == VS_STORAGE_NETWORK && vs_path_is_network(e->source)));
 }
 
 static void
@@ -351,12 +353,55 @@ add_initial(vs_model *m, const char *path, const char *fmt, ref_kind kind, long 
     }
 }
 
+static void
+mark_device(vs_model *m, vs_storage_type t, const char *path)
+{
+    long i = t == VS_STORAGE_BLOCK ? vs_graph_find(&m->g, path) : -1;
+
+    if (i >= 0)
+        m->g.v[i].device = true;
+}
+
+static void
+mark_dom_devices(vs_model *m, const vs_domain_def *dom)
+{
+    size_t i;
+
+    for (i = 0; dom && i < dom->ndisks; i++)
+        mark_device(m, dom->disks[i].type, dom->disks[i].source);
+}
+
+/* Whatever any definition or snapshot names as type='block' is a device,
+ * even a regular file given as one: never created, reset, merged away or
+ * removed (image_graph.h: device). */
+static void
+mark_devices(vs_model *m)
+{
+    size_t s, k;
+
+    mark_dom_devices(m, m->dom);
+    for (s = 0; s < m->nsnaps; s++) {
+        const vs_snapshot_def *def = m->snaps[s].def;
+
+        mark_dom_devices(m, def->dom);
+        mark_dom_devices(m, def->inactive_dom);
+        for (k = 0; k < def->ndisks; k++)
+            mark_device(m, def->disks[k].type, def->disks[k].source);
+        for (k = 0; k < def->nrevert_disks; k++)
+            mark_device(m, def->revert_disks[k].type, def->revert_disks[k].source);
+    }
+    for (k = 0; k < m->g.n; k++)
+        if (m->g.v[k].device)
+            m->g.v[k].regular = false;
+}
+
 void
 vs_model_refs_initial(vs_model *m)
 {
     size_t i;
 
     for_each_ref(m, add_initial);
+    mark_devices(m);
     for (i = 0; m->registry && m->registry[i]; i++) {
         long k = vs_graph_find(&m->g, m->registry[i]);
 
@@ -818,6 +863,10 @@ vs_model_rename_refs(vs_model *m, const vs_image *from, const vs_image *to, vs_e
                 continue;
             free(e->source);
             e->source = vs_xstrdup(to->path);
+            if (to->network)
+                e->type = VS_STORAGE_NETWORK;
+            else if (e->type == VS_STORAGE_NETWORK)
+                e->type = VS_STORAGE_FILE;
             free(e->format);
             e->format = vs_xstrdup(to->fmt);
             e->source_node = NULL;

@@ -111,6 +111,8 @@ const char *vs_model_entry_fmt(const vs_snap_disk *e);
 /* The image snapshot s recorded for disk target (a local disk), or NULL. */
 const vs_domain_disk *vs_model_snap_disk(const vs_model *m, long s, const char *target);
 /* A local disk: file or block storage with a source. */
+/* Whether the disk has an image in the graph: a file, a block device, or an
+ * NBD/gluster image named by its locator (disk_source.h). */
 bool vs_disk_is_local(const vs_domain_disk *dd);
 
 /* Every reference to image `from` now names image `to` (same content): the

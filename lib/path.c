@@ -505,12 +505,28 @@ vs_file_replace_at(int dirfd, const char *name, const char *shown, const char *d
     return ret;
 }
 
+bool
+vs_path_is_network(const char *s)
+{
+    static const char *const pfx[] = { "nbd:", "nbd+", "gluster:", "gluster+", "json:", NULL };
+    size_t i;
+
+    for (i = 0; s && pfx[i]; i++)
+        if (strncmp(s, pfx[i], strlen(pfx[i])) == 0)
+            return true;
+    return false;
+}
+
 int
 vs_file_remove(const char *path, vs_error *err)
 {
     char *dir;
     int ret;
 
+    /* The property that keeps network images: they are never unlinked. */
+    if (vs_path_is_network(path))
+        return vs_error_set(err, VS_ERR_INTERNAL,
+                            "'%s' is a network image: vsnap never removes one", path);
     if (unlink(path) < 0) {
         if (errno == ENOENT)
             return 0;
@@ -554,7 +570,8 @@ vs_file_exists(const char *path)
 {
     struct stat st;
 
-    return lstat(path, &st) == 0;
+    /* a network image is not a file: its server holds it, vsnap assumes it is there */
+    return vs_path_is_network(path) || lstat(path, &st) == 0;
 }
 
 bool
@@ -571,6 +588,8 @@ vs_path_absolute(const char *path)
     vs_buf b = VS_BUF_INIT;
     const char *p = path;
 
+    if (vs_path_is_network(path))
+        return vs_xstrdup(path);
     if (path[0] != '/') {
         char *cwd = getcwd(NULL, 0);
         if (!cwd)

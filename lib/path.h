@@ -61,6 +61,10 @@ int vs_file_replace(const char *path, const char *data, size_t len, mode_t mode,
                     vs_error *err);
 
 /* unlink + fsync of the directory; a missing file is not an error. */
+/* Whether s names a network image (nbd:, nbd+..., gluster:, gluster+...,
+ * json: — disk_source.h): never a path. vs_path_absolute returns it as it
+ * is, vs_file_exists says it is there, vs_file_remove refuses it. */
+bool vs_path_is_network(const char *s);
 int vs_file_remove(const char *path, vs_error *err);
 
 /* fsync a directory. */

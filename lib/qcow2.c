@@ -74,7 +74,7 @@ resolve_backing(const char *image, const char *backing)
     const char *slash;
 
     /* qemu resolves a relative backing name against the overlay's directory. */
-    if (backing[0] == '/' || !(slash = strrchr(image, '/')))
+    if (backing[0] == '/' || vs_path_is_network(backing) || !(slash = strrchr(image, '/')))
         return vs_xstrdup(backing);
     return vs_xasprintf("%.*s/%s", (int)(slash - image), image, backing);
 }

@@ -237,7 +237,8 @@ gc_merge(vs_model *m, vs_plan *merge, vs_plan *tail, vs_plan *notes, vs_error *e
             keep_note(notes, im);
             continue;
         }
-        if (nup == 1 && mergeable(m, &m->g.v[up[0]]) && im->regular) {
+        /* a network base takes the commit as a file does (it is never removed) */
+        if (nup == 1 && mergeable(m, &m->g.v[up[0]]) && (im->regular || im->network)) {
             ret = merge_down(m, i, up[0], merge, tail, err) < 0 ? -1 : 1;
             break;
         }

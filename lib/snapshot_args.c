@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk_source.h"
 #include "mem.h"
 #include "path.h"
 #include "snapshot_def.h"
@@ -105,6 +106,7 @@ add_diskspec(vs_buf *b, const char *spec, char **warn, vs_error *err)
     char **f = vs_split_commas(spec);
     const char *name = f[0], *snapshot = NULL, *driver = NULL, *stype = NULL, *file = NULL, *v;
     bool block = false;
+    vs_net_source ns = { 0 };
     size_t i;
 
     for (i = name ? 1 : 0; f[i]; i++) {
@@ -122,6 +124,12 @@ add_diskspec(vs_buf *b, const char *spec, char **warn, vs_error *err)
     if (stype) {
         if (strcmp(stype, "block") == 0) {
             block = true;
+        } else if (strcmp(stype, "network") == 0) {
+            /* beyond virsh: file= is the network image's URL (disk_source.h) */
+            if (file && vs_net_source_from_locator(file, &ns, err) < 0) {
+                vs_strv_free(f);
+                return -1;
+            }
         } else if (strcmp(stype, "file") != 0) {
             if (warn) {
                 free(*warn);
@@ -147,7 +155,12 @@ add_diskspec(vs_buf *b, const char *spec, char **warn, vs_error *err)
         vs_buf_add(b, ">\n");
         if (driver)
             vs_buf_addf(b, "      <driver type='%s'/>\n", driver);
-        if (file) {
+        if (file && ns.protocol) {
+            vs_buf_add(b, "      ");
+            vs_net_source_format(b, &ns, 6);
+            vs_buf_addc(b, '\n');
+            vs_net_source_clear(&ns);
+        } else if (file) {
             vs_buf_addf(b, "      <source %s='", block ? "dev" : "file");
             vs_buf_add_xml_escaped(b, file);
             vs_buf_add(b, "'/>\n");

@@ -469,7 +469,13 @@ check_reuse(const vs_snap_disk *e, const vs_domain_disk *dd, vs_error *err)
     vs_image_info info;
     int rc;
 
-    rc = vs_qcow2_probe(e->source, &info, err);
+    if (vs_path_is_network(e->source)) {
+        if (vs_qemu_img_info(e->source, true, &info, err) < 0)
+            return -1;
+        rc = 1;
+    } else {
+        rc = vs_qcow2_probe(e->source, &info, err);
+    }
     if (rc < 0)
         return -1;
     if (rc == 0 && strcmp(fmt, "qed") == 0 && vs_image_has_magic(e->source)) {
@@ -530,13 +536,29 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
                             "external snapshots of a running domain are not supported on '%s' "
                             "disks", vs_storage_type_name(storage_local(dd->type) ? e->type
                                                                                   : dd->type));
-    if (!storage_local(dd->type) || !storage_local(e->type))
+    /* Beyond libvirt: NBD and gluster images (by their locator) on either side. */
+    if ((!storage_local(dd->type) && !vs_disk_is_local(dd)) ||
+        (!storage_local(e->type) && !(e->type == VS_STORAGE_NETWORK && e->source)))
         return vs_error_set(err, VS_ERR_INTERNAL,
                             "external inactive snapshots are not supported on '%s' disks",
                             vs_storage_type_name(storage_local(dd->type) ? e->type : dd->type));
     if (!e->source)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "external snapshot of disk '%s' needs a file name", e->name);
+    if (e->type == VS_STORAGE_NETWORK) {
+        /* An overlay on the network is written into the export or volume
+         * file as qemu-img finds it (formatted, as a block device is);
+         * with --reuse-external it must already be the disk's overlay. */
+        if (!dd->format)
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "disk '%s' has no format (<driver type=...>) in the domain "
+                                "definition; set it before taking an external snapshot", e->name);
+        if (vs_same_image(e->source, dd->source))
+            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                                "external snapshot file for disk %s is the disk's current "
+                                "image: %s", e->name, e->source);
+        return reuse ? check_reuse(e, dd, err) : 0;
+    }
     if (e->source[0] != '/')
         return vs_error_set(err, VS_ERR_XML, "disk snapshot image path '%s' must be absolute",
                             e->source);
@@ -695,7 +717,7 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
             nmoves++;
         } else if (!reuse) {
             vs_plan_create_image(p, e->source, e->format, dd->source, dd->format, why)
-                ->keep_on_undo = e->type == VS_STORAGE_BLOCK;
+                ->keep_on_undo = e->type == VS_STORAGE_BLOCK || e->type == VS_STORAGE_NETWORK;
         }
         free(why);
         if (k >= 0 &&

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "disk_source.h"
 #include "mem.h"
+#include "path.h"
 #include "snapshot_def.h"
 #include "xml.h"
 
@@ -359,7 +361,19 @@ parse_disk(vs_snapshot_def *def, xmlNodePtr node, unsigned flags, vs_snap_disk *
         if (d->type == VS_STORAGE_NETWORK) {
             if (!(s = vs_xml_prop(src, "protocol")))
                 return vs_error_set(err, VS_ERR_XML, "missing network source protocol type");
-            free(s);
+            /* NBD and gluster: the image is named by its locator (disk_source.h) */
+            if (strcmp(s, "nbd") == 0 || strcmp(s, "gluster") == 0) {
+                vs_net_source ns;
+
+                free(s);
+                if (vs_net_source_from_xml(src, &ns, err) < 0)
+                    return -1;
+                free(d->source);
+                d->source = vs_net_source_filename(&ns);
+                vs_net_source_clear(&ns);
+            } else {
+                free(s);
+            }
         }
         d->source_node = priv_adopt(def, src);
         /* <source> sits three levels deep; whitespace that normalise_ws
@@ -636,6 +650,17 @@ source_node_current(const vs_snap_disk *d)
         return false;
     if (!attr)
         return true;
+    if (d->type == VS_STORAGE_NETWORK) {
+        vs_net_source ns;
+
+        if (vs_net_source_from_xml(d->source_node, &ns, NULL) == 0) {
+            p = vs_net_source_filename(&ns);
+            vs_net_source_clear(&ns);
+            same = p && d->source && strcmp(p, d->source) == 0;
+            free(p);
+            return same;
+        }
+    }
     p = prop_nonempty(d->source_node, attr);
     same = (!p && !d->source) || (p && d->source && strcmp(p, d->source) == 0);
     free(p);
@@ -649,6 +674,7 @@ format_disk(vs_buf *b, const vs_snap_disk *d, int indent)
     bool keep_node = source_node_current(d);
     bool body = has_path || d->format;
     bool children = d->delete_in_progress || body;
+    vs_net_source ns;
 
     vs_buf_indent(b, indent);
     vs_buf_add(b, "<disk name='");
@@ -693,6 +719,12 @@ format_disk(vs_buf *b, const vs_snap_disk *d, int indent)
         vs_buf_indent(b, indent + 2);
         vs_xml_format_node(b, d->source_node, indent + 2);
         vs_buf_addc(b, '\n');
+    } else if (has_path && d->type == VS_STORAGE_NETWORK && vs_path_is_network(d->source) &&
+               vs_net_source_from_locator(d->source, &ns, NULL) == 0) {
+        vs_buf_indent(b, indent + 2);
+        vs_net_source_format(b, &ns, indent + 2);
+        vs_buf_addc(b, '\n');
+        vs_net_source_clear(&ns);
     } else if (has_path) {
         vs_buf_indent(b, indent + 2);
         vs_buf_addf(b, "<source %s='", d->type == VS_STORAGE_BLOCK ? "dev" :

@@ -116,9 +116,9 @@ decide(vs_model *m, long si, const vs_domain_def *newdom, bool is_ext, rv_action
         size_t nup;
 
         act[i] = RV_KEEP;
-        if (!dd->source || dd->type == VS_STORAGE_NETWORK)
+        if (!dd->source || (dd->type == VS_STORAGE_NETWORK && !vs_disk_is_local(dd)))
             continue;
-        if (loc == VS_LOC_EXTERNAL && dd->type != VS_STORAGE_FILE)
+        if (loc == VS_LOC_EXTERNAL && dd->type != VS_STORAGE_FILE && dd->type != VS_STORAGE_NETWORK)
             return vs_error_set(err, VS_ERR_NO_SUPPORT,
                                 "source disk for '%s' is not a regular file, reverting to "
                                 "snapshot is not supported", dd->target);
@@ -226,7 +226,22 @@ vs_revert_plan_model(vs_model *m, long si, vs_plan *p, vs_error *err)
             ret = vs_domain_def_set_disk_source(newdom, i, VS_STORAGE_FILE, path, vs_model_entry_fmt(e),
                                                 err);
         } else {
-            path = revert_overlay_name(m, pre, src);
+            vs_snap_disk *e = vs_model_disk_entry(def, dd->target);
+
+            /* a network image has no directory: the new overlay goes beside
+             * the snapshot's own local overlay */
+            if (vs_path_is_network(src) &&
+                (!e || e->type != VS_STORAGE_FILE || !e->source || vs_path_is_network(e->source))) {
+                ret = vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                                   "cannot revert disk %s to snapshot '%s': its image '%s' is "
+                                   "on the network and the snapshot names no local file "
+                                   "beside which a new overlay can go", dd->target, def->name,
+                                   src);
+                free(src);
+                free(srcfmt);
+                goto out;
+            }
+            path = revert_overlay_name(m, pre, vs_path_is_network(src) ? e->source : src);
             why = vs_xasprintf("new overlay of disk %s on the image of snapshot '%s'",
                                dd->target, def->name);
             vs_plan_create_image(pre, path, "qcow2", src, srcfmt, why);

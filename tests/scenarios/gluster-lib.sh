@@ -146,26 +146,29 @@ gl_source() {
         "$gl_vol" "$1" "$gl_host"
 }
 
-# brick_holds "B0 B1 ..." IMAGE [BACKING...]: the guest data of the chain
-# IMAGE over BACKING... (qcow2 files, each given as a path, top first), read
-# from the files themselves (bricks and local files, not through gluster),
-# holds byte Bi in its 64 KiB region i ("-" skips a region).
-brick_holds() {
-    local want=$1 json="" spec i=0 b o
-    shift
+# chain_json IMAGE [BACKING...]: a qemu json: filename opening the qcow2
+# chain IMAGE over BACKING... (top first) from the files themselves (brick
+# files and local ones, not through gluster), whatever backing names the
+# images hold.
+chain_json() {
+    local json="" spec i
     local -a chain=("$@")
     for ((i = ${#chain[@]} - 1; i >= 0; i--)); do
         spec="{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":\"${chain[$i]}\"}"
-        if [ -n "$json" ]; then
-            json="$spec,\"backing\":$json}"
-        else
-            json="$spec,\"backing\":null}"
-        fi
+        json="$spec,\"backing\":${json:-null}}"
     done
-    i=0
+    echo "json:$json"
+}
+
+# brick_holds "B0 B1 ..." IMAGE [BACKING...]: the guest data of that chain
+# holds byte Bi in its 64 KiB region i ("-" skips a region).
+brick_holds() {
+    local want=$1 i=0 b o j
+    shift
+    j=$(chain_json "$@")
     for b in $want; do
         if [ "$b" != - ]; then
-            o=$(qemu-io -r -U -c "read -P $b $((i * 65536)) 64k" "json:$json" 2>&1)
+            o=$(qemu-io -r -U -c "read -P $b $((i * 65536)) 64k" "$j" 2>&1)
             case $o in
             *"Pattern verification failed"* | *rror*) echo "# region $i of $1: not $b: $o"; return 1 ;;
             "read 65536/65536 bytes"*) ;;
@@ -176,7 +179,50 @@ brick_holds() {
     done
 }
 
+# brick_write BYTE REGION IMAGE [BACKING...]: a guest write into the top of
+# that chain (as a guest of the shut-off domain would have made it)
+brick_write() {
+    local b=$1 r=$2
+    shift 2
+    qemu-io -c "write -P $b $((r * 65536)) 64k" "$(chain_json "$@")" >/dev/null ||
+        t_bail "qemu-io write into $1 failed"
+}
+
 # backing_of IMAGE: the backing file name written in a qcow2 file
 backing_of() {
     qemu-img info -U --output=json "$1" | sed -n 's/^ *"backing-filename": "\(.*\)",\{0,1\}$/\1/p'
+}
+
+# gl_define NAME UUID PATH: define it (bails out on failure)
+gl_define() {
+    gl_xml "$@" >"$tmp/$1.xml"
+    must define "$tmp/$1.xml"
+}
+
+# disk_xml DOMAIN: the <disk> element of the domain's vda, on one line
+disk_xml() {
+    "$VSNAP_REAL_OR" -d "$meta" dumpxml "$1" | tr -d '\n' | sed 's/.*\(<disk .*<\/disk>\).*/\1/; s/>  */>/g'
+}
+VSNAP_REAL_OR=${VSNAP_REAL:-$VSNAP}
+
+# gl_xml NAME UUID PATH: a domain whose vda is the qcow2 image PATH on the
+# volume, a <disk type='network'> as in issue 13 (32 MiB, no guest OS)
+gl_xml() {
+    cat <<EOX
+<domain type='qemu'>
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <memory unit='KiB'>32768</memory>
+  <os>
+    <type arch='x86_64'>hvm</type>
+  </os>
+  <devices>
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      $(gl_source "$3")
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+EOX
 }

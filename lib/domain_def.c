@@ -517,10 +517,12 @@ disk_parse(xmlNodePtr node, vs_domain_disk *d, vs_error *err)
                                 strcmp(d->protocol, "gluster") == 0)) {
                 vs_net_source ns;
 
-                if (vs_net_source_from_xml(src, &ns, err) < 0)
-                    return -1;
-                d->source = vs_net_source_filename(&ns);
-                vs_net_source_clear(&ns);
+                /* one libvirt accepts but vsnap cannot reach keeps no source;
+                 * whatever uses it says why */
+                if (vs_net_source_from_xml(src, &ns, NULL) == 0) {
+                    d->source = vs_net_source_filename(&ns);
+                    vs_net_source_clear(&ns);
+                }
             }
             break;
         case VS_STORAGE_VHOSTUSER:
@@ -875,6 +877,18 @@ vs_domain_def_set_disk_source(vs_domain_def *def, size_t i, vs_storage_type type
                 break;
             }
         insert_element(node, before, src);
+        if (!attr && is_blank_text(src->prev)) {
+            /* an indented document: its <host> children indented as well */
+            xmlNodePtr hosts = src->children, h;
+
+            src->children = src->last = NULL;
+            for (; hosts; hosts = h) {
+                h = hosts->next;
+                hosts->prev = hosts->next = NULL;
+                hosts->parent = NULL;
+                insert_element(src, NULL, hosts);
+            }
+        }
     }
 
     /* The old backing chain description belongs to the old image. */

@@ -500,7 +500,8 @@ query_nodes(vs_qmp *q, node **out, size_t *nout, vs_error *err)
 static bool
 protocol_drv(const char *drv)
 {
-    return drv && (strcmp(drv, "file") == 0 || strcmp(drv, "host_device") == 0);
+    return drv && (strcmp(drv, "file") == 0 || strcmp(drv, "host_device") == 0 ||
+                   strcmp(drv, "nbd") == 0 || strcmp(drv, "gluster") == 0);
 }
 
 /* The format node (or, format false, the protocol node) that opens image path. */

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "disk_source.h"
 #include "mem.h"
 #include "path.h"
 #include "qemu_argv.h"
@@ -79,7 +80,8 @@ static const rule rules[] = {
     { "devices/emulator", "", false },
     { "devices/disk", "type|device|snapshot", false },
     { "devices/disk/driver", "name|type|cache|discard|io|detect_zeroes", false },
-    { "devices/disk/source", "file|dev|protocol|name", false },  /* network: refused by type */
+    { "devices/disk/source", "file|dev|protocol|name", false },
+    { "devices/disk/source/host", "name|port|transport|socket", false },  /* nbd, gluster */
     /* the chain is read from the image headers by QEMU itself */
     { "devices/disk/backingStore", "type|index", true },
     { "devices/disk/target", "dev|bus|tray", false },
@@ -1009,8 +1011,10 @@ one_disk(ctx *c, const vs_domain_disk *d)
 
     if (d->device && strcmp(d->device, "disk") != 0 && !cdrom)
         return refuse(c, n, "only device='disk' and 'cdrom' are supported");
-    if (d->type != VS_STORAGE_FILE && d->type != VS_STORAGE_BLOCK)
-        return refuse(c, n, "only type='file' and 'block' disks are supported");
+    if (d->type == VS_STORAGE_NETWORK ? !vs_path_is_network(d->source)
+                                      : d->type != VS_STORAGE_FILE && d->type != VS_STORAGE_BLOCK)
+        return refuse(c, n, "only type='file' and 'block' disks, and 'network' disks of "
+                            "protocol 'nbd' or 'gluster', are supported");
     if (!target_ok(d->target))
         return refuse(c, n, "the target must be 1-8 characters [a-z0-9] starting with a letter");
     if (!bus)
@@ -1054,11 +1058,24 @@ one_disk(ctx *c, const vs_domain_disk *d)
     if (d->source) {
         sn = vs_qemu_node_name(d->target, 0, false);
         fn = vs_qemu_node_name(d->target, 0, true);
-        storage = json_object_new_object();
         format = json_object_new_object();
-        json_object_object_add(storage, "driver",
-                               json_object_new_string(d->type == VS_STORAGE_BLOCK ? "host_device" : "file"));
-        json_object_object_add(storage, "filename", json_object_new_string(d->source));
+        if (d->type == VS_STORAGE_NETWORK) {
+            /* every host of the <source>, as disk_source.c maps it */
+            vs_net_source ns;
+            vs_error e;
+
+            if (vs_net_source_from_xml(child(n, "source"), &ns, &e) < 0) {
+                refuse(c, child(n, "source"), e.msg);
+                goto out;
+            }
+            storage = vs_net_source_blockdev(&ns);
+            vs_net_source_clear(&ns);
+        } else {
+            storage = json_object_new_object();
+            json_object_object_add(storage, "driver",
+                                   json_object_new_string(d->type == VS_STORAGE_BLOCK ? "host_device" : "file"));
+            json_object_object_add(storage, "filename", json_object_new_string(d->source));
+        }
         json_object_object_add(storage, "node-name", json_object_new_string(sn));
         json_object_object_add(storage, "auto-read-only", json_object_new_boolean(1));
         json_object_object_add(format, "node-name", json_object_new_string(fn));

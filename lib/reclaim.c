@@ -140,6 +140,16 @@ gc_garbage(vs_model *m, vs_plan *tail, vs_plan *notes)
             if (im->r_overlay || im->r_revert)
                 continue;
         }
+        if (im->device || im->network) {
+            /* A device or a network image nothing names any more: vsnap
+             * lets go of it (it stays as it is, never removed), so that
+             * what it was based on can be merged as if it were gone. */
+            if (!im->released)
+                continue;
+            im->gone = true;
+            changed = true;
+            continue;
+        }
         if (!vs_reclaim_made_by_vsnap(m, im) || !im->regular)
             continue;
         if (im->foreign) {

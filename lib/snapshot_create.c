@@ -531,7 +531,9 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
     if (e->has_metadata_cache && strcmp(fmt, "qcow2") != 0)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "metadata cache max size control is supported only with qcow2 images");
-    if (live && (!storage_local(dd->type) || !storage_local(e->type)))
+    /* running: a local overlay on a local or a network image (an overlay
+     * on the network is made by qemu-img, shut off only) */
+    if (live && ((!storage_local(dd->type) && !vs_disk_is_local(dd)) || !storage_local(e->type)))
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "external snapshots of a running domain are not supported on '%s' "
                             "disks", vs_storage_type_name(storage_local(dd->type) ? e->type
@@ -578,7 +580,10 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
             return vs_error_set(err, VS_ERR_NO_SUPPORT,
                                 "block device snapshot target '%s' doesn't exist", e->source);
     } else {
-        if ((e->type == VS_STORAGE_BLOCK) != (S_ISBLK(sb.st_mode) != 0))
+        /* type='block': a block device, or a regular file given as one
+         * (vsnap treats it as a device: never created, removed or merged away) */
+        if (e->type == VS_STORAGE_BLOCK ? !S_ISBLK(sb.st_mode) && !S_ISREG(sb.st_mode)
+                                        : S_ISBLK(sb.st_mode) != 0)
             return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                                 "mismatch between configured type for snapshot disk '%s' and the "
                                 "type of existing file '%s'", e->name, e->source);

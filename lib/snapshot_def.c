@@ -693,7 +693,11 @@ format_disk(vs_buf *b, const vs_snap_disk *d, int indent)
         vs_buf_indent(b, indent + 2);
         vs_buf_add(b, "<snapshotDeleteInProgress/>\n");
     }
-    if (body && (d->format || d->has_metadata_cache)) {
+    /* libvirt's schema takes no <driver> in a network entry: qcow2, the
+     * default of an external snapshot, is left unsaid there */
+    if (body && (d->format || d->has_metadata_cache) &&
+        !(d->type == VS_STORAGE_NETWORK && !d->has_metadata_cache && d->format &&
+          strcmp(d->format, "qcow2") == 0)) {
         vs_buf_indent(b, indent + 2);
         vs_buf_add(b, "<driver");
         if (d->format) {

@@ -506,7 +506,7 @@ test_disks(void)
 
     d = &def->disks[2];
     ok(d->type == VS_STORAGE_NETWORK, "vdc: network");
-    ok(d->source == NULL, "vdc: no local source");
+    is_str(d->source, "nbd://nbd.example.org:10809/export1", "vdc: source is the locator");
     is_str(d->protocol, "nbd", "vdc: protocol");
     is_str(d->source_name, "export1", "vdc: source name");
 
@@ -685,6 +685,30 @@ test_set_source(void)
     free(out);
     check_reparse(def, 2, "vdc");
 
+    /* file -> network: the locator says which, and <source> is libvirt's */
+    ok(vs_domain_def_set_disk_source(def, 2, VS_STORAGE_FILE,
+                                     "gluster://g1:24007/vol/dir/vdc.s2", "qcow2", &err) == 0,
+       "vdc: file to gluster");
+    out = fmt(def, 0, true, NULL);
+    ok(strstr(out, "    <disk type='network' device='disk'>\n"
+                   "      <driver name='qemu' type='qcow2'/>\n"
+                   "      <source protocol='gluster' name='vol/dir/vdc.s2'>\n"
+                   "        <host name='g1' port='24007'/>\n"
+                   "      </source>\n"
+                   "      <target dev='vdc' bus='virtio'/>\n    </disk>\n") != NULL,
+       "vdc: network source element with its host");
+    if (!strstr(out, "<host name='g1' port='24007'/>\n      </source>"))
+        printf("# %s\n", out);
+    is_str(def->disks[2].protocol, "gluster", "vdc: struct protocol");
+    is_str(def->disks[2].source_name, "vol/dir/vdc.s2", "vdc: struct name");
+    free(out);
+    check_reparse(def, 2, "vdc (gluster)");
+    ok(vs_domain_def_set_disk_source(def, 2, VS_STORAGE_NETWORK, "gluster://g1/onlyvolume", "qcow2",
+                                     &err) < 0 && strstr(err.msg, "VOLUME/PATH"),
+       "vdc: a bad locator refused (%s)", err.msg);
+    ok(vs_domain_def_set_disk_source(def, 2, VS_STORAGE_FILE, "/snap/export1.s1", "qcow2", &err) == 0,
+       "vdc: back to file");
+
     /* an empty CD-ROM gets a <source> between driver and target */
     ok(vs_domain_def_set_disk_source(def, 3, VS_STORAGE_FILE, "/iso/new.iso", "raw", &err) == 0,
        "sda: insert a medium");
@@ -724,10 +748,10 @@ test_set_source(void)
 
     ok(vs_domain_def_set_disk_source(def, 99, VS_STORAGE_FILE, "/x", "qcow2", &err) < 0,
        "out-of-range index refused");
-    ok(vs_domain_def_set_disk_source(def, 0, VS_STORAGE_NETWORK, "/x", "qcow2", &err) < 0,
-       "non-path storage type refused");
-    is_str(err.msg, "internal error: cannot set a 'network' source for disk 'vda'",
-           "non-path storage type message");
+    ok(vs_domain_def_set_disk_source(def, 0, VS_STORAGE_DIR, "/x", "qcow2", &err) < 0,
+       "non-image storage type refused");
+    is_str(err.msg, "internal error: cannot set a 'dir' source for disk 'vda'",
+           "non-image storage type message");
     vs_domain_def_free(def);
     free(text);
 

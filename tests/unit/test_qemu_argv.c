@@ -149,7 +149,17 @@ static const tcase cases[] = {
       "<driver name='qemu' type='qcow2' iothread='1'> in <disk type='file' device='disk'>: attribute 'iothread' is not supported" },
     { "network disks are refused", HEAD("qemu") OS "<devices><disk type='network' device='disk'>"
       "<driver name='qemu' type='raw'/><source protocol='nbd' name='x'/><target dev='vda' bus='virtio'/></disk></devices></domain>",
-      false, { NULL }, { NULL }, "only type='file' and 'block' disks are supported" },
+      false, { NULL }, { NULL }, "only type='file' and 'block' disks, and 'network' disks of protocol 'nbd' or 'gluster', are supported" },
+    { "an NBD disk over a unix socket", HEAD("qemu") OS "<devices><disk type='network' device='disk'>"
+      "<driver name='qemu' type='qcow2'/><source protocol='nbd' name='e1'><host transport='unix' socket='/run/n.sock'/></source>"
+      "<target dev='vda' bus='virtio'/></disk></devices></domain>", false,
+      { "-blockdev|{\"driver\":\"nbd\",\"server\":{\"type\":\"unix\",\"path\":\"/run/n.sock\"},\"export\":\"e1\",\"node-name\":\"vsnap-vda-0-storage\"",
+        "\"driver\":\"qcow2\",\"file\":\"vsnap-vda-0-storage\"" }, { NULL }, NULL },
+    { "a gluster disk on two hosts", HEAD("qemu") OS "<devices><disk type='network' device='disk'>"
+      "<driver name='qemu' type='raw'/><source protocol='gluster' name='vol/a.img'><host name='g1' port='24007'/><host name='g2'/></source>"
+      "<target dev='vda' bus='virtio'/></disk></devices></domain>", false,
+      { "-blockdev|{\"driver\":\"gluster\",\"volume\":\"vol\",\"path\":\"a.img\",\"server\":[{\"type\":\"inet\",\"host\":\"g1\",\"port\":\"24007\"},{\"type\":\"inet\",\"host\":\"g2\",\"port\":\"24007\"}],\"node-name\":\"vsnap-vda-0-storage\"" },
+      { NULL }, NULL },
     { "a security label vsnap would not apply is refused",
       HEAD("qemu") OS "<seclabel type='dynamic' model='selinux' relabel='yes'/></domain>", false, { NULL }, { NULL },
       "<seclabel type='dynamic' model='selinux' relabel='yes'> in <domain type='qemu'>: vsnap applies no security labels" },

@@ -1,0 +1,217 @@
+#!/bin/bash
+# Network and block snapshot targets against real servers: qemu-nbd exports
+# over unix sockets (a raw base on NBD under local overlays; an overlay that
+# lives in an NBD export), commit, delete, revert, QEMU running on an NBD disk
+# with a live snapshot and block-commit into the export; a regular file given
+# as type='block'. Content is checked with qemu-io on the files behind the
+# exports and through the running QEMU.
+set -u
+. "${top_srcdir:-.}/tests/scenarios/lib.sh"
+command -v qemu-nbd >/dev/null || { echo "1..0 # SKIP qemu-nbd not found (install qemu-utils)"; exit 0; }
+. "${top_srcdir:-.}/tests/scenarios/live-lib.sh"
+
+nbd_pids=""
+net_cleanup() {
+    local p
+    for p in $nbd_pids; do kill "$p" 2>/dev/null; done
+    live_cleanup
+}
+trap net_cleanup EXIT
+
+# serve NAME FILE: export FILE as raw NAME on $tmp/NAME.sock (several clients:
+# vsnap reads an image's header while QEMU has it open)
+serve() {
+    qemu-nbd -f raw -x "$1" -k "$tmp/$1.sock" --persistent --shared=8 -t "$2" &
+    nbd_pids="$nbd_pids $!"
+    local i
+    for i in $(seq 100); do [ -S "$tmp/$1.sock" ] && return 0; sleep 0.02; done
+    t_bail "qemu-nbd did not start for $1"
+}
+url() { echo "nbd+unix:///$1?socket=$tmp/$1.sock"; }
+
+# raw_has FILE BYTE / qcow_has IMAGE BYTE: the first 64 KiB hold BYTE
+raw_has() {
+    local o
+    o=$(qemu-io -r -U -f raw -c "read -P $2 0 64k" "$1" 2>&1) || return 1
+    case $o in *"Pattern verification failed"*) return 1 ;; "read 65536/65536"*) return 0 ;; esac
+    return 1
+}
+url_has() {   # url_has IMAGE|URL BYTE (-U: QEMU may hold it)
+    local o
+    o=$(qemu-io -r -U -c "read -P $2 0 64k" "$1" 2>&1) || return 1
+    case $o in *"Pattern verification failed"*) return 1 ;; "read 65536/65536"*) return 0 ;; esac
+    return 1
+}
+
+schemas=${VSNAP_BUILTIN_SCHEMA_DIR:-}
+valid() {   # valid SCHEMA: the last output validates (skipped without schemas)
+    [ -n "$schemas" ] && [ -f "$schemas/$1" ] || return 0
+    xmllint --noout --relaxng "$schemas/$1" "$tmp/out" 2>"$tmp/xmllint.err" || { t_diag "$tmp/xmllint.err"; return 1; }
+}
+
+nbd_xml() {   # nbd_xml NAME UUID EXPORT FORMAT [QEMU-EXTRA]
+    cat <<EOF
+<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <memory unit='KiB'>32768</memory>
+  <os>
+    <type arch='x86_64'>hvm</type>
+  </os>
+  <devices>
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='$4'/>
+      <source protocol='nbd' name='$3'>
+        <host transport='unix' socket='$tmp/$3.sock'/>
+      </source>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+EOF
+}
+
+# ---- a raw base on NBD under local overlays (shut off) ----------------------
+qemu-img create -q -f raw "$tmp/base.raw" 16M
+qemu-io -f raw -c "write -P 0x11 0 64k" "$tmp/base.raw" >/dev/null
+serve base "$tmp/base.raw"
+nbd_xml n1 11111111-2222-3333-4444-000000000001 base raw >"$tmp/n1.xml"
+must define "$tmp/n1.xml"
+run dumpxml n1
+t_check "an NBD disk's definition validates" valid domain.rng
+run domblklist n1
+expect_stdout "domblklist shows the export's name" " Target   Source
+------------------
+ vda      base
+"
+
+images="$tmp/base.raw"
+expect_error "an internal snapshot of an NBD disk: one error, nothing changed" \
+    "error: internal error: internal inactive snapshots are not supported on 'network' disks using 'nbd' protocol" \
+    snapshot-create-as n1 bad
+expect_error "a bad network URL in --diskspec: one error, nothing changed" \
+    "error: invalid argument: cannot read the network image URL 'nbd:///x' (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, gluster://HOST[:PORT]/VOLUME/PATH, gluster+unix:///VOLUME/PATH?socket=PATH)" \
+    snapshot-create-as n1 bad --disk-only --diskspec "vda,stype=network,file=nbd:///x"
+images=""
+
+expect_ok "offline external snapshot: a local overlay on the NBD base" \
+    snapshot-create-as n1 s1 --disk-only --diskspec "vda,file=$tmp/ov1.qcow2"
+t_is "the overlay's backing file is the export's URL" \
+    "$(qemu-img info --output=json "$tmp/ov1.qcow2" | sed -n 's/.*"backing-filename": "\(.*\)",*/\1/p')" "$(url base)"
+run snapshot-dumpxml n1 s1
+t_check "snapshot-dumpxml validates" valid domainsnapshot.rng
+t_check "the snapshot's domain keeps the NBD source" grep -q "<source protocol='nbd' name='base'>" "$tmp/out"
+write_pattern "$tmp/ov1.qcow2" 0x22
+t_check "the base on NBD keeps its content under the overlay" raw_has "$tmp/base.raw" 0x11
+expect_ok "second snapshot" snapshot-create-as n1 s2 --disk-only --diskspec "vda,file=$tmp/ov2.qcow2"
+write_pattern "$tmp/ov2.qcow2" 0x33
+expect_ok "revert to s1: a new overlay on the NBD base" snapshot-revert n1 s1
+run domblklist n1
+cur=$(awk '$1 == "vda" { print $2 }' "$tmp/out")
+t_check "the new overlay sits beside the snapshot's own ($cur)" test "${cur%.*}" = "$tmp/ov1"
+t_check "after revert the disk reads the snapshot's content" pattern_ok "$cur" 0x11
+expect_ok "delete s2 (its overlay goes)" snapshot-delete n1 s2
+t_check "s2's overlay was removed" test ! -e "$tmp/ov2.qcow2"
+expect_ok "delete s1" snapshot-delete n1 s1
+run dumpxml n1
+t_check "the domain is back on the export" grep -q "<source protocol='nbd' name='base'>" "$tmp/out"
+t_check "... and its definition validates" valid domain.rng
+t_check "the export's file is still there, its content intact" raw_has "$tmp/base.raw" 0x11
+expect_ok "snapshot-check agrees (no network image stat'ed as a path)" snapshot-check n1
+
+# ---- an overlay in an NBD export over a local base (shut off) ---------------
+make_image "$tmp/local.qcow2"
+write_pattern "$tmp/local.qcow2" 0x41
+mkdir "$tmp/srv"   # the server's files: not beside the domain's images
+qemu-img create -q -f raw "$tmp/srv/ovexp.raw" 32M
+serve ovl "$tmp/srv/ovexp.raw"
+define_domain n2 11111111-2222-3333-4444-000000000002 "vda:$tmp/local.qcow2"
+expect_ok "an overlay on the network (--diskspec stype=network)" \
+    snapshot-create-as n2 t1 --disk-only --diskspec "vda,stype=network,file=$(url ovl)"
+t_is "the export now holds a qcow2 overlay on the local base" \
+    "$(qemu-img info -U --output=json "$tmp/srv/ovexp.raw" | tr -d ' \n' | grep -o '"format":"qcow2"\|"backing-filename":"[^"]*"' | tr '\n' ' ')" \
+    "\"format\":\"qcow2\" \"backing-filename\":\"$tmp/local.qcow2\" "
+run snapshot-dumpxml n2 t1
+t_check "its <disks> entry is libvirt's network source" \
+    grep -q "<disk name='vda' snapshot='external' type='network'>" "$tmp/out"
+t_check "snapshot-dumpxml validates" valid domainsnapshot.rng
+run dumpxml n2
+t_check "the domain disk moved onto the export" grep -q "<source protocol='nbd' name='ovl'>" "$tmp/out"
+t_check "... and its definition validates" valid domain.rng
+qemu-io -c "write -P 0x42 0 64k" "$(url ovl)" >/dev/null
+t_check "writes land in the export, the local base is unchanged" pattern_ok "$tmp/local.qcow2" 0x41
+expect_ok "a local overlay on the network overlay" \
+    snapshot-create-as n2 t2 --disk-only --diskspec "vda,file=$tmp/top.qcow2"
+write_pattern "$tmp/top.qcow2" 0x43
+run snapshot-delete n2 t2 --dry-run
+t_check "deleting t2 commits the local overlay into the network one" \
+    grep -q "commit   $tmp/top.qcow2 into $(url ovl)" "$tmp/out"
+expect_ok "delete t2" snapshot-delete n2 t2
+t_check "the export holds the committed content" url_has "$(url ovl)" 0x43
+t_check "the committed local overlay is gone" test ! -e "$tmp/top.qcow2"
+t_check "the export's file is never removed" test -s "$tmp/srv/ovexp.raw"
+expect_ok "snapshot-check agrees" snapshot-check n2
+expect_ok "delete t1" snapshot-delete n2 t1
+t_check "the export's file is still there" test -s "$tmp/srv/ovexp.raw"
+t_check "the local base still holds its content" pattern_ok "$tmp/local.qcow2" 0x41
+
+# ---- a regular file given as type='block' -----------------------------------
+make_image "$tmp/b0.qcow2"
+write_pattern "$tmp/b0.qcow2" 0x51
+mkdir "$tmp/devs"; : >"$tmp/devs/dev.img"   # a "device" lives outside the images directory
+define_domain n3 11111111-2222-3333-4444-000000000003 "vda:$tmp/b0.qcow2"
+cat >"$tmp/n3-s.xml" <<EOF
+<domainsnapshot>
+  <name>b1</name>
+  <disks>
+    <disk name='vda' snapshot='external' type='block'>
+      <source dev='$tmp/devs/dev.img'/>
+    </disk>
+  </disks>
+</domainsnapshot>
+EOF
+expect_ok "an external snapshot onto a file given as a block device" \
+    snapshot-create n3 "$tmp/n3-s.xml" --disk-only
+run dumpxml n3
+t_check "the domain disk is type='block' with dev=" grep -q "<source dev='$tmp/devs/dev.img'/>" "$tmp/out"
+write_pattern "$tmp/devs/dev.img" 0x52
+expect_ok "revert to b1 (the block overlay is not recreated)" snapshot-revert n3 b1
+expect_ok "delete b1" snapshot-delete n3 b1
+t_check "the block target is never removed" test -s "$tmp/devs/dev.img"
+t_check "... nor emptied" pattern_ok "$tmp/devs/dev.img" 0x52
+expect_ok "snapshot-check agrees" snapshot-check n3
+[ "$rc" = 0 ] || t_diag "$tmp/out"
+if [ -e /dev/loop-control ] && command -v losetup >/dev/null && lo=$(losetup -f 2>/dev/null) &&
+   qemu-img create -q -f raw "$tmp/loop.raw" 32M && losetup "$lo" "$tmp/loop.raw" 2>/dev/null; then
+    define_domain n4 11111111-2222-3333-4444-000000000004 "vda:$tmp/b0.qcow2"
+    expect_ok "a real block device ($lo) as the overlay" \
+        snapshot-create-as n4 l1 --disk-only --diskspec "vda,stype=block,file=$lo"
+    expect_ok "delete it" snapshot-delete n4 l1
+    t_check "the device is still there" test -b "$lo"
+    losetup -d "$lo"
+else
+    t_ok "# SKIP no loop device on this machine (a regular file stood for one above)"
+fi
+
+# ---- QEMU running on an NBD disk: live snapshot, block-commit into the export
+qemu-img create -q -f raw "$tmp/lbase.raw" 16M
+qemu-io -f raw -c "write -P 0x61 0 64k" "$tmp/lbase.raw" >/dev/null
+serve lbase "$tmp/lbase.raw"
+nbd_xml n5 11111111-2222-3333-4444-000000000005 lbase raw >"$tmp/n5.xml"
+must define "$tmp/n5.xml"
+expect_ok "start a domain whose disk is an NBD export" start n5
+t_check "QEMU reads the export" vm_holds n5 vda "0x61"
+expect_ok "live external snapshot: a local overlay on the export" \
+    snapshot-create-as n5 l1 --disk-only --diskspec "vda,file=$tmp/lov.qcow2"
+vm_write n5 vda "0x62"
+t_check "the guest's write went to the overlay" url_has "$tmp/lov.qcow2" 0x62
+t_check "... not to the export" raw_has "$tmp/lbase.raw" 0x61
+expect_ok "live delete: block-commit into the export" snapshot-delete n5 l1
+t_check "the export holds the guest's write" raw_has "$tmp/lbase.raw" 0x62
+t_check "the overlay is gone" test ! -e "$tmp/lov.qcow2"
+t_check "QEMU still reads it" vm_holds n5 vda "0x62"
+run dumpxml n5
+t_check "the domain is back on the export" grep -q "<source protocol='nbd' name='lbase'>" "$tmp/out"
+expect_ok "destroy" destroy n5
+
+t_done

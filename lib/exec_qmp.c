@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "disk_source.h"
 #include "domain_run.h"
 #include "exec.h"
 #include "failpoint.h"
@@ -338,7 +339,10 @@ query_devs(vs_qmp *q, dev **out, size_t *nout, vs_error *err)
         }
         v[k].target = target;
         v[k].node = vs_xstrdup(str_of(in, "node-name"));
-        v[k].file = vs_xstrdup(str_of(in, "file"));
+        /* an overlay over a gluster node is a json: name around its file */
+        v[k].file = node_file(str_of(in, "file"));
+        if (!v[k].file)
+            v[k].file = vs_xstrdup(str_of(in, "file"));
         v[k].ro = json_object_object_get_ex(in, "ro", &ro) && json_object_get_boolean(ro);
         v[k].tags = vs_xcalloc(1, sizeof(char *));
         v[k].vm_tags = vs_xcalloc(1, sizeof(char *));
@@ -446,7 +450,7 @@ nodes_free(node *v, size_t n)
 
 /* A node's image file: QEMU names a node it cannot give a plain file name
  * (an overlay opened with backing null, say) "json:{...,"file":{...,
- * "filename": PATH}}". */
+ * "filename": PATH}}"; a network node's is its locator (disk_source.h). */
 static char *
 node_file(const char *file)
 {
@@ -463,6 +467,9 @@ node_file(const char *file)
     else if (json_object_object_get_ex(o, "filename", &fn) && json_object_is_type(fn, json_type_string))
         path = vs_xstrdup(json_object_get_string(fn));
     json_object_put(o);
+    /* a network node (gluster: QEMU spells its servers in flattened keys) */
+    if (!path && vs_net_locator_is(file))
+        path = vs_net_locator_normalise(file);
     return path;
 }
 

@@ -665,11 +665,14 @@ typedef struct job {
 /*
  * Start the commit of node `top` of the disk whose active layer is node
  * `active` into node `base`, below it. The nodes of the layers committed
- * stay open, out of the chain, for the caller to close.
+ * stay open, out of the chain, for the caller to close. backing_file, when
+ * not NULL, is what the layer above top then names as its backing file
+ * (QEMU would write the base node's filename: for a gluster node a json:
+ * pseudo-filename); only for a commit below the active layer.
  */
 static int
-commit_start(vs_qmp *q, const char *active, const char *top, const char *base, job *j,
-             vs_error *err)
+commit_start(vs_qmp *q, const char *active, const char *top, const char *base,
+             const char *backing_file, job *j, vs_error *err)
 {
     json_object *args = json_object_new_object();
 
@@ -679,6 +682,8 @@ commit_start(vs_qmp *q, const char *active, const char *top, const char *base, j
     json_object_object_add(args, "device", json_object_new_string(active));
     json_object_object_add(args, "top-node", json_object_new_string(top));
     json_object_object_add(args, "base-node", json_object_new_string(base));
+    if (backing_file && !j->needs_complete)
+        json_object_object_add(args, "backing-file", json_object_new_string(backing_file));
     json_object_object_add(args, "auto-finalize", json_object_new_boolean(1));
     json_object_object_add(args, "auto-dismiss", json_object_new_boolean(0));
     return vs_qmp_command(q, "block-commit", args, NULL, err);
@@ -731,7 +736,7 @@ static int
 commit_nodes(vs_qmp *q, const char *active, const char *top, const char *base, vs_error *err)
 {
     job j = { NULL, false };
-    int ret = commit_start(q, active, top, base, &j, err) < 0 ? -1 : job_finish(q, &j, err);
+    int ret = commit_start(q, active, top, base, NULL, &j, err) < 0 ? -1 : job_finish(q, &j, err);
 
     job_clear(&j);
     return ret;
@@ -1460,7 +1465,9 @@ layer_start(vs_qmp *q, const vs_step *s, const dev *v, size_t nv, const node *nn
         ret = vs_error_set(err, VS_ERR_INTERNAL, "a commit needs the image it goes into");
         goto out;
     }
-    ret = commit_start(q, dv->node, top->name, base->name, j, err);
+    /* a network base keeps its locator as the backing name above it */
+    ret = commit_start(q, dv->node, top->name, base->name,
+                       vs_path_is_network(s->backing) ? s->backing : NULL, j, err);
  out:
     vs_vm_disks_free(disks, n);
     return ret;

@@ -72,4 +72,14 @@ t_check "B: s2's chain on the brick still holds its data" \
     brick_holds "0x44 0x55 0x66" "$B/b-s2.qcow2" "$B/b-s1.qcow2" "$tmp/b-base.qcow2"
 
 expect_ok "B: snapshot-check: metadata and images (on the volume too) agree" snapshot-check gb
+
+# Deletes: images on the network are never removed or merged away by vsnap.
+expect_ok "B: delete s2 (its overlay on the volume is no disk's image now)" snapshot-delete gb s2
+expect_ok "B: delete s1" snapshot-delete gb s1
+run snapshot-list gb --name
+t_is "B: no snapshot is left" "$(out | sed '/^$/d')" ""
+t_is "B: the disk is still the reverted image" \
+    "$("$VSNAP_REAL_OR" -d "$meta" domblklist gb | awk '$1 == "vda" { print $2 }')" "$top"
+t_check "B: the guest still sees s1's data" brick_holds "0x44 0x00 0x00" "$top" "$tmp/b-base.qcow2"
+t_check "B: the overlays on the volume are left as they were" sha256sum -c --quiet "$tmp/b.sums"
 t_done

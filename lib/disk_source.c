@@ -204,6 +204,37 @@ host_from_json(vs_net_source *ns, json_object *srv)
     free(type);
 }
 
+/* The servers as QEMU reports a gluster node's filename (query-block,
+ * qemu-img info): flattened keys "server.0.type", "server.0.host",
+ * "server.0.port", "server.0.path", "server.1.type", ... */
+static void
+hosts_from_flat_json(vs_net_source *ns, json_object *o)
+{
+    size_t i;
+
+    for (i = 0;; i++) {
+        json_object *srv = json_object_new_object(), *v;
+        const char *keys[] = { "type", "host", "port", "path" };
+        bool any = false;
+        size_t k;
+
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            char *key = vs_xasprintf("server.%zu.%s", i, keys[k]);
+
+            if (json_object_object_get_ex(o, key, &v)) {
+                json_object_object_add(srv, keys[k], json_object_get(v));
+                any = true;
+            }
+            free(key);
+        }
+        if (any)
+            host_from_json(ns, srv);
+        json_object_put(srv);
+        if (!any)
+            break;
+    }
+}
+
 /* json:{...} as vs_net_source_filename writes it, or with "file": {...}
  * wrapped around it as qemu-img prints a backing file. */
 static int
@@ -228,6 +259,8 @@ from_json(const char *s, vs_net_source *ns, vs_error *err)
         } else {
             host_from_json(ns, srv);
         }
+    } else {
+        hosts_from_flat_json(ns, o);
     }
     if (ns->protocol && strcmp(ns->protocol, "gluster") == 0) {
         char *vol = jstr(o, "volume"), *path = jstr(o, "path");

@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "disk_source.h"
 #include "domain_run.h"
 #include "exec.h"
 #include "failpoint.h"
@@ -341,7 +342,10 @@ query_devs(vs_qmp *q, dev **out, size_t *nout, vs_error *err)
         }
         v[k].target = target;
         v[k].node = vs_xstrdup(str_of(in, "node-name"));
-        v[k].file = vs_xstrdup(str_of(in, "file"));
+        /* an overlay over a gluster node is a json: name around its file */
+        v[k].file = node_file(str_of(in, "file"));
+        if (!v[k].file)
+            v[k].file = vs_xstrdup(str_of(in, "file"));
         v[k].ro = json_object_object_get_ex(in, "ro", &ro) && json_object_get_boolean(ro);
         v[k].tags = vs_xcalloc(1, sizeof(char *));
         v[k].vm_tags = vs_xcalloc(1, sizeof(char *));
@@ -449,7 +453,7 @@ nodes_free(node *v, size_t n)
 
 /* A node's image file: QEMU names a node it cannot give a plain file name
  * (an overlay opened with backing null, say) "json:{...,"file":{...,
- * "filename": PATH}}". */
+ * "filename": PATH}}"; a network node's is its locator (disk_source.h). */
 static char *
 node_file(const char *file)
 {
@@ -466,6 +470,9 @@ node_file(const char *file)
     else if (json_object_object_get_ex(o, "filename", &fn) && json_object_is_type(fn, json_type_string))
         path = vs_xstrdup(json_object_get_string(fn));
     json_object_put(o);
+    /* a network node (gluster: QEMU spells its servers in flattened keys) */
+    if (!path && vs_net_locator_is(file))
+        path = vs_net_locator_normalise(file);
     return path;
 }
 
@@ -661,11 +668,14 @@ typedef struct job {
 /*
  * Start the commit of node `top` of the disk whose active layer is node
  * `active` into node `base`, below it. The nodes of the layers committed
- * stay open, out of the chain, for the caller to close.
+ * stay open, out of the chain, for the caller to close. backing_file, when
+ * not NULL, is what the layer above top then names as its backing file
+ * (QEMU would write the base node's filename: for a gluster node a json:
+ * pseudo-filename); only for a commit below the active layer.
  */
 static int
-commit_start(vs_qmp *q, const char *active, const char *top, const char *base, job *j,
-             vs_error *err)
+commit_start(vs_qmp *q, const char *active, const char *top, const char *base,
+             const char *backing_file, job *j, vs_error *err)
 {
     json_object *args = json_object_new_object();
 
@@ -675,6 +685,8 @@ commit_start(vs_qmp *q, const char *active, const char *top, const char *base, j
     json_object_object_add(args, "device", json_object_new_string(active));
     json_object_object_add(args, "top-node", json_object_new_string(top));
     json_object_object_add(args, "base-node", json_object_new_string(base));
+    if (backing_file && !j->needs_complete)
+        json_object_object_add(args, "backing-file", json_object_new_string(backing_file));
     json_object_object_add(args, "auto-finalize", json_object_new_boolean(1));
     json_object_object_add(args, "auto-dismiss", json_object_new_boolean(0));
     return vs_qmp_command(q, "block-commit", args, NULL, err);
@@ -727,7 +739,7 @@ static int
 commit_nodes(vs_qmp *q, const char *active, const char *top, const char *base, vs_error *err)
 {
     job j = { NULL, false };
-    int ret = commit_start(q, active, top, base, &j, err) < 0 ? -1 : job_finish(q, &j, err);
+    int ret = commit_start(q, active, top, base, NULL, &j, err) < 0 ? -1 : job_finish(q, &j, err);
 
     job_clear(&j);
     return ret;
@@ -1639,7 +1651,9 @@ layer_start(vs_qmp *q, const vs_step *s, const dev *v, size_t nv, const node *nn
         ret = vs_error_set(err, VS_ERR_INTERNAL, "a commit needs the image it goes into");
         goto out;
     }
-    ret = commit_start(q, dv->node, top->name, base->name, j, err);
+    /* a network base keeps its locator as the backing name above it */
+    ret = commit_start(q, dv->node, top->name, base->name,
+                       vs_path_is_network(s->backing) ? s->backing : NULL, j, err);
  out:
     vs_vm_disks_free(disks, n);
     return ret;

@@ -5,7 +5,7 @@ set -eu
 PKGS="gcc make autoconf automake libtool pkg-config libxml2-dev libxml2-utils \
 libpopt-dev libreadline-dev libjson-c-dev qemu-utils qemu-system-x86 \
 valgrind tmux bash-completion hyperfine time ca-certificates \
-libvirt0 groff-base"
+libvirt0 groff-base glusterfs-server qemu-block-extra"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -9,7 +9,8 @@
 #    `make check` under AddressSanitizer and UBSan;
 # 4. `make distcheck` (skip with VSNAP_SKIP_DISTCHECK=1).
 # After step 2 the concurrency test runs (`make check-concurrency`: 16
-# processes on one domain), then the CLI tests again under valgrind (`make
+# processes on one domain), the GlusterFS tier (`make check-gluster`: a real
+# one-brick volume; skip with VSNAP_SKIP_GLUSTER=1), then the CLI tests again under valgrind (`make
 # check-valgrind`; skip with VSNAP_SKIP_VALGRIND=1).
 # The last line is "N passed, N failed", summed over the test-suite summaries of
 # every run (ERROR and XPASS count as failed); the exit status is 1 when a test
@@ -138,6 +139,13 @@ if build_tree werror "$top" ./configure --enable-werror --enable-failpoints "${r
     run_check werror "$top"
     # 16 processes creating, listing and pruning one domain's snapshots at once.
     run_check concurrency "$top" check-concurrency
+    # A real one-brick GlusterFS volume per test (skipped only when glusterd
+    # cannot start; VSNAP_SKIP_GLUSTER=1 leaves the tier out).
+    if [ "${VSNAP_SKIP_GLUSTER:-0}" = 1 ]; then
+        step "gluster tier skipped (VSNAP_SKIP_GLUSTER=1)"
+    else
+        run_check gluster "$top" check-gluster
+    fi
     # The CLI tests once more with every vsnap under valgrind's memcheck.
     if [ "${VSNAP_SKIP_VALGRIND:-0}" = 1 ]; then
         step "valgrind skipped (VSNAP_SKIP_VALGRIND=1)"

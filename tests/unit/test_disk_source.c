@@ -176,6 +176,16 @@ main(void)
              "nbd+unix:///e?socket=/s");
     url_case("json:{\"driver\":\"gluster\",\"volume\":\"v\",\"path\":\"/p\",\"server\":[{\"type\":\"inet\",\"host\":\"g\",\"port\":24007}]}",
              "gluster://g:24007/v/p");
+    /* QEMU's spelling of a gluster node's filename (query-block, qemu-img info):
+     * the servers in flattened keys */
+    url_case("json:{\"driver\": \"qcow2\", \"file\": {\"server.0.host\": \"vm\", \"driver\": \"gluster\", "
+             "\"path\": \"base.qcow2\", \"server.0.type\": \"inet\", \"server.0.port\": \"24007\", "
+             "\"volume\": \"gv0\"}}",
+             "gluster://vm:24007/gv0/base.qcow2");
+    url_case("json:{\"server.0.host\": \"a\", \"driver\": \"gluster\", \"path\": \"p\", "
+             "\"server.0.type\": \"inet\", \"server.1.host\": \"b\", \"server.1.type\": \"inet\", "
+             "\"volume\": \"v\"}",
+             "gluster://a:24007/v/p");
     ok(vs_net_locator_normalise("/var/lib/x.qcow2") == NULL, "a path is not a locator");
     ok(!vs_net_locator_is("/nbd://x") && vs_net_locator_is("nbd://x/e"), "locators by their scheme");
 

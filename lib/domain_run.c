@@ -607,25 +607,50 @@ kvm_usable(void)
     return true;
 }
 
-/* Copy the NVRAM template when the variables file is missing. */
+/*
+ * Copy the NVRAM template when the variables file is missing, or with reset
+ * (snapshot-revert --reset-nvram) over it; then *old holds what it replaced
+ * (caller frees), for nvram_restore when QEMU does not start.
+ */
 static int
-nvram_prepare(const vs_qemu_launch *l, vs_error *err)
+nvram_prepare(const vs_qemu_launch *l, bool reset, vs_buf *old, vs_error *err)
 {
     char *data = NULL;
     size_t len;
     int ret;
 
-    if (!l->nvram || vs_file_exists(l->nvram))
+    if (!l->nvram || (!reset && vs_file_exists(l->nvram)))
         return 0;
     if (!l->nvram_template)
         return vs_error_set(err, VS_ERR_OPERATION_FAILED,
-                            "NVRAM file '%s' does not exist and <nvram> names no template to "
-                            "create it from", l->nvram);
+                            reset ? "cannot re-initialize NVRAM file '%s': <nvram> names no "
+                                    "template to create it from"
+                                  : "NVRAM file '%s' does not exist and <nvram> names no template to "
+                                    "create it from", l->nvram);
+    if (reset && vs_file_exists(l->nvram)) {
+        if (vs_file_read(l->nvram, 256u << 20, &data, &len, err) < 0)
+            return -1;
+        vs_buf_addn(old, data, len);
+        free(data);
+        data = NULL;
+    }
     if (vs_file_read(l->nvram_template, 256u << 20, &data, &len, err) < 0)
         return -1;
     ret = vs_file_write_atomic(l->nvram, data, len, 0600, err);
     free(data);
     return ret;
+}
+
+/* Put back the variables nvram_prepare replaced (best effort: QEMU did not
+ * start, and the error that says so is the one to show). */
+static void
+nvram_restore(const vs_qemu_launch *l, const vs_buf *old)
+{
+    vs_error e;
+
+    vs_error_clear(&e);
+    if (l->nvram && old->data)
+        vs_file_write_atomic(l->nvram, old->data, old->len, 0600, &e);
 }
 
 /* The log's header: when, and the command line (quoted where needed). */
@@ -715,9 +740,11 @@ kill_qemu(pid_t pid, const char *pidpath)
 /* Start QEMU from def_in (NULL: the persistent definition); with fd >= 0
  * the guest state is loaded from it through -incoming defer. */
 static int
-start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo, bool paused,
+start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo, unsigned flags,
            vs_error *err)
 {
+    bool paused = flags & VS_START_PAUSED;
+    vs_buf nvram_old = VS_BUF_INIT;
     const vs_domain_def *def;
     vs_domain_def *pers;
     vs_run_info info;
@@ -768,7 +795,8 @@ start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo
     host.kvm_ok = kvm_usable();
     host.network_dir = getenv("VSNAP_LIBVIRT_NETWORK_DIR");
     host.incoming_defer = fd >= 0;
-    if (vs_qemu_launch_build(def, &host, &l, err) < 0 || nvram_prepare(&l, err) < 0)
+    if (vs_qemu_launch_build(def, &host, &l, err) < 0 ||
+        nvram_prepare(&l, flags & VS_START_RESET_NVRAM, &nvram_old, err) < 0)
         goto out;
     if ((mon = listen_socket(dirfd, dir, "monitor.sock", err)) < 0)
         goto out;
@@ -845,6 +873,9 @@ start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo
     } else if (ret < 0 && dirfd >= 0) {
         run_cleanup(d);
     }
+    if (ret < 0)
+        nvram_restore(&l, &nvram_old);
+    vs_buf_reset(&nvram_old);
     vs_qmp_free(q);
     if (mon >= 0)
         close(mon);
@@ -866,14 +897,20 @@ start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo
 int
 vs_domain_start(vs_dom *d, bool paused, vs_error *err)
 {
-    return start_qemu(d, NULL, -1, NULL, paused, err);
+    return start_qemu(d, NULL, -1, NULL, paused ? VS_START_PAUSED : 0, err);
+}
+
+int
+vs_domain_start_flags(vs_dom *d, unsigned flags, vs_error *err)
+{
+    return start_qemu(d, NULL, -1, NULL, flags, err);
 }
 
 int
 vs_domain_start_incoming(vs_dom *d, const vs_domain_def *def, int fd, const vs_mem_opts *o,
-                         bool paused, vs_error *err)
+                         unsigned flags, vs_error *err)
 {
-    return start_qemu(d, def, fd, o, paused, err);
+    return start_qemu(d, def, fd, o, flags, err);
 }
 
 /* ---- stop, pause ------------------------------------------------------------ */

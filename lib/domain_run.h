@@ -77,17 +77,22 @@ int vs_domain_run_peek(vs_dom *d, vs_run_info *info, vs_error *err);
  * them too.
  */
 int vs_domain_start(vs_dom *d, bool paused, vs_error *err);
+/* vs_domain_start with flags: VS_START_PAUSED, and VS_START_RESET_NVRAM,
+ * which first re-creates the <nvram> variables file from its template
+ * (refused when <nvram> names none; put back when QEMU does not start). */
+enum { VS_START_PAUSED = 1 << 0, VS_START_RESET_NVRAM = 1 << 1 };
+int vs_domain_start_flags(vs_dom *d, unsigned flags, vs_error *err);
 /*
  * Start QEMU from def (NULL: the persistent definition) with -incoming
  * defer and load the guest state from fd, a save image's descriptor at its
  * stream offset (saveimage.h): restore, start from a managed save, revert
  * to an external full-system snapshot. def is what the running domain runs
  * (run/domain.xml). The guest ends paused ("paused (migrating)", virsh's
- * words) when `paused`, else running ("running (restored)"). A load that
+ * words) with VS_START_PAUSED in flags, else running ("running (restored)"). A load that
  * fails ends QEMU ("shut off (failed)"). o: progress text, timeout.
  */
 int vs_domain_start_incoming(vs_dom *d, const vs_domain_def *def, int fd, const vs_mem_opts *o,
-                             bool paused, vs_error *err);
+                             unsigned flags, vs_error *err);
 /* `requested` (may be NULL) is called once the power button was pressed,
  * before the wait (cmd/ prints virsh's "is being shutdown" then). */
 int vs_domain_shutdown(vs_dom *d, int timeout_s, void (*requested)(void *opaque), void *opaque,

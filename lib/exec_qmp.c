@@ -949,7 +949,9 @@ run_restore(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         return -1;
     }
     vs_saveimage_clear(&img);
-    rc = vs_domain_start_incoming(x->d, def, fd, &o, has_word(s->name, "paused"), err);
+    rc = vs_domain_start_incoming(x->d, def, fd, &o,
+                                  (has_word(s->name, "paused") ? VS_START_PAUSED : 0) |
+                                  (s->reset_nvram ? VS_START_RESET_NVRAM : 0), err);
     /* a revert records why the guest is there (paused or running "from snapshot") */
     if (rc == 0 && has_word(s->name, "from-snapshot"))
         rc = vs_domain_record_state(x->d, has_word(s->name, "paused") ? VS_RUN_PAUSED
@@ -1962,7 +1964,8 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         }
         /* the plan may have written the definition just now */
         vs_dom_forget(x->d);
-        if (vs_domain_start(x->d, true, err) < 0 ||
+        if (vs_domain_start_flags(x->d, VS_START_PAUSED |
+                                  (s->reset_nvram ? VS_START_RESET_NVRAM : 0), err) < 0 ||
             vs_domain_record_state(x->d, VS_RUN_PAUSED, s->name, err) < 0)
             break;
         ret = 0;

@@ -81,6 +81,8 @@ step_to_json(const vs_step *s)
         json_object_object_add(o, "keep_on_undo", json_object_new_boolean(1));
     if (s->reuse)
         json_object_object_add(o, "reuse", json_object_new_boolean(1));
+    if (s->reset_nvram)
+        json_object_object_add(o, "reset_nvram", json_object_new_boolean(1));
     return o;
 }
 
@@ -166,6 +168,8 @@ steps_from_json(json_object *a, vs_plan *p, bool fin, const char *where, vs_erro
         s->keep_on_undo = json_object_object_get_ex(o, "keep_on_undo", &k) &&
                           json_object_get_boolean(k);
         s->reuse = json_object_object_get_ex(o, "reuse", &k) && json_object_get_boolean(k);
+        s->reset_nvram = json_object_object_get_ex(o, "reset_nvram", &k) &&
+                         json_object_get_boolean(k);
     }
     p->adding_finally = false;
     return 0;

@@ -513,6 +513,7 @@ vs_plan_add_copy(vs_plan *p, const vs_step *src)
     c->expect = src->expect;
     c->keep_on_undo = src->keep_on_undo;
     c->reuse = src->reuse;
+    c->reset_nvram = src->reset_nvram;
     return c;
 }
 
@@ -721,6 +722,8 @@ vs_step_format(const vs_step *s, vs_buf *b)
     }
     case VS_STEP_VM_START:
         vs_buf_add(b, "QEMU: start the domain, paused");
+        if (s->reset_nvram)
+            vs_buf_add(b, ", its NVRAM re-created from its template first");
         break;
     case VS_STEP_VM_STOP:
         vs_buf_add(b, "QEMU: stop the domain");

@@ -154,6 +154,8 @@ typedef struct vs_step {
     bool keep_on_undo;       /* CREATE_IMAGE, VM_OVERLAY on a file that was there (a
                               * block device, --reuse-external): an undo leaves it */
     bool reuse;              /* VM_OVERLAY: the file is used as it is, not formatted */
+    bool reset_nvram;        /* VM_START, VM_RESTORE: the NVRAM variables are first re-created
+                              * from their template (snapshot-revert --reset-nvram) */
 } vs_step;
 
 /*

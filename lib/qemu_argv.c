@@ -1824,3 +1824,17 @@ vs_qemu_launch_clear(vs_qemu_launch *l)
     free(l->pidfile);
     memset(l, 0, sizeof(*l));
 }
+
+void
+vs_qemu_nvram(const vs_domain_def *def, char **vars, char **tmpl)
+{
+    xmlNodePtr root = def && def->doc ? xmlDocGetRootElement(def->doc) : NULL;
+    xmlNodePtr nv = child(child(root, "os"), "nvram");
+
+    *vars = text_of(nv);
+    if (*vars && !**vars) {
+        free(*vars);
+        *vars = NULL;
+    }
+    *tmpl = prop(nv, "template");
+}

@@ -45,6 +45,9 @@ typedef struct vs_qemu_launch {
 int vs_qemu_launch_build(const vs_domain_def *def, const vs_qemu_host *host,
                          vs_qemu_launch *out, vs_error *err);
 void vs_qemu_launch_clear(vs_qemu_launch *l);
+/* The <os><nvram> of def: its variables file and template, each NULL when
+ * absent (caller frees both). */
+void vs_qemu_nvram(const vs_domain_def *def, char **vars, char **tmpl);
 
 /*
  * Block node names (documented in the manual): disk TARGET's layer number

@@ -28,6 +28,8 @@
 #include "saveimage.h"
 #include "snapshot_ops.h"
 
+static int reset_nvram(vs_model *m, vs_plan *p, vs_error *err);
+
 static void
 set_domain_name(vs_domain_def *def, const char *name)
 {
@@ -523,7 +525,8 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
                      "devices" : "stopped");
         goto out;
     }
-    if (memory && !ext_memory && m->live && !m->run.attached)
+    /* --reset-nvram re-creates the NVRAM when QEMU starts: never in place */
+    if (memory && !ext_memory && m->live && !m->run.attached && !(flags & VS_REVERT_RESET_NVRAM))
         same = same_qemu(m->d, m->live_dom, def->dom);
 
     if (ext_memory) {
@@ -622,6 +625,8 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
                      def->name);
         goto out;
     }
+    if ((flags & VS_REVERT_RESET_NVRAM) && reset_nvram(m, p, err) < 0)
+        goto out;
     if (run_after) {
         vs_plan_begin_finally(p);
         vs_plan_vm(p, VS_STEP_VM_RESUME, "from snapshot", NULL);
@@ -631,6 +636,37 @@ plan_live(vs_model *m, long si, unsigned flags, const vs_plan *off, vs_plan *p, 
     free(xml);
     vs_vm_disks_free(disks, nd);
     pieces_free(&pc);
+    return ret;
+}
+
+/*
+ * --reset-nvram: every QEMU the plan starts first re-creates the NVRAM
+ * variables from their template, as libvirt does on start; refused before
+ * anything changes when <nvram> names no template. A plan that starts no
+ * QEMU (the domain stays shut off) leaves NVRAM alone, as libvirt.
+ */
+static int
+reset_nvram(vs_model *m, vs_plan *p, vs_error *err)
+{
+    char *vars = NULL, *tmpl = NULL;
+    bool starts = false;
+    size_t i;
+    int ret = 0;
+
+    for (i = 0; i < p->n; i++)
+        starts |= p->steps[i].kind == VS_STEP_VM_START || p->steps[i].kind == VS_STEP_VM_RESTORE;
+    if (!starts)
+        return 0;
+    vs_qemu_nvram(m->dom, &vars, &tmpl);
+    if (vars && !tmpl)
+        ret = vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                           "cannot re-initialize NVRAM of domain '%s': <nvram> names no "
+                           "template to re-create '%s' from", m->d->name, vars);
+    for (i = 0; ret == 0 && vars && i < p->n; i++)
+        if (p->steps[i].kind == VS_STEP_VM_START || p->steps[i].kind == VS_STEP_VM_RESTORE)
+            p->steps[i].reset_nvram = true;
+    free(vars);
+    free(tmpl);
     return ret;
 }
 

@@ -380,6 +380,78 @@ expect_error "qemu-agent-command with no agent in the guest: not responding, wit
 t_check "... in about a second" test $(($(date +%s) - t0)) -le 3
 expect_ok "destroy" destroy full
 
+# ---- snapshot-revert --reset-nvram ------------------------------------------
+# Every QEMU the revert starts first re-creates the NVRAM from its template
+# (libvirt's "on start"); a running domain is then restarted, not loaded in
+# place; a revert that starts nothing leaves NVRAM alone.
+make_image "$tmp/nv.qcow2"
+head -c 131072 /dev/zero | tr '\0' '\125' >"$tmp/nv-template.fd"
+nv_xml() {
+    cat <<EOF
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>32</memory>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <loader readonly='yes' type='pflash'>$tmp/code.fd</loader>
+    <nvram$2>$tmp/$1-vars.fd</nvram>
+  </os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='$tmp/$1.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+EOF
+}
+nv_xml nv " template='$tmp/nv-template.fd'" >"$tmp/nv.xml"
+must define "$tmp/nv.xml"
+must start nv
+must snapshot-create-as nv s1
+must destroy nv
+# the guest's firmware changed its variables since
+printf 'CHANGED' | dd of="$tmp/nv-vars.fd" conv=notrunc status=none
+cp "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
+run snapshot-revert nv s1 --reset-nvram --dry-run
+t_check "--reset-nvram --dry-run says the start re-creates the NVRAM" grep -q "its NVRAM re-created from its template first" "$tmp/out"
+t_check "... and changes nothing" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
+expect_ok "revert from shut off to a running snapshot without --reset-nvram" snapshot-revert nv s1
+t_check "... keeps the changed NVRAM" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
+must destroy nv
+expect_ok "revert from shut off to a running snapshot with --reset-nvram" snapshot-revert nv s1 --reset-nvram
+t_is "... runs" "$(state nv)" "running (from snapshot)"
+t_check "... on NVRAM re-created from the template" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-template.fd"
+nvpid=$(cat "$meta/nv/run/pid")
+expect_ok "revert of the running domain without --reset-nvram" snapshot-revert nv s1
+t_is "... loads in place (the same QEMU)" "$(cat "$meta/nv/run/pid")" "$nvpid"
+printf 'CHANGED' | dd of="$tmp/nv-vars.fd" conv=notrunc status=none
+expect_ok "revert of the running domain with --reset-nvram" snapshot-revert nv s1 --reset-nvram
+t_check "... starts a new QEMU" test "$(cat "$meta/nv/run/pid")" != "$nvpid"
+t_is "... which runs" "$(state nv)" "running (from snapshot)"
+t_check "... on NVRAM re-created from the template" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-template.fd"
+must destroy nv
+printf 'CHANGED' | dd of="$tmp/nv-vars.fd" conv=notrunc status=none
+cp "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
+must snapshot-create-as nv off1
+expect_ok "--reset-nvram on a revert that starts no QEMU" snapshot-revert nv off1 --reset-nvram
+t_check "... leaves NVRAM alone (nothing starts, as libvirt)" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
+# <nvram> without a template: refused before anything changes
+make_image "$tmp/nt.qcow2"
+nv_xml nt "" >"$tmp/nt.xml"
+cp "$tmp/nv-template.fd" "$tmp/nt-vars.fd"
+must define "$tmp/nt.xml"
+must start nt
+must snapshot-create-as nt s1
+must destroy nt
+cp "$tmp/nt-vars.fd" "$tmp/nt-before.fd"
+expect_error "--reset-nvram without a template is refused" \
+    "error: Requested operation is not valid: cannot re-initialize NVRAM of domain 'nt': <nvram> names no template to re-create '$tmp/nt-vars.fd' from" \
+    snapshot-revert nt s1 --reset-nvram
+t_is "... the domain stays shut off" "$(state nt)" "shut off (destroyed)"
+t_check "... its NVRAM untouched" cmp -s "$tmp/nt-vars.fd" "$tmp/nt-before.fd"
+
 # ---- KVM ---------------------------------------------------------------------------
 sed "s/<domain type='qemu'>/<domain type='kvm'>/; s/<name>anchor</<name>k</; s/11111111-2222/11111111-9999/" \
     "$tmp/anchor.xml" >"$tmp/k.xml"

@@ -160,7 +160,7 @@ main(void)
     ok(vs_domain_destroy(d, &err) == 0, "destroy");
 
     ram_put(ram, 'B');
-    ok(vs_domain_start_incoming(d, NULL, fd, NULL, false, &err) == 0, "start from the image (%s)",
+    ok(vs_domain_start_incoming(d, NULL, fd, NULL, 0, &err) == 0, "start from the image (%s)",
        err.msg);
     close(fd);
     vs_saveimage_clear(&img);
@@ -185,7 +185,7 @@ main(void)
     ram_put(ram, 'D');
     fd = vs_saveimage_open(save, O_RDONLY, &img, &err);
     ok(fd >= 0 && img.was_running == 0, "header says paused");
-    ok(vs_domain_start_incoming(d, NULL, fd, NULL, true, &err) == 0, "start paused (%s)",
+    ok(vs_domain_start_incoming(d, NULL, fd, NULL, VS_START_PAUSED, &err) == 0, "start paused (%s)",
        err.msg);
     if (fd >= 0)
         close(fd);
@@ -205,7 +205,7 @@ main(void)
             printf("# short write\n");
         lseek(fd, vs_saveimage_stream_offset(&img), SEEK_SET);
     }
-    ok(vs_domain_start_incoming(d, NULL, fd, NULL, false, &err) < 0, "a broken stream fails: %s",
+    ok(vs_domain_start_incoming(d, NULL, fd, NULL, 0, &err) < 0, "a broken stream fails: %s",
        err.msg);
     ok(vs_domain_run_info(d, &info, &err) == 0 && info.state == VS_RUN_SHUTOFF &&
        strcmp(info.reason, "failed") == 0, "shut off (failed)");

@@ -409,48 +409,55 @@ EOF
 nv_xml nv " template='$tmp/nv-template.fd'" >"$tmp/nv.xml"
 must define "$tmp/nv.xml"
 must start nv
-must snapshot-create-as nv s1
 must destroy nv
+# (internal snapshots of a running pflash domain need a qcow2 NVRAM, as
+# libvirt says: these are external)
+must snapshot-create-as nv s1 --disk-only
 # the guest's firmware changed its variables since
 printf 'CHANGED' | dd of="$tmp/nv-vars.fd" conv=notrunc status=none
 cp "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
-run snapshot-revert nv s1 --reset-nvram --dry-run
+run snapshot-revert nv s1 --running --reset-nvram --dry-run
 t_check "--reset-nvram --dry-run says the start re-creates the NVRAM" grep -q "its NVRAM re-created from its template first" "$tmp/out"
 t_check "... and changes nothing" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
-expect_ok "revert from shut off to a running snapshot without --reset-nvram" snapshot-revert nv s1
+expect_ok "revert --running without --reset-nvram" snapshot-revert nv s1 --running
 t_check "... keeps the changed NVRAM" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
 must destroy nv
-expect_ok "revert from shut off to a running snapshot with --reset-nvram" snapshot-revert nv s1 --reset-nvram
-t_is "... runs" "$(state nv)" "running (from snapshot)"
+expect_ok "revert --running --reset-nvram of a shut-off domain" snapshot-revert nv s1 --running --reset-nvram
+t_is "... runs" "$(state nv | cut -d' ' -f1)" "running"
 t_check "... on NVRAM re-created from the template" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-template.fd"
 nvpid=$(cat "$meta/nv/run/pid")
-expect_ok "revert of the running domain without --reset-nvram" snapshot-revert nv s1
-t_is "... loads in place (the same QEMU)" "$(cat "$meta/nv/run/pid")" "$nvpid"
 printf 'CHANGED' | dd of="$tmp/nv-vars.fd" conv=notrunc status=none
-expect_ok "revert of the running domain with --reset-nvram" snapshot-revert nv s1 --reset-nvram
+expect_ok "revert --running --reset-nvram of the running domain" snapshot-revert nv s1 --running --reset-nvram
 t_check "... starts a new QEMU" test "$(cat "$meta/nv/run/pid")" != "$nvpid"
-t_is "... which runs" "$(state nv)" "running (from snapshot)"
+t_is "... which runs" "$(state nv | cut -d' ' -f1)" "running"
+t_check "... on NVRAM re-created from the template" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-template.fd"
+# an external full-system snapshot: the new QEMU is fed the memory file
+must snapshot-create-as nv m1 --memspec "file=$tmp/nv-m1.mem,snapshot=external" --diskspec "vda,snapshot=external,file=$tmp/nv-m1.qcow2"
+must destroy nv
+printf 'CHANGED' | dd of="$tmp/nv-vars.fd" conv=notrunc status=none
+expect_ok "revert --reset-nvram to an external full-system snapshot" snapshot-revert nv m1 --reset-nvram
+t_is "... runs" "$(state nv | cut -d' ' -f1)" "running"
 t_check "... on NVRAM re-created from the template" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-template.fd"
 must destroy nv
 printf 'CHANGED' | dd of="$tmp/nv-vars.fd" conv=notrunc status=none
 cp "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
-must snapshot-create-as nv off1
-expect_ok "--reset-nvram on a revert that starts no QEMU" snapshot-revert nv off1 --reset-nvram
-t_check "... leaves NVRAM alone (nothing starts, as libvirt)" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
+expect_ok "--reset-nvram on a revert that starts no QEMU" snapshot-revert nv s1 --reset-nvram
+t_is "... the domain stays shut off" "$(state nv | cut -d' ' -f1,2)" "shut off"
+t_check "... and its NVRAM alone (nothing starts, as libvirt)" cmp -s "$tmp/nv-vars.fd" "$tmp/nv-changed.fd"
 # <nvram> without a template: refused before anything changes
 make_image "$tmp/nt.qcow2"
 nv_xml nt "" >"$tmp/nt.xml"
 cp "$tmp/nv-template.fd" "$tmp/nt-vars.fd"
 must define "$tmp/nt.xml"
-must start nt
-must snapshot-create-as nt s1
-must destroy nt
+must snapshot-create-as nt s1 --disk-only
 cp "$tmp/nt-vars.fd" "$tmp/nt-before.fd"
 expect_error "--reset-nvram without a template is refused" \
-    "error: Requested operation is not valid: cannot re-initialize NVRAM of domain 'nt': <nvram> names no template to re-create '$tmp/nt-vars.fd' from" \
-    snapshot-revert nt s1 --reset-nvram
-t_is "... the domain stays shut off" "$(state nt)" "shut off (destroyed)"
+    "error: Failed to revert snapshot s1
+error: Requested operation is not valid: cannot re-initialize NVRAM of domain 'nt': <nvram> names no template to re-create '$tmp/nt-vars.fd' from" \
+    snapshot-revert nt s1 --running --reset-nvram
+t_is "... the domain stays shut off" "$(state nt | cut -d' ' -f1,2)" "shut off"
 t_check "... its NVRAM untouched" cmp -s "$tmp/nt-vars.fd" "$tmp/nt-before.fd"
+t_check "... and no QEMU runs it" test ! -e "$meta/nt/run/pid"
 
 # ---- KVM ---------------------------------------------------------------------------
 sed "s/<domain type='qemu'>/<domain type='kvm'>/; s/<name>anchor</<name>k</; s/11111111-2222/11111111-9999/" \

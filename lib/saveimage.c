@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "mem.h"
+#include "path.h"
 #include "saveimage.h"
 
 /* Field offsets in the header. */
@@ -17,6 +19,8 @@
 #define OFF_COMPRESSED  28
 #define OFF_COOKIE      32
 #define OFF_UNUSED      36
+
+static int backup_restore(const char *path, vs_error *err);
 
 static const char *const compress_names[] = { "raw", "gzip", "bzip2", "xz", "lzop", "zstd" };
 
@@ -271,9 +275,12 @@ vs_saveimage_read_fd(int fd, const char *path, bool allow_partial, vs_saveimage 
 int
 vs_saveimage_open(const char *path, int flags, vs_saveimage *img, vs_error *err)
 {
-    int fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
+    int fd;
 
     memset(img, 0, sizeof(*img));
+    if (access(path, F_OK) == 0 && backup_restore(path, err) < 0)
+        return -1;
+    fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return vs_error_sys(err, errno, "Failed to open file '%s'", path);
     if (vs_saveimage_read_fd(fd, path, false, img, err) < 0) {
@@ -318,6 +325,138 @@ vs_saveimage_mark_complete(int fd, const char *path, vs_error *err)
     return 0;
 }
 
+/* ---- the rewrite's backup ---------------------------------------------------------
+
+ * save-image-define rewrites the start of an image in place. Before it does,
+ * the bytes it overwrites are saved beside the image as
+ * ".<name>" VS_SAVEIMAGE_BACKUP_SUFFIX (written as a temporary, synced and
+ * renamed: it exists only whole), and removed once the new bytes are
+ * synced. An image found with its backup (vs_saveimage_open) was being
+ * rewritten when the machine or vsnap died: the backup is put back. */
+
+static char *
+backup_path(const char *path, const char *suffix)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        return vs_xasprintf(".%s%s", path, suffix);
+    return vs_xasprintf("%.*s/.%s%s", (int)(slash - path), path, slash + 1, suffix);
+}
+
+static int
+sync_dir_of(const char *path, vs_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? vs_xstrndup(path, (size_t)(slash - path)) : vs_xstrdup(".");
+    int fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+    if (fd < 0 || fsync(fd) < 0)
+        ret = vs_error_sys(err, errno, "cannot sync directory '%s'", dir);
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return ret;
+}
+
+static int
+backup_write(int fd, const char *path, size_t len, vs_error *err)
+{
+    char *tmp = backup_path(path, VS_SAVEIMAGE_BACKUP_SUFFIX ".tmp");
+    char *bak = backup_path(path, VS_SAVEIMAGE_BACKUP_SUFFIX);
+    char *old = vs_xmalloc(len);
+    int bfd = -1, ret = -1;
+
+    if (read_at(fd, old, len, 0) != (ssize_t)len) {
+        vs_error_sys(err, errno ? errno : EIO, "cannot read save image '%s'", path);
+        goto out;
+    }
+    unlink(tmp);
+    if ((bfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+        vs_error_sys(err, errno, "cannot create '%s'", tmp);
+        goto out;
+    }
+    if (write_at(bfd, old, len, 0, tmp, err) < 0)
+        goto out;
+    if (fsync(bfd) < 0) {
+        vs_error_sys(err, errno, "cannot sync '%s'", tmp);
+        goto out;
+    }
+    if (rename(tmp, bak) < 0) {
+        vs_error_sys(err, errno, "cannot rename '%s' to '%s'", tmp, bak);
+        goto out;
+    }
+    ret = sync_dir_of(path, err);
+ out:
+    if (bfd >= 0)
+        close(bfd);
+    if (ret < 0)
+        unlink(tmp);
+    free(old);
+    free(tmp);
+    free(bak);
+    return ret;
+}
+
+static int
+backup_remove(const char *path, vs_error *err)
+{
+    char *bak = backup_path(path, VS_SAVEIMAGE_BACKUP_SUFFIX);
+    int ret = 0;
+
+    if (unlink(bak) < 0 && errno != ENOENT)
+        ret = vs_error_sys(err, errno, "cannot remove '%s'", bak);
+    else
+        ret = sync_dir_of(path, err);
+    free(bak);
+    return ret;
+}
+
+/* Put back what an interrupted rewrite overwrote (nothing to do without a
+ * backup). The backup must be a whole start of an image. */
+static int
+backup_restore(const char *path, vs_error *err)
+{
+    char *bak = backup_path(path, VS_SAVEIMAGE_BACKUP_SUFFIX), *data = NULL;
+    vs_saveimage img;
+    size_t len = 0;
+    int fd = -1, ret = -1;
+
+    if (access(bak, F_OK) < 0) {
+        free(bak);
+        return 0;
+    }
+    if (vs_file_read(bak, VS_SAVEIMAGE_MAX_DATA + VS_SAVEIMAGE_HEADER_SIZE, &data, &len,
+                         err) < 0)
+        goto out;
+    if (vs_saveimage_decode(data, len, bak, true, &img, err) < 0)
+        goto out;
+    if (len != (size_t)vs_saveimage_stream_offset(&img)) {
+        vs_saveimage_clear(&img);
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "'%s' is not a whole backup of the start of "
+                     "save image '%s'", bak, path);
+        goto out;
+    }
+    vs_saveimage_clear(&img);
+    if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+        vs_error_sys(err, errno, "Failed to open file '%s'", path);
+        goto out;
+    }
+    if (write_at(fd, data, len, 0, path, err) < 0)
+        goto out;
+    if (fdatasync(fd) < 0) {
+        vs_error_sys(err, errno, "cannot sync save image '%s'", path);
+        goto out;
+    }
+    ret = backup_remove(path, err);
+ out:
+    if (fd >= 0)
+        close(fd);
+    free(data);
+    free(bak);
+    return ret;
+}
+
 int
 vs_saveimage_rewrite_fd(int fd, const char *path, vs_saveimage *img, const char *xml,
                         int was_running, vs_error *err)
@@ -334,12 +473,16 @@ vs_saveimage_rewrite_fd(int fd, const char *path, vs_saveimage *img, const char 
         memset(b.data + OFF_COOKIE, 0, 4);
         put_u32((unsigned char *)b.data + OFF_VERSION, img->version);
     }
+    if (backup_write(fd, path, b.len, err) < 0)
+        goto out;
     if (write_at(fd, b.data, b.len, 0, path, err) < 0)
         goto out;
     if (fdatasync(fd) < 0) {
         vs_error_sys(err, errno, "cannot sync save image '%s'", path);
         goto out;
     }
+    if (backup_remove(path, err) < 0)
+        goto out;
     free(img->xml);
     img->xml = vs_xstrdup(xml);
     img->was_running = running ? 1 : 0;

@@ -115,8 +115,12 @@ int vs_saveimage_mark_complete(int fd, const char *path, vs_error *err);
  * save-image-define's change, on an open image (O_RDWR) read into img:
  * new XML and (was_running >= 0) a new was_running, in the room the image
  * has; the bytes before the stream are rewritten in place and synced. The
- * magic stays as it was. img is updated.
+ * magic stays as it was. img is updated. What is overwritten is first saved
+ * beside the image, ".NAME" VS_SAVEIMAGE_BACKUP_SUFFIX, removed once the new
+ * bytes are synced: vs_saveimage_open puts an interrupted rewrite's backup
+ * back, so the image has the old start or the new one, never a mix.
  */
+#define VS_SAVEIMAGE_BACKUP_SUFFIX ".vsnap-define"
 int vs_saveimage_rewrite_fd(int fd, const char *path, vs_saveimage *img, const char *xml,
                             int was_running, vs_error *err);
 

@@ -338,6 +338,73 @@ test_files(void)
     rmdir(dir);
 }
 
+/* save-image-define's backup: never left behind, put back after a crash */
+static void
+test_backup(void)
+{
+    char tmpl[] = "/tmp/vsnap-saveimage-bak-XXXXXX", *dir = mkdtemp(tmpl), *path, *bak, *tmpb;
+    static const char xml[] = "<domain type='qemu'>\n  <name>b</name>\n</domain>\n";
+    char *before = NULL, *after = NULL;
+    size_t lb = 0, la = 0;
+    vs_saveimage img;
+    vs_error err;
+    int fd;
+
+    path = make_file(dir, "b.save", xml, vs_saveimage_default_cookie(), true, "QEVMstream");
+    bak = vs_xasprintf("%s/.b.save" VS_SAVEIMAGE_BACKUP_SUFFIX, dir);
+    tmpb = vs_xasprintf("%s/.b.save" VS_SAVEIMAGE_BACKUP_SUFFIX ".tmp", dir);
+    before = slurp(path, &lb);
+    fd = vs_saveimage_open(path, O_RDWR, &img, &err);
+    ok(fd >= 0 && vs_saveimage_rewrite_fd(fd, path, &img, "<domain><name>b</name><x/></domain>\n",
+                                          -1, &err) == 0, "rewrite");
+    ok(!vs_file_exists(bak) && !vs_file_exists(tmpb), "no backup left after a rewrite");
+    if (fd >= 0)
+        close(fd);
+    vs_saveimage_clear(&img);
+
+    /* a rewrite that died half way: the backup holds the old start, the
+     * image a torn one */
+    fd = open(bak, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || write(fd, before, (size_t)(92 + u32_at((unsigned char *)before + 20))) < 0)
+        printf("# cannot write the backup\n");
+    if (fd >= 0)
+        close(fd);
+    fd = open(path, O_WRONLY);
+    if (fd < 0 || pwrite(fd, "<domain><name>b</na", 19, 92) != 19)
+        printf("# cannot tear the image\n");
+    if (fd >= 0)
+        close(fd);
+    fd = vs_saveimage_open(path, O_RDONLY, &img, &err);
+    ok(fd >= 0 && strcmp(img.xml, xml) == 0, "open puts the interrupted rewrite's backup back");
+    if (fd >= 0)
+        close(fd);
+    vs_saveimage_clear(&img);
+    after = slurp(path, &la);
+    ok(after && la == lb && memcmp(after, before, lb) == 0, "... byte for byte, stream included");
+    ok(!vs_file_exists(bak), "... and removes it");
+    free(after);
+
+    /* a backup that was never finished (only its temporary): ignored */
+    fd = open(tmpb, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+        if (write(fd, "Libvirt", 7) < 0)
+            printf("# short write\n");
+        close(fd);
+    }
+    fd = vs_saveimage_open(path, O_RDONLY, &img, &err);
+    ok(fd >= 0 && strcmp(img.xml, xml) == 0, "a half-written backup temporary is not used");
+    if (fd >= 0)
+        close(fd);
+    vs_saveimage_clear(&img);
+    unlink(tmpb);
+    unlink(path);
+    rmdir(dir);
+    free(before);
+    free(bak);
+    free(tmpb);
+    free(path);
+}
+
 int
 main(void)
 {
@@ -362,6 +429,7 @@ main(void)
 
     test_errors();
     test_files();
+    test_backup();
 
     if (!ref) {
         testenv_skip_cross_checks();

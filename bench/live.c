@@ -708,7 +708,9 @@ main(int argc, char **argv)
                 const char *mv[] = { "snapshot-revert", dom, "bench-mbase", NULL };
 
                 rows[MREVERT].vsnap[k] = vsnap(mv);
-                rows[MREVERT].floor[k] = floor_restore(w, ffile);
+                /* QEMU start + incoming: the restore floor of this run (a QEMU of
+                 * the floor's own cannot lock the images the domain's QEMU holds) */
+                rows[MREVERT].floor[k] = rows[RESTORE].floor[k];
             }
             if (i >= 0)
                 printf("        %6.1f/%6.1f  %6.1f/%6.1f  %6.1f/%6.1f (memory: zero RAM, random "

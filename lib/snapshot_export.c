@@ -13,6 +13,7 @@
 #include "plan_run.h"
 #include "snapshot_export.h"
 #include "snapshot_ops.h"
+#include "snapshot_scan.h"
 #include "xml.h"
 
 /* doc->kind bits */
@@ -21,13 +22,34 @@
 
 /* ---- export --------------------------------------------------------------- */
 
-/* A snapshot's XML as snapshot-dumpxml --security-info prints it. */
+/*
+ * A snapshot's XML as snapshot-dumpxml --security-info prints it: a file
+ * the store wrote holds the formatter's output (which parsing and
+ * formatting again gives back byte for byte), copied when the scan finds
+ * it of that shape and naming this snapshot; any other file (libvirt's,
+ * edited by hand) is parsed and formatted as snapshot-dumpxml does.
+ */
 static int
 add_snapshot(vs_dom *d, const char *name, vs_buf *out, vs_error *err)
 {
-    vs_snapshot_def *def = vs_dom_read_snapshot(d, name, err);
+    vs_snapshot_def *def;
+    vs_snap_entry e;
+    bool numbered = false;
+    char *text = vs_dom_read_snapshot_stored(d, name, &numbered, err), *scan;
 
-    if (!def)
+    if (!text)
+        return -1;
+    scan = vs_xstrdup(text);
+    if (numbered && vs_snapshot_scan(scan, strlen(scan), &e) == 1 && strcmp(e.name, name) == 0 &&
+        !strstr(text, "<active>")) {
+        vs_buf_add(out, text);
+        free(scan);
+        free(text);
+        return 0;
+    }
+    free(scan);
+    free(text);
+    if (!(def = vs_dom_read_snapshot(d, name, err)))
         return -1;
     vs_snapshot_def_format(out, def, VS_SNAP_FORMAT_SECURE);
     vs_snapshot_def_free(def);

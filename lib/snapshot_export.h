@@ -23,8 +23,11 @@
 
 #define VS_EXPORT_ROOT "vsnap-export"
 #define VS_EXPORT_VERSION "1"
-/* An export document may be this big (half a million 1.7 KB snapshots fit). */
-#define VS_EXPORT_MAX_SIZE ((size_t)1024 * 1024 * 1024)
+/* An export document may be this big (about 60,000 snapshots of 1.7 KB):
+ * the import's journal holds every text, and with --replace every text it
+ * replaces too, and must stay below what the store reads back as a journal
+ * (256 MiB) for a repair to roll it back. */
+#define VS_EXPORT_MAX_SIZE ((size_t)100 * 1024 * 1024)
 
 /*
  * Append d's export document to out; *count (may be NULL) is the number of

@@ -1456,6 +1456,12 @@ vs_dom_read_snapshot(vs_dom *d, const char *name, vs_error *err)
 char *
 vs_dom_read_snapshot_text(vs_dom *d, const char *name, vs_error *err)
 {
+    return vs_dom_read_snapshot_stored(d, name, NULL, err);
+}
+
+char *
+vs_dom_read_snapshot_stored(vs_dom *d, const char *name, bool *numbered, vs_error *err)
+{
     char *file, *shown, *data = NULL, *text = NULL;
     vs_error local;
     size_t len, skip;
@@ -1478,6 +1484,8 @@ vs_dom_read_snapshot_text(vs_dom *d, const char *name, vs_error *err)
     shown = snapfile_shown(d, file);
     if (vs_file_read_at(sfd, file, shown, VS_XML_MAX_SIZE, &data, &len, &local) == 0) {
         seq_of(data, len, &skip);
+        if (numbered)
+            *numbered = skip > 0;
         text = vs_xstrdup(data + skip);
     } else if (local.code == VS_ERR_SYSTEM && local.sys_errno == ENOENT) {
         no_snapshot(err, name);

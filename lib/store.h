@@ -302,6 +302,10 @@ int vs_dom_flush_index(vs_dom *d, vs_error *err);
  * (caller frees): for a plan that only removes it and keeps the text to put
  * it back. VS_ERR_NO_SNAPSHOT when there is no such file. */
 char *vs_dom_read_snapshot_text(vs_dom *d, const char *name, vs_error *err);
+/* The same, and *numbered whether the file starts with the creation-number
+ * line: a file the store wrote, whose text is then the formatter's output
+ * (vs_snapshot_def_format_str, SECURE) unless someone edited it since. */
+char *vs_dom_read_snapshot_stored(vs_dom *d, const char *name, bool *numbered, vs_error *err);
 
 /* The damaged files recorded with the tree, as it was loaded (from the
  * index: no file is looked at again, unlike vs_dom_damaged). 0 or -1 (no

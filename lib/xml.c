@@ -138,6 +138,22 @@ sax_get_entity(void *ctx, const xmlChar *name)
     return xmlGetPredefinedEntity(name);
 }
 
+/* The SAX hooks of every parse: errors captured, no DOCTYPE, no entities. */
+static void
+safe_sax(xmlParserCtxtPtr ctxt, parse_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    ctxt->_private = st;
+    ctxt->sax->initialized = XML_SAX2_MAGIC;
+    ctxt->sax->serror = parse_error_cb;
+    ctxt->sax->internalSubset = sax_internal_subset;
+    ctxt->sax->externalSubset = sax_internal_subset;
+    ctxt->sax->entityDecl = sax_entity_decl;
+    ctxt->sax->getEntity = sax_get_entity;
+    ctxt->sax->getParameterEntity = NULL;
+    ctxt->sax->resolveEntity = NULL;
+}
+
 xmlDocPtr
 vs_xml_parse(const char *data, size_t len, const char *what, vs_error *err)
 {
@@ -153,16 +169,7 @@ vs_xml_parse(const char *data, size_t len, const char *what, vs_error *err)
     }
     if (!(ctxt = xmlNewParserCtxt()))
         abort();   /* only fails on memory exhaustion */
-    memset(&st, 0, sizeof(st));
-    ctxt->_private = &st;
-    ctxt->sax->initialized = XML_SAX2_MAGIC;
-    ctxt->sax->serror = parse_error_cb;
-    ctxt->sax->internalSubset = sax_internal_subset;
-    ctxt->sax->externalSubset = sax_internal_subset;
-    ctxt->sax->entityDecl = sax_entity_decl;
-    ctxt->sax->getEntity = sax_get_entity;
-    ctxt->sax->getParameterEntity = NULL;
-    ctxt->sax->resolveEntity = NULL;
+    safe_sax(ctxt, &st);
 
     /* No NOENT, DTDLOAD, DTDATTR, DTDVALID or XINCLUDE; blanks are kept
      * because vsnap preserves the author's whitespace. */
@@ -186,22 +193,6 @@ vs_xml_parse(const char *data, size_t len, const char *what, vs_error *err)
     ctxt->_private = NULL;
     xmlFreeParserCtxt(ctxt);
     return doc;
-}
-
-/* The SAX hooks of every parse: errors captured, no DOCTYPE, no entities. */
-static void
-safe_sax(xmlParserCtxtPtr ctxt, parse_state *st)
-{
-    memset(st, 0, sizeof(*st));
-    ctxt->_private = st;
-    ctxt->sax->initialized = XML_SAX2_MAGIC;
-    ctxt->sax->serror = parse_error_cb;
-    ctxt->sax->internalSubset = sax_internal_subset;
-    ctxt->sax->externalSubset = sax_internal_subset;
-    ctxt->sax->entityDecl = sax_entity_decl;
-    ctxt->sax->getEntity = sax_get_entity;
-    ctxt->sax->getParameterEntity = NULL;
-    ctxt->sax->resolveEntity = NULL;
 }
 
 /* Hand the complete children of root (all but the last, which the parser

@@ -389,7 +389,7 @@ complete_files(cand_list *out, const char *head, const char *cur)
 static const char *const disk_snapshot_values[] = { "internal", "external", "no", "manual", NULL };
 static const char *const mem_snapshot_values[] = { "no", "internal", "external", NULL };
 static const char *const driver_values[] = { "qcow2", "qed", "raw", NULL };
-static const char *const stype_values[] = { "file", "block", NULL };
+static const char *const stype_values[] = { "file", "block", "network", NULL };
 
 typedef struct spec_key {
     const char *key;                /* "snapshot" */

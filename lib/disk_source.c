@@ -286,9 +286,10 @@ vs_net_source_from_locator(const char *s, vs_net_source *ns, vs_error *err)
     vs_net_host *h;
 
     memset(ns, 0, sizeof(*ns));
+    if (!s)
+        s = "";
     if (!vs_net_locator_is(s))
-        return vs_error_set(err, VS_ERR_INVALID_ARG,
-                            "'%s' is not an nbd:// or gluster:// URL", s ? s : "");
+        goto syntax;
     if (strncmp(s, "json:", 5) == 0) {
         if (from_json(s, ns, err) < 0)
             goto bad;
@@ -462,13 +463,39 @@ vs_net_source_to_node(const vs_net_source *ns, xmlDocPtr doc)
     return src;
 }
 
+static void
+attr(vs_buf *b, const char *name, const char *value)
+{
+    vs_buf_addf(b, " %s='", name);
+    vs_buf_add_xml_escaped(b, value);
+    vs_buf_addc(b, '\'');
+}
+
 void
 vs_net_source_format(vs_buf *b, const vs_net_source *ns, int indent)
 {
-    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
-    xmlNodePtr n = vs_net_source_to_node(ns, doc);
+    size_t i;
 
-    xmlDocSetRootElement(doc, n);
-    vs_xml_format_node(b, n, indent);
-    xmlFreeDoc(doc);
+    vs_buf_add(b, "<source");
+    attr(b, "protocol", ns->protocol);
+    if (ns->name)
+        attr(b, "name", ns->name);
+    vs_buf_add(b, ">\n");
+    for (i = 0; i < ns->nhosts; i++) {
+        const vs_net_host *h = &ns->hosts[i];
+
+        vs_buf_indent(b, indent + 2);
+        vs_buf_add(b, "<host");
+        if (h->socket) {
+            attr(b, "transport", "unix");
+            attr(b, "socket", h->socket);
+        } else {
+            attr(b, "name", h->name);
+            if (h->port)
+                attr(b, "port", h->port);
+        }
+        vs_buf_add(b, "/>\n");
+    }
+    vs_buf_indent(b, indent);
+    vs_buf_add(b, "</source>");
 }

@@ -113,6 +113,24 @@ file_size(const char *path)
     return end > 0 ? (unsigned long long)end : 0;
 }
 
+/* The facts of an image header (info is cleared). */
+static void
+take_header(vs_image *im, vs_image_info *info, const char *default_fmt)
+{
+    free(im->fmt);
+    im->fmt = vs_xstrdup(info->format ? info->format : default_fmt);
+    free(im->backing);
+    im->backing = info->full_backing_filename ? spelling(info->full_backing_filename) :
+                  info->backing_filename ? spelling(info->backing_filename) : NULL;
+    free(im->backing_fmt);
+    im->backing_fmt = vs_xstrdup(info->backing_format);
+    vs_strv_free(im->tags);
+    im->tags = info->snapshot_tags ? info->snapshot_tags : vs_xcalloc(1, sizeof(char *));
+    info->snapshot_tags = NULL;
+    im->vsize = info->virtual_size;
+    vs_image_info_clear(info);
+}
+
 int
 vs_graph_probe(vs_graph *g, long i, vs_error *err)
 {
@@ -129,18 +147,7 @@ vs_graph_probe(vs_graph *g, long i, vs_error *err)
         im->exists = true;
         im->regular = false;
         im->empty = 0;
-        free(im->fmt);
-        im->fmt = vs_xstrdup(info.format ? info.format : "raw");
-        free(im->backing);
-        im->backing = info.full_backing_filename ? spelling(info.full_backing_filename) :
-                      info.backing_filename ? spelling(info.backing_filename) : NULL;
-        free(im->backing_fmt);
-        im->backing_fmt = vs_xstrdup(info.backing_format);
-        vs_strv_free(im->tags);
-        im->tags = info.snapshot_tags ? info.snapshot_tags : vs_xcalloc(1, sizeof(char *));
-        info.snapshot_tags = NULL;
-        im->vsize = info.virtual_size;
-        vs_image_info_clear(&info);
+        take_header(im, &info, "raw");
         return 0;
     }
     if (stat(im->path, &sb) < 0) {
@@ -166,18 +173,7 @@ vs_graph_probe(vs_graph *g, long i, vs_error *err)
         im->empty = 0;
     }
     if (rc == 1) {
-        free(im->fmt);
-        im->fmt = vs_xstrdup(info.format ? info.format : "qcow2");
-        free(im->backing);
-        im->backing = info.full_backing_filename ? spelling(info.full_backing_filename) :
-                      info.backing_filename ? spelling(info.backing_filename) : NULL;
-        free(im->backing_fmt);
-        im->backing_fmt = vs_xstrdup(info.backing_format);
-        vs_strv_free(im->tags);
-        im->tags = info.snapshot_tags ? info.snapshot_tags : vs_xcalloc(1, sizeof(char *));
-        info.snapshot_tags = NULL;
-        im->vsize = info.virtual_size;
-        vs_image_info_clear(&info);
+        take_header(im, &info, "qcow2");
     } else {
         /* raw, or a format vsnap does not look into: no backing file, no tags */
         if (!im->fmt)

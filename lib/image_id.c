@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "disk_source.h"
 #include "image_id.h"
@@ -66,4 +68,25 @@ vs_same_image(const char *a, const char *b)
     free(na);
     free(nb);
     return eq;
+}
+
+bool
+vs_image_open_elsewhere(const char *path, bool writers_only)
+{
+    struct flock fl;
+    int fd;
+    bool held;
+
+    if (!path || vs_path_is_network(path))
+        return false;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+        return false;
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = writers_only ? 101 : 100;
+    fl.l_len = writers_only ? 1 : 200;
+    held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    close(fd);
+    return held;
 }

@@ -36,4 +36,13 @@ bool vs_file_id_unchanged(const vs_file_id *then, const vs_file_id *now);
  */
 bool vs_same_image(const char *a, const char *b);
 
+/*
+ * Whether another process has local image `path` open as QEMU opens images:
+ * QEMU (qemu-system, qemu-img, qemu-nbd) holds OFD locks on bytes 100-299 of
+ * every image it has open, byte 101 when it may write. True when such a lock
+ * is there (writers_only: the write one); false when none is, the file is
+ * missing, or path is a network image (its server's business).
+ */
+bool vs_image_open_elsewhere(const char *path, bool writers_only);
+
 #endif

@@ -8,6 +8,7 @@
 #include "failpoint.h"
 #include "lock.h"
 #include "mem.h"
+#include "image_id.h"
 #include "plan_run.h"
 
 #define MAX_GROUP 4
@@ -376,6 +377,45 @@ alone_atomic(const vs_plan *p)
     return p->n == 1 && p->nfin == 0 && vs_step_info(p->steps[0].kind)->atomic;
 }
 
+/*
+ * The per-domain lock is vsnap's own: a QEMU vsnap did not start (another
+ * host's, on shared storage, shows only through image locks on local files)
+ * may have the images open. A plan without QEMU steps changes images nobody
+ * may have open: each it changes must be open nowhere, each it reads (a new
+ * overlay's backing file) open for writing nowhere. Checked before the first
+ * step, so a refusal changes nothing.
+ */
+static int
+refuse_open_elsewhere(const vs_plan *p, vs_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < p->n; i++)
+        if (vs_step_info(p->steps[i].kind)->mech == VS_MECH_QMP)
+            return 0;   /* vsnap's QEMU holds them */
+    for (i = 0; i < p->n; i++) {
+        const vs_step *s = &p->steps[i];
+        vs_mechanism mech = vs_step_info(s->kind)->mech;
+        bool reads_backing = s->kind == VS_STEP_CREATE_IMAGE || s->kind == VS_STEP_REPLACE_IMAGE ||
+                             s->kind == VS_STEP_REBASE_IMAGE || s->kind == VS_STEP_RETARGET_IMAGE;
+        const char *busy = NULL;
+
+        if (mech != VS_MECH_QEMU_IMG && mech != VS_MECH_FILE)
+            continue;
+        if (vs_image_open_elsewhere(s->path, false))
+            busy = s->path;
+        else if (s->backing && *s->backing && vs_image_open_elsewhere(s->backing, reads_backing))
+            busy = s->backing;
+        if (busy)
+            return vs_error_set(err, VS_ERR_OPERATION_INVALID,
+                                "image '%s' is open in a program vsnap did not start (a QEMU "
+                                "holds its image locks): stop it, or name its monitor in the "
+                                "domain's <vsnap:runtime>, before changing the domain's "
+                                "snapshots", busy);
+    }
+    return 0;
+}
+
 int
 vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
 {
@@ -387,6 +427,8 @@ vs_plan_execute(vs_plan *p, vs_dom *d, vs_error *err)
     if (vs_plan_validate(p, err) < 0)
         return -1;
     if (vs_plan_refuse_interrupted(d, err) < 0)
+        return -1;
+    if (refuse_open_elsewhere(p, err) < 0)
         return -1;
     if (alone_atomic(p)) {
         if (boundary("plan-step", err) < 0)

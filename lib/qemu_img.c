@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "disk_source.h"
 #include "mem.h"
 #include "path.h"
 #include "progress.h"
@@ -263,6 +264,16 @@ build_job(const vs_qemu_img_job *j, qargv *q)
         q->argv[i++] = j->tag;
         break;
     case VS_QIMG_CREATE_OVERLAY:
+        /* qemu-img create takes a URL, not a json: pseudo-filename (a gluster
+         * source with several hosts is created through its first) */
+        if (strncmp(q->img, "json:", 5) == 0) {
+            char *url = vs_net_locator_normalise(q->img);
+
+            if (url) {
+                free(q->img);
+                q->img = url;
+            }
+        }
         q->what = vs_xasprintf("failed to create overlay '%s' on '%s'", j->image, j->backing);
         q->argv[i++] = "create";
         q->argv[i++] = "-q";

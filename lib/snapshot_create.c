@@ -547,20 +547,12 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
     if (!e->source)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "external snapshot of disk '%s' needs a file name", e->name);
-    if (e->type == VS_STORAGE_NETWORK) {
-        /* An overlay on the network is written into the export or volume
-         * file as qemu-img finds it (formatted, as a block device is);
-         * with --reuse-external it must already be the disk's overlay. */
-        if (!dd->format)
-            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
-                                "disk '%s' has no format (<driver type=...>) in the domain "
-                                "definition; set it before taking an external snapshot", e->name);
-        if (vs_same_image(e->source, dd->source))
-            return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
-                                "external snapshot file for disk %s is the disk's current "
-                                "image: %s", e->name, e->source);
-        return reuse ? check_reuse(e, dd, err) : 0;
-    }
+    /* An overlay on the network is written into the export or volume file
+     * as qemu-img finds it (formatted, as a block device is); with
+     * --reuse-external it must already be the disk's overlay. It is never
+     * looked up as a path. */
+    if (e->type == VS_STORAGE_NETWORK)
+        goto checked;
     if (e->source[0] != '/')
         return vs_error_set(err, VS_ERR_XML, "disk snapshot image path '%s' must be absolute",
                             e->source);
@@ -592,6 +584,7 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
                                 "external snapshot file for disk %s already exists and is not a "
                                 "block device: %s", e->name, e->source);
     }
+checked:
     /* An overlay without a backing format makes qemu probe it, which is how
      * raw images get misread; libvirt refuses such chains (user-pains 7). */
     if (!dd->format)

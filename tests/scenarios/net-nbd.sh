@@ -11,9 +11,11 @@ command -v qemu-nbd >/dev/null || { echo "1..0 # SKIP qemu-nbd not found (instal
 . "${top_srcdir:-.}/tests/scenarios/live-lib.sh"
 
 nbd_pids=""
+lo=""
 net_cleanup() {
     local p
     for p in $nbd_pids; do kill "$p" 2>/dev/null; done
+    [ -n "$lo" ] && [ -b "$lo" ] && losetup -j "$tmp/devs/loop.raw" | grep -q . && losetup -d "$lo"
     live_cleanup
 }
 trap net_cleanup EXIT
@@ -92,8 +94,11 @@ expect_error "an internal snapshot of an NBD disk: one error, nothing changed" \
 expect_error "a bad network URL in --diskspec: one error, nothing changed" \
     "error: invalid argument: cannot read the network image URL 'nbd:///x' (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, gluster://HOST[:PORT]/VOLUME/PATH, gluster+unix:///VOLUME/PATH?socket=PATH)" \
     snapshot-create-as n1 bad --disk-only --diskspec "vda,stype=network,file=nbd:///x"
-images=""
 
+expect_error "no overlay name for a network disk: one error, nothing changed" \
+    "error: unsupported configuration: cannot generate external snapshot name for disk 'vda' on a 'network' source; name the overlay (--diskspec vda,file=PATH)" \
+    snapshot-create-as n1 bad --disk-only
+images=""
 expect_ok "offline external snapshot: a local overlay on the NBD base" \
     snapshot-create-as n1 s1 --disk-only --diskspec "vda,file=$tmp/ov1.qcow2"
 t_is "the overlay's backing file is the export's URL" \
@@ -182,14 +187,16 @@ t_check "... nor emptied" pattern_ok "$tmp/devs/dev.img" 0x52
 expect_ok "snapshot-check agrees" snapshot-check n3
 [ "$rc" = 0 ] || t_diag "$tmp/out"
 if [ -e /dev/loop-control ] && command -v losetup >/dev/null && lo=$(losetup -f 2>/dev/null) &&
-   qemu-img create -q -f raw "$tmp/loop.raw" 32M && losetup "$lo" "$tmp/loop.raw" 2>/dev/null; then
+   qemu-img create -q -f raw "$tmp/devs/loop.raw" 32M && losetup "$lo" "$tmp/devs/loop.raw" 2>/dev/null; then
     define_domain n4 11111111-2222-3333-4444-000000000004 "vda:$tmp/b0.qcow2"
     expect_ok "a real block device ($lo) as the overlay" \
         snapshot-create-as n4 l1 --disk-only --diskspec "vda,stype=block,file=$lo"
     expect_ok "delete it" snapshot-delete n4 l1
     t_check "the device is still there" test -b "$lo"
     losetup -d "$lo"
+    lo=""
 else
+    lo=""
     t_ok "# SKIP no loop device on this machine (a regular file stood for one above)"
 fi
 
@@ -213,5 +220,44 @@ t_check "QEMU still reads it" vm_holds n5 vda "0x62"
 run dumpxml n5
 t_check "the domain is back on the export" grep -q "<source protocol='nbd' name='lbase'>" "$tmp/out"
 expect_ok "destroy" destroy n5
+
+# ---- running on a file base under a network overlay: block-commit into the export
+make_image "$tmp/fbase.qcow2"
+write_pattern "$tmp/fbase.qcow2" 0x71
+qemu-img create -q -f raw "$tmp/srv/fov.raw" 32M
+serve fov "$tmp/srv/fov.raw"
+define_domain n7 11111111-2222-3333-4444-000000000007 "vda:$tmp/fbase.qcow2"
+expect_ok "an overlay on the network over a local base (shut off)" \
+    snapshot-create-as n7 f1 --disk-only --diskspec "vda,stype=network,file=$(url fov)"
+expect_ok "start on the network overlay (its backing file is local)" start n7
+t_check "QEMU reads the local base through the export" vm_holds n7 vda "0x71"
+vm_write n7 vda "0x72"
+expect_ok "live: a local overlay on the network overlay" \
+    snapshot-create-as n7 f2 --disk-only --diskspec "vda,file=$tmp/ftop.qcow2"
+vm_write n7 vda "- 0x73"
+expect_ok "live delete of f2: block-commit into the export" snapshot-delete n7 f2
+t_check "the export holds both writes" url_has "$(url fov)" 0x72
+t_check "... the second one too" \
+    sh -c "qemu-io -r -U -c 'read -P 0x73 65536 64k' '$(url fov)' | grep -q '^read 65536/65536'"
+t_check "the local overlay is gone" test ! -e "$tmp/ftop.qcow2"
+t_check "the local base is unchanged" url_has "$tmp/fbase.qcow2" 0x71
+expect_ok "snapshot-check agrees while it runs" snapshot-check n7
+[ "$rc" = 0 ] || t_diag "$tmp/out"
+expect_ok "destroy" destroy n7
+
+# ---- a network base under a network overlay: revert has nowhere local to go
+qemu-img create -q -f raw "$tmp/srv/ov3.raw" 32M
+serve ov3 "$tmp/srv/ov3.raw"
+expect_ok "an overlay on the network over a network base" \
+    snapshot-create-as n5 x1 --disk-only --diskspec "vda,stype=network,file=$(url ov3)"
+images="$tmp/lbase.raw $tmp/srv/ov3.raw"
+expect_error "revert refused with the reason, nothing changed" \
+    "error: Failed to revert snapshot x1
+error: Requested operation is not valid: cannot revert disk vda to snapshot 'x1': its image '$(url lbase)' is on the network and the snapshot names no local file beside which a new overlay can go" \
+    snapshot-revert n5 x1
+images=""
+expect_ok "deleting it leaves both exports as they are" snapshot-delete n5 x1
+t_check "the network overlay's file is still there" test -s "$tmp/srv/ov3.raw"
+t_check "the base still holds the committed write" raw_has "$tmp/lbase.raw" 0x62
 
 t_done

@@ -75,7 +75,19 @@ xml_case(const char *in, const char *loc, const char *fname, const char *json, c
     is_str(s, json, "blockdev of %s", in);
     free(s);
     s = xml_of(&ns);
-    is_str(s, out ? out : in, "XML of %s", in);
+    {
+        /* libvirt's layout: one <host> a line; compared without it */
+        char *flat = vs_xstrdup(s), *r = flat, *w = flat;
+
+        for (; *r; r++)
+            if (*r != '\n' && !(*r == ' ' && (r[1] == ' ' || r[1] == '<' || r[-1] == '\n' || r[-1] == ' ')))
+                *w++ = *r;
+        *w = '\0';
+        is_str(flat, out ? out : in, "XML of %s", in);
+        ok(strstr(s, ">\n  <host") != NULL && strstr(s, "/>\n</source>") != NULL,
+           "one <host> a line, indented");
+        free(flat);
+    }
     free(s);
     vs_net_source_clear(&ns);
 }

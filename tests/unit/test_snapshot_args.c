@@ -231,6 +231,25 @@ run_extra(void)
     check_doc(NULL, "vda,driver=qcow2",
               "  <disks>\n    <disk name='vda'>\n      <driver type='qcow2'/>\n    </disk>\n  </disks>\n",
               "driver alone opens the element");
+    /* beyond virsh: stype=network, file= the image's URL */
+    check_doc(NULL, "vda,snapshot=external,stype=network,file=nbd+unix:///ov1?socket=/run/n.sock",
+              "  <disks>\n    <disk name='vda' snapshot='external' type='network'>\n"
+              "      <source protocol='nbd' name='ov1'>\n"
+              "        <host transport='unix' socket='/run/n.sock'/>\n      </source>\n"
+              "    </disk>\n  </disks>\n", "stype=network: an NBD URL");
+    check_doc(NULL, "vda,stype=network,driver=qcow2,file=gluster://g1/vol/dir/a.s1",
+              "  <disks>\n    <disk name='vda' type='network'>\n      <driver type='qcow2'/>\n"
+              "      <source protocol='gluster' name='vol/dir/a.s1'>\n"
+              "        <host name='g1'/>\n      </source>\n"
+              "    </disk>\n  </disks>\n", "stype=network: a gluster URL");
+    {
+        const char *bad[] = { "vda,stype=network,file=/not/a/url", NULL };
+
+        got = build("n", NULL, NULL, (char *const *)bad, &failed);
+        ok(failed && strstr(got, "cannot read the network image URL '/not/a/url'") != NULL,
+           "stype=network with a path: one error naming the URL forms");
+        free(got);
+    }
     check_doc(NULL, "<a'>,file=/x&y",
               "  <disks>\n    <disk name='&lt;a&apos;&gt;'>\n      <source file='/x&amp;y'/>\n"
               "    </disk>\n  </disks>\n", "disk name and file are escaped");

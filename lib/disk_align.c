@@ -170,12 +170,10 @@ vs_disk_align(vs_snapshot_def *def, const vs_domain_def *dom,
             goto fail;
         }
         if (dd->type == VS_STORAGE_NETWORK) {
-            /* a network image has no directory to put a name in (and its
-             * name is never looked up as a path) */
+            /* libvirt's words; the name is never looked up as a path */
             vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
-                         "cannot generate external snapshot name for disk '%s' on a 'network' "
-                         "source; name the overlay (--diskspec %s,file=PATH)", dd->target,
-                         dd->target);
+                         "source for disk '%s' is not a regular file; refusing to generate "
+                         "external snapshot name", dd->target);
             goto fail;
         }
         if (!(orig = domain_disk_path(dd))) {

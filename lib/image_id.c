@@ -16,7 +16,8 @@ vs_file_id_get(const char *path, vs_file_id *id)
     struct stat sb;
 
     memset(id, 0, sizeof(*id));
-    if (!path || stat(path, &sb) < 0)
+    /* a network image has no device and inode here: never stat'ed */
+    if (!path || vs_path_is_network(path) || stat(path, &sb) < 0)
         return;
     id->exists = true;
     id->dev = (unsigned long long)sb.st_dev;

@@ -57,7 +57,8 @@ bool
 vs_image_has_magic(const char *path)
 {
     unsigned char m[4];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = vs_path_is_network(path) ? -1   /* never opened as a path */
+                                      : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     bool yes = false;
 
     if (fd < 0)

@@ -96,7 +96,7 @@ expect_error "a bad network URL in --diskspec: one error, nothing changed" \
     snapshot-create-as n1 bad --disk-only --diskspec "vda,stype=network,file=nbd:///x"
 
 expect_error "no overlay name for a network disk: one error, nothing changed" \
-    "error: unsupported configuration: cannot generate external snapshot name for disk 'vda' on a 'network' source; name the overlay (--diskspec vda,file=PATH)" \
+    "error: unsupported configuration: source for disk 'vda' is not a regular file; refusing to generate external snapshot name" \
     snapshot-create-as n1 bad --disk-only
 images=""
 expect_ok "offline external snapshot: a local overlay on the NBD base" \

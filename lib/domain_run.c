@@ -557,9 +557,9 @@ vs_domain_require_inactive(vs_dom *d, vs_error *err)
     if (info.state == VS_RUN_SHUTOFF)
         return 0;
     return vs_error_set(err, VS_ERR_NO_SUPPORT,
-                        "domain '%s' is %s: vsnap does not yet create, revert or delete snapshots "
-                        "of a running domain (qemu-img must not change images QEMU has open); "
-                        "shut it off first ('vsnap shutdown %s' or 'vsnap destroy %s')",
+                        "domain '%s' is %s: this changes its images with qemu-img, which must "
+                        "not touch images QEMU has open; shut it off first ('vsnap shutdown %s' "
+                        "or 'vsnap destroy %s')",
                         d->name, vs_run_state_name(info.state), d->name, d->name);
 }
 

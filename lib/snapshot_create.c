@@ -1126,7 +1126,7 @@ plan_live_disks_internal(vs_dom *d, vs_snapshot_def *def, unsigned flags,
 /* C.1 for a domain whose QEMU runs: a full system snapshot is internal
  * (snapshot-save), --disk-only external (one transaction), disks asked for
  * internal without memory internal too (another transaction); external
- * memory comes later. */
+ * memory into a save image first, then the disks (see below). */
 static int
 plan_live(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *run,
           vs_plan **dry, vs_error *err)

@@ -206,11 +206,14 @@ host_from_json(vs_net_source *ns, json_object *srv)
 
 /* The servers as QEMU reports a gluster node's filename (query-block,
  * qemu-img info): flattened keys "server.0.type", "server.0.host",
- * "server.0.port", "server.0.path", "server.1.type", ... */
+ * "server.0.port", "server.0.path", "server.1.type", ...; an NBD node's
+ * one server (a format node opened on it with backing null):
+ * "server.type", "server.path", ... */
 static void
 hosts_from_flat_json(vs_net_source *ns, json_object *o)
 {
     size_t i;
+    bool one = json_object_object_get_ex(o, "server.type", NULL);
 
     for (i = 0;; i++) {
         json_object *srv = json_object_new_object(), *v;
@@ -218,8 +221,9 @@ hosts_from_flat_json(vs_net_source *ns, json_object *o)
         bool any = false;
         size_t k;
 
-        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-            char *key = vs_xasprintf("server.%zu.%s", i, keys[k]);
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]) && !(one && i > 0); k++) {
+            char *key = one ? vs_xasprintf("server.%s", keys[k])
+                            : vs_xasprintf("server.%zu.%s", i, keys[k]);
 
             if (json_object_object_get_ex(o, key, &v)) {
                 json_object_object_add(srv, keys[k], json_object_get(v));

@@ -1276,7 +1276,7 @@ run_overlays(vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
         goto out;
     for (i = 0; i < n; i++) {
         const vs_step *s = steps[i];
-        bool blk;
+        bool blk, net;
 
         o[i].s = s;
         if (step_disks(s, &o[i].disk, &o[i].ndisk, err) < 0)
@@ -1289,7 +1289,8 @@ run_overlays(vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
             goto out;
         if ((o[i].done = node_of(nv, nn, s->path, true) != NULL))
             continue;   /* opened already */
-        if (!s->reuse && lstat(s->path, &sb) < 0) {
+        net = vs_net_locator_is(s->path);
+        if (!net && !s->reuse && lstat(s->path, &sb) < 0) {
             /* private from the start; QEMU formats it */
             if ((fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
                 vs_error_sys(err, errno, "cannot create '%s'", s->path);
@@ -1297,7 +1298,7 @@ run_overlays(vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
             }
             close(fd);
         }
-        blk = stat(s->path, &sb) == 0 && S_ISBLK(sb.st_mode);
+        blk = !net && stat(s->path, &sb) == 0 && S_ISBLK(sb.st_mode);
         /* the next free layer number, counting the ones this group takes */
         gen[i] = next_gen(nv, nn, o[i].disk->target);
         for (k = 0; k < i; k++)
@@ -1310,9 +1311,22 @@ run_overlays(vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
             o[i].sn = vs_xstrdup(node_of(nv, nn, s->path, false)->name);
             continue;
         }
-        args = json_object_new_object();
-        json_object_object_add(args, "driver", json_object_new_string(blk ? "host_device" : "file"));
-        json_object_object_add(args, "filename", json_object_new_string(s->path));
+        if (net) {
+            /* an NBD export (or a volume's file) as it is: QEMU formats it */
+            vs_net_source ns;
+
+            if (vs_net_source_from_locator(s->path, &ns, err) < 0) {
+                vs_net_source_clear(&ns);
+                goto out;
+            }
+            args = vs_net_source_blockdev(&ns);
+            vs_net_source_clear(&ns);
+        } else {
+            args = json_object_new_object();
+            json_object_object_add(args, "driver",
+                                   json_object_new_string(blk ? "host_device" : "file"));
+            json_object_object_add(args, "filename", json_object_new_string(s->path));
+        }
         json_object_object_add(args, "node-name", json_object_new_string(o[i].sn));
         json_object_object_add(args, "auto-read-only", json_object_new_boolean(1));
         json_object_object_add(args, "discard", json_object_new_string("unmap"));
@@ -1367,8 +1381,8 @@ run_overlays(vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
     for (i = 0; i < n; i++) {
         char *dir;
 
-        if (o[i].s->reuse)
-            continue;
+        if (o[i].s->reuse || vs_net_locator_is(o[i].s->path))
+            continue;   /* (a network image: QEMU flushed it with the job) */
         if ((fd = open(o[i].s->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
             vs_error_sys(err, errno, "cannot open '%s'", o[i].s->path);
             goto fail;
@@ -1438,8 +1452,9 @@ undo_overlay(vs_exec_ctx *x, vs_qmp *q, const vs_step *s, vs_error *err)
     if (q && close_overlay(q, s->path, err) < 0)
         return -1;
     (void)x;
-    /* the file goes only if the plan made it */
-    if (s->keep_on_undo || s->reuse || lstat(s->path, &sb) < 0 || !S_ISREG(sb.st_mode))
+    /* the file goes only if the plan made it (a network image never goes) */
+    if (s->keep_on_undo || s->reuse || vs_net_locator_is(s->path) || lstat(s->path, &sb) < 0 ||
+        !S_ISREG(sb.st_mode))
         return 0;
     return vs_file_remove(s->path, err);
 }

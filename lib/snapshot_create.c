@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "disk_align.h"
+#include "disk_source.h"
 #include "domain_run.h"
 #include "image_id.h"
 #include "mem.h"
@@ -474,6 +475,24 @@ storage_local(vs_storage_type t)
     return t == VS_STORAGE_FILE || t == VS_STORAGE_BLOCK;
 }
 
+/* Whether e is an overlay QEMU can make and open on the network while the
+ * domain runs: one in an NBD export. */
+static bool
+live_net_overlay(const vs_snap_disk *e)
+{
+    vs_net_source ns = { 0 };
+    bool nbd;
+
+    if (e->type != VS_STORAGE_NETWORK || !e->source ||
+        vs_net_source_from_locator(e->source, &ns, NULL) < 0) {
+        vs_net_source_clear(&ns);
+        return false;
+    }
+    nbd = ns.protocol && strcmp(ns.protocol, "nbd") == 0;
+    vs_net_source_clear(&ns);
+    return nbd;
+}
+
 /* --reuse-external: the file must be an overlay of the disk's image. */
 static int
 check_reuse(const vs_snap_disk *e, const vs_domain_disk *dd, vs_error *err)
@@ -544,9 +563,11 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
     if (e->has_metadata_cache && strcmp(fmt, "qcow2") != 0)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "metadata cache max size control is supported only with qcow2 images");
-    /* running: a local overlay on a local or a network image (an overlay
-     * on the network is made by qemu-img, shut off only) */
-    if (live && ((!storage_local(dd->type) && !vs_disk_is_local(dd)) || !storage_local(e->type)))
+    /* running: a local overlay, or one in an NBD export (made by QEMU with
+     * blockdev-create on the export's node), on a local or a network image;
+     * an overlay on a gluster volume is made by qemu-img, shut off only */
+    if (live && ((!storage_local(dd->type) && !vs_disk_is_local(dd)) ||
+                 (!storage_local(e->type) && !live_net_overlay(e))))
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "external snapshots of a running domain are not supported on '%s' "
                             "disks", vs_storage_type_name(storage_local(dd->type) ? e->type
@@ -809,8 +830,13 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
             continue;
         why = vs_xasprintf("new overlay of disk %s", e->name);
         if (live) {
-            vs_plan_vm_overlay(p, dd->target, e->source, e->format, dd->source, dd->format,
-                               reuse, reuse ? NULL : why);
+            /* a network image is never removed: kept on undo */
+            if (e->type == VS_STORAGE_NETWORK)
+                vs_plan_vm_overlay(p, dd->target, e->source, e->format, dd->source, dd->format,
+                                   reuse, reuse ? NULL : why)->keep_on_undo = true;
+            else
+                vs_plan_vm_overlay(p, dd->target, e->source, e->format, dd->source, dd->format,
+                                   reuse, reuse ? NULL : why);
             vs_xgrow(&moves, &cap, nmoves, sizeof(*moves));
             moves[nmoves].target = vs_xstrdup(dd->target);
             moves[nmoves].image = vs_xstrdup(dd->source);

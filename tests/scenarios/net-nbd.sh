@@ -260,4 +260,66 @@ expect_ok "deleting it leaves both exports as they are" snapshot-delete n5 x1
 t_check "the network overlay's file is still there" test -s "$tmp/srv/ov3.raw"
 t_check "the base still holds the committed write" raw_has "$tmp/lbase.raw" 0x62
 
+# ---- running on a local base: a live overlay in an NBD export --------------
+make_image "$tmp/rbase.qcow2"
+write_pattern "$tmp/rbase.qcow2" 0x31
+qemu-img create -q -f raw "$tmp/srv/rov.raw" 32M
+serve rov "$tmp/srv/rov.raw"
+define_domain n8 11111111-2222-3333-4444-000000000008 "vda:$tmp/rbase.qcow2"
+expect_ok "start on a local base" start n8
+images="$tmp/rbase.qcow2 $tmp/srv/rov.raw"
+expect_error "--reuse-external of an export that is no overlay: one error, nothing changed" \
+    "error: unsupported configuration: cannot reuse '$(url rov)' for disk vda: it is not a qcow2 image" \
+    snapshot-create-as n8 r0 --disk-only --reuse-external --diskspec "vda,snapshot=external,stype=network,file=$(url rov)"
+images=""
+expect_ok "live external snapshot into an overlay in an NBD export" \
+    snapshot-create-as n8 r1 --disk-only --diskspec "vda,snapshot=external,stype=network,file=$(url rov)"
+t_is "it still runs" "$(state n8)" "running (booted)"
+t_is "the export holds a qcow2 overlay on the local base" \
+    "$(qemu-img info -U --output=json "$(url rov)" | tr -d ' \n' | grep -o '"format":"qcow2"\|"backing-filename":"[^"]*"' | tr '\n' ' ')" \
+    "\"format\":\"qcow2\" \"backing-filename\":\"$tmp/rbase.qcow2\" "
+run dumpxml n8
+t_check "the domain disk is on the export" grep -q "<source protocol='nbd' name='rov'>" "$tmp/out"
+vm_write n8 vda "0x33"
+t_check "the guest's write is in the export" url_has "$(url rov)" 0x33
+t_check "... read as qcow2 from the file behind it" \
+    sh -c "qemu-io -r -U -f qcow2 -c 'read -P 0x33 0 64k' '$tmp/srv/rov.raw' | grep -q '^read 65536/65536'"
+t_check "the local base is unchanged" url_has "$tmp/rbase.qcow2" 0x31
+expect_ok "snapshot-check agrees while it runs" snapshot-check n8
+[ "$rc" = 0 ] || t_diag "$tmp/out"
+expect_ok "live: a local overlay on the network overlay" \
+    snapshot-create-as n8 r2 --disk-only --diskspec "vda,file=$tmp/rtop.qcow2"
+vm_write n8 vda "- 0x35"
+expect_ok "live delete of r2: block-commit of the local overlay into the network one" \
+    snapshot-delete n8 r2
+t_check "the export holds the second write" \
+    sh -c "qemu-io -r -U -c 'read -P 0x35 65536 64k' '$(url rov)' | grep -q '^read 65536/65536'"
+t_check "the local overlay is gone" test ! -e "$tmp/rtop.qcow2"
+expect_ok "live delete of r1: the disk stays on its network overlay (never merged away)" \
+    snapshot-delete n8 r1
+t_check "QEMU reads both writes" vm_holds n8 vda "0x33 0x35"
+t_check "the export still holds them" url_has "$(url rov)" 0x33
+t_check "the local base is unchanged" url_has "$tmp/rbase.qcow2" 0x31
+t_check "the export's file was never removed" test -s "$tmp/srv/rov.raw"
+run dumpxml n8
+t_check "the domain is on the export" grep -q "<source protocol='nbd' name='rov'>" "$tmp/out"
+# --reuse-external: a second export already formatted as an overlay of the disk's image
+qemu-img create -q -f raw "$tmp/srv/rov2.raw" 32M
+serve rov2 "$tmp/srv/rov2.raw"
+qemu-img create -q -f qcow2 -u -b "$(url rov)" -F qcow2 "$(url rov2)" 16M
+expect_ok "--reuse-external: the export already holds an overlay of the disk's image" \
+    snapshot-create-as n8 r3 --disk-only --reuse-external --diskspec "vda,snapshot=external,stype=network,file=$(url rov2)"
+vm_write n8 vda "- - 0x36"
+t_check "the new write is in the reused export" \
+    sh -c "qemu-io -r -U -c 'read -P 0x36 131072 64k' '$(url rov2)' | grep -q '^read 65536/65536'"
+t_check "... and not in the one below" \
+    sh -c "qemu-io -r -U -c 'read -P 0 131072 64k' '$(url rov)' | grep -q '^read 65536/65536'"
+t_check "QEMU reads the whole chain" vm_holds n8 vda "0x33 0x35 0x36"
+expect_ok "live delete of r3" snapshot-delete n8 r3
+t_check "both exports' files are still there" test -s "$tmp/srv/rov.raw" -a -s "$tmp/srv/rov2.raw"
+t_check "QEMU still reads it all" vm_holds n8 vda "0x33 0x35 0x36"
+expect_ok "snapshot-check agrees" snapshot-check n8
+[ "$rc" = 0 ] || t_diag "$tmp/out"
+expect_ok "destroy" destroy n8
+
 t_done

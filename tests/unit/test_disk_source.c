@@ -186,6 +186,13 @@ main(void)
              "\"server.0.type\": \"inet\", \"server.1.host\": \"b\", \"server.1.type\": \"inet\", "
              "\"volume\": \"v\"}",
              "gluster://a:24007/v/p");
+    /* an overlay QEMU opened on an NBD node with backing null: one server, flattened */
+    url_case("json:{\"backing\": null, \"driver\": \"qcow2\", \"file\": {\"server.path\": \"/s\", "
+             "\"driver\": \"nbd\", \"export\": \"e\", \"server.type\": \"unix\"}}",
+             "nbd+unix:///e?socket=/s");
+    url_case("json:{\"driver\": \"qcow2\", \"file\": {\"server.host\": \"h\", \"server.port\": \"10900\", "
+             "\"driver\": \"nbd\", \"export\": \"e\", \"server.type\": \"inet\"}}",
+             "nbd://h:10900/e");
     ok(vs_net_locator_normalise("/var/lib/x.qcow2") == NULL, "a path is not a locator");
     ok(!vs_net_locator_is("/nbd://x") && vs_net_locator_is("nbd://x/e"), "locators by their scheme");
 

@@ -272,6 +272,23 @@ expect_error "--reuse-external of an export that is no overlay: one error, nothi
     "error: unsupported configuration: cannot reuse '$(url rov)' for disk vda: it is not a qcow2 image" \
     snapshot-create-as n8 r0 --disk-only --reuse-external --diskspec "vda,snapshot=external,stype=network,file=$(url rov)"
 images=""
+run snapshot-create-as n8 r1 --disk-only --dry-run --diskspec "vda,snapshot=external,stype=network,file=$(url rov)"
+t_check "the plan: QEMU formats the export and opens it, then one transaction" \
+    sh -c "grep -q '1. QEMU: create $(url rov) (qcow2 overlay on $tmp/rbase.qcow2) and open it' '$tmp/out' &&
+           grep -q '2. QEMU: in one transaction, vda moves onto $(url rov)' '$tmp/out'"
+if grep -q '^#define VSNAP_FAILPOINTS 1' "${top_builddir:-.}/config.h" 2>/dev/null; then
+    VSNAP_FAILPOINT=plan-step:3 run snapshot-create-as n8 r1 --disk-only --diskspec "vda,snapshot=external,stype=network,file=$(url rov)"
+    t_is "a failure after the transaction: status 1" "$rc" 1
+    run dumpxml n8
+    t_check "... the disk is back on its base" grep -q "<source file='$tmp/rbase.qcow2'" "$tmp/out"
+    hmp n8 "info block -n"
+    t_check "... QEMU closed both of the export's nodes" sh -c "grep -q 'rbase' '$tmp/hmp.out' && ! grep -q 'rov' '$tmp/hmp.out'"
+    t_check "... the export's file is kept" test -s "$tmp/srv/rov.raw"
+    t_check "... no metadata, no journal" test ! -e "$meta/n8/snapshots/r1.xml" -a ! -e "$meta/n8/journal"
+    t_is "... and it runs" "$(state n8)" "running (booted)"
+else
+    t_ok "# SKIP failpoints are not compiled in"
+fi
 expect_ok "live external snapshot into an overlay in an NBD export" \
     snapshot-create-as n8 r1 --disk-only --diskspec "vda,snapshot=external,stype=network,file=$(url rov)"
 t_is "it still runs" "$(state n8)" "running (booted)"

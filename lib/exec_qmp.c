@@ -970,7 +970,8 @@ image_format(const char *path)
 {
     vs_image_info info;
     char *fmt = NULL;
-    int rc = vs_qcow2_probe(path, &info, NULL);
+    /* (a network image only through qemu-img) */
+    int rc = vs_path_is_network(path) ? 0 : vs_qcow2_probe(path, &info, NULL);
 
     if (rc != 1 && (rc < 0 || vs_qemu_img_info(path, true, &info, NULL) < 0))
         return NULL;
@@ -1558,7 +1559,7 @@ undo_snapshot_disks(vs_exec_ctx *x, vs_qmp *q, const vs_vm_disk *disks, size_t n
         if (images_settle(disks, n, err) < 0)
             return -1;
         for (i = 0; i < n; i++)
-            if (vs_file_exists(disks[i].overlay) &&
+            if ((vs_path_is_network(disks[i].overlay) || vs_file_exists(disks[i].overlay)) &&
                 vs_exec_backing_is(disks[i].overlay, disks[i].image) == 1 &&
                 offline_commit(disks[i].overlay, err) < 0)
                 return -1;

@@ -289,6 +289,24 @@ if grep -q '^#define VSNAP_FAILPOINTS 1' "${top_builddir:-.}/config.h" 2>/dev/nu
 else
     t_ok "# SKIP failpoints are not compiled in"
 fi
+if grep -q '^#define VSNAP_FAILPOINTS 1' "${top_builddir:-.}/config.h" 2>/dev/null; then
+    vm_write n8 vda "- - - 0x3a"
+    VSNAP_FAILPOINT=qemu-kill:1 run snapshot-create-as n8 r1 --disk-only --diskspec "vda,snapshot=external,stype=network,file=$(url rov)"
+    t_is "QEMU killed as the transaction is sent: the create fails" "$rc" 1
+    expect_ok "... snapshot-check --repair rolls it back" snapshot-check n8 --repair
+    [ "$rc" = 0 ] || t_diag "$tmp/out"
+    t_is "... the domain is shut off" "$(state n8)" "shut off (crashed)"
+    run dumpxml n8
+    t_check "... the disk is on its base" grep -q "<source file='$tmp/rbase.qcow2'" "$tmp/out"
+    t_check "... no snapshot r1" test ! -e "$meta/n8/snapshots/r1.xml"
+    t_check "... the base holds what the guest wrote" \
+        sh -c "qemu-io -r -U -c 'read -P 0x3a 196608 64k' '$tmp/rbase.qcow2' | grep -q '^read 65536/65536'"
+    t_check "... the export's file is kept" test -s "$tmp/srv/rov.raw"
+    t_check "... no journal" test ! -e "$meta/n8/journal"
+    expect_ok "... start again" start n8
+else
+    t_ok "# SKIP failpoints are not compiled in"
+fi
 expect_ok "live external snapshot into an overlay in an NBD export" \
     snapshot-create-as n8 r1 --disk-only --diskspec "vda,snapshot=external,stype=network,file=$(url rov)"
 t_is "it still runs" "$(state n8)" "running (booted)"

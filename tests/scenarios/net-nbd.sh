@@ -2,8 +2,9 @@
 # Network and block snapshot targets against real servers: qemu-nbd exports
 # over unix sockets (a raw base on NBD under local overlays; an overlay that
 # lives in an NBD export), commit, delete, revert, QEMU running on an NBD disk
-# with a live snapshot and block-commit into the export; a regular file given
-# as type='block'. Content is checked with qemu-io on the files behind the
+# with a live snapshot and block-commit into the export; a running domain on a
+# local base taking its overlay in an NBD export (QEMU formats the export), its
+# failure and crash paths; a regular file given as type='block'. Content is checked with qemu-io on the files behind the
 # exports and through the running QEMU.
 set -u
 . "${top_srcdir:-.}/tests/scenarios/lib.sh"

@@ -358,4 +358,27 @@ expect_ok "snapshot-check agrees" snapshot-check n8
 [ "$rc" = 0 ] || t_diag "$tmp/out"
 expect_ok "destroy" destroy n8
 
+# ---- one transaction: a file overlay and an overlay in an NBD export --------
+make_image "$tmp/m1.qcow2"; write_pattern "$tmp/m1.qcow2" 0x81
+make_image "$tmp/m2.qcow2"; write_pattern "$tmp/m2.qcow2" 0x82
+qemu-img create -q -f raw "$tmp/srv/mov.raw" 32M
+serve mov "$tmp/srv/mov.raw"
+define_domain n9 11111111-2222-3333-4444-000000000009 "vda:$tmp/m1.qcow2" "vdb:$tmp/m2.qcow2"
+expect_ok "start with two disks" start n9
+expect_ok "live: vda into an NBD export, vdb into a local file, at once" \
+    snapshot-create-as n9 m --disk-only --diskspec "vda,snapshot=external,stype=network,file=$(url mov)" \
+    --diskspec "vdb,snapshot=external,file=$tmp/m2.m"
+run domblklist n9
+t_check "both disks moved" sh -c "grep -q 'vda *mov\$' '$tmp/out' && grep -q 'vdb *$tmp/m2.m\$' '$tmp/out'"
+vm_write n9 vda "- 0x83"
+vm_write n9 vdb "- 0x84"
+t_check "vda's write is in the export" \
+    sh -c "qemu-io -r -U -c 'read -P 0x83 65536 64k' '$(url mov)' | grep -q '^read 65536/65536'"
+t_check "vdb's write is in its file overlay" \
+    sh -c "qemu-io -r -U -c 'read -P 0x84 65536 64k' '$tmp/m2.m' | grep -q '^read 65536/65536'"
+t_check "both bases are unchanged" sh -c "$(declare -f url_has); url_has '$tmp/m1.qcow2' 0x81 && url_has '$tmp/m2.qcow2' 0x82"
+t_check "QEMU reads vda through the export" vm_holds n9 vda "0x81 0x83"
+t_check "... and vdb through its file" vm_holds n9 vdb "0x82 0x84"
+expect_ok "destroy" destroy n9
+
 t_done

@@ -143,7 +143,7 @@ expect_ok "restore of the edited image" restore "$f"
 t_check "RAM holds A" ram_is vm A
 run dumpxml vm
 t_check "the persistent definition is not the image's" sh -c "! grep -q edited '$tmp/out'"
-VSNAP_REAL= run save vm "$f" --verbose
+run save vm "$f" --verbose
 t_check "save --verbose: virsh's progress on stderr" grep -q "Save: \[100 %\]" "$tmp/err"
 sed 's|<name>vm</name>|<name>ghost</name>|; s|<uuid>.*</uuid>||' "$tmp/def.xml" >"$tmp/ghost.xml"
 cp "$f" "$tmp/ghost.save"

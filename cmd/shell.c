@@ -162,6 +162,19 @@ signal_hook(void)
     return 0;
 }
 
+/* A Ctrl-C that readline noticed while it was not blocked in read() (busy
+ * redrawing, under load) calls no hook: the keys typed after it would be
+ * appended to the line it should have dropped. Each key read after the
+ * signal is checked for, then, starts the new line. */
+static int
+getc_after_sigint(FILE *in)
+{
+    int c = rl_getc(in);
+
+    signal_hook();
+    return c;
+}
+
 static char *
 read_tty_line(void)
 {
@@ -205,6 +218,7 @@ setup_readline(void)
     rl_completer_quote_characters = VS_COMPLETE_QUOTES;
     rl_char_is_quoted_p = char_is_quoted;
     rl_signal_event_hook = signal_hook;
+    rl_getc_function = getc_after_sigint;
     stifle_history(HISTORY_MAX);
 }
 

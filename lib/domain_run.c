@@ -167,7 +167,8 @@ state_read(const vs_dom *d, recorded *r)
 static int
 state_write(const vs_dom *d, vs_run_state st, const char *reason, pid_t pid, vs_error *err)
 {
-    char *path = run_file(d, "state"), *text, *dir = vs_domain_run_dir(d), *p;
+    char *path = run_file(d, "state"), *text, *dir = vs_domain_run_dir(d), *p, *old = NULL;
+    size_t len = 0;
     int ret;
 
     if (vs_mkdir_p(dir, 0700, err) < 0) {
@@ -181,8 +182,14 @@ state_write(const vs_dom *d, vs_run_state st, const char *reason, pid_t pid, vs_
     for (p = strchr(text, ' ') + 1; p < strrchr(text, ' '); p++)
         if (*p == ' ')
             *p = '_';
-    /* (runtime state: a host that crashes takes QEMU with it) */
-    ret = vs_file_replace(path, text, strlen(text), 0600, err);
+    /* (runtime state: a host that crashes takes QEMU with it); a file that
+     * says so already is left as it is */
+    if (vs_file_read(path, 64, &old, &len, NULL) == 0 && len == strlen(text) &&
+        memcmp(old, text, len) == 0)
+        ret = 0;
+    else
+        ret = vs_file_replace(path, text, strlen(text), 0600, err);
+    free(old);
     free(text);
     free(path);
     return ret;

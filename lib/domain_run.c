@@ -86,6 +86,99 @@ run_file(const vs_dom *d, const char *name)
     return p;
 }
 
+/*
+ * run/, opened below the domain directory's descriptor with O_NOFOLLOW as
+ * every entry of the store is (store.h): a link or another file in its place
+ * is an error naming it, never followed. With create it is made (0700) when
+ * missing. Returns the descriptor (the caller closes it), or -1 with err set;
+ * without create, a missing run/ is -1 with errno ENOENT and err untouched.
+ */
+static int
+run_dir_open(const vs_dom *d, bool create, vs_error *err)
+{
+    const char *name = vs_dom_layout[VS_DOM_RUN].name;
+    char *shown;
+    int fd, e;
+
+    if (create && mkdirat(d->fd, name, 0700) < 0 && errno != EEXIST)
+        e = errno;
+    else if ((fd = openat(d->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+        return fd;
+    else if ((e = errno) == ENOENT && !create)
+        return -1;
+    shown = vs_path_join(d->dir, name);
+    if (e == ELOOP || e == ENOTDIR) {
+        struct stat sb;
+
+        if (fstatat(d->fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode))
+            vs_link_error(err, shown);
+        else
+            vs_error_set(err, VS_ERR_PLAIN, "'%s' is not a directory", shown);
+    } else {
+        vs_error_sys(err, e, "cannot open run directory '%s'", shown);
+    }
+    free(shown);
+    errno = e;
+    return -1;
+}
+
+/* A file of run/ read (vs_file_read_at: never through a link). */
+static int
+run_read(const vs_dom *d, const char *name, size_t max, char **data, size_t *len, vs_error *err)
+{
+    char *shown = run_file(d, name);
+    int fd = run_dir_open(d, false, err), ret = -1;
+
+    *data = NULL;
+    if (fd >= 0) {
+        ret = vs_file_read_at(fd, name, shown, max, data, len, err);
+        close(fd);
+    } else if (errno == ENOENT) {
+        vs_error_sys(err, ENOENT, "Failed to open file '%s'", shown);
+    }
+    free(shown);
+    return ret;
+}
+
+/* A socket of run/ that may be connected to: a socket, not a link to one
+ * elsewhere (connect(2) follows links). */
+static int
+run_socket_check(const vs_dom *d, const char *name, vs_error *err)
+{
+    char *shown = run_file(d, name);
+    int fd = run_dir_open(d, false, err), ret = 0;
+    struct stat sb;
+
+    if (fd >= 0 && fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(sb.st_mode))
+            ret = vs_link_error(err, shown);
+        else if (!S_ISSOCK(sb.st_mode))
+            ret = vs_error_set(err, VS_ERR_PLAIN, "'%s' is not a socket", shown);
+    } else if (fd < 0 && errno != ENOENT) {
+        ret = -1;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(shown);
+    return ret;
+}
+
+/* A file of run/ replaced atomically (not synced: runtime state), run/
+ * made when missing. */
+static int
+run_replace(const vs_dom *d, const char *name, const char *data, size_t len, vs_error *err)
+{
+    char *shown = run_file(d, name);
+    int fd = run_dir_open(d, true, err), ret = -1;
+
+    if (fd >= 0) {
+        ret = vs_file_replace_at(fd, name, shown, data, len, 0600, err);
+        close(fd);
+    }
+    free(shown);
+    return ret;
+}
+
 /* ---- <vsnap:runtime monitor= agent=> ------------------------------------ */
 
 typedef struct runtime {
@@ -138,7 +231,7 @@ typedef struct recorded {
 static void
 state_read(const vs_dom *d, recorded *r)
 {
-    char *path = run_file(d, "state"), *data = NULL, key[24], reason[24];
+    char *data = NULL, key[24], reason[24];
     size_t len;
     long pid = -1;
     size_t i;
@@ -146,7 +239,7 @@ state_read(const vs_dom *d, recorded *r)
     r->state = VS_RUN_SHUTOFF;
     snprintf(r->reason, sizeof(r->reason), "unknown");
     r->pid = -1;
-    if (vs_file_read(path, 4096, &data, &len, NULL) == 0 &&
+    if (run_read(d, "state", 4096, &data, &len, NULL) == 0 &&
         sscanf(data, "%23s %23s %ld", key, reason, &pid) >= 2) {
         for (i = 0; i < sizeof(state_keys) / sizeof(state_keys[0]); i++) {
             if (strcmp(key, state_keys[i]) == 0) {
@@ -161,22 +254,15 @@ state_read(const vs_dom *d, recorded *r)
         }
     }
     free(data);
-    free(path);
 }
 
 static int
 state_write(const vs_dom *d, vs_run_state st, const char *reason, pid_t pid, vs_error *err)
 {
-    char *path = run_file(d, "state"), *text, *dir = vs_domain_run_dir(d), *p, *old = NULL;
+    char *text, *p, *old = NULL;
     size_t len = 0;
     int ret;
 
-    if (vs_mkdir_p(dir, 0700, err) < 0) {
-        free(dir);
-        free(path);
-        return -1;
-    }
-    free(dir);
     text = vs_xasprintf("%s %s %ld\n", state_keys[st], reason, (long)pid);
     /* reasons with blanks ("from snapshot") are stored with '_' */
     for (p = strchr(text, ' ') + 1; p < strrchr(text, ' '); p++)
@@ -184,14 +270,13 @@ state_write(const vs_dom *d, vs_run_state st, const char *reason, pid_t pid, vs_
             *p = '_';
     /* (runtime state: a host that crashes takes QEMU with it); a file that
      * says so already is left as it is */
-    if (vs_file_read(path, 64, &old, &len, NULL) == 0 && len == strlen(text) &&
+    if (run_read(d, "state", 64, &old, &len, NULL) == 0 && len == strlen(text) &&
         memcmp(old, text, len) == 0)
         ret = 0;
     else
-        ret = vs_file_replace(path, text, strlen(text), 0600, err);
+        ret = run_replace(d, "state", text, strlen(text), err);
     free(old);
     free(text);
-    free(path);
     return ret;
 }
 
@@ -200,17 +285,14 @@ state_write(const vs_dom *d, vs_run_state st, const char *reason, pid_t pid, vs_
 static pid_t
 pidfile_read(const vs_dom *d, bool *present)
 {
-    char *path = run_file(d, "pid"), *data = NULL, *end;
+    char *data = NULL, *end;
     size_t len;
     long v;
 
     *present = false;
-    if (vs_file_read(path, 64, &data, &len, NULL) < 0) {
-        free(path);
+    if (run_read(d, "pid", 64, &data, &len, NULL) < 0)
         return -1;
-    }
     *present = true;
-    free(path);
     errno = 0;
     v = strtol(data, &end, 10);
     if (errno || v <= 1 || (*end && *end != '\n'))
@@ -274,13 +356,13 @@ static void
 run_cleanup(const vs_dom *d)
 {
     static const char *const names[] = { "monitor.sock", "agent.sock", "pid", "domain.xml" };
+    int fd = run_dir_open(d, false, NULL);
     size_t i;
 
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char *p = run_file(d, names[i]);
-        unlink(p);
-        free(p);
-    }
+    for (i = 0; fd >= 0 && i < sizeof(names) / sizeof(names[0]); i++)
+        unlinkat(fd, names[i], 0);
+    if (fd >= 0)
+        close(fd);
 }
 
 /* ---- probing ------------------------------------------------------------- */
@@ -475,6 +557,8 @@ probe(vs_dom *d, vs_run_info *info, vs_qmp **q, bool write, vs_error *err)
         goto out;
     }
     sock = run_file(d, "monitor.sock");
+    if (run_socket_check(d, "monitor.sock", err) < 0)
+        goto out;
     if (!(c = connect_to(d, sock, pid, &refused, &status, err))) {
         if (refused)
             vs_error_set(err, VS_ERR_OPERATION_FAILED,
@@ -786,13 +870,9 @@ start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo
         return vs_error_set(err, VS_ERR_OPERATION_INVALID, "domain is already running");
 
     dir = vs_domain_run_dir(d);
-    if (vs_mkdir_p(dir, 0700, err) < 0)
+    if ((dirfd = run_dir_open(d, true, err)) < 0)
         goto out;
-    if ((dirfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-        vs_error_sys(err, errno, "cannot open run directory '%s'", dir);
-        goto out;
-    }
-    chmod(dir, 0700);
+    fchmod(dirfd, 0700);
     run_cleanup(d);
 
     memset(&host, 0, sizeof(host));
@@ -817,14 +897,8 @@ start_qemu(vs_dom *d, const vs_domain_def *def_in, int fd, const vs_mem_opts *mo
     log_command(logfd, l.argv);
     vs_domain_def_format(&xml, def, 0, true, NULL);
     vs_buf_addc(&xml, '\n');
-    {
-        char *p = run_file(d, "domain.xml");
-        if (vs_file_replace(p, xml.data, xml.len, 0600, err) < 0) {
-            free(p);
-            goto out;
-        }
-        free(p);
-    }
+    if (run_replace(d, "domain.xml", xml.data, xml.len, err) < 0)
+        goto out;
     keep[0] = mon;
     keep[1] = agent;
     if (vs_spawn_daemon((const char *const *)l.argv, l.env, logfd, keep, l.agent ? 2 : 1, &pid,
@@ -1087,7 +1161,7 @@ vs_domain_live_def(vs_dom *d, vs_error *err)
     size_t len;
 
     if (probe(d, &info, NULL, false, err) == 0 && info.state != VS_RUN_SHUTOFF &&
-        vs_file_read(path, VS_XML_MAX_SIZE, &data, &len, NULL) == 0)
+        run_read(d, "domain.xml", VS_XML_MAX_SIZE, &data, &len, NULL) == 0)
         def = vs_domain_def_parse(data, len, path, err);
     free(data);
     free(path);
@@ -1113,7 +1187,7 @@ vs_domain_live_def_save(vs_dom *d, const vs_domain_def *def, vs_error *err)
     if (!info.attached && info.state != VS_RUN_SHUTOFF && vs_file_exists(path)) {
         vs_domain_def_format(&xml, def, 0, true, NULL);
         vs_buf_addc(&xml, '\n');
-        ret = vs_file_replace(path, xml.data, xml.len, 0600, err);
+        ret = run_replace(d, "domain.xml", xml.data, xml.len, err);
         vs_buf_reset(&xml);
     }
     free(path);
@@ -1143,6 +1217,11 @@ vs_domain_agent(vs_dom *d, int timeout_ms, vs_error *err)
         path = vs_xstrdup(rt.agent);
     } else if (!rt.monitor) {
         path = run_file(d, "agent.sock");
+        if (run_socket_check(d, "agent.sock", err) < 0) {
+            free(path);
+            runtime_clear(&rt);
+            return NULL;
+        }
         if (!vs_file_exists(path)) {
             free(path);
             path = NULL;

@@ -50,6 +50,9 @@ const vs_dom_layout_entry vs_dom_layout[VS_DOM_NENTRIES] = {
                             "the managed-save image (libvirt's save-image format), if any" },
     [VS_DOM_AUTOSTART]  = { "autostart", false, false, false,
                             "empty; present = the domain is started at boot (autostart)" },
+    [VS_DOM_RUN]        = { "run", true, false, false,
+                            "a running domain's pid file, monitor and agent sockets, state, "
+                            "log and definition as it runs (domain_run.c)" },
 };
 
 /* Every entry of the enum has its row: a row left out would open "(null)". */

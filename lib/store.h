@@ -39,6 +39,7 @@ typedef enum vs_dom_entry {
     VS_DOM_REGISTRY,        /* overlays */
     VS_DOM_MANAGED_SAVE,    /* managed.save */
     VS_DOM_AUTOSTART,       /* autostart */
+    VS_DOM_RUN,             /* run/ (domain_run.c's) */
     VS_DOM_NENTRIES
 } vs_dom_entry;
 

@@ -10,7 +10,7 @@
 #    reported deleting it; every snapshot that exists was reported created;
 #  - snapshot-check is clean (metadata and the image's snapshot table agree)
 #    and no journal is left.
-# CONCURRENCY_PROCS and CONCURRENCY_ROUNDS change the sizes. make check-cron
+# CONCURRENCY_PROCS and CONCURRENCY_ROUNDS change the sizes. make check-concurrency
 # runs it; scripts/test.sh runs that after make check.
 set -u
 . "${top_srcdir:-.}/tests/scenarios/lib.sh"

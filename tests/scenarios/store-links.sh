@@ -98,16 +98,23 @@ commands=(
     "undefine vm --snapshots-metadata"
     "dumpxml vm"
     "define $tmp/vm.xml"
+    "domstate vm"
+    "start vm"
 )
 
 # 1. every entry of the layout replaced by a link
-for entry in domain.xml snapshots current index lock journal overlays; do
+for entry in domain.xml snapshots current index lock journal overlays managed.save autostart run; do
     e=$meta/vm/$entry
     aside=$tmp/aside.$entry
     [ -e "$e" ] && mv "$e" "$aside"
     if [ "$entry" = snapshots ]; then
         mkdir "$out_dir/$entry"
         cp "$aside/s2.xml" "$out_dir/$entry/s2.xml"
+    elif [ "$entry" = run ]; then
+        # what a running domain's run/ holds
+        mkdir "$out_dir/$entry"
+        echo "running booted $$" >"$out_dir/$entry/state"
+        echo "$$" >"$out_dir/$entry/pid"
     elif [ "$entry" = domain.xml ]; then
         cp "$aside" "$out_dir/$entry"
     else
@@ -123,6 +130,22 @@ for entry in domain.xml snapshots current index lock journal overlays; do
     [ -e "$aside" ] && mv "$aside" "$e"
 done
 expect_ok "with the links gone, the domain works again" snapshot-list vm
+
+# 1b. files inside a real run/ replaced by links: never read, written or
+# removed through; the domain is shut off as far as vsnap can tell
+mkdir -m 0700 "$meta/vm/run"
+for f in state pid domain.xml monitor.sock; do
+    echo "outside run/$f" >"$out_dir/run-$f"
+    ln -s "$out_dir/run-$f" "$meta/vm/run/$f"
+done
+before=$(cd "$out_dir" && cat run-*)
+run domstate vm
+t_is "run/ holds links: domstate says shut off" "$(out)" "shut off"
+run list --all
+t_is "run/ holds links: list --all shows it shut off" "$(out | awk '$2 == "vm" {print $3, $4}')" "shut off"
+t_is "run/ holds links: their targets are untouched" "$(cd "$out_dir" && cat run-*)" "$before"
+t_is "... and still there" "$(ls "$out_dir" | grep -c '^run-')" 4
+rm -rf "$meta/vm/run" "$out_dir"/run-*
 
 # 2. a snapshot file replaced by a link
 cp "$meta/vm/snapshots/s2.xml" "$out_dir/s2.xml"

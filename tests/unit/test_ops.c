@@ -24,6 +24,7 @@
 
 static char *scratch, *root, *domdir, *img1, *img2;
 
+#ifdef VSNAP_FAILPOINTS
 /* Whether the domain directory holds a journal (store.h's layout). */
 static bool
 journal_exists(const char *dir)
@@ -34,6 +35,8 @@ journal_exists(const char *dir)
     free(p);
     return yes;
 }
+#endif
+
 static vs_store *st;
 static vs_dom *d;
 

@@ -1016,6 +1016,7 @@ test_links(vs_store *st)
     static const vs_dom_entry entries[] = {
         VS_DOM_DEFINITION, VS_DOM_SNAPSHOTS, VS_DOM_CURRENT, VS_DOM_INDEX,
         VS_DOM_LOCK, VS_DOM_JOURNAL, VS_DOM_REGISTRY, VS_DOM_MANAGED_SAVE, VS_DOM_AUTOSTART,
+        VS_DOM_RUN,
     };
     char *outside = vs_path_join(root, "../outside");
     vs_domain_def *def = mkdom("lk", "44444444-2222-3333-4444-555555555555");
@@ -1040,6 +1041,12 @@ test_links(vs_store *st)
 
         write_raw(ms, "LibvirtQemudSave");
         free(ms);
+    }
+    {
+        char *run = path_in("lk", "run");
+
+        mkdir(run, 0700);
+        free(run);
     }
     vs_dom_close(d);
 

@@ -1677,6 +1677,21 @@ layer_start(vs_qmp *q, const vs_step *s, const dev *v, size_t nv, const node *nn
     return ret;
 }
 
+/* What the jobs of layer steps do, for progress (qemu_img.c's words). */
+static char *
+layers_what(const vs_step *const *steps, size_t n)
+{
+    bool commit = steps[0]->kind == VS_STEP_VM_COMMIT;
+
+    if (n > 1)
+        return vs_xasprintf("%s %zu images", commit ? "committing" : "streaming into", n);
+    if (commit)
+        return vs_xasprintf("committing '%s' into %s", steps[0]->path,
+                            steps[0]->backing && *steps[0]->backing ? steps[0]->backing
+                                                                     : "its backing file");
+    return vs_xasprintf("streaming into '%s'", steps[0]->path);
+}
+
 /* Layer steps (independent ones of one kind at once): start every job,
  * then finish each; a commit of the active layer moves its disk, which
  * vsnap's record follows. */
@@ -1700,6 +1715,12 @@ run_layers(vs_exec_ctx *x, vs_qmp *q, const vs_step *const *steps, size_t n, vs_
     maybe_kill_qemu(q);
  finish:
     ret = started == n ? 0 : -1;
+    if (ret == 0) {
+        char *what = layers_what(steps, n);
+
+        vs_qmp_set_progress(q, what);
+        free(what);
+    }
     /* the commits of active layers completed once ready, all of them, then
      * every job waited for (each one QEMU has is ended, also after a failure) */
     for (i = 0; i < started; i++) {
@@ -1722,6 +1743,7 @@ run_layers(vs_exec_ctx *x, vs_qmp *q, const vs_step *const *steps, size_t n, vs_
         if (jobs[i].id && job_end(q, jobs[i].id, COMMIT_TIMEOUT_MS, ret == 0 ? err : &e) < 0)
             ret = -1;
     }
+    vs_qmp_set_progress(q, NULL);
     for (i = 0; ret == 0 && i < n; i++) {
         vs_vm_disk d = { disk[i] ? disk[i]->target : NULL, NULL, (char *)steps[i]->backing };
 

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "progress.h"
 #include "qmp.h"
 
 typedef struct qmp_event {
@@ -40,6 +41,8 @@ struct vs_qmp {
     bool migration_events;
     char error_class[64];
     vs_error broken;            /* set once the stream is unusable */
+    char *progress_what;        /* vs_qmp_set_progress */
+    bool progress_shown;
 };
 
 static long long
@@ -701,23 +704,69 @@ job_error(vs_qmp *q, const char *id, char **msg, vs_error *err)
     return 0;
 }
 
+#define PROGRESS_EVERY_MS 200
+
+/* The progress of QEMU's jobs, summed, reported under q->progress_what. */
+static void
+report_jobs(vs_qmp *q)
+{
+    json_object *jobs = NULL, *v;
+    double cur = 0, total = 0;
+    vs_error ignore;
+    size_t i, n;
+
+    vs_error_clear(&ignore);
+    if (vs_qmp_command(q, "query-jobs", NULL, &jobs, &ignore) < 0)
+        return;
+    n = jobs && json_object_is_type(jobs, json_type_array) ? json_object_array_length(jobs) : 0;
+    for (i = 0; i < n; i++) {
+        json_object *j = json_object_array_get_idx(jobs, i);
+
+        if (json_object_object_get_ex(j, "current-progress", &v))
+            cur += (double)json_object_get_int64(v);
+        if (json_object_object_get_ex(j, "total-progress", &v))
+            total += (double)json_object_get_int64(v);
+    }
+    json_object_put(jobs);
+    vs_progress_report(q->progress_what, total > 0 ? 100.0 * cur / total : 0, false);
+    q->progress_shown = true;
+}
+
+void
+vs_qmp_set_progress(vs_qmp *q, const char *what)
+{
+    if (q->progress_what && q->progress_shown)
+        vs_progress_report(q->progress_what, 100, true);
+    free(q->progress_what);
+    q->progress_what = what ? vs_xstrdup(what) : NULL;
+    q->progress_shown = false;
+}
+
 int
 vs_qmp_job_wait(vs_qmp *q, const char *id, const char *status, int timeout_ms, vs_error *err)
 {
     long long deadline = now_ms() + timeout_ms;
     job_match m = { id };
     char *last = vs_xstrdup("unknown");
+    bool show = q->progress_what && vs_progress_wanted();
     int ret = -1;
 
+    if (show)
+        report_jobs(q);
     for (;;) {
         json_object *data = NULL, *st;
         const char *s;
-        int rc;
+        int rc, left = remaining(deadline);
 
-        rc = vs_qmp_event_wait(q, "JOB_STATUS_CHANGE", match_job, &m, remaining(deadline),
+        rc = vs_qmp_event_wait(q, "JOB_STATUS_CHANGE", match_job, &m,
+                               show && left > PROGRESS_EVERY_MS ? PROGRESS_EVERY_MS : left,
                                &data, err);
         if (rc < 0)
             break;
+        if (rc == 0 && show && remaining(deadline) > 0) {
+            report_jobs(q);
+            continue;
+        }
         if (rc == 0) {
             vs_error_set(err, VS_ERR_TIMEOUT, "job '%s' did not reach status '%s' within %d ms"
                          " (last status: %s)", id, status, timeout_ms, last);
@@ -1066,6 +1115,7 @@ vs_qmp_free(vs_qmp *q)
 {
     if (!q)
         return;
+    vs_qmp_set_progress(q, NULL);
     vs_qmp_events_clear(q);
     free(q->ev);
     if (q->fd >= 0)

@@ -144,6 +144,15 @@ int vs_qmp_job_wait(vs_qmp *q, const char *id, const char *status, int timeout_m
                     vs_error *err);
 
 /*
+ * Name the work the next job waits are for ("committing '/img/a.s1' into its
+ * backing file"; copied): while it is set and a progress sink is installed
+ * (progress.h), vs_qmp_job_wait reports the progress of QEMU's jobs under it
+ * (query-jobs, at once and every 200 ms: the sum of every job's progress).
+ * NULL ends it and clears what was shown.
+ */
+void vs_qmp_set_progress(vs_qmp *q, const char *what);
+
+/*
  * Run a job command to its end: execute `cmd` (args consumed; must carry
  * "job-id": id), wait for "concluded", read its result from query-jobs and
  * job-dismiss it. A job that failed: "internal error: job 'ID' failed: ERR".

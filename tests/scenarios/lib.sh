@@ -160,6 +160,15 @@ expect_one_error() {
 }
 
 # make_image PATH: a 16 MiB qcow2 image.
+# through_pty FILE ARGS...: vsnap ARGS with stdin, stdout and stderr on a pty
+# (script(1)); what the terminal got goes to FILE
+through_pty() {
+    local file=$1 cmd=$VSNAP w
+    shift
+    for w in -d "$meta" "$@"; do cmd="$cmd $(printf '%q' "$w")"; done
+    script -q -e -c "$cmd" "$file" >/dev/null 2>&1 </dev/null
+}
+
 make_image() {
     qemu-img create -q -f qcow2 "$1" 16M || t_bail "qemu-img create $1 failed"
 }

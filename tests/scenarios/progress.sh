@@ -17,15 +17,6 @@ qemu-img create -q -f qcow2 "$img" 32M || t_bail "qemu-img create"
 define_domain vm 6b5a4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d "vda:$img"
 images=$img
 
-# through_pty FILE ARGS...: vsnap ARGS with stdin, stdout and stderr on a pty;
-# what the terminal got goes to FILE
-through_pty() {
-    local file=$1 cmd=$VSNAP
-    shift
-    for a in -d "$meta" "$@"; do cmd="$cmd $(printf '%q' "$a")"; done
-    script -q -e -c "$cmd" "$file" >/dev/null 2>&1 </dev/null
-}
-
 # round N: a snapshot whose overlay holds 8 MiB of data, deleted (committed)
 round() {
     qemu-io -f qcow2 -c "write -P $1 0 8M" "$img" >/dev/null || t_bail "qemu-io"

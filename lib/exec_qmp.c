@@ -1743,7 +1743,7 @@ run_layers(vs_exec_ctx *x, vs_qmp *q, const vs_step *const *steps, size_t n, vs_
         if (jobs[i].id && job_end(q, jobs[i].id, COMMIT_TIMEOUT_MS, ret == 0 ? err : &e) < 0)
             ret = -1;
     }
-    vs_qmp_set_progress(q, NULL);
+    vs_qmp_end_progress(q, ret == 0);
     for (i = 0; ret == 0 && i < n; i++) {
         vs_vm_disk d = { disk[i] ? disk[i]->target : NULL, NULL, (char *)steps[i]->backing };
 

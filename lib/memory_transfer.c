@@ -213,6 +213,18 @@ report(const char *what, int fd, off_t start, uint64_t total)
     vs_progress_report(what, 100.0 * (double)(pos - start) / (double)total, false);
 }
 
+/* The copy ended: 100% once when it succeeded (a copy faster than the
+ * first report shows that alone), then the line is cleared. */
+static void
+progress_end(const vs_mem_opts *o, bool succeeded)
+{
+    if (!o->what || !vs_progress_wanted())
+        return;
+    if (succeeded)
+        vs_progress_report(o->what, 100, false);
+    vs_progress_report(o->what, 100, true);
+}
+
 /*
  * Wait for the MIGRATION event that ends the migration. 1: completed,
  * 0: failed or cancelled (err says why), -1: error / timeout / interrupt
@@ -381,8 +393,7 @@ vs_mem_migrate_out(vs_qmp *q, int fd, const vs_mem_opts *o, bool *was_running, v
             vs_qmp_command(q, "cont", NULL, NULL, &e2);
         free(status);
     }
-    if (o->what && vs_progress_wanted())
-        vs_progress_report(o->what, 100, true);
+    progress_end(o, ret == 0);
     guard_off(&g);
     return ret;
 }
@@ -535,8 +546,7 @@ vs_mem_load(vs_qmp *q, int fd, const vs_mem_opts *o, vs_error *err)
     if (ret == 0 && o->bypass_cache)
         posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
  out:
-    if (o->what && vs_progress_wanted())
-        vs_progress_report(o->what, 100, true);
+    progress_end(o, ret == 0);
     guard_off(&g);
     return ret;
 }

@@ -733,13 +733,23 @@ report_jobs(vs_qmp *q)
 }
 
 void
+vs_qmp_end_progress(vs_qmp *q, bool succeeded)
+{
+    if (q->progress_what && q->progress_shown) {
+        if (succeeded)
+            vs_progress_report(q->progress_what, 100, false);
+        vs_progress_report(q->progress_what, 100, true);
+    }
+    free(q->progress_what);
+    q->progress_what = NULL;
+    q->progress_shown = false;
+}
+
+void
 vs_qmp_set_progress(vs_qmp *q, const char *what)
 {
-    if (q->progress_what && q->progress_shown)
-        vs_progress_report(q->progress_what, 100, true);
-    free(q->progress_what);
-    q->progress_what = what ? vs_xstrdup(what) : NULL;
-    q->progress_shown = false;
+    vs_qmp_end_progress(q, false);
+    q->progress_what = vs_xstrdup(what);
 }
 
 int
@@ -1115,7 +1125,7 @@ vs_qmp_free(vs_qmp *q)
 {
     if (!q)
         return;
-    vs_qmp_set_progress(q, NULL);
+    vs_qmp_end_progress(q, false);
     vs_qmp_events_clear(q);
     free(q->ev);
     if (q->fd >= 0)

@@ -148,9 +148,11 @@ int vs_qmp_job_wait(vs_qmp *q, const char *id, const char *status, int timeout_m
  * backing file"; copied): while it is set and a progress sink is installed
  * (progress.h), vs_qmp_job_wait reports the progress of QEMU's jobs under it
  * (query-jobs, at once and every 200 ms: the sum of every job's progress).
- * NULL ends it and clears what was shown.
+ * vs_qmp_end_progress ends it, showing 100% first when the work succeeded,
+ * and clears what was shown (vs_qmp_free too, as after a failure).
  */
 void vs_qmp_set_progress(vs_qmp *q, const char *what);
+void vs_qmp_end_progress(vs_qmp *q, bool succeeded);
 
 /*
  * Run a job command to its end: execute `cmd` (args consumed; must carry

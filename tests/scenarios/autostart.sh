@@ -3,7 +3,8 @@
 # (start-autostarted, what schedule/vsnap-autostart.service runs) against a
 # real qemu-system-x86_64 (TCG, 32 MiB, no guest OS): two domains marked
 # autostart and one not; the boot command starts exactly the two, through
-# `start`, and does nothing the second time. dominfo's output is golden
+# `start`, and does nothing the second time; a domain with a managed save
+# is resumed from it. dominfo's output is golden
 # (autostart-dominfo.expected, virsh's transcript 03 step 31, cross-checked
 # against the transcript when $VSNAP_REFERENCE is there).
 set -u
@@ -105,6 +106,19 @@ t_check "... with start's own error line" grep -q "^error: Failed to start domai
 t_check "... and the summary" grep -q "^error: 1 autostart domain could not be started" "$tmp/err"
 t_is "... b was started all the same" "$(state b)" "running (booted)"
 mv "$tmp/a.moved" "$tmp/a.qcow2"
+must destroy b
+
+# a domain with a managed save is resumed from it at boot, as start does
+must start b
+vm_write b vda "55 66"
+must managedsave b
+t_is "b is saved" "$(state b)" "shut off (saved)"
+expect_ok "start-autostarted with b managed-saved" start-autostarted
+t_check "... starts b (and a)" grep -qx "Domain 'b' started" "$tmp/out"
+t_is "... from its managed save" "$(state b)" "running (restored)"
+t_check "... which is used up" test ! -e "$meta/b/managed.save"
+t_check "... and b's guest reads what it had written" vm_holds b vda "55 66"
+must destroy a
 must destroy b
 
 # ---- the shipped unit ----------------------------------------------------------------

@@ -160,6 +160,13 @@ expect_one_error() {
 }
 
 # make_image PATH: a 16 MiB qcow2 image.
+# failpoints_built: this build has the failure injection points
+# (configure --enable-failpoints) and $VSNAP is that build, not a wrapper
+failpoints_built() {
+    grep -q '^#define VSNAP_FAILPOINTS 1' "${top_builddir:-.}/config.h" 2>/dev/null &&
+        { [ -z "${VSNAP_REAL:-}" ] || [ "$VSNAP" = "$VSNAP_REAL" ]; }
+}
+
 # through_pty FILE ARGS...: vsnap ARGS with stdin, stdout and stderr on a pty
 # (script(1)); what the terminal got goes to FILE
 through_pty() {

@@ -153,6 +153,25 @@ if mount -t tmpfs -o size=2m tmpfs "$tmp/small" 2>/dev/null; then
     t_is "... metadata unchanged" "$(meta_sum | grep -v /run/)" "$before"
     t_is "... nothing left in the file system" "$(ls -A "$tmp/small")" ""
     t_is "... the guest runs" "$(state vm | cut -d' ' -f1)" running
+    if failpoints_built; then
+        # the copy itself meets the full file system: 8 MiB of random RAM
+        # (zero pages take no room in the stream), the check skipped
+        dd if=/dev/urandom of="$ram" bs=1M count=8 conv=notrunc status=none
+        ram_put G
+        blk=$("$VSNAP" -d "$meta" domblklist vm)
+        VSNAP_FAILPOINT=mem-space-unchecked run snapshot-create-as vm full \
+            --memspec "file=$tmp/small/full.mem" --diskspec "vda,snapshot=external,file=$tmp/full.ovl"
+        t_is "the copy meets the full file system: fails" "$rc" 1
+        t_check "... with QEMU's reason" grep -q "No space left on device\|could not save" "$tmp/err"
+        t_is "... metadata unchanged" "$(meta_sum | grep -v /run/)" "$before"
+        t_is "... no memory file, no temporary" "$(ls -A "$tmp/small")" ""
+        t_check "... no overlay" test ! -e "$tmp/full.ovl"
+        t_is "... the guest runs again" "$(state vm | cut -d' ' -f1)" running
+        t_check "... its RAM as it was" ram_is vm G
+        t_is "... on the same image" "$("$VSNAP" -d "$meta" domblklist vm)" "$blk"
+    else
+        t_ok "# SKIP the copy meeting a full file system: failpoints not compiled in"
+    fi
     umount "$tmp/small"
 else
     echo "# a small tmpfs cannot be mounted here: the full file system case is skipped"

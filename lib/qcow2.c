@@ -53,6 +53,43 @@ read_at(int fd, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* Reads of a region read in chunks: the snapshot table, entry by entry,
+ * costs one pread per 16 KiB instead of two per snapshot. */
+typedef struct chunked {
+    int fd;
+    unsigned char *buf;
+    uint64_t start;      /* file offset of buf[0] */
+    size_t len;          /* bytes valid in buf */
+} chunked;
+
+#define CHUNK ((size_t)16 * 1024)
+
+static int
+chunked_read(chunked *c, void *dst, size_t len, uint64_t off)
+{
+    if (!c->buf || off < c->start || off + len > c->start + c->len) {
+        size_t want = len > CHUNK ? len : CHUNK;
+        ssize_t r;
+
+        free(c->buf);
+        c->buf = vs_xmalloc(want);
+        c->start = off;
+        c->len = 0;
+        while (c->len < want) {
+            r = pread(c->fd, c->buf + c->len, want - c->len, (off_t)(off + c->len));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            c->len += (size_t)r;
+        }
+        if (c->len < len)
+            return -1;
+    }
+    memcpy(dst, c->buf + (off - c->start), len);
+    return 0;
+}
+
 bool
 vs_image_has_magic(const char *path)
 {
@@ -183,6 +220,7 @@ vs_qcow2_probe(const char *image, vs_image_info *info, vs_error *err)
         goto fail;
     }
     if (nsnap > 0) {
+        chunked tbl = { fd, NULL, 0, 0 };
         uint64_t off = soff;
         uint32_t k;
 
@@ -191,7 +229,8 @@ vs_qcow2_probe(const char *image, vs_image_info *info, vs_error *err)
             uint32_t extra, idlen, namelen;
             char *name;
 
-            if (off - soff > MAX_TABLE || read_at(fd, s, 40, off) < 0) {
+            if (off - soff > MAX_TABLE || chunked_read(&tbl, s, 40, off) < 0) {
+                free(tbl.buf);
                 damaged(err, image, "cannot read the snapshot table");
                 goto fail;
             }
@@ -199,12 +238,14 @@ vs_qcow2_probe(const char *image, vs_image_info *info, vs_error *err)
             namelen = be16(s + 14);
             extra = be32(s + 36);
             if (extra > 1024) {
+                free(tbl.buf);
                 damaged(err, image, "bad snapshot table entry");
                 goto fail;
             }
             name = vs_xcalloc(1, namelen + 1);
-            if (read_at(fd, name, namelen, off + 40 + extra + idlen) < 0) {
+            if (chunked_read(&tbl, name, namelen, off + 40 + extra + idlen) < 0) {
                 free(name);
+                free(tbl.buf);
                 damaged(err, image, "cannot read a snapshot name");
                 goto fail;
             }
@@ -213,6 +254,7 @@ vs_qcow2_probe(const char *image, vs_image_info *info, vs_error *err)
             off += 40 + extra + idlen + namelen;
             off = (off + 7) & ~(uint64_t)7;
         }
+        free(tbl.buf);
     }
     ret = 1;
     goto out;

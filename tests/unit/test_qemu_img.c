@@ -8,6 +8,7 @@
 #include "error.h"
 #include "mem.h"
 #include "path.h"
+#include "qcow2.h"
 #include "qemu_img.h"
 #include "spawn.h"
 #include "../tap.h"
@@ -172,6 +173,34 @@ main(void)
             printf("Bail out! cannot return to %s\n", cwd);
     }
     free(cwd);
+
+    /* a snapshot table longer than the header reader's 16 KiB chunk: every
+     * tag read, in order, across the chunk boundaries */
+    {
+        char *big = vs_path_join(scratch, "many.qcow2"), name[256];
+        const char *argv[] = { vs_qemu_img_prog(), "create", "-q", "-f", "qcow2", big, "1M", NULL };
+        bool made;
+        int k, n = 64;
+
+        vs_error_clear(&e);
+        made = vs_spawn_check(argv, NULL, &e) == 0;
+
+        for (k = 0; made && k < n; k++) {
+            snprintf(name, sizeof(name), "%03d-%0246d", k, k);
+            made = vs_qemu_img_snapshot_create(big, name, &e) == 0;
+        }
+        ok(made, "%d snapshots with 250-byte names (a table of about 20 KiB): %s", n, e.msg);
+        ok(vs_qcow2_probe(big, &info, &e) == 1, "the qcow2 header reader reads it");
+        ok(vs_strv_len(info.snapshot_tags) == (size_t)n, "... all %d tags", n);
+        made = vs_strv_len(info.snapshot_tags) == (size_t)n;
+        for (k = 0; made && k < n; k++) {
+            snprintf(name, sizeof(name), "%03d-%0246d", k, k);
+            made = strcmp(info.snapshot_tags[k], name) == 0;
+        }
+        ok(made, "... each whole, in the table's order");
+        vs_image_info_clear(&info);
+        free(big);
+    }
 
     setenv("VSNAP_QEMU_IMG", "/x-no-such/qemu-img", 1);
     ok(vs_qemu_img_snapshot_create(img, "s3", &e) == -1, "missing qemu-img");

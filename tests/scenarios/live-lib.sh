@@ -85,7 +85,7 @@ vm_holds() {
     for b in $3; do
         size=$(stat -c %s "$log")
         hmp "$1" "qemu-io -d $(dev_of "$2") \"read -P $b $((i * 65536)) 64k\"" || return 1
-        for n in $(seq 100); do
+        for n in $(seq 1000); do
             new=$(tail -c +$((size + 1)) "$log")
             case $new in *"read 65536/65536 bytes"*) break ;; esac
             sleep 0.01

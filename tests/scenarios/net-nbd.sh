@@ -27,7 +27,7 @@ serve() {
     qemu-nbd -f raw -x "$1" -k "$tmp/$1.sock" --persistent --shared=8 -t "$2" &
     nbd_pids="$nbd_pids $!"
     local i
-    for i in $(seq 100); do [ -S "$tmp/$1.sock" ] && return 0; sleep 0.02; done
+    for i in $(seq 500); do [ -S "$tmp/$1.sock" ] && return 0; sleep 0.02; done
     t_bail "qemu-nbd did not start for $1"
 }
 url() { echo "nbd+unix:///$1?socket=$tmp/$1.sock"; }

@@ -246,9 +246,9 @@ add_entries(cset *s, const vs_snap_disk *disks, size_t n, const char *owner, con
 }
 
 static void
-add_snapshot(cset *s, const vs_snapshot_def *def, bool own)
+add_snapshot(cset *s, const char *name, const vs_snapshot_def *def, bool own)
 {
-    char *owner = vs_xasprintf("snapshot '%s'", def->name);
+    char *owner = vs_xasprintf("snapshot '%s'", name);
 
     add_dom(s, def->dom, owner, own);
     add_dom(s, def->inactive_dom, owner, own);
@@ -259,19 +259,75 @@ add_snapshot(cset *s, const vs_snapshot_def *def, bool own)
 
 /* ---- loading definitions ---------------------------------------------- */
 
+/* What the checks keep of one snapshot: its name and parent as its file
+ * says, and a definition with what it says about images, shared by the
+ * snapshots alike in that (model.h's vs_snap_shapes: its name is the first
+ * one's, never this snapshot's). Files are read one at a time, so memory
+ * grows with the number of snapshots by these few bytes only. */
+typedef struct csnap {
+    const char *name;
+    const char *parent;      /* NULL for a root */
+    const vs_snapshot_def *def;
+} csnap;
+
 typedef struct defs {
-    vs_snapshot_def **v;
-    size_t n;
+    csnap *v;                /* sorted by name */
+    size_t n, cap;
+    vs_snapshot_def **kept;  /* the definitions v shares */
+    size_t nkept, capkept;
+    char **chunks;           /* storage of the names */
+    size_t nchunks, capchunks, left;
 } defs;
+
+#define CHUNK (64 * 1024)
+
+static const char *
+defs_strdup(defs *ds, const char *str)
+{
+    size_t n;
+    char *p;
+
+    if (!str)
+        return NULL;
+    n = strlen(str) + 1;
+    if (n > CHUNK / 4) {
+        vs_xgrow(&ds->chunks, &ds->capchunks, ds->nchunks, sizeof(*ds->chunks));
+        p = ds->chunks[ds->nchunks++] = vs_xstrdup(str);
+        /* the current chunk stays the one before (now at nchunks - 2) */
+        if (ds->nchunks >= 2) {
+            char *cur = ds->chunks[ds->nchunks - 2];
+
+            ds->chunks[ds->nchunks - 2] = p;
+            ds->chunks[ds->nchunks - 1] = cur;
+        } else {
+            ds->left = 0;
+        }
+        return p;
+    }
+    if (n > ds->left) {
+        vs_xgrow(&ds->chunks, &ds->capchunks, ds->nchunks, sizeof(*ds->chunks));
+        ds->chunks[ds->nchunks++] = vs_xmalloc(CHUNK);
+        ds->left = CHUNK;
+    }
+    p = ds->chunks[ds->nchunks - 1] + (CHUNK - ds->left);
+    memcpy(p, str, n);
+    ds->left -= n;
+    return p;
+}
 
 static void
 defs_free(defs *ds)
 {
     size_t i;
 
-    for (i = 0; i < ds->n; i++)
-        vs_snapshot_def_free(ds->v[i]);
+    for (i = 0; i < ds->nkept; i++)
+        vs_snapshot_def_free(ds->kept[i]);
+    free(ds->kept);
+    for (i = 0; i < ds->nchunks; i++)
+        free(ds->chunks[i]);
+    free(ds->chunks);
     free(ds->v);
+    memset(ds, 0, sizeof(*ds));
 }
 
 static int
@@ -301,12 +357,12 @@ static int
 load_defs(vs_dom *d, defs *ds, vs_check_report *rep, vs_error *err)
 {
     const vs_snap_damage *dmg;
+    vs_snap_shapes *sh;
     vs_snap_tree *t;
     char **names = NULL;
     size_t nd, i;
 
-    ds->v = NULL;
-    ds->n = 0;
+    memset(ds, 0, sizeof(*ds));
     if (!(t = vs_dom_tree(d, err)) || vs_dom_damaged(d, &dmg, &nd, err) < 0)
         return -1;
     for (i = 0; rep && i < nd; i++)
@@ -317,34 +373,53 @@ load_defs(vs_dom *d, defs *ds, vs_check_report *rep, vs_error *err)
     for (i = 0; i < t->n; i++)
         names[i] = vs_xstrdup(t->e[i].name);
     qsort(names, t->n, sizeof(*names), cmp_name);
-    ds->v = vs_xcalloc(t->n + 1, sizeof(*ds->v));
+    sh = vs_snap_shapes_new();
     for (i = 0; names && names[i]; i++) {
+        const vs_snapshot_def *alike;
         vs_snapshot_def *def;
         vs_error e;
+        csnap *c;
 
         vs_error_clear(&e);
-        if ((def = vs_dom_read_snapshot(d, names[i], &e))) {
-            ds->v[ds->n++] = def;
-        } else if (rep) {
-            char *file = vs_xasprintf("%s.xml", names[i]);
+        if (!(def = vs_dom_read_snapshot(d, names[i], &e))) {
+            if (rep) {
+                char *file = vs_xasprintf("%s.xml", names[i]);
 
-            report_damaged(rep, d, file, e.msg);
-            free(file);
+                report_damaged(rep, d, file, e.msg);
+                free(file);
+            }
+            continue;
+        }
+        vs_xgrow(&ds->v, &ds->cap, ds->n, sizeof(*ds->v));
+        c = &ds->v[ds->n++];
+        c->name = defs_strdup(ds, def->name);
+        c->parent = defs_strdup(ds, def->parent);
+        if ((alike = vs_snap_shapes_add(sh, def))) {
+            c->def = alike;
+            vs_snapshot_def_free(def);
+        } else {
+            c->def = def;
+            vs_xgrow(&ds->kept, &ds->capkept, ds->nkept, sizeof(*ds->kept));
+            ds->kept[ds->nkept++] = def;
         }
     }
+    vs_snap_shapes_free(sh);
     vs_strv_free(names);
     return 0;
 }
 
-static const vs_snapshot_def *
+static int
+cmp_csnap(const void *key, const void *elem)
+{
+    return strcmp(key, ((const csnap *)elem)->name);
+}
+
+static const csnap *
 defs_find(const defs *ds, const char *name)
 {
-    size_t i;
-
-    for (i = 0; name && i < ds->n; i++)
-        if (strcmp(ds->v[i]->name, name) == 0)
-            return ds->v[i];
-    return NULL;
+    if (!name || !ds->n)
+        return NULL;
+    return bsearch(name, ds->v, ds->n, sizeof(*ds->v), cmp_csnap);
 }
 
 /* The store's other domains: the files their metadata and open journals
@@ -376,7 +451,7 @@ add_other_domains(vs_dom *d, cset *s, char ***uuids)
         }
         if (load_defs(o, &ds, NULL, NULL) == 0) {
             for (i = 0; i < ds.n; i++)
-                add_snapshot(s, ds.v[i], false);
+                add_snapshot(s, ds.v[i].name, ds.v[i].def, false);
             defs_free(&ds);
         }
         if (vs_plan_load_journal(o, &jp, &st, NULL) == 0 && jp) {
@@ -455,7 +530,8 @@ img_tag(const cimg *c, const char *tag)
 }
 
 static void
-check_overlays(cset *s, const vs_snapshot_def *def, const vs_snap_disk *disks, size_t n,
+check_overlays(cset *s, const char *name, const vs_snapshot_def *def, const vs_snap_disk *disks,
+               size_t n,
                const char *what, vs_check_report *rep)
 {
     size_t i;
@@ -480,7 +556,7 @@ check_overlays(cset *s, const vs_snapshot_def *def, const vs_snap_disk *disks, s
         if (!c->info.full_backing_filename) {
             report(rep, VS_CHECK_CHAIN,
                    "snapshot '%s', %s of disk %s: '%s' has no backing file, but the snapshot "
-                   "recorded '%s' under it", def->name, what, e->name, c->path, base->source);
+                   "recorded '%s' under it", name, what, e->name, c->path, base->source);
         } else {
             char *a = vs_path_absolute(c->info.full_backing_filename);
             char *b = vs_path_absolute(base->source);
@@ -488,12 +564,12 @@ check_overlays(cset *s, const vs_snapshot_def *def, const vs_snap_disk *disks, s
             if (strcmp(a, b) != 0 && !(vs_path_is_network(a) && vs_same_image(a, b)))
                 report(rep, VS_CHECK_CHAIN,
                        "snapshot '%s', %s of disk %s: '%s' is based on '%s', but the snapshot "
-                       "recorded '%s'", def->name, what, e->name, c->path, a, b);
+                       "recorded '%s'", name, what, e->name, c->path, a, b);
             else if (c->info.backing_format && base->format &&
                      strcmp(c->info.backing_format, base->format) != 0)
                 report(rep, VS_CHECK_CHAIN,
                        "snapshot '%s', %s of disk %s: '%s' names its backing file as '%s', but "
-                       "the snapshot recorded a '%s' image", def->name, what, e->name, c->path,
+                       "the snapshot recorded a '%s' image", name, what, e->name, c->path,
                        c->info.backing_format, base->format);
             free(a);
             free(b);
@@ -572,30 +648,42 @@ check_unneeded(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err)
     vs_error e;
     size_t i;
     bool later = false;
-    int ret = 0;
+    int ret = 0, pass;
 
-    vs_error_clear(&e);
-    /* a model that cannot load was reported above (damaged files, chains) */
-    if (vs_model_load(&m, d, VS_MODEL_IMAGES | VS_MODEL_LIVE, &e) < 0)
-        goto out;
-    p = vs_plan_new("snapshot-check --repair", d->name, m.dom->uuid, NULL);
-    if (vs_reclaim_plan(&m, p, NULL, false, &e) < 0)
-        goto out;
-    /* a running domain: what QEMU holds waits until it is shut off */
-    if (vs_live_adapt(&m, p, &e) < 0)
-        later = true;
-    /* only when images are involved or the registry names files that are
-     * gone: a registry that merely lists overlays the metadata names too is
-     * how earlier releases wrote it */
-    for (i = 0; i < p->n; i++)
-        if (vs_step_info(p->steps[i].kind)->mech != VS_MECH_STORE)
-            break;
-    if (i == p->n) {
-        for (i = 0; m.registry && m.registry[i]; i++)
-            if (!vs_file_exists(m.registry[i]))
-                break;
-        if (!m.registry || !m.registry[i])
+    memset(&m, 0, sizeof(m));
+    /* First with one snapshot of each kind (model.h: VS_MODEL_DISTINCT),
+     * which tells in little memory whether there is anything to do (the
+     * usual answer: no); only then again with every snapshot, for the
+     * plan itself. */
+    for (pass = 0;; pass++) {
+        vs_error_clear(&e);
+        /* a model that cannot load was reported above (damaged files, chains) */
+        if (vs_model_load(&m, d, VS_MODEL_IMAGES | VS_MODEL_LIVE |
+                          (pass == 0 ? VS_MODEL_DISTINCT : 0), &e) < 0)
             goto out;
+        p = vs_plan_new("snapshot-check --repair", d->name, m.dom->uuid, NULL);
+        if (vs_reclaim_plan(&m, p, NULL, false, &e) < 0)
+            goto out;
+        /* a running domain: what QEMU holds waits until it is shut off */
+        later = vs_live_adapt(&m, p, &e) < 0;
+        /* only when images are involved or the registry names files that are
+         * gone: a registry that merely lists overlays the metadata names too is
+         * how earlier releases wrote it */
+        for (i = 0; i < p->n; i++)
+            if (vs_step_info(p->steps[i].kind)->mech != VS_MECH_STORE)
+                break;
+        if (i == p->n) {
+            for (i = 0; m.registry && m.registry[i]; i++)
+                if (!vs_file_exists(m.registry[i]))
+                    break;
+            if (!m.registry || !m.registry[i])
+                goto out;
+        }
+        if (pass > 0)
+            break;
+        vs_plan_free(p);
+        p = NULL;
+        vs_model_release(&m);
     }
     if ((flags & VS_CHECK_REPAIR) && !later) {
         if ((ret = vs_plan_execute(p, d, err)) < 0)
@@ -690,12 +778,13 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
     vs_domain_def *dom;
     vs_snap_tree *t;
     cset s = { NULL, 0, 0 };
-    defs ds = { NULL, 0 };
+    defs ds;
     char **dirs = NULL, **uuids = NULL;
     size_t i, j, own_n;
     bool live = false;
     int ret = -1;
 
+    memset(&ds, 0, sizeof(ds));
     /* 1. the journal */
     if (vs_dom_journal_exists(d)) {
         if (flags & VS_CHECK_REPAIR) {
@@ -753,14 +842,14 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
     if (load_defs(d, &ds, rep, err) < 0)
         goto out;
     for (i = 0; i < ds.n; i++)
-        if (ds.v[i]->parent && !defs_find(&ds, ds.v[i]->parent))
+        if (ds.v[i].parent && !defs_find(&ds, ds.v[i].parent))
             report(rep, VS_CHECK_METADATA, "snapshot '%s' names parent '%s', which does not exist",
-                   ds.v[i]->name, ds.v[i]->parent);
+                   ds.v[i].name, ds.v[i].parent);
 
     /* 3. every image the metadata names */
     add_dom(&s, dom, "the domain", true);
     for (i = 0; i < ds.n; i++)
-        add_snapshot(&s, ds.v[i], true);
+        add_snapshot(&s, ds.v[i].name, ds.v[i].def, true);
     own_n = s.n;
     for (i = 0; i < own_n; i++) {
         cimg *c = &s.v[i];
@@ -780,7 +869,8 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
     /* 3b. memory state files: a snapshot whose file is gone or unusable
      * cannot be reverted to */
     for (i = 0; i < ds.n; i++) {
-        const vs_snapshot_def *def = ds.v[i];
+        const vs_snapshot_def *def = ds.v[i].def;
+        const char *name = ds.v[i].name;
         vs_saveimage img;
         vs_error e;
         int fd;
@@ -792,11 +882,11 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
         if (!vs_file_exists(def->memory_file)) {
             report(rep, VS_CHECK_MISSING,
                    "snapshot '%s': memory state file '%s' does not exist (the snapshot cannot "
-                   "be reverted to)", def->name, def->memory_file);
+                   "be reverted to)", name, def->memory_file);
         } else if ((fd = vs_saveimage_open(def->memory_file, O_RDONLY, &img, &e)) < 0) {
             report(rep, VS_CHECK_IMAGE,
                    "snapshot '%s': memory state file '%s' cannot be used (%s): the snapshot "
-                   "cannot be reverted to", def->name, def->memory_file, e.msg);
+                   "cannot be reverted to", name, def->memory_file, e.msg);
         } else {
             close(fd);
         }
@@ -842,14 +932,17 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
 
     /* 5. overlays against the images the snapshots recorded */
     for (i = 0; i < ds.n; i++) {
-        check_overlays(&s, ds.v[i], ds.v[i]->disks, ds.v[i]->ndisks, "overlay", rep);
-        check_overlays(&s, ds.v[i], ds.v[i]->revert_disks, ds.v[i]->nrevert_disks,
+        const vs_snapshot_def *def = ds.v[i].def;
+
+        check_overlays(&s, ds.v[i].name, def, def->disks, def->ndisks, "overlay", rep);
+        check_overlays(&s, ds.v[i].name, def, def->revert_disks, def->nrevert_disks,
                        "revert overlay", rep);
     }
 
     /* 6. internal snapshot tables */
     for (i = 0; i < ds.n; i++) {
-        const vs_snapshot_def *def = ds.v[i];
+        const vs_snapshot_def *def = ds.v[i].def;
+        const char *name = ds.v[i].name;
 
         for (j = 0; def->dom && j < def->dom->ndisks; j++) {
             const vs_domain_disk *dd = &def->dom->disks[j];
@@ -866,11 +959,11 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
             if (!s.v[k].magic)
                 report(rep, VS_CHECK_INTERNAL,
                        "snapshot '%s', disk %s: image '%s' cannot hold internal snapshots",
-                       def->name, dd->target, s.v[k].path);
-            else if (!img_tag(&s.v[k], def->name))
+                       name, dd->target, s.v[k].path);
+            else if (!img_tag(&s.v[k], name))
                 report(rep, VS_CHECK_INTERNAL,
                        "snapshot '%s', disk %s: image '%s' has no internal snapshot '%s'",
-                       def->name, dd->target, s.v[k].path, def->name);
+                       name, dd->target, s.v[k].path, name);
         }
     }
     for (i = 0; i < s.n; i++) {
@@ -879,7 +972,8 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
         if (!s.v[i].own || !s.v[i].magic)
             continue;
         for (tag = s.v[i].info.snapshot_tags; tag && *tag; tag++) {
-            const vs_snapshot_def *def = defs_find(&ds, *tag);
+            const csnap *cs = defs_find(&ds, *tag);
+            const vs_snapshot_def *def = cs ? cs->def : NULL;
             bool placed = false;
 
             for (j = 0; def && def->dom && j < def->dom->ndisks; j++) {
@@ -964,7 +1058,9 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
             if (scan_dir(d, dirs[i], &s, uuids, flags, rep) < 0)
                 goto out;
     }
-    /* 9. what vsnap made that nothing needs any more */
+    /* 9. what vsnap made that nothing needs any more (the snapshots' facts
+     * above are not needed for it) */
+    defs_free(&ds);
     if (!vs_dom_journal_exists(d) && check_unneeded(d, flags, rep, err) < 0)
         goto out;
     ret = 0;

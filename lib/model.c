@@ -98,6 +98,160 @@ vs_model_format_domain(const vs_domain_def *def)
     return vs_buf_steal(&b);
 }
 
+/* ---- snapshots alike ---------------------------------------------------------- */
+
+struct vs_snap_shapes {
+    struct shape_slot { char *key; const vs_snapshot_def *def; } *slot;
+    size_t n, cap;           /* cap: a power of two, or 0 */
+};
+
+static void
+key_str(vs_buf *b, const char *s)
+{
+    if (s) {
+        vs_buf_add(b, s);
+        vs_buf_addc(b, '\x1f');
+    } else {
+        vs_buf_addc(b, '\x1e');
+    }
+}
+
+static bool
+key_dom(vs_buf *b, const vs_domain_def *dom)
+{
+    size_t i;
+
+    if (!dom) {
+        vs_buf_add(b, "-\x1d");
+        return true;
+    }
+    vs_buf_addf(b, "%zu\x1d", dom->ndisks);
+    for (i = 0; i < dom->ndisks; i++) {
+        const vs_domain_disk *dd = &dom->disks[i];
+
+        if (dd->type == VS_STORAGE_NETWORK || vs_path_is_network(dd->source))
+            return false;
+        key_str(b, dd->device);
+        key_str(b, dd->target);
+        key_str(b, dd->bus);
+        key_str(b, dd->source);
+        key_str(b, dd->protocol);
+        key_str(b, dd->source_name);
+        key_str(b, dd->driver_name);
+        key_str(b, dd->format);
+        vs_buf_addf(b, "%d %d %d\x1d", (int)dd->type, dd->readonly, (int)dd->snapshot);
+    }
+    return true;
+}
+
+static bool
+key_entries(vs_buf *b, const vs_snap_disk *e, size_t n)
+{
+    size_t i;
+
+    vs_buf_addf(b, "%zu\x1d", n);
+    for (i = 0; i < n; i++) {
+        if (e[i].type == VS_STORAGE_NETWORK || vs_path_is_network(e[i].source))
+            return false;
+        key_str(b, e[i].name);
+        key_str(b, e[i].source);
+        key_str(b, e[i].format);
+        vs_buf_addf(b, "%d %d %d %llu %d\x1d", (int)e[i].snapshot, (int)e[i].type,
+                    e[i].has_metadata_cache, e[i].metadata_cache_max_size,
+                    e[i].delete_in_progress);
+    }
+    return true;
+}
+
+/* What def says about images, as a string; NULL when it is like no other. */
+static char *
+shape_key(const vs_snapshot_def *def)
+{
+    vs_buf b = VS_BUF_INIT;
+
+    vs_buf_addf(&b, "%d %d\x1d", (int)def->state, (int)def->memory);
+    key_str(&b, def->memory_file);
+    if (!key_dom(&b, def->dom) || !key_dom(&b, def->inactive_dom) ||
+        !key_entries(&b, def->disks, def->ndisks) ||
+        !key_entries(&b, def->revert_disks, def->nrevert_disks)) {
+        vs_buf_reset(&b);
+        return NULL;
+    }
+    return vs_buf_steal(&b);
+}
+
+static size_t
+shape_hash(const char *s)
+{
+    size_t h = 14695981039346656037ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+vs_snap_shapes *
+vs_snap_shapes_new(void)
+{
+    return vs_xcalloc(1, sizeof(vs_snap_shapes));
+}
+
+static void
+shapes_insert(vs_snap_shapes *sh, char *key, const vs_snapshot_def *def)
+{
+    size_t i = shape_hash(key) & (sh->cap - 1);
+
+    while (sh->slot[i].key)
+        i = (i + 1) & (sh->cap - 1);
+    sh->slot[i].key = key;
+    sh->slot[i].def = def;
+    sh->n++;
+}
+
+const vs_snapshot_def *
+vs_snap_shapes_add(vs_snap_shapes *sh, const vs_snapshot_def *def)
+{
+    char *key = shape_key(def);
+    size_t i;
+
+    if (!key)
+        return NULL;
+    if (sh->cap) {
+        for (i = shape_hash(key) & (sh->cap - 1); sh->slot[i].key; i = (i + 1) & (sh->cap - 1))
+            if (strcmp(sh->slot[i].key, key) == 0) {
+                free(key);
+                return sh->slot[i].def;
+            }
+    }
+    if (2 * (sh->n + 1) > sh->cap) {
+        struct shape_slot *old = sh->slot;
+        size_t old_cap = sh->cap;
+
+        sh->cap = sh->cap ? 2 * sh->cap : 16;
+        sh->slot = vs_xcalloc(sh->cap, sizeof(*sh->slot));
+        sh->n = 0;
+        for (i = 0; i < old_cap; i++)
+            if (old[i].key)
+                shapes_insert(sh, old[i].key, old[i].def);
+        free(old);
+    }
+    shapes_insert(sh, key, def);
+    return NULL;
+}
+
+void
+vs_snap_shapes_free(vs_snap_shapes *sh)
+{
+    size_t i;
+
+    if (!sh)
+        return;
+    for (i = 0; i < sh->cap; i++)
+        free(sh->slot[i].key);
+    free(sh->slot);
+    free(sh);
+}
+
 /* ---- loading -------------------------------------------------------------- */
 
 static int
@@ -212,15 +366,19 @@ load_gone(vs_model *m, const char *name, char **text, vs_error *err)
 /* Read the snapshots `only` names (NULL: all of them); those in `gone`
  * (the plan removes them) as load_gone reads them. */
 static int
-load_snapshots(vs_model *m, char *const *only, char *const *gone, vs_error *err)
+load_snapshots(vs_model *m, char *const *only, char *const *gone, bool distinct,
+               vs_error *err)
 {
+    vs_snap_shapes *sh = distinct ? vs_snap_shapes_new() : NULL;
     vs_snap_tree *t;
     char **names = NULL;
     unsigned char *is_gone;
     size_t i, j, n;
 
-    if (!(t = vs_dom_tree(m->d, err)))
+    if (!(t = vs_dom_tree(m->d, err))) {
+        vs_snap_shapes_free(sh);
         return -1;
+    }
     /* the tree's entries `only` names, each once, in the tree's order */
     names = vs_xcalloc(t->n + 1, sizeof(*names));
     is_gone = vs_xcalloc(t->n + 1, 1);
@@ -265,7 +423,14 @@ load_snapshots(vs_model *m, char *const *only, char *const *gone, vs_error *err)
             free(what);
             vs_strv_free(names);
             free(is_gone);
+            vs_snap_shapes_free(sh);
             return -1;
+        }
+        if (sh && vs_snap_shapes_add(sh, def)) {
+            /* one alike was read before: this one adds nothing a reclaim
+             * plan looks at */
+            vs_snapshot_def_free(def);
+            continue;
         }
         m->snaps[m->nsnaps].def = def;
         /* what the plan puts back: the text as formatted, or as stored */
@@ -274,6 +439,7 @@ load_snapshots(vs_model *m, char *const *only, char *const *gone, vs_error *err)
     }
     vs_strv_free(names);
     free(is_gone);
+    vs_snap_shapes_free(sh);
     return 0;
 }
 
@@ -623,7 +789,8 @@ spread_foreign(vs_graph *g)
 }
 
 static int
-load_metadata(vs_model *m, vs_dom *d, char *const *only, char *const *gone, vs_error *err)
+load_metadata(vs_model *m, vs_dom *d, char *const *only, char *const *gone, bool distinct,
+              vs_error *err)
 {
     vs_domain_def *dom;
     vs_snap_tree *t;
@@ -639,7 +806,7 @@ load_metadata(vs_model *m, vs_dom *d, char *const *only, char *const *gone, vs_e
         return -1;
     m->dom = vs_domain_def_copy(dom);
     m->dom_text = vs_model_format_domain(dom);
-    if (load_snapshots(m, only, gone, err) < 0)
+    if (load_snapshots(m, only, gone, distinct, err) < 0)
         return -1;
     m->current = vs_dom_current(d);
     if (m->current && !(t = vs_dom_tree(d, err)))
@@ -658,7 +825,7 @@ vs_model_load_some(vs_model *m, vs_dom *d, char *const *names, char *const *gone
 {
     char *none[1] = { NULL };
 
-    return load_metadata(m, d, names ? names : none, gone, err);
+    return load_metadata(m, d, names ? names : none, gone, false, err);
 }
 
 static void note_held(vs_model *m);
@@ -666,7 +833,7 @@ static void note_held(vs_model *m);
 int
 vs_model_load(vs_model *m, vs_dom *d, unsigned flags, vs_error *err)
 {
-    if (load_metadata(m, d, NULL, NULL, err) < 0)
+    if (load_metadata(m, d, NULL, NULL, (flags & VS_MODEL_DISTINCT) != 0, err) < 0)
         return -1;
     if (!(flags & VS_MODEL_IMAGES))
         return 0;

@@ -51,6 +51,13 @@ enum {
     VS_MODEL_IMAGES = 1 << 0,  /* load the image graph and the other domains' references */
     VS_MODEL_LIVE   = 1 << 1,  /* with IMAGES: a running domain is planned for too (its
                                 * images probed read-only), not refused */
+    VS_MODEL_DISTINCT = 1 << 2,/* only the first of the snapshots that name the same
+                                * images the same way (vs_snap_shapes): every image and
+                                * every reference kind is there, so a reclaim plan does
+                                * the same to images (metadata steps and snapshot names
+                                * may differ), in memory that does not grow with the
+                                * number of alike snapshots; for telling whether a plan
+                                * has work, never for running one */
 };
 
 /*
@@ -131,6 +138,22 @@ void vs_model_release_snap(vs_model *m, const vs_snapshot_def *def);
  * deleted (children before parents), each with the value it replaces.
  */
 void vs_model_plan_metadata(vs_model *m, vs_plan *p, const char *first);
+
+/*
+ * Snapshots alike in what they say about images: the same <domain> and
+ * <inactiveDomain> disks, the same <disks> and <revertDisks> entries, the
+ * same memory and state (name, parent, time, description and everything
+ * else may differ). A set of such "shapes" gives the first definition added
+ * of each: a caller that reads snapshots one at a time keeps one
+ * definition per shape instead of one per snapshot. The set does not own
+ * the definitions. A definition naming a network image is never alike any
+ * other (its <source> may hold more than its fields say).
+ */
+typedef struct vs_snap_shapes vs_snap_shapes;
+vs_snap_shapes *vs_snap_shapes_new(void);
+/* The definition added before with def's shape, or NULL (def is then added). */
+const vs_snapshot_def *vs_snap_shapes_add(vs_snap_shapes *sh, const vs_snapshot_def *def);
+void vs_snap_shapes_free(vs_snap_shapes *sh);
 
 /* The text a snapshot file / the domain file holds for def (caller frees). */
 char *vs_model_format_snapshot(const vs_snapshot_def *def);

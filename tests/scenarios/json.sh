@@ -3,8 +3,9 @@
 # parses (tests/tools/jsonflat, json-c, strict) and says what its text says;
 # snapshot-list with every filter and --tree as nested children; names with
 # quotes, backslashes, blanks, shell characters and non-ASCII letters come
-# back byte for byte; a chain of 2,000 nests without trouble. That the text
-# stays virsh's is the golden tests' job (tests/golden).
+# back byte for byte; a chain of 2,000 nests without trouble (and is checked
+# in little memory). That the text stays virsh's is the golden tests' job
+# (tests/golden).
 set -u
 . "${top_srcdir:-.}/tests/scenarios/lib.sh"
 flat=${top_builddir:-.}/tests/tools/jsonflat
@@ -160,5 +161,23 @@ t_is "... --tree draws every one" "$(out | grep -c -- '+- c\|^c1$')" 2000
 t_check "--tree --json of a 2,000-deep chain" j snapshot-list deep --tree --json
 t_is "... nests all of them" "$(grep -c '\.name=' "$tmp/flat")" 2000
 t_is "... c2000 at the bottom" "$(grep '\.name=c2000$' "$tmp/flat" | grep -o 'children' | grep -c .)" 1999
+t_check "snapshot-check --json of 2,000 snapshots" j snapshot-check deep --json
+t_is "... clean" "$(values clean)" true
+# snapshot-check reads the files one at a time and keeps a few facts of each
+# (issue 12): its peak RSS stays near snapshot-list's, where holding every
+# parsed file at once took over 10 KB a snapshot
+if [ ! -x /usr/bin/time ]; then
+    t_ok "# SKIP /usr/bin/time is not installed"
+elif [ "$(head -c 2 "$VSNAP")" = "#!" ] || grep -q __asan_init "$VSNAP" 2>/dev/null; then
+    t_ok "# SKIP \$VSNAP is a wrapper or built with sanitizers: its RSS says little"
+else
+    /usr/bin/time -f %M -o "$tmp/rss.list" "$VSNAP" -d "$meta" snapshot-list deep --name \
+        >/dev/null 2>&1
+    /usr/bin/time -f %M -o "$tmp/rss.check" "$VSNAP" -d "$meta" snapshot-check deep \
+        >/dev/null 2>&1
+    rss_list=$(tail -n 1 "$tmp/rss.list") rss_check=$(tail -n 1 "$tmp/rss.check")
+    t_check "... in at most 6 MB more than snapshot-list ($rss_check KB, $rss_list KB)" \
+        test "$rss_check" -le $((rss_list + 6144))
+fi
 
 t_done

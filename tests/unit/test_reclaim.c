@@ -364,6 +364,53 @@ static const shape shapes[] = {
       "create-image oB.vsnap-" UUID " oA; replace-image oB oA", NULL, NULL },
 };
 
+/* model.h's vs_snap_shapes: snapshots alike in what they say about images
+ * share one definition (snapshot-check and VS_MODEL_DISTINCT rely on it);
+ * any difference in images keeps them apart. */
+static void
+test_shapes(void)
+{
+    static const snap_spec specs[] = {
+        { "a", NULL, "base.qcow2", NULL },
+        { "b", "a", "base.qcow2", NULL },          /* a's alike: only name, parent, time */
+        { "c", "a", "other.qcow2", NULL },         /* another image */
+        { "e1", "a", "base.qcow2", "e1.qcow2" },   /* external */
+        { "e2", "e1", "base.qcow2", "e2.qcow2" },  /* another overlay */
+        { "e3", "b", "base.qcow2", "e1.qcow2" },   /* e1's alike */
+    };
+    enum { N = sizeof(specs) / sizeof(specs[0]) };
+    vs_snapshot_def *defs[N + 2];
+    vs_snap_shapes *sh = vs_snap_shapes_new();
+    const vs_snapshot_def *got[N + 2];
+    size_t i;
+
+    for (i = 0; i < N; i++) {
+        defs[i] = snapshot(&specs[i], 1700000000 + (long)i);
+        got[i] = defs[i] ? vs_snap_shapes_add(sh, defs[i]) : NULL;
+    }
+    ok(defs[0] && !got[0], "shapes: the first one is new");
+    ok(got[1] == defs[0], "shapes: same images, other name and parent: alike");
+    ok(!got[2], "shapes: another image in <domain>: not alike");
+    ok(!got[3] && !got[4], "shapes: another overlay in <disks>: not alike");
+    ok(got[5] == defs[3], "shapes: the same overlay: alike");
+    /* the memory state file, and a network image (never alike) */
+    defs[N] = snapshot(&specs[1], 1);
+    defs[N + 1] = snapshot(&specs[1], 2);
+    if (defs[N] && defs[N + 1]) {
+        defs[N]->memory = VS_LOC_EXTERNAL;
+        defs[N]->memory_file = vs_xstrdup(DIR "/mem");
+        ok(!vs_snap_shapes_add(sh, defs[N]), "shapes: a memory state file: not alike");
+        free(defs[N + 1]->dom->disks[0].source);
+        defs[N + 1]->dom->disks[0].source = vs_xstrdup("nbd://host/export");
+        defs[N + 1]->dom->disks[0].type = VS_STORAGE_NETWORK;
+        ok(!vs_snap_shapes_add(sh, defs[N + 1]) && !vs_snap_shapes_add(sh, defs[N + 1]),
+           "shapes: a network image: never alike, not even itself");
+    }
+    vs_snap_shapes_free(sh);
+    for (i = 0; i < N + 2; i++)
+        vs_snapshot_def_free(defs[i]);
+}
+
 int
 main(void)
 {
@@ -371,5 +418,6 @@ main(void)
 
     for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
         run_shape(&shapes[i]);
+    test_shapes();
     return tap_done() + (tap_failed ? 1 : 0);
 }

@@ -561,7 +561,7 @@ check_overlays(cset *s, const char *name, const vs_snapshot_def *def, const vs_s
             char *a = vs_path_absolute(c->info.full_backing_filename);
             char *b = vs_path_absolute(base->source);
 
-            if (strcmp(a, b) != 0 && !(vs_path_is_network(a) && vs_same_image(a, b)))
+            if (!vs_same_image(a, b))
                 report(rep, VS_CHECK_CHAIN,
                        "snapshot '%s', %s of disk %s: '%s' is based on '%s', but the snapshot "
                        "recorded '%s'", name, what, e->name, c->path, a, b);
@@ -983,7 +983,7 @@ vs_snapshot_check(vs_dom *d, unsigned flags, vs_check_report *rep, vs_error *err
                 if (!local(dd) || !is_internal_on(def, dd))
                     continue;
                 np = vs_path_absolute(dd->source);
-                if (strcmp(np, s.v[i].path) == 0)
+                if (vs_same_image(np, s.v[i].path))
                     placed = true;
                 free(np);
             }

@@ -471,7 +471,9 @@ run_many(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
         m.pct = vs_xcalloc(n, sizeof(*m.pct));
         m.tail = vs_xcalloc(n, sizeof(*m.tail));
         m.what = meter_what(jobs, n);
-        m.shown = -1;
+        /* shown at once: qemu-img's first and last figures may come in one read */
+        m.shown = 0;
+        vs_progress_report(m.what, 0, false);
     }
     q = vs_xcalloc(n + 1, sizeof(*q));
     argvs = vs_xcalloc(n + 1, sizeof(*argvs));

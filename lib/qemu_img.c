@@ -35,18 +35,22 @@ static char *last_line(const char *s);
 
 /* ---- network images: a bounded time ------------------------------------------- */
 
-#define NETWORK_TIMEOUT_DEFAULT 30
+/* The defaults: NBD answers at once; every gluster client takes about 10 s
+ * to close (glfs_fini), and one qemu-img call may open the volume three
+ * times (an overlay created over a gluster backing file). */
+#define NETWORK_TIMEOUT_NBD      30
+#define NETWORK_TIMEOUT_GLUSTER 120
 
-/* VSNAP_NETWORK_TIMEOUT: the seconds a qemu-img call that opens a network
- * image may take (0: no bound); 30 unless set. */
+/* VSNAP_NETWORK_TIMEOUT: the seconds a qemu-img call that opens network
+ * image `image` may take (0: no bound); unless set, the protocol's default. */
 static int
-network_timeout(int *seconds, vs_error *err)
+network_timeout(const char *image, int *seconds, vs_error *err)
 {
     const char *v = getenv("VSNAP_NETWORK_TIMEOUT");
     char *end;
     long n;
 
-    *seconds = NETWORK_TIMEOUT_DEFAULT;
+    *seconds = strncmp(image, "nbd", 3) == 0 ? NETWORK_TIMEOUT_NBD : NETWORK_TIMEOUT_GLUSTER;
     if (!v || !*v)
         return 0;
     n = strtol(v, &end, 10);
@@ -99,11 +103,17 @@ server_of(const char *locator)
 static int
 bound_of(const char *const argv[], vs_error *err)
 {
+    const char *net = network_arg(argv);
+    size_t i;
     int t;
 
-    if (!network_arg(argv))
+    if (!net)
         return 0;
-    if (network_timeout(&t, err) < 0)
+    /* (the longest default of the protocols it opens) */
+    for (i = 1; argv[i]; i++)
+        if (vs_path_is_network(argv[i]) && strncmp(argv[i], "nbd", 3) != 0)
+            net = argv[i];
+    if (network_timeout(net, &t, err) < 0)
         return -1;
     return t * 1000;
 }

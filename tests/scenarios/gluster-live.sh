@@ -49,8 +49,19 @@ if grep -q '^#define VSNAP_FAILPOINTS 1' "${top_builddir:-.}/config.h" 2>/dev/nu
 else
     t_ok "# SKIP failpoints are not compiled in"
 fi
-expect_ok "a live snapshot into an overlay on the volume (QEMU creates, formats and opens it)" \
-    snapshot-create-as gl s0 --disk-only --diskspec "$spec"
+# (the XML form: a <disk type='network'> with the gluster <source>)
+cat >"$tmp/s0.xml" <<EOX
+<domainsnapshot>
+  <name>s0</name>
+  <disks>
+    <disk name='vda' snapshot='external' type='network'>
+      $(gl_source s0.qcow2)
+    </disk>
+  </disks>
+</domainsnapshot>
+EOX
+expect_ok "a live snapshot into an overlay on the volume, from XML (QEMU creates, formats and opens it)" \
+    snapshot-create gl "$tmp/s0.xml" --disk-only
 t_is "the domain still runs" "$(state gl)" "running (booted)"
 t_is "the overlay on the brick has the gluster base as backing" "$(backing_of "$B/s0.qcow2")" "$(gl_url base.qcow2)"
 t_is "the domain's disk is the overlay on the volume" "$(disk_xml gl)" \
@@ -66,13 +77,13 @@ expect_ok "snapshot-check agrees while it runs" snapshot-check gl
 # image is refused; one that is, is opened as it is
 # (made through gluster: a file written into the brick behind the volume's
 # back is not always read back whole through it)
-qemu-img create -q -f qcow2 "$(gl_url r1.qcow2)" 32M || t_bail "qemu-img create on the volume"
+qemu-img create -q -f qcow2 "$(gl_url r1.qcow2)" 32M 2>"$tmp/qi.err" || t_bail "qemu-img create on the volume"
 images="$B/s0.qcow2 $B/base.qcow2 $B/r1.qcow2"
 expect_error "--reuse-external of a file on the volume that is no overlay of the disk: refused" \
     "error: unsupported configuration: cannot reuse '$(gl_url r1.qcow2)' for disk vda: its backing file is not set, not the disk's current image '$(gl_url s0.qcow2)'" \
     snapshot-create-as gl s1 --disk-only --reuse-external --diskspec "vda,snapshot=external,stype=network,file=$(gl_url r1.qcow2)"
 images=""
-qemu-img create -q -f qcow2 -u -b "$(gl_url s0.qcow2)" -F qcow2 "$(gl_url r1.qcow2)" 32M ||
+qemu-img create -q -f qcow2 -u -b "$(gl_url s0.qcow2)" -F qcow2 "$(gl_url r1.qcow2)" 32M 2>"$tmp/qi.err" ||
     t_bail "qemu-img create on the volume"
 expect_ok "--reuse-external: the file on the volume already is an overlay of the disk's image" \
     snapshot-create-as gl s1 --disk-only --reuse-external --diskspec "vda,snapshot=external,stype=network,file=$(gl_url r1.qcow2)"

@@ -136,6 +136,9 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
         /* Its file goes only after the commit ran: gone means done. */
         if (!vs_file_exists(s->path))
             return 0;
+        /* a network base: its server answers first (bounded, qemu_img.h) */
+        if (vs_qemu_img_probe(s->backing, err) < 0)
+            return -1;
         return vs_qemu_img_commit(s->path, s->fmt, NULL, err);
     case VS_STEP_REBASE_IMAGE:
     case VS_STEP_RETARGET_IMAGE:
@@ -197,6 +200,10 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
                 return -1;
             }
             continue;
+        }
+        if (s->kind == VS_STEP_COMMIT_IMAGE && vs_qemu_img_probe(s->backing, err) < 0) {
+            free(jobs);
+            return -1;
         }
         jobs[nj].op = job_op(s->kind);
         jobs[nj].image = s->path;

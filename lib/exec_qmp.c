@@ -1253,6 +1253,30 @@ typedef struct ovl {
     bool done;               /* opened already */
 } ovl;
 
+/* The file of a new overlay on a gluster volume, made empty (or emptied:
+ * QEMU truncates one that is there, as qemu-img create does) by a
+ * blockdev-create job of the gluster driver, waited for. */
+static int
+create_gluster_file(vs_qmp *q, const vs_net_source *ns, vs_error *err)
+{
+    json_object *opt = json_object_new_object(), *args = json_object_new_object();
+    json_object *loc = vs_net_source_blockdev(ns);
+    char *id = job_id(JOB_CREATE);
+    int ret;
+
+    json_object_object_del(loc, "driver");   /* (BlockdevOptionsGluster has none) */
+    json_object_object_add(opt, "driver", json_object_new_string("gluster"));
+    json_object_object_add(opt, "location", loc);
+    json_object_object_add(opt, "size", json_object_new_int64(0));
+    json_object_object_add(args, "job-id", json_object_new_string(id));
+    json_object_object_add(args, "options", opt);
+    ret = vs_qmp_command(q, "blockdev-create", args, NULL, err);
+    if (ret == 0)
+        ret = job_end(q, id, CREATE_TIMEOUT_MS, err);
+    free(id);
+    return ret;
+}
+
 /*
  * Make (unless reused) and open the overlays of VM_OVERLAY steps, several
  * disks at once: each file created (0600, O_EXCL), opened, then every
@@ -1313,15 +1337,17 @@ run_overlays(vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
             continue;
         }
         if (net) {
-            /* an NBD export (or a volume's file) as it is: QEMU formats it */
+            /* an NBD export as it is, a volume's file created first (QEMU
+             * opens no gluster file that is not there); QEMU formats it */
             vs_net_source ns;
+            int rc = vs_net_source_from_locator(s->path, &ns, err);
 
-            if (vs_net_source_from_locator(s->path, &ns, err) < 0) {
-                vs_net_source_clear(&ns);
-                goto out;
-            }
-            args = vs_net_source_blockdev(&ns);
+            if (rc == 0 && !s->reuse && strcmp(ns.protocol, "gluster") == 0)
+                rc = create_gluster_file(q, &ns, err);
+            args = rc == 0 ? vs_net_source_blockdev(&ns) : NULL;
             vs_net_source_clear(&ns);
+            if (rc < 0)
+                goto out;
         } else {
             args = json_object_new_object();
             json_object_object_add(args, "driver",

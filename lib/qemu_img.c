@@ -31,10 +31,167 @@ safe_image_arg(const char *image)
     return vs_path_absolute(image);
 }
 
+static char *last_line(const char *s);
+
+/* ---- network images: a bounded time ------------------------------------------- */
+
+/* The defaults: NBD answers at once; every gluster client takes about 10 s
+ * to close (glfs_fini), and one qemu-img call may open the volume three
+ * times (an overlay created over a gluster backing file). */
+#define NETWORK_TIMEOUT_NBD      30
+#define NETWORK_TIMEOUT_GLUSTER 120
+
+/* VSNAP_NETWORK_TIMEOUT: the seconds a qemu-img call that opens network
+ * image `image` may take (0: no bound); unless set, the protocol's default. */
+static int
+network_timeout(const char *image, int *seconds, vs_error *err)
+{
+    const char *v = getenv("VSNAP_NETWORK_TIMEOUT");
+    char *end;
+    long n;
+
+    *seconds = strncmp(image, "nbd", 3) == 0 ? NETWORK_TIMEOUT_NBD : NETWORK_TIMEOUT_GLUSTER;
+    if (!v || !*v)
+        return 0;
+    n = strtol(v, &end, 10);
+    if (*end || n < 0 || n > 86400)
+        return vs_error_set(err, VS_ERR_INVALID_ARG,
+                            "VSNAP_NETWORK_TIMEOUT must be a number of seconds from 0 to 86400, "
+                            "not '%s'", v);
+    *seconds = (int)n;
+    return 0;
+}
+
+/* The first network image argv names (the image, a -b backing file), NULL
+ * when it names none. */
+static const char *
+network_arg(const char *const argv[])
+{
+    size_t i;
+
+    for (i = 1; argv[i]; i++)
+        if (vs_path_is_network(argv[i]))
+            return argv[i];
+    return NULL;
+}
+
+/* "the NBD server unix:/run/nbd.sock", "the gluster server host:24007" */
+static char *
+server_of(const char *locator)
+{
+    vs_net_source ns = { 0 };
+    char *s;
+
+    if (vs_net_source_from_locator(locator, &ns, NULL) < 0 || !ns.nhosts) {
+        vs_net_source_clear(&ns);
+        return vs_xasprintf("the server of '%s'", locator);
+    }
+    if (ns.hosts[0].socket)
+        s = vs_xasprintf("the %s server unix:%s", strcmp(ns.protocol, "nbd") == 0 ? "NBD" : ns.protocol,
+                         ns.hosts[0].socket);
+    else
+        s = vs_xasprintf("the %s server %s:%s", strcmp(ns.protocol, "nbd") == 0 ? "NBD" : ns.protocol,
+                         ns.hosts[0].name,
+                         ns.hosts[0].port ? ns.hosts[0].port
+                                          : strcmp(ns.protocol, "nbd") == 0 ? "10809" : "24007");
+    vs_net_source_clear(&ns);
+    return s;
+}
+
+/* The bound, in ms, of a qemu-img call with argv (0: none): only one that
+ * opens a network image. */
+static int
+bound_of(const char *const argv[], vs_error *err)
+{
+    const char *net = network_arg(argv);
+    size_t i;
+    int t;
+
+    if (!net)
+        return 0;
+    /* (the longest default of the protocols it opens) */
+    for (i = 1; argv[i]; i++)
+        if (vs_path_is_network(argv[i]) && strncmp(argv[i], "nbd", 3) != 0)
+            net = argv[i];
+    if (network_timeout(net, &t, err) < 0)
+        return -1;
+    return t * 1000;
+}
+
+static int
+timed_out(vs_error *err, const char *what, const char *const argv[], int ms)
+{
+    char *srv = server_of(network_arg(argv));
+
+    vs_error_set(err, VS_ERR_TIMEOUT,
+                 "%s: no answer from %s within %d s (qemu-img stopped; "
+                 "VSNAP_NETWORK_TIMEOUT sets the bound)", what, srv, ms / 1000);
+    free(srv);
+    return -1;
+}
+
+/* The call on a network image: bounded; the error as run_qemu_img words it. */
+static int
+run_qemu_img_net(const char *const argv[], int ms, char **out, vs_error *err, const char *what)
+{
+    vs_spawn_result r;
+    char *line;
+    int ret = -1;
+
+    if (vs_spawn_timed(argv, ms, &r, err) < 0)
+        return -1;
+    if (r.timed_out) {
+        timed_out(err, what, argv, ms);
+    } else if (r.status == 0) {
+        if (out) {
+            *out = r.out;
+            r.out = NULL;
+        }
+        ret = 0;
+    } else if ((line = last_line(r.err))) {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "%s: %s", what, line);
+        free(line);
+    } else {
+        vs_error_set(err, VS_ERR_OPERATION_FAILED, "%s: exited with status %d", what, r.status);
+    }
+    vs_spawn_result_free(&r);
+    return ret;
+}
+
+/* vs_spawn, bounded when argv opens a network image (the error named as
+ * what says) */
+static int
+spawn_bounded(const char *const argv[], vs_spawn_result *r, const char *what, vs_error *err)
+{
+    int ms = bound_of(argv, err);
+
+    if (ms < 0 || vs_spawn_timed(argv, ms, r, err) < 0)
+        return -1;
+    if (r->timed_out) {
+        vs_spawn_result_free(r);
+        return timed_out(err, what, argv, ms);
+    }
+    return 0;
+}
+
+int
+vs_qemu_img_probe(const char *image, vs_error *err)
+{
+    vs_image_info info;
+
+    if (!image || !vs_path_is_network(image))
+        return 0;
+    if (vs_qemu_img_info(image, true, &info, err) < 0)
+        return -1;
+    vs_image_info_clear(&info);
+    return 0;
+}
+
 /*
  * Run qemu-img; on failure restate the error so it names the image and the
  * step ("operation failed: failed to ... image '/x': <qemu-img's reason>").
- * A program that cannot be started keeps spawn's message.
+ * A program that cannot be started keeps spawn's message. A call that opens
+ * a network image is bounded (VSNAP_NETWORK_TIMEOUT).
  */
 static int
 run_qemu_img(const char *const argv[], char **out, vs_error *err, const char *what)
@@ -42,7 +199,12 @@ run_qemu_img(const char *const argv[], char **out, vs_error *err, const char *wh
     vs_error local;
     const char *detail, *prog;
     char *head;
+    int ms = bound_of(argv, err);
 
+    if (ms < 0)
+        return -1;
+    if (ms > 0)
+        return run_qemu_img_net(argv, ms, out, err, what);
     vs_error_clear(&local);
     if (vs_spawn_check(argv, out, &local) == 0)
         return 0;
@@ -327,6 +489,15 @@ build_job(const vs_qemu_img_job *j, qargv *q)
 
 static int run_many(const vs_qemu_img_job *jobs, size_t n, vs_error *err);
 
+/* Commits and safe rebases copy data: as long as it takes, not bounded;
+ * their network images are probed first (bounded), so that a server that
+ * does not answer stops them before they start. */
+static bool
+copies_data(vs_qimg_op op)
+{
+    return op == VS_QIMG_COMMIT || op == VS_QIMG_REBASE;
+}
+
 static int
 run_job(const vs_qemu_img_job *j, vs_error *err)
 {
@@ -335,6 +506,9 @@ run_job(const vs_qemu_img_job *j, vs_error *err)
 
     if (with_progress(j->op))
         return run_many(j, 1, err);
+    if (copies_data(j->op) && (vs_qemu_img_probe(j->image, err) < 0 ||
+                               vs_qemu_img_probe(j->backing, err) < 0))
+        return -1;
     build_job(j, &q);
     ret = run_qemu_img(q.argv, NULL, err, q.what);
     qargv_clear(&q);
@@ -461,6 +635,7 @@ run_many(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
     qargv *q;
     const char *const **argvs;
     vs_spawn_result *res;
+    int *bounds;
     meter m;
     size_t i;
     int ret;
@@ -475,14 +650,27 @@ run_many(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
         m.shown = 0;
         vs_progress_report(m.what, 0, false);
     }
+    for (i = 0; i < n; i++)
+        if (copies_data(jobs[i].op) && (vs_qemu_img_probe(jobs[i].image, err) < 0 ||
+                                        vs_qemu_img_probe(jobs[i].backing, err) < 0)) {
+            free(m.what);
+            free(m.pct);
+            free(m.tail);
+            return -1;
+        }
     q = vs_xcalloc(n + 1, sizeof(*q));
     argvs = vs_xcalloc(n + 1, sizeof(*argvs));
     res = vs_xcalloc(n + 1, sizeof(*res));
+    bounds = vs_xcalloc(n + 1, sizeof(*bounds));
+    ret = 0;
     for (i = 0; i < n; i++) {
         build_job(&jobs[i], &q[i]);
         argvs[i] = q[i].argv;
+        if (!copies_data(jobs[i].op) && (bounds[i] = bound_of(argvs[i], err)) < 0)
+            ret = -1;
     }
-    ret = vs_spawn_all_watched(argvs, n, res, m.what ? meter_watch : NULL, &m, err);
+    if (ret == 0)
+        ret = vs_spawn_all_timed(argvs, n, bounds, res, m.what ? meter_watch : NULL, &m, err);
     if (m.what) {
         vs_progress_report(m.what, 100, true);
         free(m.what);
@@ -490,7 +678,9 @@ run_many(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
         free(m.tail);
     }
     for (i = 0; ret == 0 && i < n; i++) {
-        if (res[i].status != 0) {
+        if (res[i].timed_out) {
+            ret = timed_out(err, q[i].what, argvs[i], bounds[i]);
+        } else if (res[i].status != 0) {
             char *line = last_line(res[i].err);
 
             if (line)
@@ -508,6 +698,7 @@ run_many(const vs_qemu_img_job *jobs, size_t n, vs_error *err)
     }
     free(res);
     free(argvs);
+    free(bounds);
     free(q);
     return ret;
 }
@@ -528,13 +719,17 @@ vs_qemu_img_repair_leaks(const char *image, vs_error *err)
     const char *argv[] = { vs_qemu_img_prog(), "check", "-q", "-r", "leaks", "-f", "qcow2", img,
                            NULL };
     vs_spawn_result r;
-    int ret = 0;
+    char *what;
+    int ret = 0, rc;
 
     if (!vs_image_has_magic(image)) {
         free(img);
         return 0;
     }
-    if (vs_spawn(argv, &r, err) < 0) {
+    what = vs_xasprintf("failed to repair image '%s'", image);
+    rc = spawn_bounded(argv, &r, what, err);
+    free(what);
+    if (rc < 0) {
         free(img);
         return -1;
     }
@@ -558,10 +753,14 @@ vs_qemu_img_check(const char *image, const char *fmt, vs_image_check *res, vs_er
     const char *argv[] = { vs_qemu_img_prog(), "check", "--output=json", "-f", fmt, img, NULL };
     vs_spawn_result r;
     json_object *root = NULL;
-    int ret = -1;
+    char *what;
+    int ret = -1, rc;
 
     memset(res, 0, sizeof(*res));
-    if (vs_spawn(argv, &r, err) < 0) {
+    what = vs_xasprintf("failed to check image '%s'", image);
+    rc = spawn_bounded(argv, &r, what, err);
+    free(what);
+    if (rc < 0) {
         free(img);
         return -1;
     }

@@ -29,6 +29,11 @@ typedef struct vs_image_info {
 
 /* info --output=json [-U] (force_share opens images other processes hold). */
 int vs_qemu_img_info(const char *image, bool force_share, vs_image_info *info, vs_error *err);
+/* For a network image: that its server answers (qemu-img info -U, bounded
+ * by VSNAP_NETWORK_TIMEOUT as every qemu-img call that opens one is, except
+ * the copy of a commit or safe rebase, which this probe precedes); 0 at
+ * once for a local one. */
+int vs_qemu_img_probe(const char *image, vs_error *err);
 void vs_image_info_clear(vs_image_info *info);
 
 /* ---- overlays, merges and checks (external snapshots) ----------------- */

@@ -476,21 +476,22 @@ storage_local(vs_storage_type t)
 }
 
 /* Whether e is an overlay QEMU can make and open on the network while the
- * domain runs: one in an NBD export. */
+ * domain runs: one in an NBD export, or a file on a gluster volume (made by
+ * a blockdev-create job of the gluster driver first). */
 static bool
 live_net_overlay(const vs_snap_disk *e)
 {
     vs_net_source ns = { 0 };
-    bool nbd;
+    bool ok;
 
     if (e->type != VS_STORAGE_NETWORK || !e->source ||
         vs_net_source_from_locator(e->source, &ns, NULL) < 0) {
         vs_net_source_clear(&ns);
         return false;
     }
-    nbd = ns.protocol && strcmp(ns.protocol, "nbd") == 0;
+    ok = ns.protocol && (strcmp(ns.protocol, "nbd") == 0 || strcmp(ns.protocol, "gluster") == 0);
     vs_net_source_clear(&ns);
-    return nbd;
+    return ok;
 }
 
 /* --reuse-external: the file must be an overlay of the disk's image. */
@@ -563,9 +564,9 @@ prepare_external_disk(vs_snap_disk *e, const vs_domain_disk *dd, unsigned flags,
     if (e->has_metadata_cache && strcmp(fmt, "qcow2") != 0)
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
                             "metadata cache max size control is supported only with qcow2 images");
-    /* running: a local overlay, or one in an NBD export (made by QEMU with
-     * blockdev-create on the export's node), on a local or a network image;
-     * an overlay on a gluster volume is made by qemu-img, shut off only */
+    /* running: a local overlay, or one in an NBD export or on a gluster
+     * volume (made by QEMU with blockdev-create on the network node), on a
+     * local or a network image */
     if (live && ((!storage_local(dd->type) && !vs_disk_is_local(dd)) ||
                  (!storage_local(e->type) && !live_net_overlay(e))))
         return vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,

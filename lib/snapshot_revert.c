@@ -17,6 +17,7 @@
 #include <libxml/tree.h>
 
 #include "disk_align.h"
+#include "disk_source.h"
 #include "domain_run.h"
 #include "live_plan.h"
 #include "mem.h"
@@ -65,8 +66,10 @@ revert_overlay_name(vs_model *m, const vs_plan *planned, const char *src)
     char *name = vs_xstrdup(base);
     int k;
 
-    for (k = 1; vs_file_exists(name) || vs_graph_find(&m->g, name) >= 0 ||
-                vs_plan_touches(planned, name);
+    /* (a name on a gluster volume is not looked up there: the images vsnap
+     * knows and the unix time keep it apart from the others) */
+    for (k = 1; (!vs_path_is_network(name) && vs_file_exists(name)) ||
+                vs_graph_find(&m->g, name) >= 0 || vs_plan_touches(planned, name);
          k++) {
         free(name);
         name = vs_xasprintf("%s-%d", base, k);
@@ -74,6 +77,39 @@ revert_overlay_name(vs_model *m, const vs_plan *planned, const char *src)
     free(stamp);
     free(base);
     return name;
+}
+
+static bool
+on_gluster(const char *locator)
+{
+    vs_net_source ns = { 0 };
+    bool yes = vs_path_is_network(locator) && vs_net_source_from_locator(locator, &ns, NULL) == 0 &&
+               ns.protocol && strcmp(ns.protocol, "gluster") == 0;
+
+    vs_net_source_clear(&ns);
+    return yes;
+}
+
+/* Where a disk's new revert overlay goes beside (the naming rule of
+ * revert_overlay_name), its image being src and e the snapshot's entry for
+ * it: beside a local image; for a network image beside the snapshot's own
+ * local overlay, else on the gluster volume beside the image, else beside
+ * the snapshot's overlay on a gluster volume; NULL when there is no such
+ * place (everything in NBD exports). */
+static const char *
+revert_anchor(const char *src, const vs_snap_disk *e)
+{
+    const char *own = e && e->snapshot == VS_LOC_EXTERNAL ? e->source : NULL;
+
+    if (!vs_path_is_network(src))
+        return src;
+    if (own && e->type == VS_STORAGE_FILE && !vs_path_is_network(own))
+        return own;
+    if (on_gluster(src))
+        return src;
+    if (own && e->type == VS_STORAGE_NETWORK && on_gluster(own))
+        return own;
+    return NULL;
 }
 
 /* Disk i of the snapshot's definition and what reverting does with it. */
@@ -249,23 +285,30 @@ vs_revert_plan_model(vs_model *m, long si, vs_plan *p, vs_error *err)
         } else {
             vs_snap_disk *e = vs_model_disk_entry(def, dd->target);
 
-            /* a network image has no directory: the new overlay goes beside
-             * the snapshot's own local overlay */
-            if (vs_path_is_network(src) &&
-                (!e || e->type != VS_STORAGE_FILE || !e->source || vs_path_is_network(e->source))) {
+            /* an image in an NBD export has no directory: the new overlay
+             * goes beside the snapshot's own local overlay, or on the
+             * gluster volume beside the image (or the snapshot's overlay) */
+            const char *anchor = revert_anchor(src, e);
+
+            if (!anchor) {
                 ret = vs_error_set(err, VS_ERR_OPERATION_INVALID,
                                    "cannot revert disk %s to snapshot '%s': its image '%s' is "
-                                   "on the network and the snapshot names no local file "
-                                   "beside which a new overlay can go", dd->target, def->name,
-                                   src);
+                                   "in an NBD export, where vsnap makes no new overlay, and the "
+                                   "snapshot names no local file or gluster volume beside which "
+                                   "one can go; give the snapshots to revert to a local overlay "
+                                   "(--diskspec %s,file=/PATH) or one on a gluster volume",
+                                   dd->target, def->name, src, dd->target);
                 free(src);
                 free(srcfmt);
                 goto out;
             }
-            path = revert_overlay_name(m, pre, vs_path_is_network(src) ? e->source : src);
+            path = revert_overlay_name(m, pre, anchor);
             why = vs_xasprintf("new overlay of disk %s on the image of snapshot '%s'",
                                dd->target, def->name);
-            vs_plan_create_image(pre, path, "qcow2", src, srcfmt, why);
+            /* a file on a gluster volume is never removed: kept on undo */
+            vs_plan_create_image(pre, path, "qcow2", src, srcfmt, why)->keep_on_undo =
+                vs_path_is_network(path);
+            /* (a network locator makes it a network disk) */
             ret = vs_domain_def_set_disk_source(newdom, i, VS_STORAGE_FILE, path, "qcow2", err);
         }
         free(path);
@@ -299,7 +342,8 @@ vs_revert_plan_model(vs_model *m, long si, vs_plan *p, vs_error *err)
             vs_snap_disk *e = &def->revert_disks[i];
 
             e->name = vs_xstrdup(newdom->disks[i].target);
-            e->type = VS_STORAGE_FILE;
+            e->type = act[i] == RV_OVERLAY && vs_path_is_network(newdom->disks[i].source)
+                      ? VS_STORAGE_NETWORK : VS_STORAGE_FILE;
             if (act[i] == RV_OVERLAY) {
                 e->snapshot = VS_LOC_EXTERNAL;
                 e->source = vs_xstrdup(newdom->disks[i].source);

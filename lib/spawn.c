@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -134,8 +135,36 @@ base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* poll's timeout until deadline (0: none, -1), at least 0. */
+static int
+poll_wait(long long deadline)
+{
+    long long left;
+
+    if (!deadline)
+        return -1;
+    left = deadline - now_ms();
+    return left <= 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
+}
+
 int
 vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err)
+{
+    return vs_spawn_timed(argv, 0, res, err);
+}
+
+int
+vs_spawn_timed(const char *const argv[], int timeout_ms, vs_spawn_result *res, vs_error *err)
 {
     int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rep[2] = { -1, -1 };
     int devnull = -1;
@@ -143,6 +172,8 @@ vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err)
     struct pollfd pfd[2];
     pid_t pid;
     int e, ret = -1;
+    long long deadline = 0;
+    bool killed = false;
 
     memset(res, 0, sizeof(*res));
     if (!argv || !argv[0])
@@ -177,13 +208,22 @@ vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err)
     pfd[0].fd = outp[0];
     pfd[1].fd = errp[0];
     pfd[0].events = pfd[1].events = POLLIN;
+    if (timeout_ms > 0)
+        deadline = now_ms() + timeout_ms;
     while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
-        int i;
+        int i, rc;
 
-        if (poll(pfd, 2, -1) < 0) {
+        if ((rc = poll(pfd, 2, killed ? -1 : poll_wait(deadline))) < 0) {
             if (errno == EINTR)
                 continue;
             break;
+        }
+        if (rc == 0 && !killed && deadline && now_ms() >= deadline) {
+            /* out of time: it goes, its pipes close, what it wrote is kept */
+            kill(pid, SIGKILL);
+            killed = true;
+            res->timed_out = true;
+            continue;
         }
         for (i = 0; i < 2; i++) {
             char chunk[65536];
@@ -211,6 +251,8 @@ vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err)
         vs_error_sys(err, errno, "cannot wait for '%s'", argv[0]);
         goto cleanup;
     }
+    if (killed)
+        res->status = 128 + SIGKILL;
     if (e) {
         vs_error_sys(err, e, "cannot execute '%s'", argv[0]);
         goto cleanup;
@@ -238,8 +280,10 @@ vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err)
         close(rep[1]);
     vs_buf_reset(&out);
     vs_buf_reset(&errb);
-    if (ret < 0)
+    if (ret < 0) {
         res->status = -1;
+        res->timed_out = false;
+    }
     return ret;
 }
 
@@ -247,6 +291,7 @@ typedef struct job {
     pid_t pid;
     int out, err;            /* pipe read ends, -1 once drained */
     int exec_errno;
+    bool killed;             /* out of time (vs_spawn_all_timed) */
     vs_buf ob, eb;
 } job;
 
@@ -260,6 +305,14 @@ int
 vs_spawn_all_watched(const char *const *const argvs[], size_t n, vs_spawn_result *res,
                      vs_spawn_watch_fn watch, void *ctx, vs_error *err)
 {
+    return vs_spawn_all_timed(argvs, n, NULL, res, watch, ctx, err);
+}
+
+int
+vs_spawn_all_timed(const char *const *const argvs[], size_t n, const int *timeouts_ms,
+                   vs_spawn_result *res, vs_spawn_watch_fn watch, void *ctx, vs_error *err)
+{
+    long long start = now_ms();
     job *jobs = vs_xcalloc(n ? n : 1, sizeof(*jobs));
     struct pollfd *pfd = vs_xcalloc(2 * n + 1, sizeof(*pfd));
     int devnull = -1, ret = 0;
@@ -309,16 +362,35 @@ vs_spawn_all_watched(const char *const *const argvs[], size_t n, vs_spawn_result
     while (open_fds > 0) {
         size_t k = 0;
 
+        long long deadline = 0;
+        int rc;
+
         for (i = 0; i < n; i++) {
             pfd[k].fd = jobs[i].out;
             pfd[k++].events = POLLIN;
             pfd[k].fd = jobs[i].err;
             pfd[k++].events = POLLIN;
+            /* the nearest deadline of a job still running */
+            if (timeouts_ms && timeouts_ms[i] > 0 && !jobs[i].killed && jobs[i].pid > 0 &&
+                (jobs[i].out >= 0 || jobs[i].err >= 0) &&
+                (!deadline || start + timeouts_ms[i] < deadline))
+                deadline = start + timeouts_ms[i];
         }
-        if (poll(pfd, k, -1) < 0) {
+        if ((rc = poll(pfd, k, poll_wait(deadline))) < 0) {
             if (errno == EINTR)
                 continue;
             break;
+        }
+        if (rc == 0 && deadline) {
+            long long t = now_ms();
+
+            for (i = 0; i < n; i++)
+                if (timeouts_ms[i] > 0 && !jobs[i].killed && jobs[i].pid > 0 &&
+                    (jobs[i].out >= 0 || jobs[i].err >= 0) && t >= start + timeouts_ms[i]) {
+                    kill(jobs[i].pid, SIGKILL);
+                    jobs[i].killed = true;
+                }
+            continue;
         }
         for (k = 0; k < 2 * n; k++) {
             job *j = &jobs[k / 2];
@@ -352,6 +424,9 @@ vs_spawn_all_watched(const char *const *const argvs[], size_t n, vs_spawn_result
         if (j->pid > 0) {
             if (wait_child(j->pid, &res[i].status) < 0) {
                 ret = vs_error_sys(err, errno, "cannot wait for '%s'", argvs[i][0]);
+            } else if (j->killed) {
+                res[i].status = 128 + SIGKILL;
+                res[i].timed_out = true;
             } else if (j->exec_errno) {
                 ret = vs_error_sys(err, j->exec_errno, "cannot execute '%s'", argvs[i][0]);
                 res[i].status = -1;

@@ -2,6 +2,7 @@
 #ifndef VSNAP_SPAWN_H
 #define VSNAP_SPAWN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "error.h"
@@ -12,6 +13,7 @@ typedef struct vs_spawn_result {
     size_t out_len;
     char *err;        /* captured stderr, NUL-terminated (caller frees) */
     size_t err_len;
+    bool timed_out;   /* killed (SIGKILL) when its time ran out (vs_spawn_timed) */
 } vs_spawn_result;
 
 /*
@@ -20,6 +22,12 @@ typedef struct vs_spawn_result {
  * when it could not be started. Release res with vs_spawn_result_free.
  */
 int vs_spawn(const char *const argv[], vs_spawn_result *res, vs_error *err);
+
+/* vs_spawn bounded in time: a program still running timeout_ms after it
+ * started (0: no bound) is killed with SIGKILL, res->timed_out set and its
+ * status 128+9; what it wrote until then is in res. */
+int vs_spawn_timed(const char *const argv[], int timeout_ms, vs_spawn_result *res,
+                   vs_error *err);
 
 /*
  * Run and require exit status 0. On failure the error reads
@@ -44,6 +52,11 @@ int vs_spawn_all(const char *const *const argvs[], size_t n, vs_spawn_result *re
 typedef void (*vs_spawn_watch_fn)(void *ctx, size_t job, const char *data, size_t len);
 int vs_spawn_all_watched(const char *const *const argvs[], size_t n, vs_spawn_result *res,
                          vs_spawn_watch_fn watch, void *ctx, vs_error *err);
+/* vs_spawn_all_watched with program i bounded as vs_spawn_timed bounds it,
+ * by timeouts_ms[i] (NULL, or 0 for a program: no bound). */
+int vs_spawn_all_timed(const char *const *const argvs[], size_t n, const int *timeouts_ms,
+                       vs_spawn_result *res, vs_spawn_watch_fn watch, void *ctx,
+                       vs_error *err);
 
 /* Run with the terminal inherited (an editor): returns the exit status, -1 if
  * it could not start. */

@@ -54,12 +54,23 @@ brick_write 0x66 2 "$B/b-s2.qcow2" "$B/b-s1.qcow2" "$tmp/b-base.qcow2"
 sha256sum "$B/b-s1.qcow2" "$B/b-s2.qcow2" "$tmp/b-base.qcow2" >"$tmp/b.sums"
 
 images="$B/b-s1.qcow2 $B/b-s2.qcow2 $tmp/b-base.qcow2"
-# Beyond this tier's reach (yet): a new overlay goes beside a local file, and
-# s2's chain has none. One clear error, nothing changed.
-expect_error "B: revert to s2 (no local image in its chain) is refused and changes nothing" \
-"error: Failed to revert snapshot s2
-error: Requested operation is not valid: cannot revert disk vda to snapshot 's2': its image '$(gl_url b-s1.qcow2)' is on the network and the snapshot names no local file beside which a new overlay can go" \
+# s2's chain has no local image: the new overlay goes on the volume, beside
+# s2's image (the naming rule of files: the name without its suffix, a dot,
+# the unix time); a network image is never looked up as a path.
+expect_ok "B: revert to s2 (no local image in its chain): a new overlay on the volume" \
     snapshot-revert gb s2
+run dumpxml gb
+rv=$(sed -n "s|.*<source protocol='gluster' name='gv0/\(b-s1\.[0-9]*\)'>.*|\1|p" "$tmp/out")
+t_check "B: the disk is a network disk on a new file of the volume beside s2's image" test -n "$rv"
+t_check "B: the new overlay is on the brick" test -s "$B/$rv"
+t_is "B: its backing is s2's image on the volume" "$(backing_of "$B/$rv")" "$(gl_url b-s1.qcow2)"
+t_check "B: the guest sees s2's data (not what was written after it)" \
+    brick_holds "0x44 0x55 0x00" "$B/$rv" "$B/b-s1.qcow2" "$tmp/b-base.qcow2"
+run snapshot-dumpxml gb s2
+t_check "B: s2 records the new overlay as its revert disk" \
+    grep -q "<source protocol='gluster' name='gv0/$rv'>" "$tmp/out"
+t_check "B: the images below are unchanged" sha256sum -c --quiet "$tmp/b.sums"
+brick_write 0x77 3 "$B/$rv" "$B/b-s1.qcow2" "$tmp/b-base.qcow2"
 
 expect_ok "B: revert to s1 (a new local overlay over the file base)" snapshot-revert gb s1
 top=$("$VSNAP_REAL_OR" -d "$meta" domblklist gb | awk '$1 == "vda" { print $2 }')

@@ -254,7 +254,7 @@ expect_ok "an overlay on the network over a network base" \
 images="$tmp/lbase.raw $tmp/srv/ov3.raw"
 expect_error "revert refused with the reason, nothing changed" \
     "error: Failed to revert snapshot x1
-error: Requested operation is not valid: cannot revert disk vda to snapshot 'x1': its image '$(url lbase)' is on the network and the snapshot names no local file beside which a new overlay can go" \
+error: Requested operation is not valid: cannot revert disk vda to snapshot 'x1': its image '$(url lbase)' is in an NBD export, where vsnap makes no new overlay, and the snapshot names no local file or gluster volume beside which one can go; give the snapshots to revert to a local overlay (--diskspec vda,file=/PATH) or one on a gluster volume" \
     snapshot-revert n5 x1
 images=""
 expect_ok "deleting it leaves both exports as they are" snapshot-delete n5 x1

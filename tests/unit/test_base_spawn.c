@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -101,6 +102,38 @@ main(void)
     {
         const char *argv[] = { NULL };
         ok(vs_spawn(argv, &r, &e) == -1, "empty argv refused");
+    }
+    {
+        /* a bound: what it wrote is kept, then SIGKILL */
+        const char *argv[] = { "sh", "-c", "echo started; exec sleep 30", NULL };
+        time_t t0 = time(NULL);
+
+        ok(vs_spawn_timed(argv, 300, &r, &e) == 0, "a bounded program runs");
+        ok(r.timed_out && r.status == 128 + 9, "out of time: killed (%d)", r.status);
+        is_str(r.out, "started\n", "what it wrote before is kept");
+        ok(time(NULL) - t0 < 10, "it ended at the bound, not after 30 s");
+        vs_spawn_result_free(&r);
+    }
+    {
+        const char *argv[] = { "echo", "quick", NULL };
+
+        ok(vs_spawn_timed(argv, 5000, &r, &e) == 0 && !r.timed_out && r.status == 0,
+           "one within its bound is not stopped");
+        vs_spawn_result_free(&r);
+    }
+    {
+        const char *a1[] = { "sh", "-c", "exec sleep 30", NULL };
+        const char *a2[] = { "sh", "-c", "sleep 0.5; echo done", NULL };
+        const char *const *const argvs[] = { a1, a2 };
+        const int bounds[] = { 200, 0 };
+        vs_spawn_result rs[2];
+
+        ok(vs_spawn_all_timed(argvs, 2, bounds, rs, NULL, NULL, &e) == 0, "two at once, one bounded");
+        ok(rs[0].timed_out && rs[0].status == 128 + 9, "the bounded one is stopped");
+        ok(!rs[1].timed_out && rs[1].status == 0 && strcmp(rs[1].out, "done\n") == 0,
+           "the other one finishes");
+        vs_spawn_result_free(&rs[0]);
+        vs_spawn_result_free(&rs[1]);
     }
     tap_done();
     return tap_failed ? 1 : 0;

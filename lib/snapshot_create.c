@@ -677,6 +677,60 @@ check_memory_file(const vs_snapshot_def *def, vs_error *err)
     return 0;
 }
 
+/* Whether the domain definition dom names image path in one of its disks. */
+static bool
+dom_names(const vs_domain_def *dom, const char *path)
+{
+    size_t i;
+
+    for (i = 0; dom && i < dom->ndisks; i++)
+        if (dom->disks[i].source && vs_same_image(dom->disks[i].source, path))
+            return true;
+    return false;
+}
+
+/*
+ * A new overlay on the network is written into the export or the volume's
+ * file as qemu-img or QEMU finds it: it cannot be stat'ed as a path, so the
+ * image it names must at least be none that this domain's metadata names
+ * (its disks, and every snapshot's domain, <disks> and <revertDisks>), or a
+ * backing file below the disk would be formatted over.
+ */
+static int
+refuse_named_network_target(vs_dom *d, const vs_snap_disk *e, vs_error *err)
+{
+    vs_model m;
+    size_t i, k;
+    int ret = 0;
+
+    memset(&m, 0, sizeof(m));
+    if (vs_model_load(&m, d, 0, err) < 0) {
+        vs_model_release(&m);
+        return -1;
+    }
+    for (i = 0; ret == 0 && i < m.nsnaps; i++) {
+        const vs_snapshot_def *s = m.snaps[i].def;
+        bool named = dom_names(s->dom, e->source) || dom_names(s->inactive_dom, e->source);
+
+        for (k = 0; !named && k < s->ndisks; k++)
+            named = s->disks[k].source && vs_same_image(s->disks[k].source, e->source);
+        for (k = 0; !named && k < s->nrevert_disks; k++)
+            named = s->revert_disks[k].source &&
+                    vs_same_image(s->revert_disks[k].source, e->source);
+        if (named)
+            ret = vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                               "external snapshot file for disk %s is an image snapshot '%s' "
+                               "names: %s; vsnap never writes over one", e->name, s->name,
+                               e->source);
+    }
+    if (ret == 0 && dom_names(m.dom, e->source))
+        ret = vs_error_set(err, VS_ERR_CONFIG_UNSUPPORTED,
+                           "external snapshot file for disk %s is an image of the domain: %s; "
+                           "vsnap never writes over one", e->name, e->source);
+    vs_model_release(&m);
+    return ret;
+}
+
 static int
 plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info *run,
               vs_plan **dry, vs_error *err)
@@ -708,7 +762,9 @@ plan_external(vs_dom *d, vs_snapshot_def *def, unsigned flags, const vs_run_info
         vs_snap_disk *e = &def->disks[i];
 
         if (e->snapshot == VS_LOC_EXTERNAL) {
-            if (prepare_external_disk(e, &def->dom->disks[i], flags, live, err) < 0)
+            if (prepare_external_disk(e, &def->dom->disks[i], flags, live, err) < 0 ||
+                (e->type == VS_STORAGE_NETWORK && !reuse &&
+                 refuse_named_network_target(d, e, err) < 0))
                 return -1;
             any_ext = true;
         } else if (e->snapshot == VS_LOC_INTERNAL) {

@@ -149,6 +149,15 @@ t_check "writes land in the export, the local base is unchanged" pattern_ok "$tm
 expect_ok "a local overlay on the network overlay" \
     snapshot-create-as n2 t2 --disk-only --diskspec "vda,file=$tmp/top.qcow2"
 write_pattern "$tmp/top.qcow2" 0x43
+# the export under the disk named as a new overlay: it would be formatted
+# over (a network image cannot be stat'ed), so a snapshot naming it refuses
+before=$(meta_sum)
+run snapshot-create-as n2 bad2 --disk-only --diskspec "vda,stype=network,file=$(url ovl)"
+t_is "an overlay into an export that a snapshot names: refused" "$rc" 1
+t_is "... saying so" "$(err)" \
+    "error: unsupported configuration: external snapshot file for disk vda is an image snapshot 't1' names: $(url ovl); vsnap never writes over one"
+t_is "... metadata unchanged" "$(meta_sum)" "$before"
+t_check "... the export still holds its overlay's data" url_has "$(url ovl)" 0x42
 run snapshot-delete n2 t2 --dry-run
 t_check "deleting t2 commits the local overlay into the network one" \
     grep -q "commit   $tmp/top.qcow2 into $(url ovl)" "$tmp/out"

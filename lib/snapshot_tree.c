@@ -578,21 +578,44 @@ vs_snap_tree_link(vs_snap_tree *t, const char *current, bool *inconsistent)
     bool bad = false;
     const char *last = NULL;     /* siblings are often next to each other */
     long last_idx = -1;
+    uint64_t *ph = vs_xmalloc((n ? n : 1) * sizeof(*ph));
+    const tree_priv *tp;
+    size_t mask;
 
+    /* The parents' hashes first; then each lookup with the slots of the
+     * ones a few entries ahead prefetched, and the entries those slots
+     * name: a tree of 50,000 is a random walk over both arrays, and this
+     * way the misses overlap. */
+    map_ensure(t);
+    tp = priv(t);
+    mask = tp->nslots - 1;
+    for (i = 0; i < n; i++)
+        ph[i] = t->e[i].parent ? hash_name(t->e[i].parent) : 0;
     for (i = 0; i < n; i++) {
         vs_snap_entry *e = &t->e[i];
 
+        if (i + 16 < n && t->e[i + 16].parent)
+            __builtin_prefetch(&tp->slots[ph[i + 16] & mask]);
+        if (i + 8 < n && t->e[i + 8].parent) {
+            uint64_t sl = tp->slots[ph[i + 8] & mask];
+
+            if (sl)
+                __builtin_prefetch(&t->e[SLOT_IDX(sl) - 1]);
+        }
         reset_links(e);
         if (e->parent) {
             if (!last || (e->parent != last && strcmp(e->parent, last) != 0)) {
+                size_t k = map_slot_h(t, e->parent, ph[i]);
+
                 last = e->parent;
-                last_idx = vs_snap_tree_find(t, e->parent);
+                last_idx = tp->slots[k] ? (long)SLOT_IDX(tp->slots[k]) - 1 : -1;
             }
             e->parent_idx = last_idx;
             if (e->parent_idx < 0)
                 bad = true;
         }
     }
+    free(ph);
     if (break_cycles(t))
         bad = true;
 

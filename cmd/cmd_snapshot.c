@@ -762,13 +762,14 @@ list_row(vs_result *r, size_t row, void *arg)
     const vs_snap_tree *t = src->t;
     const vs_snap_entry *e = &t->e[src->sel[row]];
 
-    vs_result_str(r, row, SL_NAME, e->name);
+    /* the tree outlives the result: its strings are not copied */
+    vs_result_str_ref(r, row, SL_NAME, e->name);
     vs_result_int(r, row, SL_TIME, e->creation_time);
-    vs_result_str(r, row, SL_STATE, vs_snap_state_name(e->state));
-    vs_result_str(r, row, SL_PARENT, e->parent);
+    vs_result_str_ref(r, row, SL_STATE, vs_snap_state_name(e->state));
+    vs_result_str_ref(r, row, SL_PARENT, e->parent);
     vs_result_bool(r, row, SL_CURRENT, src->sel[row] == t->current);
-    vs_result_str(r, row, SL_LOCATION, e->location_external ? "external" : "internal");
-    vs_result_str(r, row, SL_LINK, e->parent_idx >= 0 ? t->e[e->parent_idx].name : NULL);
+    vs_result_str_ref(r, row, SL_LOCATION, e->location_external ? "external" : "internal");
+    vs_result_str_ref(r, row, SL_LINK, e->parent_idx >= 0 ? t->e[e->parent_idx].name : NULL);
 }
 
 int

@@ -88,6 +88,7 @@ struct vs_table {
     cell **rows;
     size_t nrows, cap;
     size_t *widths;         /* of the header and every row widened so far */
+    vs_buf line;            /* the streamed rows' scratch */
 };
 
 /*
@@ -249,16 +250,45 @@ row_cells(const vs_table *t, const char *const cells[])
 
 static void row_free(cell *row, size_t ncols);
 
+/* The length of s when it is all printable ASCII (shown as it is, one
+ * column a byte: the usual case), else (size_t)-1. */
+static size_t
+plain_len(const char *s)
+{
+    const char *p = s;
+
+    while (*p >= 0x20 && *p < 0x7f)
+        p++;
+    return *p ? (size_t)-1 : (size_t)(p - s);
+}
+
+size_t
+vs_table_text_width(const char *s)
+{
+    size_t w = plain_len(s);
+    cell c;
+
+    if (w != (size_t)-1)
+        return w;
+    cell_set(&c, s);
+    free(c.text);
+    return c.width;
+}
+
+void
+vs_table_widen_col(vs_table *t, size_t col, size_t width)
+{
+    if (width > t->widths[col])
+        t->widths[col] = width;
+}
+
 void
 vs_table_widen(vs_table *t, const char *const cells[])
 {
-    cell *row = row_cells(t, cells);
     size_t i;
 
     for (i = 0; i < t->ncols; i++)
-        if (row[i].width > t->widths[i])
-            t->widths[i] = row[i].width;
-    row_free(row, t->ncols);
+        vs_table_widen_col(t, i, vs_table_text_width(cells[i] ? cells[i] : ""));
 }
 
 void
@@ -270,15 +300,37 @@ vs_table_print_head(vs_ctl *ctl, const vs_table *t)
     vs_buf_reset(&b);
 }
 
+/* As print_row, without a cell made for each text (a listing prints tens
+ * of thousands of rows): printable ASCII goes in as it is. */
 void
-vs_table_print_cells(vs_ctl *ctl, const vs_table *t, const char *const cells[])
+vs_table_print_cells(vs_ctl *ctl, vs_table *t, const char *const cells[])
 {
-    cell *row = row_cells(t, cells);
-    vs_buf b = VS_BUF_INIT;
+    vs_buf *b = &t->line;
+    size_t i, k, w, pad;
 
-    print_row(ctl, &b, t, row, t->widths);
-    vs_buf_reset(&b);
-    row_free(row, t->ncols);
+    b->len = 0;
+    for (i = 0; i < t->ncols; i++) {
+        const char *s = cells[i] ? cells[i] : "";
+
+        vs_buf_addc(b, ' ');
+        if ((w = plain_len(s)) != (size_t)-1) {
+            vs_buf_addn(b, s, w);
+        } else {
+            cell c;
+
+            cell_set(&c, s);
+            vs_buf_add(b, c.text);
+            w = c.width;
+            free(c.text);
+        }
+        if (i + 1 < t->ncols) {
+            pad = t->widths[i] - w + 2;
+            for (k = 0; k < pad; k++)
+                vs_buf_addc(b, ' ');
+        }
+    }
+    vs_buf_addc(b, '\n');
+    fwrite(b->data, 1, b->len, ctl->out ? ctl->out : stdout);
 }
 
 static void
@@ -303,6 +355,7 @@ vs_table_free(vs_table *t)
     free(t->rows);
     row_free(t->header, t->ncols);
     free(t->widths);
+    vs_buf_reset(&t->line);
     free(t);
 }
 
@@ -365,6 +418,18 @@ vs_format_time(long long t, char out[64])
     p = put_num(p, off / 60 % 100, 2);
     p = put_num(p, off % 60, 2);
     *p = '\0';
+}
+
+size_t
+vs_format_time_width(long long t)
+{
+    char when[64];
+
+    /* years 1 to 9999 in every time zone: "YYYY-MM-DD HH:MM:SS +hhmm" */
+    if (t >= -62135596800LL + 2 * 86400 && t <= 253402300799LL - 2 * 86400)
+        return 25;
+    vs_format_time(t, when);
+    return strlen(when);
 }
 
 /* ------------------------------------------------------------------ tree -- */

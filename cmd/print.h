@@ -21,14 +21,19 @@ void vs_table_free(vs_table *t);
  * vs_table_widen first, then vs_table_print_head and each row again through
  * vs_table_print_cells. Nothing of the rows is kept. */
 void vs_table_widen(vs_table *t, const char *const cells[]);
+/* Or one column at a time, by the width its text takes (vs_table_text_width). */
+void vs_table_widen_col(vs_table *t, size_t col, size_t width);
+size_t vs_table_text_width(const char *s);
 void vs_table_print_head(vs_ctl *ctl, const vs_table *t);
-void vs_table_print_cells(vs_ctl *ctl, const vs_table *t, const char *const cells[]);
+void vs_table_print_cells(vs_ctl *ctl, vs_table *t, const char *const cells[]);
 
 /* snapshot-info style "Label:" padded to 15 columns + " " + value + "\n". */
 void vs_print_field(vs_ctl *ctl, const char *label, const char *value);
 
 /* Creation time as virsh prints it: local time "YYYY-MM-DD HH:MM:SS +hhmm". */
 void vs_format_time(long long t, char out[64]);
+/* strlen of what vs_format_time makes of t, mostly without making it. */
+size_t vs_format_time_width(long long t);
 
 /*
  * virsh's --tree drawing (A.6), appended to b: nodes 0..n-1 named names[k],

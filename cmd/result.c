@@ -93,8 +93,11 @@ fetch(const vs_result *r, size_t row)
         return;
     assert(row < r->nrows);
     for (k = 0; k < r->ncols; k++) {
-        cell_clear(&w->cells[k]);
-        memset(&w->cells[k], 0, sizeof(w->cells[k]));
+        vs_rcell *c = &w->cells[k];
+
+        if ((c->s && !c->borrowed) || c->v)
+            cell_clear(c);
+        memset(c, 0, sizeof(*c));
     }
     src->row = row;
     src->filling = true;
@@ -118,8 +121,22 @@ vs_result_str(vs_result *r, size_t row, size_t col, const char *s)
 {
     vs_rcell *c = cell(r, row, col);
 
-    free(c->s);
+    if (!c->borrowed)
+        free(c->s);
     c->s = vs_xstrdup(s);
+    c->borrowed = false;
+    c->set = s != NULL;
+}
+
+void
+vs_result_str_ref(vs_result *r, size_t row, size_t col, const char *s)
+{
+    vs_rcell *c = cell(r, row, col);
+
+    if (!c->borrowed)
+        free(c->s);
+    c->s = (char *)s;
+    c->borrowed = true;
     c->set = s != NULL;
 }
 
@@ -163,7 +180,8 @@ vs_result_set_forest(vs_result *r, const long *parent)
 static void
 cell_clear(vs_rcell *c)
 {
-    free(c->s);
+    if (!c->borrowed)
+        free(c->s);
     vs_strv_free(c->v);
 }
 
@@ -224,34 +242,42 @@ vs_result_text(const vs_result *r, size_t row, size_t col)
     return text_of(row == VS_RHEAD ? &r->head[col] : &r->cols[col], ccell(r, row, col));
 }
 
-/* Row's texts of the columns in which[0..n) into texts (caller frees them). */
-static void
-row_texts(const vs_result *r, size_t row, const size_t *which, size_t n, char **texts)
+/* A cell's text as text_of makes it, without a copy where it can:
+ * scratch (64 bytes) holds a number or a time; *owned is set to what the
+ * caller frees (a list of strings), else NULL. */
+static const char *
+cell_text(const vs_rcol *col, const vs_rcell *c, char *scratch, char **owned)
 {
-    size_t k;
-
-    for (k = 0; k < n; k++)
-        texts[k] = vs_result_text(r, row, which[k]);
-}
-
-static void
-texts_clear(char **texts, size_t n)
-{
-    size_t k;
-
-    for (k = 0; k < n; k++) {
-        free(texts[k]);
-        texts[k] = NULL;
+    *owned = NULL;
+    if (!c->set)
+        return col->none ? col->none : "";
+    switch (col->type) {
+    case VS_RT_STR:
+        return c->s;
+    case VS_RT_INT:
+        snprintf(scratch, 64, "%lld", c->i);
+        return scratch;
+    case VS_RT_BOOL:
+        return c->i ? "yes" : "no";
+    case VS_RT_TIME:
+        vs_format_time(c->i, scratch);
+        return scratch;
+    case VS_RT_STRV:
+        return *owned = text_of(col, c);
     }
+    return "";
 }
 
 /* Streamed (vs_table_widen, then the rows again): the rows are never all
- * held as text, whatever their number. */
+ * held as text, whatever their number. Neither pass copies a text, and
+ * the first measures a time without making it. */
 void
 vs_result_print_table(vs_ctl *ctl, const vs_result *r, unsigned long mask)
 {
     const char **headers = vs_xcalloc(r->ncols + 1, sizeof(*headers));
-    char **texts = vs_xcalloc(r->ncols + 1, sizeof(*texts));
+    const char **texts = vs_xcalloc(r->ncols + 1, sizeof(*texts));
+    char **owned = vs_xcalloc(r->ncols + 1, sizeof(*owned));
+    char (*scratch)[64] = vs_xcalloc(r->ncols + 1, sizeof(*scratch));
     size_t *which = vs_xcalloc(r->ncols + 1, sizeof(*which));
     size_t n = 0, row, k;
     vs_table *t;
@@ -263,18 +289,33 @@ vs_result_print_table(vs_ctl *ctl, const vs_result *r, unsigned long mask)
         }
     t = vs_table_new(headers, n);
     for (row = 0; row < r->nrows; row++) {
-        row_texts(r, row, which, n, texts);
-        vs_table_widen(t, (const char *const *)texts);
-        texts_clear(texts, n);
+        for (k = 0; k < n; k++) {
+            const vs_rcol *col = &r->cols[which[k]];
+            const vs_rcell *c = ccell(r, row, which[k]);
+            size_t w;
+
+            if (c->set && col->type == VS_RT_TIME) {
+                w = vs_format_time_width(c->i);
+            } else {
+                w = vs_table_text_width(cell_text(col, c, scratch[k], &owned[k]));
+                free(owned[k]);
+            }
+            vs_table_widen_col(t, k, w);
+        }
     }
     vs_table_print_head(ctl, t);
     for (row = 0; row < r->nrows; row++) {
-        row_texts(r, row, which, n, texts);
-        vs_table_print_cells(ctl, t, (const char *const *)texts);
-        texts_clear(texts, n);
+        for (k = 0; k < n; k++)
+            texts[k] = cell_text(&r->cols[which[k]], ccell(r, row, which[k]), scratch[k],
+                                 &owned[k]);
+        vs_table_print_cells(ctl, t, texts);
+        for (k = 0; k < n; k++)
+            free(owned[k]);
     }
     vs_table_free(t);
     free(which);
+    free(scratch);
+    free(owned);
     free(texts);
     free(headers);
 }
@@ -288,10 +329,14 @@ vs_result_print_names(vs_ctl *ctl, const vs_result *r, size_t col, long col2)
         const vs_rcell *a = ccell(r, row, col);
         const vs_rcell *b = col2 >= 0 ? ccell(r, row, (size_t)col2) : NULL;
 
-        if (b && b->set)
-            vs_out(ctl, "%s\t%s\n", a->s ? a->s : "", b->s);
-        else
-            vs_out(ctl, "%s\n", a->s ? a->s : "");
+        FILE *out = ctl->out ? ctl->out : stdout;
+
+        fputs(a->s ? a->s : "", out);
+        if (b && b->set) {
+            putc('\t', out);
+            fputs(b->s, out);
+        }
+        putc('\n', out);
     }
 }
 

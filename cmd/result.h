@@ -41,6 +41,7 @@ typedef struct vs_rcol {
 
 typedef struct vs_rcell {
     bool set;
+    bool borrowed;          /* s is not the cell's own (vs_result_str_ref) */
     char *s;                /* STR */
     long long i;            /* INT, BOOL, TIME */
     char **v;               /* STRV, NULL-terminated */
@@ -74,6 +75,9 @@ size_t vs_result_add_row(vs_result *r);
 /* Fill a cell (row, or VS_RHEAD for a head member); strings are copied,
  * NULL leaves the value absent. */
 void vs_result_str(vs_result *r, size_t row, size_t col, const char *s);
+/* The same without a copy: s must stay as it is while the cell is used
+ * (a row source's strings from a tree it outlives). */
+void vs_result_str_ref(vs_result *r, size_t row, size_t col, const char *s);
 void vs_result_int(vs_result *r, size_t row, size_t col, long long v);
 void vs_result_bool(vs_result *r, size_t row, size_t col, bool v);
 void vs_result_strv(vs_result *r, size_t row, size_t col, char *const *v);

@@ -245,15 +245,42 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     return put(x, s, new_value(s), err);
 }
 
+/* Snapshot files removed together: several unlinks at once, one sync for
+ * the group (store.h: vs_dom_remove_snapshots). A name with no file is
+ * already removed, as put_snapshot has it. */
+static int
+remove_group(vs_exec_ctx *x, const vs_step *const *s, size_t n, vs_error *err)
+{
+    char **names = vs_xcalloc(n + 1, sizeof(*names));
+    size_t i, k = 0;
+    int ret;
+
+    for (i = 0; i < n; i++) {
+        if (s[i]->kind != VS_STEP_REMOVE_SNAPSHOT) {
+            free(names);
+            return vs_error_set(err, VS_ERR_INTERNAL, "the store executor cannot group a %s step "
+                                "with removals", vs_step_info(s[i]->kind)->name);
+        }
+        if (vs_dom_has_snapshot(x->d, s[i]->name) || vs_dom_snapshot_file_exists(x->d, s[i]->name))
+            names[k++] = s[i]->name;
+    }
+    ret = k ? vs_dom_remove_snapshots(x->d, names, k, err) : 0;
+    free(names);
+    return ret;
+}
+
 /* Snapshot files written together: one sync for the group (store.h:
  * vs_dom_write_snapshot_texts), each file still atomic by itself. */
 static int
 run_group(vs_exec_ctx *x, const vs_step *const *s, size_t n, vs_error *err)
 {
-    char **texts = vs_xcalloc(n, sizeof(*texts));
+    char **texts;
     size_t i;
     int ret;
 
+    if (n && s[0]->kind == VS_STEP_REMOVE_SNAPSHOT)
+        return remove_group(x, s, n, err);
+    texts = vs_xcalloc(n, sizeof(*texts));
     for (i = 0; i < n; i++) {
         if (s[i]->kind != VS_STEP_WRITE_SNAPSHOT || !s[i]->text) {
             free(texts);

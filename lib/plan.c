@@ -42,7 +42,7 @@ const vs_step_kind_info vs_step_kinds[VS_STEP_KIND_COUNT] = {
         VS_SF_PATH | VS_SF_NAME, 0 },
     [VS_STEP_WRITE_SNAPSHOT] = { "write-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, true, true,
         VS_SF_NAME | VS_SF_TEXT, VS_SF_OLD },
-    [VS_STEP_REMOVE_SNAPSHOT] = { "remove-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, false, true,
+    [VS_STEP_REMOVE_SNAPSHOT] = { "remove-snapshot", STO, true, VS_REPLAY_SAME, false, false, false, false, true, true,
         VS_SF_NAME, VS_SF_OLD },
     [VS_STEP_WRITE_DOMAIN] = { "write-domain", STO, true, VS_REPLAY_SAME, false, false, false, false, false, true,
         VS_SF_TEXT, VS_SF_OLD },

@@ -10,7 +10,10 @@
 
 /*
  * Private part of a tree: an open-addressing name -> index map (linear
- * probing, slots hold index + 1, 0 = empty) and the storage of the entries'
+ * probing; a slot holds index + 1 in its low 32 bits and the high 32 bits
+ * of the name's hash above them, 0 = empty, so a probe past another name
+ * rarely has to read that name: at 50,000 snapshots those reads were cache
+ * misses) and the storage of the entries'
  * strings. Strings live in large chunks rather than one malloc each, so a
  * tree of 10,000 snapshots costs a handful of allocations; blocks adopted from
  * the caller (the index file read into memory) hold borrowed strings.
@@ -27,8 +30,11 @@ typedef struct block {
 } block;
 
 typedef struct tree_priv {
-    uint32_t *slots;
+    uint64_t *slots;
     size_t nslots;          /* power of two, 0 before the first insert */
+    size_t mapped;          /* entries [0, mapped) are in the map; those after were
+                             * appended in bulk (vs_snap_tree_append_borrowed) and go
+                             * in at the next lookup */
     chunk *chunks;
     block *blocks;
 } tree_priv;
@@ -86,17 +92,61 @@ hash_name(const char *s)
     return h ^ (h >> 29);
 }
 
-/* Slot holding name, or the empty slot where it would go. */
+#define SLOT_IDX(s) ((size_t)(uint32_t)(s))          /* index + 1, 0 = empty */
+#define SLOT_TAG(s) ((uint32_t)((s) >> 32))
+
+static uint64_t
+slot_make(uint64_t h, size_t idx1)
+{
+    return (h & 0xffffffff00000000ULL) | (uint64_t)(uint32_t)idx1;
+}
+
+/* Slot holding name (of hash h), or the empty slot where it would go. */
 static size_t
-map_slot(const vs_snap_tree *t, const char *name)
+map_slot_h(const vs_snap_tree *t, const char *name, uint64_t h)
 {
     const tree_priv *p = priv(t);
     size_t mask = p->nslots - 1;
-    size_t i = (size_t)hash_name(name) & mask;
+    size_t i = (size_t)h & mask;
+    uint32_t tag = (uint32_t)(h >> 32);
+    uint64_t s;
 
-    while (p->slots[i] && strcmp(t->e[p->slots[i] - 1].name, name) != 0)
+    while ((s = p->slots[i]) &&
+           (SLOT_TAG(s) != tag || strcmp(t->e[SLOT_IDX(s) - 1].name, name) != 0))
         i = (i + 1) & mask;
     return i;
+}
+
+static size_t
+map_slot(const vs_snap_tree *t, const char *name)
+{
+    return map_slot_h(t, name, hash_name(name));
+}
+
+/* Put entries [from, t->n) in the map (room made by the caller). Their
+ * hashes first, then the slots with the ones a few entries ahead
+ * prefetched: the slots are a random walk over a large array, and this
+ * way the misses overlap instead of coming one after another. */
+static void
+map_insert_range(vs_snap_tree *t, size_t from)
+{
+    tree_priv *p = priv(t);
+    size_t n = t->n - from, i, k, mask = p->nslots - 1;
+    uint64_t *h;
+
+    if (!n)
+        return;
+    h = vs_xmalloc(n * sizeof(*h));
+    for (k = 0; k < n; k++)
+        h[k] = hash_name(t->e[from + k].name);
+    for (k = 0; k < n; k++) {
+        if (k + 8 < n)
+            __builtin_prefetch(&p->slots[h[k + 8] & mask]);
+        i = map_slot_h(t, t->e[from + k].name, h[k]);
+        p->slots[i] = slot_make(h[k], from + k + 1);
+    }
+    free(h);
+    p->mapped = t->n;
 }
 
 static void
@@ -104,15 +154,29 @@ map_rebuild(vs_snap_tree *t, size_t want)
 {
     tree_priv *p = priv(t);
     size_t n = 16;
-    size_t i;
 
     while (n < want * 2)
         n *= 2;
     free(p->slots);
     p->slots = vs_xcalloc(n, sizeof(*p->slots));
     p->nslots = n;
-    for (i = 0; i < t->n; i++)
-        p->slots[map_slot(t, t->e[i].name)] = (uint32_t)(i + 1);
+    map_insert_range(t, 0);
+}
+
+/* The map holds every entry (the tree is logically const: only its
+ * private map changes). */
+static void
+map_ensure(const vs_snap_tree *t)
+{
+    vs_snap_tree *w = (vs_snap_tree *)t;
+    tree_priv *p = priv(t);
+
+    if (p->mapped == t->n && p->nslots)
+        return;
+    if (!p->nslots || t->n * 2 > p->nslots || p->mapped > t->n)
+        map_rebuild(w, t->n > 8 ? t->n : 8);
+    else
+        map_insert_range(w, p->mapped);
 }
 
 /* Remove the slot at i, shifting later members of its probe run back so
@@ -131,7 +195,7 @@ map_delete_slot(vs_snap_tree *t, size_t i)
         j = (j + 1) & mask;
         if (!p->slots[j])
             return;
-        home = (size_t)hash_name(t->e[p->slots[j] - 1].name) & mask;
+        home = (size_t)hash_name(t->e[SLOT_IDX(p->slots[j]) - 1].name) & mask;
         /* Move j into the hole at i when its home is not in (i, j]. */
         if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
             p->slots[i] = p->slots[j];
@@ -191,6 +255,18 @@ vs_snap_tree_reserve(vs_snap_tree *t, size_t n)
 }
 
 void
+vs_snap_tree_append_borrowed(vs_snap_tree *t, const vs_snap_entry *e)
+{
+    vs_snap_entry *d;
+
+    vs_xgrow(&t->e, &t->cap, t->n, sizeof(*t->e));
+    d = &t->e[t->n++];
+    *d = *e;
+    d->parent_idx = d->first_child = d->next_sibling = -1;
+    d->nchildren = 0;
+}
+
+void
 vs_snap_tree_adopt(vs_snap_tree *t, void *mem)
 {
     block *b = vs_xmalloc(sizeof(*b));
@@ -234,9 +310,9 @@ reset_links(vs_snap_entry *e)
 }
 
 /* Append e as is (strings already owned by the tree); `slot` is the empty
- * slot the caller's lookup ended on. */
+ * slot the caller's lookup of e->name (hash h) ended on. */
 static long
-append_entry(vs_snap_tree *t, const vs_snap_entry *e, size_t slot)
+append_entry(vs_snap_tree *t, const vs_snap_entry *e, size_t slot, uint64_t h)
 {
     tree_priv *p = priv(t);
     long idx;
@@ -246,20 +322,21 @@ append_entry(vs_snap_tree *t, const vs_snap_entry *e, size_t slot)
     t->e[t->n] = *e;
     reset_links(&t->e[t->n]);
     t->n++;
-    if (t->n * 2 > p->nslots)
+    if (t->n * 2 > p->nslots) {
         map_rebuild(t, t->n);
-    else
-        p->slots[slot] = (uint32_t)t->n;
+    } else {
+        p->slots[slot] = slot_make(h, t->n);
+        p->mapped = t->n;
+    }
     return idx;
 }
 
-/* The slot for name: its entry's, or the empty one it would take. */
+/* The slot for name (of hash h): its entry's, or the empty one it would take. */
 static size_t
-probe(vs_snap_tree *t, const char *name)
+probe(vs_snap_tree *t, const char *name, uint64_t h)
 {
-    if (!priv(t)->nslots)
-        map_rebuild(t, 8);
-    return map_slot(t, name);
+    map_ensure(t);
+    return map_slot_h(t, name, h);
 }
 
 static void
@@ -277,8 +354,9 @@ set_fields(vs_snap_entry *d, const vs_snap_entry *e)
 void
 vs_snap_tree_add_borrowed(vs_snap_tree *t, const vs_snap_entry *e)
 {
-    size_t slot = probe(t, e->name);
-    uint32_t have = priv(t)->slots[slot];
+    uint64_t h = hash_name(e->name);
+    size_t slot = probe(t, e->name, h);
+    size_t have = SLOT_IDX(priv(t)->slots[slot]);
 
     if (have) {
         vs_snap_entry *d = &t->e[have - 1];
@@ -287,14 +365,15 @@ vs_snap_tree_add_borrowed(vs_snap_tree *t, const vs_snap_entry *e)
         set_fields(d, e);
         return;
     }
-    append_entry(t, e, slot);
+    append_entry(t, e, slot, h);
 }
 
 long
 vs_snap_tree_update(vs_snap_tree *t, const vs_snap_entry *e)
 {
-    size_t slot = probe(t, e->name);
-    uint32_t have = priv(t)->slots[slot];
+    uint64_t h = hash_name(e->name);
+    size_t slot = probe(t, e->name, h);
+    size_t have = SLOT_IDX(priv(t)->slots[slot]);
     vs_snap_entry copy = *e;
 
     if (have) {
@@ -309,7 +388,7 @@ vs_snap_tree_update(vs_snap_tree *t, const vs_snap_entry *e)
     }
     copy.name = tree_strdup(t, e->name);
     copy.parent = tree_strdup(t, e->parent);
-    return append_entry(t, &copy, slot);
+    return append_entry(t, &copy, slot, h);
 }
 
 void
@@ -337,10 +416,11 @@ vs_snap_tree_find(const vs_snap_tree *t, const char *name)
     const tree_priv *p = priv(t);
     size_t i;
 
-    if (!name || !p->nslots)
+    if (!name || !t->n)
         return -1;
+    map_ensure(t);
     i = map_slot(t, name);
-    return p->slots[i] ? (long)p->slots[i] - 1 : -1;
+    return p->slots[i] ? (long)SLOT_IDX(p->slots[i]) - 1 : -1;
 }
 
 void
@@ -355,10 +435,13 @@ vs_snap_tree_remove(vs_snap_tree *t, const char *name)
     map_delete_slot(t, map_slot(t, name));
     last = t->n - 1;
     if ((size_t)idx != last) {
+        size_t i = map_slot(t, t->e[last].name);
+
         t->e[idx] = t->e[last];
-        p->slots[map_slot(t, t->e[idx].name)] = (uint32_t)idx + 1;
+        p->slots[i] = slot_make(p->slots[i], (size_t)idx + 1);
     }
     t->n--;
+    p->mapped = t->n;
     if (t->current == idx)
         t->current = -1;
     else if (t->current == (long)last)
@@ -493,17 +576,46 @@ vs_snap_tree_link(vs_snap_tree *t, const char *current, bool *inconsistent)
     long *kids;
     sort_item *items;
     bool bad = false;
+    const char *last = NULL;     /* siblings are often next to each other */
+    long last_idx = -1;
+    uint64_t *ph = vs_xmalloc((n ? n : 1) * sizeof(*ph));
+    const tree_priv *tp;
+    size_t mask;
 
+    /* The parents' hashes first; then each lookup with the slots of the
+     * ones a few entries ahead prefetched, and the entries those slots
+     * name: a tree of 50,000 is a random walk over both arrays, and this
+     * way the misses overlap. */
+    map_ensure(t);
+    tp = priv(t);
+    mask = tp->nslots - 1;
+    for (i = 0; i < n; i++)
+        ph[i] = t->e[i].parent ? hash_name(t->e[i].parent) : 0;
     for (i = 0; i < n; i++) {
         vs_snap_entry *e = &t->e[i];
 
+        if (i + 16 < n && t->e[i + 16].parent)
+            __builtin_prefetch(&tp->slots[ph[i + 16] & mask]);
+        if (i + 8 < n && t->e[i + 8].parent) {
+            uint64_t sl = tp->slots[ph[i + 8] & mask];
+
+            if (sl)
+                __builtin_prefetch(&t->e[SLOT_IDX(sl) - 1]);
+        }
         reset_links(e);
         if (e->parent) {
-            e->parent_idx = vs_snap_tree_find(t, e->parent);
+            if (!last || (e->parent != last && strcmp(e->parent, last) != 0)) {
+                size_t k = map_slot_h(t, e->parent, ph[i]);
+
+                last = e->parent;
+                last_idx = tp->slots[k] ? (long)SLOT_IDX(tp->slots[k]) - 1 : -1;
+            }
+            e->parent_idx = last_idx;
             if (e->parent_idx < 0)
                 bad = true;
         }
     }
+    free(ph);
     if (break_cycles(t))
         bad = true;
 

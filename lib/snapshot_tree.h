@@ -54,6 +54,11 @@ long vs_snap_tree_update(vs_snap_tree *t, const vs_snap_entry *e);
 /* Add without copying: e's strings must live as long as the tree, e.g. inside
  * a block handed over with vs_snap_tree_adopt. */
 void vs_snap_tree_add_borrowed(vs_snap_tree *t, const vs_snap_entry *e);
+/* Add without copying and without looking the name up: the caller knows it
+ * is not in the tree (the index's names, read in strictly increasing
+ * order). Cheaper than vs_snap_tree_add_borrowed: the name map takes the
+ * entries in at the next lookup, all at once. */
+void vs_snap_tree_append_borrowed(vs_snap_tree *t, const vs_snap_entry *e);
 /* Make room for n entries in all (avoids regrowing while loading). */
 void vs_snap_tree_reserve(vs_snap_tree *t, size_t n);
 /* The tree takes ownership of a vs_xmalloc'ed block and frees it with itself. */

@@ -343,6 +343,11 @@ int vs_dom_write_snapshot(vs_dom *d, const vs_snapshot_def *def, vs_error *err);
 int vs_dom_write_snapshot_texts(vs_dom *d, char *const *texts, size_t n, vs_error *err);
 /* Remove a snapshot's file (a damaged one too) and its tree entry. */
 int vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err);
+/* The same for n snapshots at once: their files unlinked several at a time,
+ * the directory synced once (or left to vs_dom_sync while deferring). Each
+ * file is removed or not; on failure the first error is reported, the ones
+ * removed are out of the tree and the directory is synced as well. */
+int vs_dom_remove_snapshots(vs_dom *d, char *const *names, size_t n, vs_error *err);
 
 /* Current snapshot name (caller frees) or NULL with *err untouched when none. */
 char *vs_dom_current(vs_dom *d);

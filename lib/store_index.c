@@ -67,28 +67,62 @@ split_tabs(char *line, char **f, size_t max)
     return n;
 }
 
-/* The fields after the name of a snapshot's line (cut at TABs in place). */
-static bool
-parse_rest(char *name, char *rest, vs_snap_entry *e, size_t *nchildren, size_t *ndesc)
+/* The next TAB-separated field at *p, cut in place; *p moves past it (NULL
+ * after the last). NULL when there is none. */
+static char *
+next_field(char **p)
 {
-    char *f[9];
+    char *s = *p, *e = s;
+
+    if (!s)
+        return NULL;
+    while (*e && *e != '\t')
+        e++;
+    if (*e) {
+        *e = '\0';
+        *p = e + 1;
+    } else {
+        *p = NULL;
+    }
+    return s;
+}
+
+/* The fields after the name of a snapshot's line (cut at TABs in place).
+ * *hint (may be NULL) is the state the previous line had: most lines
+ * share it, and then one compare finds it. */
+static bool
+parse_rest(char *name, char *rest, vs_snap_entry *e, size_t *nchildren, size_t *ndesc,
+           int *hint)
+{
+    char *f[9], *p = rest;
     long long seq, nc, nd;
+    size_t k, nl;
     int st;
 
     memset(e, 0, sizeof(*e));
     /* The index can be damaged or edited: names from it later build paths. */
-    if (!*name || name[0] == '.' || strchr(name, '/') || strlen(name) > VS_NAME_MAX)
+    for (nl = 0; name[nl]; nl++)
+        if (name[nl] == '/')
+            return false;
+    if (!nl || name[0] == '.' || nl > VS_NAME_MAX)
         return false;
-    if (split_tabs(rest, f, 9) != 9)
-        return false;
+    for (k = 0; k < 9; k++)
+        if (!(f[k] = next_field(&p)))
+            return false;
+    if (p)
+        return false;   /* a tenth field */
     e->name = name;
     e->parent = *f[0] ? f[0] : NULL;
     if (!parse_ll(f[1], &e->creation_time))
         return false;
-    if ((st = vs_snap_state_parse(f[2])) < 0)
+    if (hint && *hint >= 0 && strcmp(f[2], vs_snap_state_name((vs_snap_state)*hint)) == 0)
+        st = *hint;
+    else if ((st = vs_snap_state_parse(f[2])) < 0)
         return false;
+    if (hint)
+        *hint = st;
     e->state = (vs_snap_state)st;
-    if (strlen(f[3]) != 2)
+    if (!f[3][0] || !f[3][1] || f[3][2])
         return false;
     e->external = f[3][0] == 'e';
     e->location_external = f[3][1] == 'l';
@@ -114,7 +148,7 @@ parse_line(char *line, vs_snap_entry *e, size_t *nchildren, size_t *ndesc)
     if (!tab)
         return false;
     *tab = '\0';
-    return parse_rest(line, tab + 1, e, nchildren, ndesc);
+    return parse_rest(line, tab + 1, e, nchildren, ndesc, NULL);
 }
 
 /* The length of line's first field (its name). */
@@ -409,7 +443,9 @@ vs_index_parse(char *buf, size_t len, vs_snap_tree *t, vs_index_read *r)
     char **base = NULL, **log = NULL, *cl;
     rec *recs = NULL, **fresh = NULL;
     rec_map map = { NULL, 0 };
-    bool ok = true;
+    bool ok = true, unordered = false;
+    const char *prev = NULL;
+    int hint = -1;
 
     memset(r, 0, sizeof(*r));
     if (strlen(buf) != len || !parse_header(buf, len, &snap_end, &base_end))
@@ -507,12 +543,12 @@ vs_index_parse(char *buf, size_t len, vs_snap_tree *t, vs_index_read *r)
      * names new in the transactions merged in at their place */
     if (nbase + nrec <= len / 8)
         vs_snap_tree_reserve(t, nbase + nrec);
-    for (i = 0; i < nbase; i++) {
+    for (i = 0; nrec && i < nbase; i++) {
         size_t *s, nl = name_len(base[i]);
         char c = base[i][nl];
 
         base[i][nl] = '\0';
-        if (nrec && *(s = map_find(&map, recs, base[i])))
+        if (*(s = map_find(&map, recs, base[i])))
             recs[*s - 1].in_base = true;
         base[i][nl] = c;
     }
@@ -554,11 +590,23 @@ vs_index_parse(char *buf, size_t len, vs_snap_tree *t, vs_index_read *r)
                 rest = recs[*s - 1].rest;
             }
         }
-        if (!parse_rest(name, rest, &e, NULL, NULL)) {
+        if (!parse_rest(name, rest, &e, NULL, NULL, &hint)) {
             ok = false;
             continue;
         }
-        /* a name twice replaces the first instead of adding: not an index */
+        /* The names come in strictly increasing order in an index, so
+         * none is in the tree yet: appended without a lookup. Out of order
+         * it is no index of ours; a name twice replaces the first instead
+         * of adding. */
+        if (!unordered && prev && vs_snap_name_cmp(prev, name) >= 0) {
+            unordered = true;
+            ok = false;
+        }
+        prev = name;
+        if (!unordered) {
+            vs_snap_tree_append_borrowed(t, &e);
+            continue;
+        }
         nbefore = t->n;
         vs_snap_tree_add_borrowed(t, &e);
         if (t->n == nbefore)

@@ -112,7 +112,7 @@ main(int argc, char **argv)
         return 2;
     }
 
-    if (!(st = vs_store_open(root, &err)))
+    if (!(st = vs_store_open(root, 0, &err)))
         die("store", &err);
     xml = vs_xasprintf(DOMAIN_XML, dom_name);
     if (!(dom = vs_domain_def_parse(xml, strlen(xml), "(bench)", &err)))

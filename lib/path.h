@@ -112,8 +112,9 @@ int vs_file_unlink_at(int dirfd, const char *name, const char *shown, vs_sync ho
  * A batch of atomic writes into one open directory, made durable together:
  * vs_file_batch_add writes each file to its own temporary file (not synced;
  * a link in place of the name is refused); vs_file_batch_commit syncs them
- * all at once (syncfs(2) of the file system, one journal commit instead of
- * one per file) unless `how` is VS_SYNC_NONE, then renames each over its
+ * (up to 16 an fsync each; more all at once, syncfs(2) of the file system,
+ * one journal commit instead of one per file) unless `how` is
+ * VS_SYNC_NONE, then renames each over its
  * name in the order added (b->renamed counts the names in place), then
  * fsyncs the directory when `how` is VS_SYNC_ALL. vs_file_batch_clear
  * removes the temporary files not renamed and frees the batch. A crash

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -440,6 +441,8 @@ stage_temp(int dirfd, const char *shown, const char *shown_dir, const char *data
     return -1;
 }
 
+#define SYNC_VALID(how) ((how) == VS_SYNC_ALL || (how) == VS_SYNC_FILE || (how) == VS_SYNC_NONE)
+
 /* The atomic write, in an open directory; `shown` is the target as messages
  * name it, `shown_dir` its directory. */
 static int
@@ -449,6 +452,7 @@ write_atomic_in(int dirfd, const char *name, const char *shown, const char *show
 {
     char tmp[12];
 
+    assert(SYNC_VALID(how));
     if (refuse_link && is_link_at(dirfd, name))
         return vs_link_error(err, shown);
     if (stage_temp(dirfd, shown, shown_dir, data, len, mode, how != VS_SYNC_NONE, tmp, NULL,
@@ -538,6 +542,7 @@ vs_file_batch_commit(vs_file_batch *b, vs_sync how, vs_error *err)
 {
     size_t i;
 
+    assert(SYNC_VALID(how));
     if (how != VS_SYNC_NONE && b->n) {
         /* many files: one sync of the file system for all the temporary
          * files rather than one fsync each (each a journal commit); a few:
@@ -635,7 +640,7 @@ vs_file_replace_at(int dirfd, const char *name, const char *shown, const char *d
                    mode_t mode, vs_error *err)
 {
     char *dir = vs_path_dir(shown);
-    int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, false, err);
+    int ret = write_atomic_in(dirfd, name, shown, dir, data, len, mode, true, VS_SYNC_NONE, err);
 
     free(dir);
     return ret;
@@ -686,6 +691,7 @@ vs_file_unlink_at(int dirfd, const char *name, const char *shown, vs_sync how, v
     char *dir;
     int ret;
 
+    assert(SYNC_VALID(how));
     if (is_link_at(dirfd, name))
         return vs_link_error(err, shown);
     if (unlinkat(dirfd, name, 0) < 0) {

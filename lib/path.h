@@ -96,7 +96,9 @@ int vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *
 
 /* What an atomic write or a removal makes durable before it returns. */
 typedef enum vs_sync {
-    VS_SYNC_ALL = 0,   /* the file's data and the directory entry */
+    /* (from 1: a bool or a zeroed field passed for one fails the assertion
+     * of every function that takes it, never taken for "sync all") */
+    VS_SYNC_ALL = 1,   /* the file's data and the directory entry */
     VS_SYNC_FILE,      /* the data only: the caller fsyncs the directory (once for
                         * several entries) before anything relies on the new name */
     VS_SYNC_NONE,      /* nothing: a cache, checked when it is read, that a crash may

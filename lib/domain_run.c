@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "domain_run.h"
 #include "mem.h"
 #include "memory_transfer.h"
@@ -54,14 +55,6 @@ vs_run_state_name(vs_run_state s)
     return state_names[s];
 }
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(int ms)
@@ -812,15 +805,15 @@ kill_qemu(pid_t pid, const char *pidpath)
     if (!process_is_ours(pid, pidpath))
         return 0;
     kill(pid, SIGTERM);
-    deadline = now_ms() + KILL_GRACE_MS;
-    while (now_ms() < deadline) {
+    deadline = vs_clock_ms() + KILL_GRACE_MS;
+    while (vs_clock_ms() < deadline) {
         if (process_gone(pid))
             return 0;
         sleep_ms(1);
     }
     kill(pid, SIGKILL);
-    deadline = now_ms() + 5000;
-    while (now_ms() < deadline) {
+    deadline = vs_clock_ms() + 5000;
+    while (vs_clock_ms() < deadline) {
         if (process_gone(pid))
             return 0;
         sleep_ms(2);
@@ -1025,8 +1018,8 @@ vs_domain_shutdown(vs_dom *d, int timeout_s, void (*requested)(void *opaque), vo
         vs_qmp_free(q);
         return 0;
     }
-    deadline = now_ms() + (long long)timeout_s * 1000;
-    rc = vs_qmp_event_wait(q, "SHUTDOWN", match_any, NULL, (int)(deadline - now_ms()), NULL, err);
+    deadline = vs_clock_ms() + (long long)timeout_s * 1000;
+    rc = vs_qmp_event_wait(q, "SHUTDOWN", match_any, NULL, (int)(deadline - vs_clock_ms()), NULL, err);
     vs_qmp_free(q);
     if (rc < 0 && err->code == VS_ERR_OPERATION_FAILED)
         rc = 1;     /* QEMU closed the monitor: it ended */
@@ -1042,7 +1035,7 @@ vs_domain_shutdown(vs_dom *d, int timeout_s, void (*requested)(void *opaque), vo
     if (info.attached)
         return state_write(d, VS_RUN_SHUTOFF, "shutdown", -1, err);
     /* QEMU ends right after SHUTDOWN; wait for the process. */
-    while (now_ms() < deadline + 5000 && !process_gone(info.pid))
+    while (vs_clock_ms() < deadline + 5000 && !process_gone(info.pid))
         sleep_ms(1);
     if (!process_gone(info.pid))
         return vs_error_set(err, VS_ERR_TIMEOUT,

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,13 +121,14 @@ run(vs_exec_ctx *x, const vs_step *s, vs_error *err)
     }
 }
 
-/* Several removals: each file unlinked, then each directory synced once
- * (a removal is done when its directory says so). */
+/* Several removals: the files unlinked a few at once (vs_unlink_many), then
+ * each directory synced once (a removal is done when its directory says so). */
 static int
 run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
 {
-    char **dirs = vs_xcalloc(n + 1, sizeof(*dirs));
-    size_t i, k, nd = 0;
+    char **dirs = vs_xcalloc(n + 1, sizeof(*dirs)), **go = vs_xcalloc(n + 1, sizeof(*go));
+    int *errs = vs_xcalloc(n + 1, sizeof(*errs));
+    size_t i, k, nd = 0, ngo = 0;
     int ret = 0;
 
     for (i = 0; i < n && ret == 0; i++) {
@@ -143,10 +145,13 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
         free(why);
         if (seen == VS_SEEN_DONE)
             continue;
-        if (unlink(s->path) < 0 && errno != ENOENT) {
-            ret = vs_error_sys(err, errno, "cannot remove '%s'", s->path);
+        /* the property that keeps network images, as vs_file_remove holds it */
+        if (vs_path_is_network(s->path)) {
+            ret = vs_error_set(err, VS_ERR_INTERNAL,
+                               "'%s' is a network image: vsnap never removes one", s->path);
             break;
         }
+        go[ngo++] = s->path;
         dir = vs_path_dir(s->path);
         for (k = 0; k < nd && strcmp(dirs[k], dir) != 0; k++)
             ;
@@ -155,12 +160,25 @@ run_group(vs_exec_ctx *x, const vs_step *const *steps, size_t n, vs_error *err)
         else
             dirs[nd++] = dir;
     }
+    if (ret == 0) {
+        /* images are large: a thread each (their waits for the disk overlap) */
+        vs_unlink_many(AT_FDCWD, go, errs, ngo, 1, false);
+        for (i = 0; i < ngo && ret == 0; i++)
+            if (errs[i])
+                ret = vs_error_sys(err, errs[i], "cannot remove '%s'", go[i]);
+    }
+    /* what was removed is made durable even when another removal failed */
     for (k = 0; k < nd; k++) {
-        if (ret == 0)
-            ret = vs_dir_sync(dirs[k], err);
+        vs_error e;
+
+        vs_error_clear(&e);
+        if (vs_dir_sync(dirs[k], ret == 0 ? err : &e) < 0)
+            ret = -1;
         free(dirs[k]);
     }
     free(dirs);
+    free(go);
+    free(errs);
     return ret;
 }
 

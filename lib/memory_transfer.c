@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "clock.h"
 #include "failpoint.h"
 #include "mem.h"
 #include "memory_transfer.h"
@@ -27,14 +28,6 @@
 /* libvirt's "unlimited" (QEMU's default is 32 MiB/s) */
 #define UNLIMITED_BW    9223372036853727232LL
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 char *
 vs_mem_temp_path(const char *path)
@@ -234,12 +227,12 @@ static int
 wait_migration(vs_qmp *q, int fd, const vs_mem_opts *o, uint64_t total, const char *dir,
                vs_error *err)
 {
-    long long deadline = now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : VS_MEM_TIMEOUT_MS);
+    long long deadline = vs_clock_ms() + (o->timeout_ms > 0 ? o->timeout_ms : VS_MEM_TIMEOUT_MS);
     off_t start = lseek(fd, 0, SEEK_CUR);
 
     for (;;) {
         json_object *data = NULL, *v;
-        long long left = deadline - now_ms();
+        long long left = deadline - vs_clock_ms();
         int rc;
 
         if (interrupted)
@@ -277,7 +270,7 @@ wait_migration(vs_qmp *q, int fd, const vs_mem_opts *o, uint64_t total, const ch
 static int
 settle(vs_qmp *q, const char *transient, char **status, vs_error *err)
 {
-    long long deadline = now_ms() + SETTLE_MS;
+    long long deadline = vs_clock_ms() + SETTLE_MS;
     struct timespec ts = { 0, 1000 * 1000 };
 
     for (;;) {
@@ -285,7 +278,7 @@ settle(vs_qmp *q, const char *transient, char **status, vs_error *err)
             return -1;
         if (strcmp(*status, transient) != 0)
             return 0;
-        if (now_ms() >= deadline)
+        if (vs_clock_ms() >= deadline)
             return vs_error_set(err, VS_ERR_TIMEOUT, "QEMU's run state stays '%s'", transient);
         free(*status);
         *status = NULL;

@@ -94,6 +94,16 @@ int vs_file_replace_at(int dirfd, const char *name, const char *shown, const cha
 /* unlinkat + fsync of the directory; a missing file is not an error. */
 int vs_file_remove_at(int dirfd, const char *name, const char *shown, vs_error *err);
 
+/*
+ * Unlink files[0..n) (names in dirfd, or paths with AT_FDCWD), a few at once
+ * on threads: one thread for every `per_thread` files, at most 4. errs[i]:
+ * 0 removed or already gone, else an errno; with refuse_links, -1 for a
+ * symbolic link, which is left. Nothing is synced: the caller syncs each
+ * directory once.
+ */
+void vs_unlink_many(int dirfd, char *const *files, int *errs, size_t n, size_t per_thread,
+                    bool refuse_links);
+
 /* What an atomic write or a removal makes durable before it returns. */
 typedef enum vs_sync {
     /* (from 1: a bool or a zeroed field passed for one fails the assertion

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "mem.h"
 #include "progress.h"
 #include "qmp.h"
@@ -45,24 +46,6 @@ struct vs_qmp {
     bool progress_shown;
 };
 
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-remaining(long long deadline)
-{
-    long long r = deadline - now_ms();
-
-    if (r < 0)
-        return 0;
-    return r > 0x7fffffff ? 0x7fffffff : (int)r;
-}
 
 /* Mark the connection unusable with this error (and return -1). */
 static int
@@ -280,13 +263,13 @@ read_message(vs_qmp *q, long long deadline, json_object **msg, vs_error *err)
 
         /* A peer that never stops talking must not keep us past the
          * deadline: poll() with nothing left to wait reports data at once. */
-        if (now_ms() >= deadline)
+        if (vs_clock_ms() >= deadline)
             return 0;
         if ((rc = parse_buffered(q, msg, err)) != 0)
             return rc;
         pfd.fd = q->fd;
         pfd.events = POLLIN;
-        rc = poll(&pfd, 1, remaining(deadline));
+        rc = poll(&pfd, 1, vs_clock_left(deadline));
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
@@ -362,7 +345,7 @@ send_all(vs_qmp *q, const char *data, size_t len, int fd, long long deadline, vs
         }
         pfd.fd = q->fd;
         pfd.events = POLLOUT;
-        rc = poll(&pfd, 1, remaining(deadline));
+        rc = poll(&pfd, 1, vs_clock_left(deadline));
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc <= 0) {
@@ -406,7 +389,7 @@ static int
 transact(vs_qmp *q, json_object *cmd, const char *id, const char *name, int fd,
          json_object **reply, vs_error *err)
 {
-    long long deadline = now_ms() + q->timeout_ms;
+    long long deadline = vs_clock_ms() + q->timeout_ms;
     char *text;
     int rc;
 
@@ -602,7 +585,7 @@ int
 vs_qmp_event_wait(vs_qmp *q, const char *name, vs_qmp_event_match match, void *opaque,
                   int timeout_ms, json_object **data, vs_error *err)
 {
-    long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    long long deadline = vs_clock_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
     if (data)
         *data = NULL;
@@ -755,7 +738,7 @@ vs_qmp_set_progress(vs_qmp *q, const char *what)
 int
 vs_qmp_job_wait(vs_qmp *q, const char *id, const char *status, int timeout_ms, vs_error *err)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = vs_clock_ms() + timeout_ms;
     job_match m = { id };
     char *last = vs_xstrdup("unknown");
     bool show = q->progress_what && vs_progress_wanted();
@@ -766,14 +749,14 @@ vs_qmp_job_wait(vs_qmp *q, const char *id, const char *status, int timeout_ms, v
     for (;;) {
         json_object *data = NULL, *st;
         const char *s;
-        int rc, left = remaining(deadline);
+        int rc, left = vs_clock_left(deadline);
 
         rc = vs_qmp_event_wait(q, "JOB_STATUS_CHANGE", match_job, &m,
                                show && left > PROGRESS_EVERY_MS ? PROGRESS_EVERY_MS : left,
                                &data, err);
         if (rc < 0)
             break;
-        if (rc == 0 && show && remaining(deadline) > 0) {
+        if (rc == 0 && show && vs_clock_left(deadline) > 0) {
             report_jobs(q);
             continue;
         }
@@ -869,7 +852,7 @@ vs_qmp_query_status(vs_qmp *q, char **status, bool *running, vs_error *err)
 int
 vs_qmp_wait_status(vs_qmp *q, const char *status, int timeout_ms, vs_error *err)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = vs_clock_ms() + timeout_ms;
     char *s = NULL;
 
     for (;;) {
@@ -881,7 +864,7 @@ vs_qmp_wait_status(vs_qmp *q, const char *status, int timeout_ms, vs_error *err)
             free(s);
             return 0;
         }
-        if (now_ms() >= deadline) {
+        if (vs_clock_ms() >= deadline) {
             vs_error_set(err, VS_ERR_TIMEOUT, "QEMU's run state is '%s', not '%s', after %d ms",
                          s, status, timeout_ms);
             free(s);
@@ -995,7 +978,7 @@ qmp_new(int fd, const char *what, int timeout_ms)
 static int
 negotiate(vs_qmp *q, vs_error *err)
 {
-    long long deadline = now_ms() + q->timeout_ms;
+    long long deadline = vs_clock_ms() + q->timeout_ms;
     json_object *msg = NULL, *g, *v, *reply = NULL;
     int rc;
 
@@ -1088,13 +1071,13 @@ vs_qga_connect(const char *path, int timeout_ms, bool *refused, vs_error *err)
     /* guest-sync-delimited: the agent answers after a 0xff byte, which also
      * tells its JSON parser to drop anything an earlier client left. The
      * answer carries our token; older answers are skipped. */
-    token = (long long)(now_ms() & 0x7fffffff) ^ (long long)getpid();
+    token = (long long)(vs_clock_ms() & 0x7fffffff) ^ (long long)getpid();
     cmd = json_object_new_object();
     args = json_object_new_object();
     json_object_object_add(args, "id", json_object_new_int64(token));
     json_object_object_add(cmd, "execute", json_object_new_string("guest-sync-delimited"));
     json_object_object_add(cmd, "arguments", args);
-    if (send_all(q, "\xff", 1, -1, now_ms() + q->timeout_ms, err) < 0) {
+    if (send_all(q, "\xff", 1, -1, vs_clock_ms() + q->timeout_ms, err) < 0) {
         json_object_put(cmd);
         vs_qmp_free(q);
         return NULL;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "mem.h"
 #include "spawn.h"
 
@@ -135,26 +136,12 @@ base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* poll's timeout until deadline (0: none, -1), at least 0. */
 static int
 poll_wait(long long deadline)
 {
-    long long left;
-
-    if (!deadline)
-        return -1;
-    left = deadline - now_ms();
-    return left <= 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
+    return deadline ? vs_clock_left(deadline) : -1;
 }
 
 int
@@ -209,7 +196,7 @@ vs_spawn_timed(const char *const argv[], int timeout_ms, vs_spawn_result *res, v
     pfd[1].fd = errp[0];
     pfd[0].events = pfd[1].events = POLLIN;
     if (timeout_ms > 0)
-        deadline = now_ms() + timeout_ms;
+        deadline = vs_clock_ms() + timeout_ms;
     while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
         int i, rc;
 
@@ -218,7 +205,7 @@ vs_spawn_timed(const char *const argv[], int timeout_ms, vs_spawn_result *res, v
                 continue;
             break;
         }
-        if (rc == 0 && !killed && deadline && now_ms() >= deadline) {
+        if (rc == 0 && !killed && deadline && vs_clock_ms() >= deadline) {
             /* out of time: it goes, its pipes close, what it wrote is kept */
             kill(pid, SIGKILL);
             killed = true;
@@ -312,7 +299,7 @@ int
 vs_spawn_all_timed(const char *const *const argvs[], size_t n, const int *timeouts_ms,
                    vs_spawn_result *res, vs_spawn_watch_fn watch, void *ctx, vs_error *err)
 {
-    long long start = now_ms();
+    long long start = vs_clock_ms();
     job *jobs = vs_xcalloc(n ? n : 1, sizeof(*jobs));
     struct pollfd *pfd = vs_xcalloc(2 * n + 1, sizeof(*pfd));
     int devnull = -1, ret = 0;
@@ -382,7 +369,7 @@ vs_spawn_all_timed(const char *const *const argvs[], size_t n, const int *timeou
             break;
         }
         if (rc == 0 && deadline) {
-            long long t = now_ms();
+            long long t = vs_clock_ms();
 
             for (i = 0; i < n; i++)
                 if (timeouts_ms[i] > 0 && !jobs[i].killed && jobs[i].pid > 0 &&

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1883,64 +1882,6 @@ vs_dom_remove_snapshot(vs_dom *d, const char *name, vs_error *err)
 
 /* ---- removing many snapshot files at once ------------------------------ */
 
-/*
- * Unlinking a file is mostly waiting: the filesystem frees its blocks (and,
- * mounted with discard, tells the disk) before unlink returns. A few
- * threads unlinking at once overlap those waits: 255 files go in about
- * half the time one at a time takes.
- */
-#define UNLINK_THREADS 4
-
-typedef struct unlink_job {
-    int dirfd;
-    char **files;
-    int *errs;               /* 0 removed (or already gone), else errno; -1 a link */
-    size_t n;
-    size_t next;
-    pthread_mutex_t mu;
-} unlink_job;
-
-static void *
-unlink_worker(void *arg)
-{
-    unlink_job *j = arg;
-
-    for (;;) {
-        size_t i;
-        struct stat st;
-
-        pthread_mutex_lock(&j->mu);
-        i = j->next++;
-        pthread_mutex_unlock(&j->mu);
-        if (i >= j->n)
-            return NULL;
-        if (fstatat(j->dirfd, j->files[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-            j->errs[i] = -1;
-        else if (unlinkat(j->dirfd, j->files[i], 0) < 0 && errno != ENOENT)
-            j->errs[i] = errno;
-    }
-}
-
-/* Unlink files[0..n) in dirfd, several at a time; errs[i] as unlink_job. */
-static void
-unlink_many(int dirfd, char **files, int *errs, size_t n)
-{
-    unlink_job j = { dirfd, files, errs, n, 0, PTHREAD_MUTEX_INITIALIZER };
-    pthread_t th[UNLINK_THREADS];
-    size_t k, started = 0, want = n / 16 + 1;
-
-    if (want > UNLINK_THREADS)
-        want = UNLINK_THREADS;
-    /* this thread works too; without threads it does all of it */
-    for (k = 1; k < want; k++)
-        if (pthread_create(&th[started], NULL, unlink_worker, &j) == 0)
-            started++;
-    unlink_worker(&j);
-    for (k = 0; k < started; k++)
-        pthread_join(th[k], NULL);
-    pthread_mutex_destroy(&j.mu);
-}
-
 int
 vs_dom_remove_snapshots(vs_dom *d, char *const *names, size_t n, vs_error *err)
 {
@@ -1964,7 +1905,7 @@ vs_dom_remove_snapshots(vs_dom *d, char *const *names, size_t n, vs_error *err)
     errs = vs_xcalloc(n + 1, sizeof(*errs));
     for (i = 0; i < n; i++)
         files[i] = snapshot_file(names[i]);
-    unlink_many(sfd, files, errs, n);
+    vs_unlink_many(sfd, files, errs, n, 16, true);
     for (i = 0; i < n; i++) {
         if (errs[i]) {
             if (ret == 0) {

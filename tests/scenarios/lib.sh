@@ -228,3 +228,27 @@ write_pattern() {
 image_clean() {
     qemu-img check -q "$1" >/dev/null 2>&1
 }
+
+# nbd_xml NAME UUID EXPORT FORMAT: a domain whose vda is NBD export EXPORT
+# (FORMAT raw or qcow2) served on the unix socket $tmp/EXPORT.sock
+nbd_xml() {
+    cat <<EOF
+<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <memory unit='KiB'>32768</memory>
+  <os>
+    <type arch='x86_64'>hvm</type>
+  </os>
+  <devices>
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='$4'/>
+      <source protocol='nbd' name='$3'>
+        <host transport='unix' socket='$tmp/$3.sock'/>
+      </source>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+  </devices>
+</domain>
+EOF
+}

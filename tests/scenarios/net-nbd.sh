@@ -52,28 +52,6 @@ valid() {   # valid SCHEMA: the last output validates (skipped without schemas)
     xmllint --noout --relaxng "$schemas/$1" "$tmp/out" 2>"$tmp/xmllint.err" || { t_diag "$tmp/xmllint.err"; return 1; }
 }
 
-nbd_xml() {   # nbd_xml NAME UUID EXPORT FORMAT [QEMU-EXTRA]
-    cat <<EOF
-<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>$1</name>
-  <uuid>$2</uuid>
-  <memory unit='KiB'>32768</memory>
-  <os>
-    <type arch='x86_64'>hvm</type>
-  </os>
-  <devices>
-    <disk type='network' device='disk'>
-      <driver name='qemu' type='$4'/>
-      <source protocol='nbd' name='$3'>
-        <host transport='unix' socket='$tmp/$3.sock'/>
-      </source>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-EOF
-}
-
 # ---- a raw base on NBD under local overlays (shut off) ----------------------
 qemu-img create -q -f raw "$tmp/base.raw" 16M
 qemu-io -f raw -c "write -P 0x11 0 64k" "$tmp/base.raw" >/dev/null

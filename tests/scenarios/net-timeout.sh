@@ -43,28 +43,6 @@ timed() {
     t_check "$desc: it ends within $most s (took $((t1 - t0)) s)" test $((t1 - t0)) -le "$most"
 }
 
-nbd_xml() {   # nbd_xml NAME UUID EXPORT
-    cat <<EOX
-<domain type='qemu'>
-  <name>$1</name>
-  <uuid>$2</uuid>
-  <memory unit='KiB'>32768</memory>
-  <os>
-    <type arch='x86_64'>hvm</type>
-  </os>
-  <devices>
-    <disk type='network' device='disk'>
-      <driver name='qemu' type='raw'/>
-      <source protocol='nbd' name='$3'>
-        <host transport='unix' socket='$tmp/$3.sock'/>
-      </source>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-EOX
-}
-
 export VSNAP_NETWORK_TIMEOUT=1
 
 # ---- an overlay in an export that never answers (qemu-img create)
@@ -83,7 +61,7 @@ t_check "... the disk is still the local image" sh -c "'$VSNAP' -d '$meta' dombl
 t_check "... no journal left" test ! -e "$meta/t1/journal"
 
 # ---- a base in an export that never answers (qemu-img info)
-nbd_xml t2 11111111-2222-3333-4444-0000000000f2 dead >"$tmp/t2.xml"
+nbd_xml t2 11111111-2222-3333-4444-0000000000f2 dead raw >"$tmp/t2.xml"
 must define "$tmp/t2.xml"
 timed "a local overlay over a base in a silent export" 10 \
     snapshot-create-as t2 s1 --disk-only --diskspec "vda,file=$tmp/t2-s1.qcow2"
@@ -101,7 +79,7 @@ qemu-nbd -f raw -x live -k "$tmp/live.sock" --persistent --shared=8 -t "$tmp/bas
 nbd_pid=$!
 pids="$pids $nbd_pid"
 for i in $(seq 100); do [ -S "$tmp/live.sock" ] && break; sleep 0.02; done
-nbd_xml t3 11111111-2222-3333-4444-0000000000f3 live >"$tmp/t3.xml"
+nbd_xml t3 11111111-2222-3333-4444-0000000000f3 live raw >"$tmp/t3.xml"
 must define "$tmp/t3.xml"
 expect_ok "a local overlay over a base in a live export" \
     snapshot-create-as t3 s1 --disk-only --diskspec "vda,file=$tmp/t3-s1.qcow2"

@@ -22,7 +22,9 @@
 #
 #   internal create / delete   against `qemu-img snapshot -c` / `-d` on both
 #   external delete            (50 MiB in each of two overlays) against both
-#                              `qemu-img commit`s run at once
+#                              `qemu-img commit`s run at once, and (no
+#                              verdict) against the same work by hand: the
+#                              commits, then both overlays removed at once
 #
 # Runs alternate between a command and its floor (A B A B ...), each timed
 # alone with bash's clock (no process in between); setup is not timed.

@@ -318,17 +318,13 @@ qdev_target(const char *qdev)
     return qdev[0] == '/' ? NULL : vs_xstrdup(qdev);
 }
 
-static int
-query_devs(vs_qmp *q, dev **out, size_t *nout, vs_error *err)
+/* The disks of query-block's answer r (consumed). */
+static void
+devs_parse(json_object *r, dev **out, size_t *nout)
 {
-    json_object *r = NULL;
     dev *v;
     size_t i, n, k = 0;
 
-    *out = NULL;
-    *nout = 0;
-    if (vs_qmp_command(q, "query-block", NULL, &r, err) < 0)
-        return -1;
     n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
     v = vs_xcalloc(n + 1, sizeof(*v));
     for (i = 0; i < n; i++) {
@@ -386,6 +382,18 @@ query_devs(vs_qmp *q, dev **out, size_t *nout, vs_error *err)
     json_object_put(r);
     *out = v;
     *nout = k;
+}
+
+static int
+query_devs(vs_qmp *q, dev **out, size_t *nout, vs_error *err)
+{
+    json_object *r = NULL;
+
+    *out = NULL;
+    *nout = 0;
+    if (vs_qmp_command(q, "query-block", NULL, &r, err) < 0)
+        return -1;
+    devs_parse(r, out, nout);
     return 0;
 }
 
@@ -476,18 +484,13 @@ node_file(const char *file)
     return path;
 }
 
-static int
-query_nodes(vs_qmp *q, node **out, size_t *nout, vs_error *err)
+/* The nodes of query-named-block-nodes' answer r (consumed). */
+static void
+nodes_parse(json_object *r, node **out, size_t *nout)
 {
-    json_object *args = json_object_new_object(), *r = NULL;
     node *v;
     size_t i, n, k = 0;
 
-    *out = NULL;
-    *nout = 0;
-    json_object_object_add(args, "flat", json_object_new_boolean(1));
-    if (vs_qmp_command(q, "query-named-block-nodes", args, &r, err) < 0)
-        return -1;
     n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
     v = vs_xcalloc(n + 1, sizeof(*v));
     for (i = 0; i < n; i++) {
@@ -504,6 +507,44 @@ query_nodes(vs_qmp *q, node **out, size_t *nout, vs_error *err)
     json_object_put(r);
     *out = v;
     *nout = k;
+}
+
+static json_object *
+flat_args(void)
+{
+    json_object *args = json_object_new_object();
+
+    json_object_object_add(args, "flat", json_object_new_boolean(1));
+    return args;
+}
+
+static int
+query_nodes(vs_qmp *q, node **out, size_t *nout, vs_error *err)
+{
+    json_object *r = NULL;
+
+    *out = NULL;
+    *nout = 0;
+    if (vs_qmp_command(q, "query-named-block-nodes", flat_args(), &r, err) < 0)
+        return -1;
+    nodes_parse(r, out, nout);
+    return 0;
+}
+
+/* query_devs and query_nodes in one round trip (both sent at once). */
+static int
+query_graph(vs_qmp *q, dev **dv, size_t *ndv, node **nv, size_t *nnv, vs_error *err)
+{
+    static const char *const cmds[] = { "query-block", "query-named-block-nodes" };
+    json_object *args[2] = { NULL, flat_args() }, *r[2];
+
+    *dv = NULL;
+    *nv = NULL;
+    *ndv = *nnv = 0;
+    if (vs_qmp_commands(q, 2, cmds, args, r, err) < 0)
+        return -1;
+    devs_parse(r[0], dv, ndv);
+    nodes_parse(r[1], nv, nnv);
     return 0;
 }
 
@@ -1297,7 +1338,7 @@ run_overlays(vs_qmp *q, const vs_step *const *steps, size_t n, vs_error *err)
     bool failed_start = false;
     int fd, ret = -1;
 
-    if (query_devs(q, &v, &nd, err) < 0 || query_nodes(q, &nv, &nn, err) < 0)
+    if (query_graph(q, &v, &nd, &nv, &nn, err) < 0)
         goto out;
     for (i = 0; i < n; i++) {
         const vs_step *s = steps[i];
@@ -1528,7 +1569,7 @@ run_snapshot_disks(vs_exec_ctx *x, vs_qmp *q, const vs_vm_disk *disks, size_t n,
     json_object *actions = json_object_new_array(), *args;
     int ret = -1;
 
-    if (query_devs(q, &v, &nd, err) < 0 || query_nodes(q, &nv, &nn, err) < 0)
+    if (query_graph(q, &v, &nd, &nv, &nn, err) < 0)
         goto out;
     for (i = 0; i < n; i++) {
         const dev *dv = dev_find(v, nd, disks[i].target);
@@ -1591,7 +1632,7 @@ undo_snapshot_disks(vs_exec_ctx *x, vs_qmp *q, const vs_vm_disk *disks, size_t n
                 return -1;
         return 0;
     }
-    if (query_devs(q, &v, &nd, err) < 0 || query_nodes(q, &nv, &nn, err) < 0)
+    if (query_graph(q, &v, &nd, &nv, &nn, err) < 0)
         goto out;
     for (i = 0; i < n; i++) {
         const dev *dv = dev_find(v, nd, disks[i].target);
@@ -1731,7 +1772,7 @@ run_layers(vs_exec_ctx *x, vs_qmp *q, const vs_step *const *steps, size_t n, vs_
     const dev **disk = vs_xcalloc(n + 1, sizeof(*disk));
     int ret = -1;
 
-    if (query_devs(q, &v, &nv, err) < 0 || query_nodes(q, &nn, &nnn, err) < 0)
+    if (query_graph(q, &v, &nv, &nn, &nnn, err) < 0)
         goto out;
     for (i = 0; i < n; i++) {
         if (layer_start(q, steps[i], v, nv, nn, nnn, &jobs[i], &disk[i], err) < 0)
@@ -1910,7 +1951,7 @@ observe_layer(vs_exec_ctx *x, vs_qmp *q, int rc, const vs_step *s)
             return vs_exec_backing_is(s->path, s->backing) == 1 ? VS_SEEN_DONE : VS_SEEN_NOT_DONE;
         return VS_SEEN_UNKNOWN;   /* a commit cannot be seen in the files: replay decides */
     }
-    if (query_devs(q, &v, &nv, NULL) < 0 || query_nodes(q, &nn, &nnn, NULL) < 0) {
+    if (query_graph(q, &v, &nv, &nn, &nnn, NULL) < 0) {
         failed(x);
         goto out;
     }

@@ -381,27 +381,17 @@ answers(json_object *msg, const char *id)
 }
 
 /*
- * Send the command object `cmd` (which carries id `id` unless id is NULL:
- * then any reply is the answer) and wait for its reply: *reply (caller
- * frees) is the whole reply object.
+ * Wait for the reply to the command with id `id` (NULL: any reply is the
+ * answer), queueing the events that come first: *reply (caller frees) is
+ * the whole reply object.
  */
 static int
-transact(vs_qmp *q, json_object *cmd, const char *id, const char *name, int fd,
-         json_object **reply, vs_error *err)
+await_reply(vs_qmp *q, const char *id, const char *name, long long deadline,
+            json_object **reply, vs_error *err)
 {
-    long long deadline = vs_clock_ms() + q->timeout_ms;
-    char *text;
     int rc;
 
     *reply = NULL;
-    if (check_usable(q, err) < 0)
-        return -1;
-    text = vs_xasprintf("%s\r\n", json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
-    rc = send_all(q, text, strlen(text), fd, deadline, err);
-    free(text);
-    if (rc < 0)
-        return -1;
     for (;;) {
         json_object *msg = NULL;
 
@@ -436,6 +426,35 @@ transact(vs_qmp *q, json_object *cmd, const char *id, const char *name, int fd,
         *reply = msg;
         return 0;
     }
+}
+
+/* The text that sends command object cmd (caller frees). */
+static char *
+command_text(json_object *cmd)
+{
+    return vs_xasprintf("%s\r\n", json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN |
+                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Send the command object `cmd` (with id `id`, or NULL: then any reply is
+ * the answer) and wait for its reply (await_reply). */
+static int
+transact(vs_qmp *q, json_object *cmd, const char *id, const char *name, int fd,
+         json_object **reply, vs_error *err)
+{
+    long long deadline = vs_clock_ms() + q->timeout_ms;
+    char *text;
+    int rc;
+
+    *reply = NULL;
+    if (check_usable(q, err) < 0)
+        return -1;
+    text = command_text(cmd);
+    rc = send_all(q, text, strlen(text), fd, deadline, err);
+    free(text);
+    if (rc < 0)
+        return -1;
+    return await_reply(q, id, name, deadline, reply, err);
 }
 
 static json_object *
@@ -501,6 +520,65 @@ int
 vs_qmp_command(vs_qmp *q, const char *cmd, json_object *args, json_object **ret, vs_error *err)
 {
     return vs_qmp_command_fd(q, cmd, args, -1, ret, err);
+}
+
+int
+vs_qmp_commands(vs_qmp *q, size_t n, const char *const *cmds, json_object **args,
+                json_object **rets, vs_error *err)
+{
+    long long deadline = vs_clock_ms() + q->timeout_ms;
+    char **ids = vs_xcalloc(n + 1, sizeof(*ids));
+    vs_buf text = VS_BUF_INIT;
+    size_t i;
+    int ret = 0;
+
+    for (i = 0; i < n; i++) {
+        json_object *o = make_command(q, cmds[i], args[i], &ids[i]);
+        char *t = command_text(o);
+
+        vs_buf_add(&text, t);
+        free(t);
+        json_object_put(o);
+        rets[i] = NULL;
+    }
+    q->error_class[0] = '\0';
+    if (check_usable(q, err) < 0 ||
+        send_all(q, vs_buf_str(&text), text.len, -1, deadline, err) < 0)
+        ret = -1;
+    /* QEMU answers in order: each reply is awaited, the ones after an error
+     * reply too (they are read, not left for a later command) */
+    for (i = 0; ret == 0 && i < n; i++) {
+        json_object *reply = NULL, *r;
+        vs_error e;
+
+        vs_error_clear(&e);
+        if (await_reply(q, ids[i], cmds[i], deadline, &reply, err) < 0) {
+            ret = -1;
+            break;
+        }
+        if (reply_error(q, cmds[i], reply, &e) < 0) {
+            if (err)
+                *err = e;
+            json_object_put(reply);
+            while (++i < n && await_reply(q, ids[i], cmds[i], deadline, &reply, &e) == 0)
+                json_object_put(reply);
+            ret = -1;
+            break;
+        }
+        if (json_object_object_get_ex(reply, "return", &r))
+            rets[i] = json_object_get(r);
+        json_object_put(reply);
+    }
+    if (ret < 0)
+        for (i = 0; i < n; i++) {
+            json_object_put(rets[i]);
+            rets[i] = NULL;
+        }
+    for (i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    vs_buf_reset(&text);
+    return ret;
 }
 
 const char *

@@ -72,6 +72,17 @@ int vs_qmp_command(vs_qmp *q, const char *cmd, json_object *args, json_object **
 /* The same, passing file descriptor fd along with the command (SCM_RIGHTS). */
 int vs_qmp_command_fd(vs_qmp *q, const char *cmd, json_object *args, int fd,
                       json_object **ret, vs_error *err);
+/*
+ * n commands sent at once, then their answers awaited in order (QEMU
+ * answers a monitor's commands in order): the round trips of independent
+ * queries overlap. args[i] as for vs_qmp_command (NULL or consumed); on
+ * success rets[i] (caller frees) is each "return" value. The first error
+ * reply fails the whole call with its message, every answer read and each
+ * rets[i] NULL; commands after it were still carried out by QEMU, so only
+ * commands that change nothing belong in one call.
+ */
+int vs_qmp_commands(vs_qmp *q, size_t n, const char *const *cmds, json_object **args,
+                    json_object **rets, vs_error *err);
 /* The error class of the last command QEMU refused ("GenericError",
  * "CommandNotFound", ...), "" when the last command succeeded. */
 const char *vs_qmp_error_class(const vs_qmp *q);

@@ -303,6 +303,30 @@ qemu_tests(void)
        "QEMU's error as one line, with its class: %s", err.msg);
     ok(vs_qmp_query_status(q, NULL, NULL, &err) == 0, "the connection stays usable after an error reply");
 
+    {
+        /* commands sent at once, answered in order */
+        const char *cmds[3] = { "query-status", "query-name", "query-kvm" };
+        const char *bad[3] = { "query-status", "no-such-command", "query-name" };
+        json_object *args[3] = { NULL, NULL, NULL }, *rets[3], *v;
+
+        vs_error_clear(&err);
+        ok(vs_qmp_commands(q, 3, cmds, args, rets, &err) == 0 && rets[0] && rets[2] &&
+           json_object_object_get_ex(rets[0], "status", &v) &&
+           strcmp(json_object_get_string(v), "paused") == 0 &&
+           json_object_object_get_ex(rets[2], "enabled", NULL),
+           "three commands in one round trip, each answer in its place (%s)", err.msg);
+        for (i = 0; i < 3; i++)
+            json_object_put(rets[i]);
+        vs_error_clear(&err);
+        ok(vs_qmp_commands(q, 3, bad, args, rets, &err) < 0 && !rets[0] && !rets[2] &&
+           strstr(err.msg, "'no-such-command'"),
+           "one refused command fails the batch with its message: %s", err.msg);
+        ok(vs_qmp_query_status(q, &s, NULL, &err) == 0 && strcmp(s, "paused") == 0,
+           "the answers after it were read: the next command gets its own");
+        free(s);
+        s = NULL;
+    }
+
     fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     ok(vs_qmp_getfd(q, fd, "fd-test", &err) == 0, "getfd passes a descriptor (SCM_RIGHTS)");
     a = json_object_new_object();

@@ -297,6 +297,17 @@ EOF
     "$VSNAP" -q -d "$1/meta" define "$1/vm.xml" >/dev/null
 }
 
+# overlays_by_hand DIR: a fresh domain's two disks with an overlay each
+# (DIR/vda.o, DIR/vdb.o) holding 50 MiB, made with qemu-img, synced
+overlays_by_hand() {
+    fresh_dom "$1"
+    "$QEMU_IMG" create -q -f qcow2 -F qcow2 -b "$1/vda.qcow2" "$1/vda.o"
+    "$QEMU_IMG" create -q -f qcow2 -F qcow2 -b "$1/vdb.qcow2" "$1/vdb.o"
+    qemu-io -f qcow2 -c "write -P 0x5a 0 50M" "$1/vda.o" >/dev/null
+    qemu-io -f qcow2 -c "write -P 0x5b 0 50M" "$1/vdb.o" >/dev/null
+    sync
+}
+
 say "== images: two qcow2 disks of 1 GiB (load now $(load))"
 header "operation"
 if ! command -v "$QEMU_IMG" >/dev/null 2>&1 || ! command -v qemu-io >/dev/null 2>&1; then
@@ -326,22 +337,12 @@ else
         sync
         time_cmd "$work/t.edelete" "$VSNAP" -q -d "$work/e/meta" snapshot-delete vm s1
         [ ! -e "$work/e/vda.s1" ] || echo "failed: the overlay is still there" >>"$work/errors"
-        fresh_dom "$work/f"
-        "$QEMU_IMG" create -q -f qcow2 -F qcow2 -b "$work/f/vda.qcow2" "$work/f/vda.o"
-        "$QEMU_IMG" create -q -f qcow2 -F qcow2 -b "$work/f/vdb.qcow2" "$work/f/vdb.o"
-        qemu-io -f qcow2 -c "write -P 0x5a 0 50M" "$work/f/vda.o" >/dev/null
-        qemu-io -f qcow2 -c "write -P 0x5b 0 50M" "$work/f/vdb.o" >/dev/null
-        sync
+        overlays_by_hand "$work/f"
         time_cmd "$work/t.rcommit" sh -c "'$QEMU_IMG' commit -q -f qcow2 -d '$work/f/vda.o' & '$QEMU_IMG' commit -q -f qcow2 -d '$work/f/vdb.o' & wait"
         # the same work as vsnap's by hand: the commits, then both overlays
         # removed at once (each unlink waits for its discards on a file
         # system mounted with discard)
-        fresh_dom "$work/g"
-        "$QEMU_IMG" create -q -f qcow2 -F qcow2 -b "$work/g/vda.qcow2" "$work/g/vda.o"
-        "$QEMU_IMG" create -q -f qcow2 -F qcow2 -b "$work/g/vdb.qcow2" "$work/g/vdb.o"
-        qemu-io -f qcow2 -c "write -P 0x5a 0 50M" "$work/g/vda.o" >/dev/null
-        qemu-io -f qcow2 -c "write -P 0x5b 0 50M" "$work/g/vdb.o" >/dev/null
-        sync
+        overlays_by_hand "$work/g"
         time_cmd "$work/t.rcommitrm" sh -c "'$QEMU_IMG' commit -q -f qcow2 -d '$work/g/vda.o' & '$QEMU_IMG' commit -q -f qcow2 -d '$work/g/vdb.o' & wait; rm -f '$work/g/vda.o' & rm -f '$work/g/vdb.o' & wait"
     done
     v=$(median_ms <"$work/t.edelete"); f=$(median_ms <"$work/t.rcommit"); q=$(ratio "$v" "$f")

@@ -208,21 +208,5 @@ VSNAP_REAL_OR=${VSNAP_REAL:-$VSNAP}
 # gl_xml NAME UUID PATH: a domain whose vda is the qcow2 image PATH on the
 # volume, a <disk type='network'> as in issue 13 (32 MiB, no guest OS)
 gl_xml() {
-    cat <<EOX
-<domain type='qemu'>
-  <name>$1</name>
-  <uuid>$2</uuid>
-  <memory unit='KiB'>32768</memory>
-  <os>
-    <type arch='x86_64'>hvm</type>
-  </os>
-  <devices>
-    <disk type='network' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      $(gl_source "$3")
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
-</domain>
-EOX
+    net_xml "$1" "$2" qcow2 "$(gl_source "$3")"
 }

@@ -229,11 +229,11 @@ image_clean() {
     qemu-img check -q "$1" >/dev/null 2>&1
 }
 
-# nbd_xml NAME UUID EXPORT FORMAT: a domain whose vda is NBD export EXPORT
-# (FORMAT raw or qcow2) served on the unix socket $tmp/EXPORT.sock
-nbd_xml() {
+# net_xml NAME UUID FORMAT SOURCE: a domain of 32 MiB (no guest OS) whose vda
+# is the network disk of <source> element SOURCE, in FORMAT
+net_xml() {
     cat <<EOF
-<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+<domain type='qemu'>
   <name>$1</name>
   <uuid>$2</uuid>
   <memory unit='KiB'>32768</memory>
@@ -242,13 +242,19 @@ nbd_xml() {
   </os>
   <devices>
     <disk type='network' device='disk'>
-      <driver name='qemu' type='$4'/>
-      <source protocol='nbd' name='$3'>
-        <host transport='unix' socket='$tmp/$3.sock'/>
-      </source>
+      <driver name='qemu' type='$3'/>
+      $4
       <target dev='vda' bus='virtio'/>
     </disk>
   </devices>
 </domain>
 EOF
+}
+
+# nbd_xml NAME UUID EXPORT FORMAT: a domain whose vda is NBD export EXPORT
+# (FORMAT raw or qcow2) served on the unix socket $tmp/EXPORT.sock
+nbd_xml() {
+    net_xml "$1" "$2" "$4" "<source protocol='nbd' name='$3'>
+        <host transport='unix' socket='$tmp/$3.sock'/>
+      </source>"
 }

@@ -1,7 +1,9 @@
 # bench fragment: listing and metadata benchmarks (bench/README.md). Not part
 # of `make check`; run `make bench` from a build configured without
 # --enable-sanitizers. BENCH_SIZES, BENCH_RUNS and BENCH_OUT are passed on.
-EXTRA_PROGRAMS = bench/gen bench/driver bench/start bench/live
+# built by make check too (never run by it), so that a change that breaks a
+# benchmark's build is caught where every change is tested
+check_PROGRAMS += bench/gen bench/driver bench/start bench/live
 bench_gen_SOURCES = bench/gen.c
 bench_gen_LDADD = $(VSNAP_LIBS)
 bench_driver_SOURCES = bench/driver.c cmd/print.c
@@ -47,7 +49,7 @@ EXTRA_DIST += bench/start.sh
 # retention (issue 11): snapshot-prune deleting 1,000 of 10,000 metadata-only
 # snapshots (target < 2 s), its --dry-run (< 100 ms), snapshot-list --json at
 # 10,000 (<= 1.5x the plain listing); fails when a target is missed
-EXTRA_PROGRAMS += bench/gen_prune
+check_PROGRAMS += bench/gen_prune
 bench_gen_prune_SOURCES = bench/gen_prune.c
 bench_gen_prune_LDADD = $(VSNAP_LIBS)
 bench: bench-prune

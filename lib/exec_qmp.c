@@ -668,32 +668,9 @@ snapshot_job(vs_qmp *q, const char *cmd, const char *id, const char *tag, const 
 static int
 job_end(vs_qmp *q, const char *id, int timeout_ms, vs_error *err)
 {
-    json_object *r = NULL, *args;
-    char *msg = NULL;
-    size_t i, n;
-    int ret;
-
     if (vs_qmp_job_wait(q, id, "concluded", timeout_ms, err) < 0)
         return -1;
-    if (vs_qmp_command(q, "query-jobs", NULL, &r, err) < 0)
-        return -1;
-    n = r && json_object_is_type(r, json_type_array) ? json_object_array_length(r) : 0;
-    for (i = 0; i < n; i++) {
-        json_object *j = json_object_array_get_idx(r, i);
-        const char *jid = str_of(j, "id"), *e = str_of(j, "error");
-
-        if (jid && strcmp(jid, id) == 0 && e)
-            msg = vs_xstrdup(e);
-    }
-    json_object_put(r);
-    args = json_object_new_object();
-    json_object_object_add(args, "id", json_object_new_string(id));
-    ret = vs_qmp_command(q, "job-dismiss", args, NULL, msg ? NULL : err);
-    if (msg) {
-        ret = vs_error_set(err, VS_ERR_INTERNAL, "job '%s' failed: %s", id, msg);
-        free(msg);
-    }
-    return ret;
+    return vs_qmp_job_finish(q, id, err);
 }
 
 static int close_overlay(vs_qmp *q, const char *path, vs_error *err);

@@ -877,10 +877,38 @@ job_dismiss(vs_qmp *q, const char *id, vs_error *err)
 }
 
 int
+vs_qmp_job_finish(vs_qmp *q, const char *id, vs_error *err)
+{
+    static const char *const cmds[] = { "query-jobs", "job-dismiss" };
+    json_object *args[2] = { NULL, json_object_new_object() }, *r[2];
+    char *msg = NULL;
+    size_t i;
+
+    json_object_object_add(args[1], "id", json_object_new_string(id));
+    /* the job's result is read before it goes, in one round trip */
+    if (vs_qmp_commands(q, 2, cmds, args, r, err) < 0)
+        return -1;
+    for (i = 0; r[0] && json_object_is_type(r[0], json_type_array) &&
+                i < json_object_array_length(r[0]); i++) {
+        json_object *j = json_object_array_get_idx(r[0], i), *v;
+
+        if (json_object_object_get_ex(j, "id", &v) && strcmp(json_object_get_string(v), id) == 0 &&
+            json_object_object_get_ex(j, "error", &v))
+            msg = vs_xstrdup(json_object_get_string(v));
+    }
+    json_object_put(r[0]);
+    json_object_put(r[1]);
+    if (!msg)
+        return 0;
+    vs_error_set(err, VS_ERR_INTERNAL, "job '%s' failed: %s", id, msg);
+    free(msg);
+    return -1;
+}
+
+int
 vs_qmp_job_run(vs_qmp *q, const char *cmd, json_object *args, const char *id, int timeout_ms,
                vs_error *err)
 {
-    char *msg = NULL;
     vs_error ignore;
 
     if (vs_qmp_command(q, cmd, args, NULL, err) < 0)
@@ -892,16 +920,7 @@ vs_qmp_job_run(vs_qmp *q, const char *cmd, json_object *args, const char *id, in
             job_dismiss(q, id, &ignore);
         return -1;
     }
-    if (job_error(q, id, &msg, err) < 0)
-        return -1;
-    if (job_dismiss(q, id, msg ? &ignore : err) < 0 && !msg)
-        return -1;
-    if (msg) {
-        vs_error_set(err, VS_ERR_INTERNAL, "job '%s' failed: %s", id, msg);
-        free(msg);
-        return -1;
-    }
-    return 0;
+    return vs_qmp_job_finish(q, id, err);
 }
 
 /* ---- state -------------------------------------------------------------- */

@@ -165,6 +165,11 @@ int vs_qmp_job_wait(vs_qmp *q, const char *id, const char *status, int timeout_m
 void vs_qmp_set_progress(vs_qmp *q, const char *what);
 void vs_qmp_end_progress(vs_qmp *q, bool succeeded);
 
+/* The end of concluded job id: its result read from query-jobs and the job
+ * dismissed, both in one round trip. A job that failed: "internal error:
+ * job 'ID' failed: ERR" (it is dismissed all the same). */
+int vs_qmp_job_finish(vs_qmp *q, const char *id, vs_error *err);
+
 /*
  * Run a job command to its end: execute `cmd` (args consumed; must carry
  * "job-id": id), wait for "concluded", read its result from query-jobs and

@@ -79,7 +79,8 @@ int vs_qmp_command_fd(vs_qmp *q, const char *cmd, json_object *args, int fd,
  * success rets[i] (caller frees) is each "return" value. The first error
  * reply fails the whole call with its message, every answer read and each
  * rets[i] NULL; commands after it were still carried out by QEMU, so only
- * commands that change nothing belong in one call.
+ * commands that change nothing belong in one call, or a last one that is
+ * to run whatever the others answer (a job's result, then its dismissal).
  */
 int vs_qmp_commands(vs_qmp *q, size_t n, const char *const *cmds, json_object **args,
                     json_object **rets, vs_error *err);
